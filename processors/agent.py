@@ -1,0 +1,212 @@
+"""The agent activity state machine of contract §2, applied in event-time order.
+
+Activity by precedence: handling (an interaction answered, not ended) › acw (ended, not
+wrapped) › idle (available) › not_ready › logged_out. Each change appends a segment to the
+agent's :class:`~processors.timeline.Timeline`.
+
+Events of one agent reach us over two topics, so they can arrive slightly out of order. The
+machine keeps a snapshot before each event of the last ``lateness`` of event time; a late event
+rewinds to the snapshot before its time, is applied, and the younger events are re-applied,
+so the time history is the same as if everything had arrived in order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import NamedTuple
+
+from processors.timeline import (
+    ACW,
+    HANDLING,
+    IDLE,
+    LOGGED_OUT,
+    NOT_READY_OTHER,
+    NOT_READY_PRODUCTIVE,
+    Timeline,
+)
+
+UNKNOWN_TEAM = "unknown"
+
+# Transition kinds: the part of an event that the state machine cares about.
+LOGIN = "login"
+AVAILABLE = "available"
+NOT_READY = "not_ready"
+LOGOUT = "logout"
+ANSWERED = "answered"
+ENDED = "ended"
+WRAPPED = "wrapped"
+TEAM = "team"
+
+
+class Transition(NamedTuple):
+    kind: str
+    team: str | None = None
+    interaction_id: str = ""
+    productive: bool = False  # not_ready: is the reason a productive one?
+    weight: float = 0.0  # answered/ended: the slot the interaction takes, 1/capacity
+
+
+class _State(NamedTuple):
+    """Everything :meth:`AgentMachine._apply` reads or writes, to restore on a rewind."""
+
+    team: str
+    logged_in: bool
+    presence: int
+    active: dict[str, tuple[int, float]]
+    cut: frozenset[str]
+    free_since: int | None
+    segments: int
+    team_change_index: int
+
+
+class AgentMachine:
+    """One agent's presence, active interactions and time history."""
+
+    __slots__ = (
+        "active",
+        "capacity",
+        "cut",
+        "free_since",
+        "last_ts",
+        "logged_in",
+        "presence",
+        "recent",
+        "team",
+        "timeline",
+    )
+
+    def __init__(self, team: str = UNKNOWN_TEAM) -> None:
+        self.team = team
+        self.logged_in = False
+        self.presence = NOT_READY_OTHER
+        # interaction id -> (HANDLING or ACW, 1/capacity of its channel); replaced, never
+        # mutated, so that rewind snapshots can share it
+        self.active: dict[str, tuple[int, float]] = {}
+        # interactions that a logout stopped counting; their later ended/wrapped add no time
+        self.cut: frozenset[str] = frozenset()
+        # when the agent's last interaction was wrapped (idle-between-interactions signal)
+        self.free_since: int | None = None
+        # per-channel slots from the latest login; None means the configured defaults
+        self.capacity: dict[str, int] | None = None
+        self.timeline = Timeline()
+        self.last_ts: int | None = None
+        self.recent: deque[tuple[int, Transition, _State]] = deque()
+
+    # -- derived state ---------------------------------------------------------------------
+    def category(self) -> int:
+        if not self.logged_in:
+            return LOGGED_OUT
+        phases = [phase for phase, _ in self.active.values()]
+        if HANDLING in phases:
+            return HANDLING
+        if phases:
+            return ACW
+        return self.presence
+
+    def weight(self) -> float:
+        return sum(weight for _, weight in self.active.values()) if self.logged_in else 0.0
+
+    # -- applying --------------------------------------------------------------------------
+    def apply(self, ts: int, transition: Transition, lateness_ms: int) -> int | None:
+        """Apply a transition at ``ts``, rewinding if it is older than the newest one.
+
+        Returns the idle gap (ms) before an ``answered`` that started from no active
+        interaction, else ``None``. The caller has checked that ``ts`` is not too late.
+        """
+        if self.last_ts is None or ts >= self.last_ts:
+            gap = self._apply_recorded(ts, transition)
+            self.last_ts = ts
+            self._forget_before(ts - lateness_ms)
+            return gap
+        younger: list[tuple[int, Transition, _State]] = []
+        while self.recent and self.recent[-1][0] > ts:
+            younger.append(self.recent.pop())
+        younger.reverse()
+        if younger:
+            self._restore(younger[0][2])
+        gap = self._apply_recorded(ts, transition)
+        for when, later, _ in younger:
+            self._apply_recorded(when, later)
+        return gap
+
+    def _apply_recorded(self, ts: int, transition: Transition) -> int | None:
+        self.recent.append((ts, transition, self._snapshot()))
+        return self._apply(ts, transition)
+
+    def _forget_before(self, horizon: int) -> None:
+        while self.recent and self.recent[0][0] < horizon:
+            self.recent.popleft()
+
+    def _snapshot(self) -> _State:
+        return _State(
+            self.team,
+            self.logged_in,
+            self.presence,
+            self.active,  # never mutated in place, so sharing it is safe
+            self.cut,
+            self.free_since,
+            self.timeline.count,
+            self.timeline.team_change_index,
+        )
+
+    def _restore(self, state: _State) -> None:
+        self.team = state.team
+        self.logged_in = state.logged_in
+        self.presence = state.presence
+        self.active = state.active
+        self.cut = state.cut
+        self.free_since = state.free_since
+        self.timeline.truncate(state.segments, state.team_change_index)
+
+    def _apply(self, ts: int, tr: Transition) -> int | None:
+        if tr.team is not None:
+            self.team = tr.team
+        gap = None
+        kind = tr.kind
+        if kind == LOGIN:
+            self._login(NOT_READY_OTHER)
+        elif kind == AVAILABLE:
+            self._login(IDLE)
+        elif kind == NOT_READY:
+            self._login(NOT_READY_PRODUCTIVE if tr.productive else NOT_READY_OTHER)
+        elif kind == LOGOUT:
+            if self.active:
+                self.cut = self.cut | self.active.keys()
+                self.active = {}
+            self.logged_in = False
+            self.free_since = None
+        elif kind == ANSWERED:
+            if not self.logged_in:
+                # An agent seen working without a login (a worker started mid-shift) is
+                # taken as logged in and available from this moment.
+                self._login(IDLE)
+            if not self.active and self.free_since is not None:
+                gap = ts - self.free_since
+            self.active = {**self.active, tr.interaction_id: (HANDLING, tr.weight)}
+        elif kind == ENDED:
+            iid = tr.interaction_id
+            if iid in self.active:
+                self.active = {**self.active, iid: (ACW, self.active[iid][1])}
+            elif iid not in self.cut:
+                # Answered before our history began: after-call work is still real work.
+                if not self.logged_in:
+                    self._login(IDLE)
+                self.active = {**self.active, iid: (ACW, tr.weight)}
+        elif kind == WRAPPED:
+            iid = tr.interaction_id
+            if iid in self.active:
+                self.active = {k: v for k, v in self.active.items() if k != iid}
+                if not self.active:
+                    self.free_since = ts
+            self.cut = self.cut - {iid} if iid in self.cut else self.cut
+        self.timeline.mark(ts, self.category(), self.weight(), self.team)
+        return gap
+
+    def _login(self, presence: int) -> None:
+        if not self.logged_in:
+            self.logged_in = True
+            self.free_since = None
+        self.presence = presence
+
+    def trim(self, before: int) -> None:
+        self.timeline.trim(before)

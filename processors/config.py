@@ -1,0 +1,50 @@
+"""Engine parameters: windows, thresholds and defaults of contract §2, all overridable.
+
+Plain frozen dataclasses so the engine stays pure; :mod:`ccpulse.settings` fills them from
+flags, environment and the config file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+
+DEFAULT_WINDOWS: dict[str, int] = {"15m": 15 * MINUTE_MS, "1h": HOUR_MS, "8h": 8 * HOUR_MS}
+DEFAULT_CAPACITY: dict[str, int] = {
+    "voice": 1,
+    "chat": 3,
+    "email": 5,
+    "social": 3,
+    "sms": 3,
+    "video": 1,
+}
+DEFAULT_PRODUCTIVE_REASONS: frozenset[str] = frozenset(
+    {"training", "coaching", "meeting", "backoffice"}
+)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """What the KPI engine needs to know; every field has the contract's default."""
+
+    windows: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
+    capacity: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
+    productive_reasons: frozenset[str] = DEFAULT_PRODUCTIVE_REASONS
+    service_level_threshold_ms: int = 20_000
+    queue_service_level_threshold_ms: dict[str, int] = field(default_factory=dict)
+    short_abandon_ms: int = 5_000
+    # Events older than an entity's newest event by more than this are dead-lettered as
+    # too_late; younger ones are applied in event-time order (the state machine rewinds).
+    lateness_ms: int = 10 * MINUTE_MS
+    repeat_contact_ms: int = 24 * HOUR_MS
+    dedup_ms: int = 24 * HOUR_MS
+
+    @property
+    def retention_ms(self) -> int:
+        """How much history the longest window can still ask for, plus room for late events."""
+        return max(self.windows.values()) + self.lateness_ms
+
+    def sl_threshold_ms(self, queue_id: str) -> int:
+        return self.queue_service_level_threshold_ms.get(queue_id, self.service_level_threshold_ms)

@@ -1,0 +1,368 @@
+"""The KPI engine: applies decoded events to agent machines, queue joins and counters.
+
+Pure and deterministic: no clock, no I/O. Time arrives with each event and with every query,
+so a replay of the same events gives the same numbers, and adapters (the embedded runner, the
+Kafka worker) decide what "now" is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from processors.agent import (
+    ANSWERED,
+    AVAILABLE,
+    ENDED,
+    LOGIN,
+    LOGOUT,
+    NOT_READY,
+    TEAM,
+    UNKNOWN_TEAM,
+    WRAPPED,
+    AgentMachine,
+    Transition,
+)
+from processors.config import EngineConfig
+from processors.decode import TOO_LATE, Decoded, Rejection
+from processors.events import (
+    AgentAvailable,
+    AgentLogin,
+    AgentLogout,
+    AgentNotReady,
+    HoldEnded,
+    HoldStarted,
+    InteractionAbandoned,
+    InteractionAnswered,
+    InteractionEnded,
+    InteractionQueued,
+    InteractionSurvey,
+    InteractionWrapped,
+)
+from processors.measures import WIDTH
+from processors.series import PrefixSeries, Vector
+
+UNKNOWN_CHANNEL = "unknown"
+UNKNOWN_QUEUE = "unknown"
+
+Applied = Literal["applied", "duplicate"]
+
+
+@dataclass(slots=True)
+class Interaction:
+    """What we know of one interaction; its events may arrive on different partitions."""
+
+    touched_ms: int
+    queue_id: str | None = None
+    channel: str | None = None
+    customer_id: str | None = None
+    queued_ms: int | None = None
+    answered_ms: int | None = None
+    abandoned_ms: int | None = None
+    ended_ms: int | None = None
+    hold_started_ms: int | None = None
+    hold_ms: int = 0
+    first_seen: bool = False  # counted once for repeat-contact detection
+
+
+class KpiEngine:
+    """All state needed to compute contract §2 KPIs for any window ending at any instant."""
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.agents: dict[str, AgentMachine] = {}
+        self.interactions: dict[str, Interaction] = {}
+        self.families: dict[str, dict[tuple[str, ...], PrefixSeries]] = {
+            name: {} for name in WIDTH
+        }
+        self.waiting: dict[str, dict[str, int]] = {}  # queue -> interaction -> queued at
+        self.customers: dict[str, tuple[int, str]] = {}  # customer -> (last seen, interaction)
+        self.queue_last_ts: dict[str, int] = {}
+        self.seen: dict[str, int] = {}  # event id -> ts, in arrival order (dedup)
+        self.max_ts: int | None = None
+
+    # -- public API --------------------------------------------------------------------------
+    def apply(self, decoded: Decoded) -> Applied | Rejection:
+        """Apply one valid event. Duplicates change nothing; too-late events are refused."""
+        event, ts = decoded
+        if event.event_id in self.seen:
+            return "duplicate"
+        agent_id = getattr(event, "agent_id", None)
+        if agent_id is not None:
+            last = self.agents[agent_id].last_ts if agent_id in self.agents else None
+        else:
+            last = self.queue_last_ts.get(event.queue_id)  # type: ignore[attr-defined]
+        if last is not None and ts < last - self.config.lateness_ms:
+            return Rejection(TOO_LATE, f"{last - ts} ms older than the newest event of its key")
+        self.seen[event.event_id] = ts
+        if self.max_ts is None or ts > self.max_ts:
+            self.max_ts = ts
+        handler = _HANDLERS[type(event)]
+        handler(self, event, ts)
+        return "applied"
+
+    def agent(self, agent_id: str) -> AgentMachine:
+        machine = self.agents.get(agent_id)
+        if machine is None:
+            machine = self.agents[agent_id] = AgentMachine()
+        return machine
+
+    def expire(self, now: int) -> None:
+        """Forget what no window ending at or after ``now`` can need any more."""
+        horizon = now - self.config.retention_ms
+        for family in self.families.values():
+            for series in family.values():
+                series.trim(horizon)
+            for key in [k for k, series in family.items() if not len(series)]:
+                del family[key]
+        for agent_id in list(self.agents):
+            machine = self.agents[agent_id]
+            machine.trim(horizon)
+            if not machine.logged_in and (machine.last_ts or 0) < horizon:
+                del self.agents[agent_id]
+        for iid in [i for i, rec in self.interactions.items() if rec.touched_ms < horizon]:
+            del self.interactions[iid]
+        for queue in self.waiting.values():
+            for iid in [i for i, t in queue.items() if t < horizon]:
+                del queue[iid]
+        repeat_horizon = now - self.config.repeat_contact_ms
+        for cid in [c for c, (t, _) in self.customers.items() if t < repeat_horizon]:
+            del self.customers[cid]
+        dedup_horizon = now - self.config.dedup_ms
+        for eid in [e for e, t in self.seen.items() if t < dedup_horizon]:
+            del self.seen[eid]
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _count(self, family: str, key: tuple[str, ...], ts: int, values: Vector) -> None:
+        cells = self.families[family]
+        series = cells.get(key)
+        if series is None:
+            series = cells[key] = PrefixSeries(WIDTH[family])
+        series.add(ts, values)
+
+    def _record(self, iid: str, ts: int) -> Interaction:
+        rec = self.interactions.get(iid)
+        if rec is None:
+            rec = self.interactions[iid] = Interaction(touched_ms=ts)
+        else:
+            rec.touched_ms = max(rec.touched_ms, ts)
+        return rec
+
+    def _transition(self, agent_id: str, ts: int, tr: Transition) -> tuple[AgentMachine, int | None]:
+        machine = self.agent(agent_id)
+        gap = machine.apply(ts, tr, self.config.lateness_ms)
+        return machine, gap
+
+    def _team_at(self, machine: AgentMachine, ts: int) -> str:
+        return machine.timeline.team_at(ts) or machine.team
+
+    def _weight(self, machine: AgentMachine, channel: str | None) -> float:
+        capacity = machine.capacity or self.config.capacity
+        return 1.0 / capacity.get(channel or "voice", 1)
+
+    def _is_repeat(self, rec: Interaction, iid: str, ts: int) -> bool:
+        """First sight of an interaction with a customer: did they contact us in the last 24 h?"""
+        rec.first_seen = True
+        customer = rec.customer_id
+        if customer is None:
+            return False
+        previous = self.customers.get(customer)
+        repeat = (
+            previous is not None
+            and previous[1] != iid
+            and 0 <= ts - previous[0] <= self.config.repeat_contact_ms
+        )
+        if previous is None or ts >= previous[0]:
+            self.customers[customer] = (ts, iid)
+        return repeat
+
+    def _join_wait(self, rec: Interaction, iid: str) -> None:
+        """Count the queue side of an answer or abandon once both ends of the wait are known."""
+        if rec.queued_ms is None or rec.queue_id is None:
+            return
+        queue = rec.queue_id
+        channel = rec.channel or UNKNOWN_CHANNEL
+        self.waiting.get(queue, {}).pop(iid, None)
+        if rec.answered_ms is not None:
+            wait = rec.answered_ms - rec.queued_ms
+            within = 1 if wait <= self.config.sl_threshold_ms(queue) else 0
+            self._count("queue_answer", (queue, channel), rec.answered_ms, (1, within, wait))
+        elif rec.abandoned_ms is not None:
+            wait = rec.abandoned_ms - rec.queued_ms
+            if wait >= self.config.short_abandon_ms:
+                self._count("abandon", (queue, channel), rec.abandoned_ms, (0, 1))
+
+    # -- event handlers --------------------------------------------------------------------
+    def _on_login(self, ev: AgentLogin, ts: int) -> None:
+        machine = self.agent(ev.agent_id)
+        if ev.capacity is not None:
+            machine.capacity = {**self.config.capacity, **ev.capacity}
+        self._transition(ev.agent_id, ts, Transition(LOGIN, ev.team_id))
+
+    def _on_available(self, ev: AgentAvailable, ts: int) -> None:
+        self._transition(ev.agent_id, ts, Transition(AVAILABLE, ev.team_id))
+
+    def _on_not_ready(self, ev: AgentNotReady, ts: int) -> None:
+        productive = ev.reason in self.config.productive_reasons
+        self._transition(ev.agent_id, ts, Transition(NOT_READY, ev.team_id, productive=productive))
+
+    def _on_logout(self, ev: AgentLogout, ts: int) -> None:
+        self._transition(ev.agent_id, ts, Transition(LOGOUT, ev.team_id))
+
+    def _on_queued(self, ev: InteractionQueued, ts: int) -> None:
+        iid = ev.interaction_id
+        rec = self._record(iid, ts)
+        if rec.queued_ms is not None:
+            return  # a second queued event of the same interaction (re-queue): first one wins
+        rec.queued_ms = ts
+        rec.queue_id = rec.queue_id or ev.queue_id
+        rec.channel = rec.channel or ev.channel
+        rec.customer_id = rec.customer_id or ev.customer_id
+        self.queue_last_ts[ev.queue_id] = max(self.queue_last_ts.get(ev.queue_id, ts), ts)
+        repeat = 0
+        if not rec.first_seen:
+            repeat = int(self._is_repeat(rec, iid, ts))
+        has_customer = int(rec.customer_id is not None)
+        self._count("contact", (ev.queue_id, ev.channel), ts, (1, has_customer, repeat))
+        if rec.answered_ms is None and rec.abandoned_ms is None:
+            self.waiting.setdefault(ev.queue_id, {})[iid] = ts
+        else:
+            self._join_wait(rec, iid)
+
+    def _on_abandoned(self, ev: InteractionAbandoned, ts: int) -> None:
+        iid = ev.interaction_id
+        rec = self._record(iid, ts)
+        self.queue_last_ts[ev.queue_id] = max(self.queue_last_ts.get(ev.queue_id, ts), ts)
+        if rec.abandoned_ms is not None or rec.answered_ms is not None:
+            return
+        rec.abandoned_ms = ts
+        rec.queue_id = rec.queue_id or ev.queue_id
+        self._count("abandon", (ev.queue_id, rec.channel or UNKNOWN_CHANNEL), ts, (1, 0))
+        self._join_wait(rec, iid)
+
+    def _on_answered(self, ev: InteractionAnswered, ts: int) -> None:
+        iid = ev.interaction_id
+        rec = self._record(iid, ts)
+        if rec.answered_ms is not None:
+            return  # answered twice (a transfer re-answer): the first answer owns the wait
+        rec.answered_ms = ts
+        rec.queue_id = rec.queue_id or ev.queue_id
+        rec.channel = rec.channel or ev.channel
+        rec.customer_id = rec.customer_id or ev.customer_id
+        machine = self.agent(ev.agent_id)
+        weight = self._weight(machine, ev.channel)
+        machine, gap = self._transition(
+            ev.agent_id, ts, Transition(ANSWERED, ev.team_id, iid, weight=weight)
+        )
+        has_customer = int(rec.customer_id is not None)
+        repeat = 0
+        if not rec.first_seen:
+            # A direct or outbound interaction: no queued event, so it is first seen here.
+            repeat = int(self._is_repeat(rec, iid, ts))
+            self._count("contact", (ev.queue_id, ev.channel), ts, (0, has_customer, repeat))
+        team = self._team_at(machine, ts)
+        self._count(
+            "answer",
+            (ev.agent_id, team, ev.queue_id, ev.channel),
+            ts,
+            (1, has_customer, repeat, gap or 0, 0 if gap is None else 1),
+        )
+        self._join_wait(rec, iid)
+
+    def _on_hold_started(self, ev: HoldStarted, ts: int) -> None:
+        self._team_only(ev.agent_id, ev.team_id, ts)
+        rec = self._record(ev.interaction_id, ts)
+        if rec.hold_started_ms is None:
+            rec.hold_started_ms = ts
+
+    def _on_hold_ended(self, ev: HoldEnded, ts: int) -> None:
+        self._team_only(ev.agent_id, ev.team_id, ts)
+        rec = self._record(ev.interaction_id, ts)
+        self._close_hold(rec, ts)
+
+    @staticmethod
+    def _close_hold(rec: Interaction, ts: int) -> None:
+        if rec.hold_started_ms is not None:
+            rec.hold_ms += max(ts - rec.hold_started_ms, 0)
+            rec.hold_started_ms = None
+
+    def _team_only(self, agent_id: str, team: str | None, ts: int) -> None:
+        machine = self.agent(agent_id)
+        if team is not None and team != machine.team:
+            self._transition(agent_id, ts, Transition(TEAM, team))
+
+    def _on_ended(self, ev: InteractionEnded, ts: int) -> None:
+        rec = self._record(ev.interaction_id, ts)
+        self._close_hold(rec, ts)
+        if rec.ended_ms is None:
+            rec.ended_ms = ts
+        machine = self.agent(ev.agent_id)
+        weight = self._weight(machine, rec.channel)
+        self._transition(
+            ev.agent_id, ts, Transition(ENDED, ev.team_id, ev.interaction_id, weight=weight)
+        )
+
+    def _on_wrapped(self, ev: InteractionWrapped, ts: int) -> None:
+        iid = ev.interaction_id
+        rec = self.interactions.pop(iid, None) or Interaction(touched_ms=ts)
+        self._close_hold(rec, rec.ended_ms if rec.ended_ms is not None else ts)
+        machine, _ = self._transition(ev.agent_id, ts, Transition(WRAPPED, ev.team_id, iid))
+        handled = handle = talk = acw = 0
+        if rec.answered_ms is not None:
+            ended = rec.ended_ms if rec.ended_ms is not None else ts
+            handled = 1
+            handle = ts - rec.answered_ms
+            talk = ended - rec.answered_ms - rec.hold_ms
+            acw = ts - ended
+        emotional = 1 if ev.emotional else 0
+        values = (
+            1,
+            handled,
+            handle,
+            talk,
+            rec.hold_ms if handled else 0,
+            acw,
+            1 if ev.resolved else 0,
+            1 if ev.sale else 0,
+            ev.revenue or 0.0,
+            1 if ev.request_captured else 0,
+            1 if ev.escalated else 0,
+            1 if ev.transferred else 0,
+            ev.sentiment or 0.0,
+            0 if ev.sentiment is None else 1,
+            ev.qa_score or 0.0,
+            0 if ev.qa_score is None else 1,
+            emotional,
+            emotional * handled,
+            emotional * handle,
+        )
+        key = (
+            ev.agent_id,
+            self._team_at(machine, ts),
+            rec.queue_id or UNKNOWN_QUEUE,
+            rec.channel or UNKNOWN_CHANNEL,
+        )
+        self._count("wrap", key, ts, values)
+
+    def _on_survey(self, ev: InteractionSurvey, ts: int) -> None:
+        self._team_only(ev.agent_id, ev.team_id, ts)
+        machine = self.agent(ev.agent_id)
+        heard_n = 0 if ev.felt_heard is None else 1
+        values = (ev.csat, 1, 1 if ev.csat >= 4 else 0, 1 if ev.felt_heard else 0, heard_n)
+        self._count("survey", (ev.agent_id, self._team_at(machine, ts)), ts, values)
+
+
+_HANDLERS = {
+    AgentLogin: KpiEngine._on_login,
+    AgentAvailable: KpiEngine._on_available,
+    AgentNotReady: KpiEngine._on_not_ready,
+    AgentLogout: KpiEngine._on_logout,
+    InteractionQueued: KpiEngine._on_queued,
+    InteractionAbandoned: KpiEngine._on_abandoned,
+    InteractionAnswered: KpiEngine._on_answered,
+    HoldStarted: KpiEngine._on_hold_started,
+    HoldEnded: KpiEngine._on_hold_ended,
+    InteractionEnded: KpiEngine._on_ended,
+    InteractionWrapped: KpiEngine._on_wrapped,
+    InteractionSurvey: KpiEngine._on_survey,
+}

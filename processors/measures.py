@@ -1,0 +1,90 @@
+"""Layouts of the measure vectors kept in each family of windowed counters.
+
+Each family is a :class:`~processors.series.PrefixSeries` per cell; the cell key says which
+scopes (agent, team, queue, channel) a contribution belongs to, and the KPIs of contract §2 are
+ratios of window sums of these measures. Durations are integer milliseconds, so sums are exact.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Wrap(IntEnum):
+    """Outcomes of wrapped interactions, counted at the ``interaction.wrapped`` time.
+
+    Cell: (agent, team at the wrap, queue, channel).
+    """
+
+    COUNT = 0
+    HANDLED = 1  # wraps whose answer we saw, so whose handle time is known
+    HANDLE_MS = 2
+    TALK_MS = 3
+    HOLD_MS = 4
+    ACW_MS = 5
+    RESOLVED = 6
+    SALE = 7
+    REVENUE = 8
+    CAPTURED = 9
+    ESCALATED = 10
+    TRANSFERRED = 11
+    SENTIMENT_SUM = 12
+    SENTIMENT_N = 13
+    QA_SUM = 14
+    QA_N = 15
+    EMOTIONAL = 16
+    EMOTIONAL_HANDLED = 17
+    EMOTIONAL_HANDLE_MS = 18
+
+
+class Survey(IntEnum):
+    """Surveys, counted at the survey's own time. Cell: (agent, team at the survey)."""
+
+    CSAT_SUM = 0
+    COUNT = 1
+    TOP2 = 2  # answers of 4 or 5
+    FELT_HEARD = 3
+    FELT_HEARD_N = 4
+
+
+class Answer(IntEnum):
+    """Answers, counted at the answer time. Cell: (agent, team, queue, channel)."""
+
+    COUNT = 0
+    WITH_CUSTOMER = 1
+    REPEAT = 2
+    GAP_MS = 3  # idle time between the previous wrap and this answer
+    GAP_N = 4
+
+
+class Contact(IntEnum):
+    """Arrivals: queued events, plus direct answers for repeat detection. Cell: (queue, channel)."""
+
+    QUEUED = 0
+    WITH_CUSTOMER = 1
+    REPEAT = 2
+
+
+class Abandon(IntEnum):
+    """Abandons at the abandon time. Cell: (queue, channel)."""
+
+    COUNT = 0
+    LONG = 1  # waited at least the short-abandon threshold: counts against service level
+
+
+class QueueAnswer(IntEnum):
+    """Answers of queued interactions at the answer time. Cell: (queue, channel)."""
+
+    COUNT = 0
+    WITHIN = 1  # wait <= the queue's service-level threshold
+    WAIT_MS = 2
+
+
+WIDTH = {
+    "wrap": len(Wrap),
+    "survey": len(Survey),
+    "answer": len(Answer),
+    "contact": len(Contact),
+    "abandon": len(Abandon),
+    "queue_answer": len(QueueAnswer),
+}

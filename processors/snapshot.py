@@ -1,0 +1,157 @@
+"""Every KPI of every scope and window at one instant, computed from the engine's state.
+
+Team, queue and channel values are ratios of sums over their cells (contract §2), never means
+of agent ratios: the snapshot first sums the measure vectors per scope, then applies the
+formulas of :mod:`processors.kpis` once per scope.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from processors.engine import KpiEngine
+from processors.kpis import (
+    Kpis,
+    answer_kpis,
+    interactions_per_hour,
+    logged_in_ms,
+    queue_kpis,
+    survey_kpis,
+    time_kpis,
+    wrap_kpis,
+)
+from processors.measures import WIDTH
+from processors.series import Vector, add
+from processors.timeline import STATE_NAMES, TIME_WIDTH
+
+Sums = dict[str, Vector]
+
+
+@dataclass
+class WindowKpis:
+    """KPIs of each scope over one window; a missing key means no denominator."""
+
+    agent: dict[str, Kpis] = field(default_factory=dict)
+    team: dict[str, Kpis] = field(default_factory=dict)
+    queue: dict[str, Kpis] = field(default_factory=dict)
+    channel: dict[str, Kpis] = field(default_factory=dict)
+    agent_iph: dict[tuple[str, str], float] = field(default_factory=dict)  # (agent, channel)
+    team_iph: dict[tuple[str, str], float] = field(default_factory=dict)  # (team, channel)
+
+
+@dataclass
+class AgentNow:
+    team: str
+    state: str  # handling, acw, idle, not_ready, logged_out
+    active: int  # interactions answered and not yet wrapped
+
+
+@dataclass
+class Snapshot:
+    now: int
+    windows: dict[str, WindowKpis]
+    agents: dict[str, AgentNow]
+    team_states: dict[str, Counter[str]]
+    waiting: dict[str, tuple[int, float]]  # queue -> (waiting now, longest wait in seconds)
+
+
+def _accumulate(sums: dict, key: object, vector: Vector) -> None:
+    previous = sums.get(key)
+    sums[key] = vector if previous is None else add(previous, vector)
+
+
+def _zero(family: str) -> Vector:
+    return (0,) * WIDTH[family]
+
+
+def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
+    time_by_agent: Sums = {}
+    time_by_team: Sums = {}
+    for agent_id, machine in engine.agents.items():
+        for team, vector in machine.timeline.window(start, end):
+            _accumulate(time_by_agent, agent_id, vector)
+            _accumulate(time_by_team, team, vector)
+
+    # family -> scope -> key -> summed vector
+    sums: dict[str, dict[str, dict]] = {}
+    for family, cells in engine.families.items():
+        by_scope: dict[str, dict] = {"agent": {}, "team": {}, "queue": {}, "channel": {},
+                                     "agent_channel": {}, "team_channel": {}}
+        for key, series in cells.items():
+            vector = series.window(start, end)
+            if vector is None:
+                continue
+            if family in ("contact", "abandon", "queue_answer"):
+                queue, channel = key
+                _accumulate(by_scope["queue"], queue, vector)
+                _accumulate(by_scope["channel"], channel, vector)
+                continue
+            agent, team = key[0], key[1]
+            _accumulate(by_scope["agent"], agent, vector)
+            _accumulate(by_scope["team"], team, vector)
+            if len(key) == 4:
+                queue, channel = key[2], key[3]
+                _accumulate(by_scope["queue"], queue, vector)
+                _accumulate(by_scope["channel"], channel, vector)
+                _accumulate(by_scope["agent_channel"], (agent, channel), vector)
+                _accumulate(by_scope["team_channel"], (team, channel), vector)
+        sums[family] = by_scope
+
+    out = WindowKpis()
+    for scope, time_sums, target in (
+        ("agent", time_by_agent, out.agent),
+        ("team", time_by_team, out.team),
+    ):
+        ids = set(time_sums) | set(sums["wrap"][scope]) | set(sums["survey"][scope])
+        ids |= set(sums["answer"][scope])
+        for scope_id in ids:
+            time = time_sums.get(scope_id, (0,) * TIME_WIDTH)
+            wrap = sums["wrap"][scope].get(scope_id, _zero("wrap"))
+            kpis = time_kpis(time)
+            kpis |= wrap_kpis(wrap)
+            kpis |= survey_kpis(sums["survey"][scope].get(scope_id, _zero("survey")))
+            kpis |= answer_kpis(sums["answer"][scope].get(scope_id, _zero("answer")))
+            iph = interactions_per_hour(wrap[0], logged_in_ms(time))
+            if iph is not None:
+                kpis["interactions_per_hour"] = iph
+            target[scope_id] = kpis
+        for (scope_id, channel), wrap in sums["wrap"][f"{scope}_channel"].items():
+            iph = interactions_per_hour(wrap[0], logged_in_ms(time_sums.get(scope_id, (0,))))
+            if iph is not None:
+                (out.agent_iph if scope == "agent" else out.team_iph)[(scope_id, channel)] = iph
+
+    for scope, target in (("queue", out.queue), ("channel", out.channel)):
+        ids = set(sums["contact"][scope]) | set(sums["abandon"][scope])
+        ids |= set(sums["queue_answer"][scope]) | set(sums["wrap"][scope])
+        for scope_id in ids:
+            kpis = queue_kpis(
+                sums["contact"][scope].get(scope_id, _zero("contact")),
+                sums["abandon"][scope].get(scope_id, _zero("abandon")),
+                sums["queue_answer"][scope].get(scope_id, _zero("queue_answer")),
+            )
+            if scope_id in sums["wrap"][scope]:
+                kpis |= wrap_kpis(sums["wrap"][scope][scope_id])
+            target[scope_id] = kpis
+    return out
+
+
+def snapshot(engine: KpiEngine, now: int) -> Snapshot:
+    """KPIs of every window ending at ``now`` (inclusive), and the current agent states."""
+    windows = {
+        name: _window(engine, now - length, now) for name, length in engine.config.windows.items()
+    }
+    agents: dict[str, AgentNow] = {}
+    team_states: dict[str, Counter[str]] = {}
+    for agent_id, machine in engine.agents.items():
+        timeline = machine.timeline
+        state = STATE_NAMES[timeline.category_at(now)]
+        team = timeline.team_at(now) or machine.team
+        agents[agent_id] = AgentNow(team, state, len(machine.active))
+        team_states.setdefault(team, Counter())[state] += 1
+    waiting = {}
+    for queue, entries in engine.waiting.items():
+        started = [t for t in entries.values() if t <= now]
+        if started:
+            waiting[queue] = (len(started), (now - min(started)) / 1000)
+    return Snapshot(now, windows, agents, team_states, waiting)

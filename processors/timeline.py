@@ -1,0 +1,140 @@
+"""An agent's time history as segments of constant activity, with running totals.
+
+Each segment starts at ``starts[i]`` and lasts until the next one starts; the last one is the
+open interval, which counts up to whatever instant is asked (contract §2: "an open call counts
+up to now"). ``cums[i]`` holds the totals at the segment's start, so the time spent in each
+activity up to any instant ``t`` is one binary search away, and a window ``(start, end]`` is
+``total(end) − total(start)``: split exactly at both edges, never approximated by buckets.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from processors.series import Vector, add, sub
+
+# Activity categories, by the contract's precedence. Indexes into the time vector.
+HANDLING = 0
+ACW = 1
+IDLE = 2
+NOT_READY_PRODUCTIVE = 3
+NOT_READY_OTHER = 4
+LOGGED_OUT = -1
+# Slot 5 of the time vector is Σ weight × ms over active interactions (the numerator of load).
+LOAD = 5
+TIME_WIDTH = 6
+ZERO_TIME: Vector = (0,) * TIME_WIDTH
+
+STATE_NAMES = {
+    HANDLING: "handling",
+    ACW: "acw",
+    IDLE: "idle",
+    NOT_READY_PRODUCTIVE: "not_ready",
+    NOT_READY_OTHER: "not_ready",
+    LOGGED_OUT: "logged_out",
+}
+
+
+def accrued(category: int, weight: float, duration: int) -> Vector:
+    """The time vector of ``duration`` ms spent in one segment."""
+    if category == LOGGED_OUT or duration <= 0:
+        return ZERO_TIME
+    out = [0, 0, 0, 0, 0, weight * duration]
+    out[category] = duration
+    return tuple(out)
+
+
+class Timeline:
+    """Append-only segments; :meth:`truncate` undoes appends when a late event rewinds time."""
+
+    __slots__ = ("cats", "cums", "dropped", "starts", "team_change_index", "teams", "weights")
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.cums: list[Vector] = []
+        self.cats: list[int] = []
+        self.weights: list[float] = []
+        self.teams: list[str] = []
+        # Indexes below are absolute (they count trimmed segments too) so that snapshots taken
+        # for rewinding stay valid across a trim.
+        self.dropped = 0
+        # Index of the newest segment whose team differs from its predecessor's: windows that
+        # start after it belong to one team, the common case that needs no per-segment split.
+        self.team_change_index = 0
+
+    @property
+    def count(self) -> int:
+        """Segments ever appended and not truncated, trimmed ones included."""
+        return self.dropped + len(self.starts)
+
+    def mark(self, t: int, category: int, weight: float, team: str) -> None:
+        """From ``t`` on, the agent is in ``category`` with load ``weight`` in ``team``."""
+        if self.starts:
+            last = len(self.starts) - 1
+            if (
+                self.cats[last] == category
+                and self.weights[last] == weight
+                and self.teams[last] == team
+            ):
+                return
+            cum = add(self.cums[last], accrued(self.cats[last], self.weights[last],
+                                               t - self.starts[last]))
+            if self.teams[last] != team:
+                self.team_change_index = self.count
+        else:
+            cum = ZERO_TIME
+        self.starts.append(t)
+        self.cums.append(cum)
+        self.cats.append(category)
+        self.weights.append(weight)
+        self.teams.append(team)
+
+    def truncate(self, count: int, team_change_index: int) -> None:
+        """Drop segments appended after a snapshot was taken (see ``AgentMachine``)."""
+        keep = count - self.dropped
+        for column in (self.starts, self.cums, self.cats, self.weights, self.teams):
+            del column[keep:]
+        self.team_change_index = team_change_index
+
+    def _segment_at(self, t: int) -> int:
+        return bisect_right(self.starts, t) - 1
+
+    def total(self, t: int) -> Vector:
+        """Time spent in each activity from the first segment up to instant ``t``."""
+        i = self._segment_at(t)
+        if i < 0:
+            return ZERO_TIME
+        return add(self.cums[i], accrued(self.cats[i], self.weights[i], t - self.starts[i]))
+
+    def window(self, start: int, end: int) -> list[tuple[str, Vector]]:
+        """Time per team within ``(start, end]``; teams with no time are left out."""
+        last = self._segment_at(end)
+        if last < 0:
+            return []
+        first = max(self._segment_at(start), 0)
+        if first + self.dropped >= self.team_change_index:
+            return [(self.teams[last], sub(self.total(end), self.total(start)))]
+        per_team: dict[str, Vector] = {}
+        for i in range(first, last + 1):
+            seg_start = max(self.starts[i], start)
+            seg_end = min(self.starts[i + 1], end) if i + 1 < len(self.starts) else end
+            piece = accrued(self.cats[i], self.weights[i], seg_end - seg_start)
+            team = self.teams[i]
+            per_team[team] = add(per_team[team], piece) if team in per_team else piece
+        return list(per_team.items())
+
+    def category_at(self, t: int) -> int:
+        i = self._segment_at(t)
+        return self.cats[i] if i >= 0 else LOGGED_OUT
+
+    def team_at(self, t: int) -> str | None:
+        i = self._segment_at(t)
+        return self.teams[i] if i >= 0 else None
+
+    def trim(self, before: int) -> None:
+        """Forget segments that ended at or before ``before``; later windows stay exact."""
+        cut = self._segment_at(before)
+        if cut > 0:
+            for column in (self.starts, self.cums, self.cats, self.weights, self.teams):
+                del column[:cut]
+            self.dropped += cut
