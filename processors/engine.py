@@ -18,7 +18,6 @@ from processors.agent import (
     LOGOUT,
     NOT_READY,
     TEAM,
-    UNKNOWN_TEAM,
     WRAPPED,
     AgentMachine,
     Transition,
@@ -148,7 +147,9 @@ class KpiEngine:
             rec.touched_ms = max(rec.touched_ms, ts)
         return rec
 
-    def _transition(self, agent_id: str, ts: int, tr: Transition) -> tuple[AgentMachine, int | None]:
+    def _transition(
+        self, agent_id: str, ts: int, tr: Transition
+    ) -> tuple[AgentMachine, int | None]:
         machine = self.agent(agent_id)
         gap = machine.apply(ts, tr, self.config.lateness_ms)
         return machine, gap

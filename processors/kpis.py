@@ -82,7 +82,7 @@ def survey_kpis(survey: Vector) -> Kpis:
 
 
 def answer_kpis(answer: Vector) -> Kpis:
-    out: Kpis = {"answered": answer[Answer.COUNT]}
+    out: Kpis = {"answered": answer[Answer.COUNT], "idle_between_samples": answer[Answer.GAP_N]}
     _ratio(out, "repeat_contact", answer[Answer.REPEAT], answer[Answer.WITH_CUSTOMER])
     _ratio(out, "idle_between_seconds", answer[Answer.GAP_MS], answer[Answer.GAP_N], 0.001)
     return out

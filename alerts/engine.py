@@ -1,0 +1,148 @@
+"""Alert life cycle: inactive → pending → firing → resolved, evaluated on a fixed interval.
+
+"Held N min" means the condition was true at every evaluation for N minutes; one false
+evaluation while pending starts over, so a flapping signal never fires. A firing alert
+resolves at the first evaluation where its resolve condition no longer holds (hysteresis for
+occupancy: fires above 0.85, resolves below 0.80), or where its scope has no value any more.
+Pure: evaluation times are passed in (wall clock live, event time in a replay).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import msgspec
+
+from alerts.rules import RULES, Finding, Rule, Thresholds, findings
+from processors.snapshot import Snapshot
+from processors.timefmt import format_ms
+
+DEFAULT_INTERVAL_MS = 15_000
+
+
+def fingerprint(labels: dict[str, str]) -> str:
+    """A stable key for an alert's label set (the ``cc.alerts`` message key)."""
+    text = "\x00".join(f"{k}\x01{v}" for k, v in sorted(labels.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Alert(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The Alertmanager v2 alert object plus a status (contract §4)."""
+
+    status: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    startsAt: str  # noqa: N815 - Alertmanager's field name
+    generatorURL: str  # noqa: N815
+    endsAt: str | None = None  # noqa: N815
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.labels)
+
+
+@dataclass
+class _Track:
+    pending_since: int | None = None
+    firing_since: int | None = None
+    last: Finding | None = None
+
+
+@dataclass
+class AlertEvaluator:
+    """Evaluates the rules against snapshots and remembers each alert's state."""
+
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    rules: tuple[Rule, ...] = RULES
+    interval_ms: int = DEFAULT_INTERVAL_MS
+    generator_url: str = "http://localhost:9464/metrics"
+    tracks: dict[tuple[str, tuple[tuple[str, str], ...]], _Track] = field(default_factory=dict)
+    next_due_ms: int | None = None
+
+    def due_times(self, until_ms: int, inclusive: bool) -> list[int]:
+        """Evaluation instants not yet run, up to ``until_ms``, aligned to the interval."""
+        if self.next_due_ms is None:
+            self.next_due_ms = -(-until_ms // self.interval_ms) * self.interval_ms
+        times = []
+        while self.next_due_ms < until_ms or (inclusive and self.next_due_ms == until_ms):
+            times.append(self.next_due_ms)
+            self.next_due_ms += self.interval_ms
+        return times
+
+    def evaluate(self, snap: Snapshot) -> list[Alert]:
+        """One evaluation at ``snap.now``; returns the firing and resolved transitions."""
+        now = snap.now
+        transitions: list[Alert] = []
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        for rule in self.rules:
+            hold = rule.hold_ms(self.thresholds)
+            for finding in findings(rule, snap, self.thresholds):
+                key = (rule.alertname, tuple(sorted(finding.labels.items())))
+                seen.add(key)
+                track = self.tracks.get(key)
+                if track is None:
+                    if not finding.active:
+                        continue
+                    track = self.tracks[key] = _Track()
+                track.last = finding
+                if track.firing_since is not None:
+                    if not finding.keep_firing:
+                        transitions.append(self._alert(rule, track, "resolved", now))
+                        del self.tracks[key]
+                    continue
+                if not finding.active:
+                    del self.tracks[key]
+                    continue
+                if track.pending_since is None:
+                    track.pending_since = now
+                if now - track.pending_since >= hold:
+                    track.firing_since = now
+                    transitions.append(self._alert(rule, track, "firing", now))
+        for key in [k for k in self.tracks if k not in seen]:
+            track = self.tracks.pop(key)
+            if track.firing_since is not None:
+                rule = next(r for r in self.rules if r.alertname == key[0])
+                transitions.append(self._alert(rule, track, "resolved", now))
+        return transitions
+
+    def _alert(self, rule: Rule, track: _Track, status: str, now: int) -> Alert:
+        finding = track.last
+        assert finding is not None
+        labels = {"alertname": rule.alertname, "severity": rule.severity,
+                  "audience": rule.audience, **finding.labels}
+        held = ""
+        if track.pending_since is not None and rule.hold_ms(self.thresholds):
+            held = f" for {(now - track.pending_since) // 60_000} min"
+        annotations = {
+            "summary": rule.summary,
+            "description": finding.description + held,
+            "runbook_url": rule.runbook_url(self.thresholds),
+        }
+        return Alert(
+            status=status,
+            labels=labels,
+            annotations=annotations,
+            startsAt=format_ms(track.firing_since or now),
+            generatorURL=self.generator_url,
+            endsAt=format_ms(now) if status == "resolved" else None,
+        )
+
+    def firing(self) -> list[Alert]:
+        """Alerts firing now, as Alertmanager wants them re-sent while they last."""
+        out = []
+        for (name, _), track in self.tracks.items():
+            if track.firing_since is not None:
+                rule = next(r for r in self.rules if r.alertname == name)
+                out.append(self._alert(rule, track, "firing", track.firing_since))
+        return out
+
+    def firing_counts(self) -> Iterable[tuple[str, str, int]]:
+        """(alertname, severity, count) for ``ccpulse_alerts_firing``; zero for quiet rules."""
+        counts: Counter[str] = Counter(
+            name for (name, _), track in self.tracks.items() if track.firing_since is not None
+        )
+        return [(rule.alertname, rule.severity, counts.get(rule.alertname, 0))
+                for rule in self.rules]

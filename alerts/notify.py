@@ -1,0 +1,52 @@
+"""Alert notifiers: where firing and resolved transitions go.
+
+Every notifier takes the same :class:`~alerts.engine.Alert` objects. Console and JSON lines
+live here; Alertmanager and the ``cc.alerts`` Kafka topic are adapters of the live pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Protocol
+
+import msgspec
+from rich.console import Console
+
+from alerts.engine import Alert
+
+
+class Notifier(Protocol):
+    def notify(self, alerts: list[Alert]) -> None: ...
+
+
+class ConsoleNotifier:
+    """One line per transition, colored by status and severity, for people at a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+
+    def notify(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            labels = alert.labels
+            scope = " ".join(f"{k}={labels[k]}" for k in ("queue", "team", "agent") if k in labels)
+            if alert.status == "firing":
+                color = "bold red" if labels["severity"] == "critical" else "yellow"
+                when = alert.startsAt
+            else:
+                color = "green"
+                when = alert.endsAt or ""
+            self._console.print(
+                f"[{color}]{alert.status.upper():8}[/] {when} [bold]{labels['alertname']}[/] "
+                f"{scope} [dim]({labels['audience']})[/] — {alert.annotations['description']}",
+                highlight=False,
+            )
+
+
+class JsonLinesNotifier:
+    """Each transition as one JSON object a line (``ccpulse replay --alerts-out``)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def notify(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            self._stream.write(msgspec.json.encode(alert) + b"\n")

@@ -1,0 +1,235 @@
+"""The seven alert rules of contract §4, as pure checks over a KPI snapshot.
+
+A rule looks at one snapshot and says, per scope (an agent, a team, a queue), whether its
+condition holds, whether a firing alert should stay firing (hysteresis), and the values that
+explain it. Holding periods and the firing/resolved life cycle live in
+:mod:`alerts.engine`; here is only "what is true right now".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from processors.kpis import Kpis
+from processors.snapshot import Snapshot
+
+RUNBOOK_BASE = "https://github.com/ccpulse/ccpulse/blob/main/docs/runbooks.md"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Defaults from contract §4; every one can be overridden in the config file."""
+
+    occupancy_high: float = 0.85
+    occupancy_resolve: float = 0.80
+    occupancy_hold_ms: int = 10 * 60_000
+    team_occupancy_resolve: float = 0.85
+    overstaffed_below: float = 0.60
+    overstaffed_min_agents: int = 3
+    overstaffed_hold_ms: int = 15 * 60_000
+    aht_up: float = 0.15
+    csat_down: float = 0.3
+    acw_share_up: float = 0.25
+    escalation_up: float = 0.50
+    idle_between_below_s: float = 10.0
+    burnout_min_signals: int = 3
+    min_wrapped_1h: int = 5
+    min_surveys_1h: int = 5
+    min_wrapped_8h: int = 20
+    min_surveys_8h: int = 20
+    min_gaps_1h: int = 5
+    service_level_target: float = 0.80
+    queue_service_level_target: dict[str, float] = field(default_factory=dict)
+    abandon_high: float = 0.05
+    # Empathy guardrail: emotional calls may take longer; they never raise an AHT signal alone.
+    exclude_emotional_from_aht: bool = True
+    runbook_base: str = RUNBOOK_BASE
+
+    def sl_target(self, queue: str) -> float:
+        return self.queue_service_level_target.get(queue, self.service_level_target)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One scope's verdict at one evaluation."""
+
+    labels: dict[str, str]  # scope labels: agent/team/queue
+    active: bool  # the firing condition holds
+    keep_firing: bool  # a firing alert stays firing (its resolve threshold is not crossed)
+    description: str
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    alertname: str
+    severity: str
+    audience: str
+    summary: str
+
+    def hold_ms(self, t: Thresholds) -> int:
+        """How long the condition must hold at every evaluation before the alert fires."""
+        if self.alertname in ("AgentOccupancyHigh", "TeamOccupancyHigh"):
+            return t.occupancy_hold_ms
+        if self.alertname == "TeamOverstaffed":
+            return t.overstaffed_hold_ms
+        return 0
+
+    def runbook_url(self, t: Thresholds) -> str:
+        return f"{t.runbook_base}#{self.alertname.lower()}"
+
+
+def _aht_key(t: Thresholds) -> str:
+    return "aht_non_emotional_seconds" if t.exclude_emotional_from_aht else "aht_seconds"
+
+
+def _enough_wrapped(now: Kpis, base: Kpis, t: Thresholds) -> bool:
+    return now.get("wrapped", 0) >= t.min_wrapped_1h and base.get("wrapped", 0) >= t.min_wrapped_8h
+
+
+def _enough_surveys(now: Kpis, base: Kpis, t: Thresholds) -> bool:
+    return now.get("surveys", 0) >= t.min_surveys_1h and base.get("surveys", 0) >= t.min_surveys_8h
+
+
+def _relative_up(now: Kpis, base: Kpis, key: str) -> float | None:
+    """Relative change of ``key`` from the 8h baseline; None where either has no value."""
+    if key not in now or not base.get(key):
+        return None
+    return now[key] / base[key] - 1
+
+
+def _divergence(now: Kpis, base: Kpis, t: Thresholds) -> tuple[bool, str, dict[str, float]]:
+    aht = _aht_key(t)
+    if not (_enough_wrapped(now, base, t) and _enough_surveys(now, base, t)):
+        return False, "", {}
+    up = _relative_up(now, base, aht)
+    drop = base["csat"] - now["csat"]
+    active = up is not None and up >= t.aht_up and drop >= t.csat_down
+    text = (f"AHT 1h {now.get(aht, 0):.0f}s vs 8h {base.get(aht, 0):.0f}s "
+            f"({(up or 0) * 100:+.0f} %, threshold +{t.aht_up * 100:.0f} %); "
+            f"CSAT 1h {now['csat']:.2f} vs 8h {base['csat']:.2f} "
+            f"({-drop:+.2f}, threshold -{t.csat_down})")
+    return active, text, {"aht_change": up or 0.0, "csat_drop": drop}
+
+
+def _burnout_signals(now: Kpis, base: Kpis, t: Thresholds) -> list[str]:
+    signals = []
+    occupancy = now.get("occupancy")
+    if occupancy is not None and occupancy > t.occupancy_high:
+        signals.append(f"occupancy 1h {occupancy:.2f} > {t.occupancy_high}")
+    # Each comparison with the baseline needs its own samples: wraps for AHT, ACW and
+    # escalations, surveys for CSAT.
+    if _enough_surveys(now, base, t) and base["csat"] - now["csat"] >= t.csat_down:
+        signals.append(f"CSAT {now['csat']:.2f} vs {base['csat']:.2f}")
+    if _enough_wrapped(now, base, t):
+        up = _relative_up(now, base, _aht_key(t))
+        if up is not None and up >= t.aht_up:
+            signals.append(f"AHT {up * 100:+.0f} % vs 8h")
+        acw = _relative_up(now, base, "acw_share")
+        if acw is not None and acw >= t.acw_share_up:
+            signals.append(f"ACW share {acw * 100:+.0f} % vs 8h")
+        escalation = _relative_up(now, base, "escalation")
+        if escalation is not None and escalation >= t.escalation_up:
+            signals.append(f"escalation rate {escalation * 100:+.0f} % vs 8h")
+    gaps = now.get("idle_between_seconds")
+    if (gaps is not None and now.get("idle_between_samples", 0) >= t.min_gaps_1h
+            and gaps < t.idle_between_below_s):
+        signals.append(f"idle between interactions {gaps:.1f}s < {t.idle_between_below_s:.0f}s")
+    return signals
+
+
+AGENT_OCCUPANCY_HIGH = Rule("AgentOccupancyHigh", "warning", "supervisor",
+                            "Agent occupancy above the healthy band for a sustained period")
+TEAM_OCCUPANCY_HIGH = Rule("TeamOccupancyHigh", "warning", "supervisor,wfm",
+                           "Team occupancy above the healthy band for a sustained period")
+CSAT_AHT_DIVERGENCE = Rule("CsatAhtDivergence", "warning", "supervisor",
+                           "Handle time rising while customer satisfaction falls")
+AGENT_BURNOUT_RISK = Rule("AgentBurnoutRisk", "critical", "supervisor",
+                          "Several burnout-risk signals at once for one agent")
+TEAM_OVERSTAFFED = Rule("TeamOverstaffed", "warning", "wfm",
+                        "Team occupancy below the healthy band: more agents than work")
+QUEUE_SERVICE_LEVEL_LOW = Rule("QueueServiceLevelLow", "warning", "operations,wfm",
+                               "Queue service level below target")
+QUEUE_ABANDON_RATE_HIGH = Rule("QueueAbandonRateHigh", "warning", "operations,wfm",
+                               "Queue abandon rate above target")
+
+RULES: tuple[Rule, ...] = (
+    AGENT_OCCUPANCY_HIGH,
+    TEAM_OCCUPANCY_HIGH,
+    CSAT_AHT_DIVERGENCE,
+    AGENT_BURNOUT_RISK,
+    TEAM_OVERSTAFFED,
+    QUEUE_SERVICE_LEVEL_LOW,
+    QUEUE_ABANDON_RATE_HIGH,
+)
+
+
+def findings(rule: Rule, snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    """Every scope the rule has an opinion about at this snapshot."""
+    w15, w1h, w8h = snap.windows["15m"], snap.windows["1h"], snap.windows["8h"]
+    name = rule.alertname
+    if name == "AgentOccupancyHigh":
+        for agent, kpis in w1h.agent.items():
+            occ = kpis.get("occupancy")
+            if occ is None:
+                continue
+            team = snap.agents[agent].team if agent in snap.agents else "unknown"
+            yield Finding({"agent": agent, "team": team}, occ > t.occupancy_high,
+                          occ >= t.occupancy_resolve,
+                          f"occupancy 1h {occ:.2f} (> {t.occupancy_high}; resolves below "
+                          f"{t.occupancy_resolve})", {"occupancy_1h": occ})
+    elif name == "TeamOccupancyHigh":
+        for team, kpis in w1h.team.items():
+            occ = kpis.get("occupancy")
+            if occ is not None:
+                yield Finding({"team": team}, occ > t.occupancy_high,
+                              occ > t.team_occupancy_resolve,
+                              f"team occupancy 1h {occ:.2f} (> {t.occupancy_high})",
+                              {"occupancy_1h": occ})
+    elif name == "CsatAhtDivergence":
+        for scope, now_by, base_by in (("team", w1h.team, w8h.team),
+                                       ("agent", w1h.agent, w8h.agent)):
+            for scope_id, now in now_by.items():
+                active, text, values = _divergence(now, base_by.get(scope_id, {}), t)
+                if not text:
+                    continue
+                labels = {scope: scope_id}
+                if scope == "agent" and scope_id in snap.agents:
+                    labels["team"] = snap.agents[scope_id].team
+                yield Finding(labels, active, active, text, values)
+    elif name == "AgentBurnoutRisk":
+        for agent, now in w1h.agent.items():
+            signals = _burnout_signals(now, w8h.agent.get(agent, {}), t)
+            active = len(signals) >= t.burnout_min_signals
+            team = snap.agents[agent].team if agent in snap.agents else "unknown"
+            yield Finding({"agent": agent, "team": team}, active, active,
+                          f"{len(signals)} of 6 signals: " + ("; ".join(signals) or "none"),
+                          {"signals": len(signals)})
+    elif name == "TeamOverstaffed":
+        for team, kpis in w1h.team.items():
+            occ = kpis.get("occupancy")
+            if occ is None:
+                continue
+            states = snap.team_states.get(team, {})
+            logged_in = sum(n for s, n in states.items() if s != "logged_out")
+            active = occ < t.overstaffed_below and logged_in >= t.overstaffed_min_agents
+            yield Finding({"team": team}, active, active,
+                          f"team occupancy 1h {occ:.2f} (< {t.overstaffed_below}) with "
+                          f"{logged_in} agents logged in", {"occupancy_1h": occ})
+    elif name == "QueueServiceLevelLow":
+        for queue, kpis in w15.queue.items():
+            sl = kpis.get("service_level")
+            if sl is not None:
+                target = t.sl_target(queue)
+                yield Finding({"queue": queue}, sl < target, sl < target,
+                              f"service level 15m {sl:.2f} (< target {target})",
+                              {"service_level_15m": sl})
+    elif name == "QueueAbandonRateHigh":
+        for queue, kpis in w15.queue.items():
+            rate = kpis.get("abandon")
+            if rate is not None:
+                yield Finding({"queue": queue}, rate > t.abandon_high, rate > t.abandon_high,
+                              f"abandon rate 15m {rate:.3f} (> {t.abandon_high}) — "
+                              f"{kpis['abandoned']:.0f} of {kpis['queued']:.0f} queued",
+                              {"abandon_15m": rate})

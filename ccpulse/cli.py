@@ -1,0 +1,209 @@
+"""``ccpulse`` command line: demo, replay, simulate.
+
+The composition root: settings are resolved here, adapters are built here, and the pure parts
+(processors, alert rules) are handed their time by the command that owns the clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
+
+from alerts.engine import AlertEvaluator
+from alerts.notify import ConsoleNotifier, JsonLinesNotifier, Notifier
+from ccpulse.demo import DemoOptions, run_demo
+from ccpulse.exporter import KpiCollector, exposition
+from ccpulse.logs import configure_logging
+from ccpulse.runtime import Monitor
+from ccpulse.settings import ConfigError, Settings, load_settings
+from processors.timefmt import format_ms, parse_ms
+from streams.pipeline import Pipeline
+from streams.replay import BadLine, replay
+from streams.simulator import HOUR, SimConfig, Simulator
+
+log = logging.getLogger("ccpulse")
+
+
+def _parse_time(text: str) -> int:
+    try:
+        return parse_ms(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 time with an offset: {text!r}") from exc
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="TOML or YAML file with thresholds, queues, teams "
+                        "(env CCPULSE_CONFIG)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+
+
+def _metrics_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics-port", type=int,
+                        help="port for /metrics and /healthz (env CCPULSE_METRICS_PORT, "
+                        "default 9464)")
+    parser.add_argument("--metrics-host", help="address to bind (env CCPULSE_METRICS_HOST, "
+                        "default 0.0.0.0; 127.0.0.1 keeps it on this machine)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ccpulse", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="simulated floor → live KPIs, /metrics, alerts")
+    _common(demo)
+    _metrics_flags(demo)
+    demo.add_argument("--agents", type=int, default=120)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--speed", type=float, default=1.0,
+                      help="simulated seconds per real second after the warm-up")
+    demo.add_argument("--warmup", type=float, default=180,
+                      help="minutes of history simulated at full speed before going live")
+    demo.add_argument("--duration", type=float, default=None,
+                      help="stop after this many real seconds (default: until Ctrl-C)")
+    demo.add_argument("--no-live", action="store_true", help="no live table, only alert lines")
+
+    rep = commands.add_parser("replay", help="feed a JSONL file of events through the engine")
+    _common(rep)
+    rep.add_argument("events", type=Path)
+    rep.add_argument("--now", type=_parse_time, help="instant the windows end (RFC 3339); "
+                     "default: the largest ts in the file")
+    rep.add_argument("--metrics-out", help="write every KPI series at --now ('-' = stdout)")
+    rep.add_argument("--alerts-out", type=Path, help="write alert transitions, JSON lines")
+
+    sim = commands.add_parser("simulate", help="write a simulated scenario as JSONL")
+    sim.add_argument("--out", type=Path, required=True)
+    sim.add_argument("--agents", type=int, default=120)
+    sim.add_argument("--hours", type=float, default=8)
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--start", type=_parse_time, default=None,
+                     help="simulated start time (RFC 3339); default 2026-11-23T08:00:00Z")
+    sim.add_argument("--no-scenarios", action="store_true",
+                     help="a steady floor, without the hot/idle/CSAT/SL scenario switches")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    flags = {name: getattr(args, name, None)
+             for name in ("config", "metrics_port", "metrics_host", "kafka", "redis",
+                          "alertmanager")}
+    return load_settings(flags)
+
+
+def _monitor(settings: Settings, notifiers: Sequence[Notifier], alerts: bool) -> Monitor:
+    pipeline = Pipeline(settings.engine)
+    evaluator = None
+    if alerts:
+        evaluator = AlertEvaluator(
+            settings.thresholds,
+            generator_url=f"http://localhost:{settings.metrics_port}/metrics",
+        )
+    return Monitor(pipeline, evaluator, notifiers)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    err = Console(stderr=True)
+    if not args.events.is_file():
+        err.print(f"[red]cannot read {args.events}: no such file[/]")
+        return 2
+    alerts_stream = args.alerts_out.open("wb") if args.alerts_out else None
+    notifiers = [JsonLinesNotifier(alerts_stream)] if alerts_stream else []
+    monitor = _monitor(settings, notifiers, alerts=alerts_stream is not None)
+    bad: list[BadLine] = []
+
+    def on_bad(line: BadLine) -> None:
+        bad.append(line)
+        err.print(f"line {line.line}: {line.reason} ({line.detail})", highlight=False,
+                  markup=False)
+
+    size = args.events.stat().st_size
+    progress = Progress(TextColumn("replay"), BarColumn(), TransferSpeedColumn(),
+                        console=err, disable=not err.is_terminal, transient=True)
+    try:
+        with progress:
+            task = progress.add_task("replay", total=size)
+            applied = replay(
+                args.events,
+                monitor.pipeline,
+                now_ms=args.now,
+                on_bad_line=on_bad,
+                before_event=monitor.before_event if monitor.evaluator else None,
+                on_progress=lambda n: progress.advance(task, n),
+            )
+        now = args.now if args.now is not None else monitor.pipeline.engine.max_ts
+        if now is not None:
+            monitor.advance(now, inclusive=True)
+    except OSError as exc:
+        err.print(f"[red]cannot read {args.events}: {exc.strerror}[/]")
+        return 2
+    finally:
+        if alerts_stream:
+            alerts_stream.close()
+    if args.metrics_out:
+        if now is None:
+            text = b""
+        else:
+            collector = KpiCollector(lambda: monitor.pipeline.snapshot(now),
+                                     alerts_firing=monitor.evaluator.firing_counts
+                                     if monitor.evaluator else None)
+            text = exposition(collector)
+        if args.metrics_out == "-":
+            sys.stdout.buffer.write(text)
+        else:
+            Path(args.metrics_out).write_bytes(text)
+    err.print(f"replayed {applied:,} events, {len(bad):,} bad lines, "
+              f"{monitor.pipeline.stats.duplicates:,} duplicates, "
+              f"{monitor.transitions:,} alert transitions"
+              + (f"; windows end at {format_ms(now)}" if now is not None else ""), highlight=False)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    config = SimConfig(agents=args.agents, duration_ms=int(args.hours * HOUR), seed=args.seed)
+    if args.start is not None:
+        config.start_ms = args.start
+    if args.no_scenarios:
+        config.scenarios = []
+    count = 0
+    with args.out.open("wb") as out:
+        for event in Simulator(config).events():
+            out.write(orjson.dumps(event) + b"\n")
+            count += 1
+    Console(stderr=True).print(f"wrote {count:,} events for {args.agents} agents over "
+                               f"{args.hours} h to {args.out}", highlight=False)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    console = Console()
+    monitor = _monitor(settings, [ConsoleNotifier(console)], alerts=True)
+    options = DemoOptions(agents=args.agents, seed=args.seed, speed=args.speed,
+                          warmup_minutes=args.warmup, duration_s=args.duration,
+                          live_view=console.is_terminal and not args.no_live)
+    return run_demo(monitor, settings, options, console)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_format if hasattr(args, "log_format") else "text")
+    try:
+        if args.command == "demo":
+            return cmd_demo(args)
+        if args.command == "replay":
+            return cmd_replay(args)
+        return cmd_simulate(args)
+    except ConfigError as exc:
+        Console(stderr=True).print(f"[red]configuration error:[/] {exc}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

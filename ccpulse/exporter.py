@@ -1,0 +1,210 @@
+"""Contract §3 metrics, computed at scrape time from a KPI snapshot.
+
+A custom collector rather than long-lived Gauges: every scrape computes the windows ending
+*now*, so an open call is counted up to the scrape instant, and a scope whose KPI has no
+denominator simply yields no sample (never NaN). Example exposition::
+
+    ccpulse_team_occupancy_ratio{team="team-001",window="1h"} 0.83
+    ccpulse_agent_interactions_per_hour{agent="a1",channel="all",team="t1",window="1h"} 7.5
+    ccpulse_queue_service_level_ratio{queue="billing-voice-001",window="15m"} 0.8
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from processors.decode import REASONS
+from processors.kpis import Kpis
+from processors.snapshot import Snapshot
+from streams.pipeline import PipelineStats
+
+# KPI key -> (metric name suffix, help). Shared by agent and team scopes.
+PEOPLE_KPIS: dict[str, tuple[str, str]] = {
+    "occupancy": ("occupancy_ratio", "(handling + acw) / (handling + acw + idle) time"),
+    "utilization": ("utilization_ratio",
+                    "(handling + acw + productive not-ready) / logged-in time"),
+    "load": ("load_ratio", "time-weighted share of interaction slots in use while available"),
+    "logged_in_seconds": ("logged_in_seconds", "logged-in time in the window"),
+    "answered": ("answered_interactions", "interactions answered in the window"),
+    "repeat_contact": ("repeat_contact_ratio",
+                       "answered interactions whose customer had another in the last 24 h"),
+    "idle_between_seconds": ("idle_between_interactions_seconds",
+                             "mean time between wrapping one interaction and the next answer"),
+    "surveys": ("surveys", "surveys received in the window"),
+    "csat": ("csat_score", "mean CSAT (1-5) of surveys received in the window"),
+    "csat_top2": ("csat_top2_ratio", "share of CSAT answers of 4 or 5"),
+    "felt_heard": ("felt_heard_ratio", "share of surveyed customers who felt heard"),
+}
+OUTCOME_KPIS: dict[str, tuple[str, str]] = {
+    "wrapped": ("wrapped_interactions", "interactions wrapped in the window"),
+    "aht_seconds": ("aht_seconds", "mean handle time (talk + hold + acw) of wrapped interactions"),
+    "talk_seconds": ("talk_seconds", "mean talk time of wrapped interactions"),
+    "hold_seconds": ("hold_seconds", "mean hold time of wrapped interactions"),
+    "acw_seconds": ("acw_seconds", "mean after-call work of wrapped interactions"),
+    "acw_share": ("acw_share_ratio", "after-call work / handle time"),
+    "aht_non_emotional_seconds": ("aht_non_emotional_seconds",
+                                  "mean handle time of interactions not marked emotional"),
+    "aht_emotional_seconds": ("aht_emotional_seconds",
+                              "mean handle time of interactions marked emotional"),
+    "fcr": ("fcr_ratio", "wrapped interactions resolved on first contact / wrapped"),
+    "sales_conversion": ("sales_conversion_ratio", "wrapped with a sale / wrapped"),
+    "request_capture": ("request_capture_ratio", "wrapped with the request captured / wrapped"),
+    "revenue_per_interaction": ("revenue_per_interaction", "revenue / wrapped interactions"),
+    "escalation": ("escalation_ratio", "wrapped and escalated / wrapped"),
+    "transfer": ("transfer_ratio", "wrapped and transferred / wrapped"),
+    "emotional": ("emotional_ratio", "wrapped interactions marked emotional / wrapped"),
+    "sentiment": ("sentiment_score", "mean sentiment (-1..1) of wrapped interactions"),
+    "qa_score": ("qa_score", "mean QA score (0-100) of wrapped interactions"),
+}
+QUEUE_KPIS: dict[str, tuple[str, str]] = {
+    "service_level": ("service_level_ratio",
+                      "answered within threshold / (answered + abandoned after short-abandon)"),
+    "abandon": ("abandon_ratio", "abandoned / queued, each counted at its own time"),
+    "asa_seconds": ("asa_seconds", "mean wait of answered interactions"),
+    "queued": ("queued_interactions", "interactions queued in the window"),
+    "abandoned": ("abandoned_interactions", "interactions abandoned in the window"),
+    "answered_from_queue": ("answered_interactions", "queued interactions answered"),
+    "repeat_contact": ("repeat_contact_ratio",
+                       "interactions whose customer had another in the last 24 h"),
+}
+STATES = ("handling", "acw", "idle", "not_ready", "logged_out")
+
+
+def _families(prefix: str, kpis: Mapping[str, tuple[str, str]], labels: list[str],
+              ) -> dict[str, GaugeMetricFamily]:
+    return {
+        key: GaugeMetricFamily(f"ccpulse_{prefix}_{suffix}", help_text, labels=labels)
+        for key, (suffix, help_text) in kpis.items()
+    }
+
+
+def _fill(families: dict[str, GaugeMetricFamily], kpis: Kpis, labels: list[str]) -> None:
+    for key, value in kpis.items():
+        family = families.get(key)
+        if family is not None:
+            family.add_metric(labels, value)
+
+
+class KpiCollector:
+    """A prometheus-client collector over a snapshot source and pipeline stats."""
+
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot],
+        stats: PipelineStats | None = None,
+        alerts_firing: Callable[[], Iterable[tuple[str, str, int]]] | None = None,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self._snapshot = snapshot
+        self._stats = stats
+        self._alerts_firing = alerts_firing
+        self._clock_ms = clock_ms
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self._snapshot()
+        yield from self._kpi_metrics(snap)
+        yield from self._state_metrics(snap)
+        if self._alerts_firing is not None:
+            firing = GaugeMetricFamily("ccpulse_alerts_firing", "alerts firing now",
+                                       labels=["alertname", "severity"])
+            for alertname, severity, count in self._alerts_firing():
+                firing.add_metric([alertname, severity], count)
+            yield firing
+        if self._stats is not None:
+            yield from self._pipeline_metrics(self._stats)
+
+    def _kpi_metrics(self, snap: Snapshot) -> Iterator[Metric]:
+        agent_labels = ["agent", "team", "window"]
+        agent = _families("agent", PEOPLE_KPIS | OUTCOME_KPIS, agent_labels)
+        team = _families("team", PEOPLE_KPIS | OUTCOME_KPIS, ["team", "window"])
+        queue = _families("queue", QUEUE_KPIS | OUTCOME_KPIS, ["queue", "window"])
+        channel = _families("channel", QUEUE_KPIS | OUTCOME_KPIS, ["channel", "window"])
+        iph_help = "interactions wrapped / logged-in hours (channel 'all' for the total)"
+        agent_iph = GaugeMetricFamily("ccpulse_agent_interactions_per_hour", iph_help,
+                                      labels=["agent", "team", "window", "channel"])
+        team_iph = GaugeMetricFamily("ccpulse_team_interactions_per_hour", iph_help,
+                                     labels=["team", "window", "channel"])
+        for window, kpis in snap.windows.items():
+            for agent_id, values in kpis.agent.items():
+                now = snap.agents.get(agent_id)
+                team_id = now.team if now is not None else "unknown"
+                _fill(agent, values, [agent_id, team_id, window])
+                if "interactions_per_hour" in values:
+                    agent_iph.add_metric([agent_id, team_id, window, "all"],
+                                         values["interactions_per_hour"])
+            for (agent_id, ch), value in kpis.agent_iph.items():
+                now = snap.agents.get(agent_id)
+                agent_iph.add_metric([agent_id, now.team if now else "unknown", window, ch],
+                                     value)
+            for team_id, values in kpis.team.items():
+                _fill(team, values, [team_id, window])
+                if "interactions_per_hour" in values:
+                    team_iph.add_metric([team_id, window, "all"], values["interactions_per_hour"])
+            for (team_id, ch), value in kpis.team_iph.items():
+                team_iph.add_metric([team_id, window, ch], value)
+            for queue_id, values in kpis.queue.items():
+                _fill(queue, values, [queue_id, window])
+            for ch, values in kpis.channel.items():
+                _fill(channel, values, [ch, window])
+        for group in (agent, team, queue, channel):
+            yield from group.values()
+        yield agent_iph
+        yield team_iph
+
+    @staticmethod
+    def _state_metrics(snap: Snapshot) -> Iterator[Metric]:
+        state = GaugeMetricFamily("ccpulse_agent_state",
+                                  "1 for the agent's current activity (handling > acw > idle > "
+                                  "not_ready > logged_out)", labels=["agent", "team", "state"])
+        for agent_id, now in snap.agents.items():
+            state.add_metric([agent_id, now.team, now.state], 1)
+        yield state
+        agents = GaugeMetricFamily("ccpulse_team_agents", "agents of the team in each activity now",
+                                   labels=["team", "state"])
+        for team_id, counts in snap.team_states.items():
+            for name in STATES:
+                agents.add_metric([team_id, name], counts.get(name, 0))
+        yield agents
+        waiting = GaugeMetricFamily("ccpulse_queue_waiting_interactions",
+                                    "interactions queued and not yet answered or abandoned",
+                                    labels=["queue"])
+        longest = GaugeMetricFamily("ccpulse_queue_longest_wait_seconds",
+                                    "wait so far of the oldest interaction still queued",
+                                    labels=["queue"])
+        for queue_id, (count, oldest) in snap.waiting.items():
+            waiting.add_metric([queue_id], count)
+            longest.add_metric([queue_id], oldest)
+        yield waiting
+        yield longest
+
+    def _pipeline_metrics(self, stats: PipelineStats) -> Iterator[Metric]:
+        processed = CounterMetricFamily("ccpulse_events_processed", "valid events applied",
+                                        labels=["topic", "type"])
+        for (topic, event_type), count in sorted(stats.processed.items()):
+            processed.add_metric([topic, event_type], count)
+        yield processed
+        dead = CounterMetricFamily("ccpulse_events_dead_lettered",
+                                   "events refused and sent to the dead-letter topic",
+                                   labels=["reason"])
+        for reason in REASONS:
+            dead.add_metric([reason], stats.dead_lettered.get(reason, 0))
+        yield dead
+        duplicates = CounterMetricFamily("ccpulse_events_duplicate",
+                                         "events ignored because their event_id was seen")
+        duplicates.add_metric([], stats.duplicates)
+        yield duplicates
+        if stats.last_event_ms is not None and self._clock_ms is not None:
+            lag = GaugeMetricFamily("ccpulse_event_lag_seconds",
+                                    "now minus the event time of the last processed event")
+            lag.add_metric([], (self._clock_ms() - stats.last_event_ms) / 1000)
+            yield lag
+
+
+def exposition(collector: KpiCollector) -> bytes:
+    """The text exposition of one collector, as ``ccpulse replay --metrics-out`` writes it."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)  # type: ignore[arg-type]
+    return generate_latest(registry)

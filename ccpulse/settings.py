@@ -1,0 +1,171 @@
+"""One settings object: flag, then ``CCPULSE_*`` variable, then config file, then default.
+
+The config file (TOML or YAML, ``--config`` / ``CCPULSE_CONFIG``) is validated strictly: an
+unknown or mistyped key is an error that names the key, because a silently ignored threshold
+is worse than a refused start. Secrets in URLs are masked whenever settings are shown.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+import yaml
+
+from alerts.rules import Thresholds
+from processors.config import DEFAULT_CAPACITY, DEFAULT_PRODUCTIVE_REASONS, EngineConfig
+
+Seconds = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message says which one and what to do."""
+
+
+class _QueueFile(msgspec.Struct, forbid_unknown_fields=True):
+    service_level_threshold_seconds: Seconds | None = None
+    service_level_target: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
+
+
+class _EngineFile(msgspec.Struct, forbid_unknown_fields=True):
+    service_level_threshold_seconds: Seconds = 20
+    short_abandon_seconds: Seconds = 5
+    lateness_seconds: Seconds = 600
+    productive_reasons: list[str] = msgspec.field(
+        default_factory=lambda: sorted(DEFAULT_PRODUCTIVE_REASONS))
+    capacity: dict[str, Annotated[int, msgspec.Meta(ge=1, le=100)]] = msgspec.field(
+        default_factory=dict)
+
+
+class _File(msgspec.Struct, forbid_unknown_fields=True):
+    kafka: str | None = None
+    redis: str | None = None
+    metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
+    metrics_host: str | None = None
+    alertmanager: str | None = None
+    engine: _EngineFile = msgspec.field(default_factory=_EngineFile)
+    alerts: dict[str, float | int | bool | str] = msgspec.field(default_factory=dict)
+    queues: dict[str, _QueueFile] = msgspec.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka: str = "localhost:9092"
+    redis: str = "redis://localhost:6379/0"
+    metrics_port: int = 9464
+    metrics_host: str = "0.0.0.0"
+    alertmanager: str | None = None
+    config_path: Path | None = None
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def describe(self) -> dict[str, object]:
+        """Settings as safe to log: passwords in URLs are masked."""
+        return {
+            "kafka": self.kafka,
+            "redis": mask_url(self.redis),
+            "metrics_port": self.metrics_port,
+            "alertmanager": mask_url(self.alertmanager) if self.alertmanager else None,
+            "config": str(self.config_path) if self.config_path else None,
+        }
+
+
+def mask_url(url: str) -> str:
+    """``redis://:secret@host`` → ``redis://:***@host``; URLs without a password unchanged."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
+def _read_file(path: Path) -> _File:
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        raw: Any = (yaml.safe_load(text) if path.suffix in (".yaml", ".yml")
+                    else tomllib.loads(text.decode()))
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML/YAML: {exc}") from exc
+    try:
+        return msgspec.convert(raw or {}, _File)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from exc
+
+
+def _engine_config(file: _File) -> EngineConfig:
+    eng = file.engine
+    return EngineConfig(
+        capacity={**DEFAULT_CAPACITY, **eng.capacity},
+        productive_reasons=frozenset(eng.productive_reasons),
+        service_level_threshold_ms=round(eng.service_level_threshold_seconds * 1000),
+        queue_service_level_threshold_ms={
+            queue: round(q.service_level_threshold_seconds * 1000)
+            for queue, q in file.queues.items()
+            if q.service_level_threshold_seconds is not None
+        },
+        short_abandon_ms=round(eng.short_abandon_seconds * 1000),
+        lateness_ms=round(eng.lateness_seconds * 1000),
+    )
+
+
+def _thresholds(file: _File, path: Path | None) -> Thresholds:
+    """The ``[alerts]`` table overrides :class:`Thresholds` fields by name."""
+    known = {f.name for f in fields(Thresholds)} - {"queue_service_level_target"}
+    unknown = sorted(set(file.alerts) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown key `alerts.{unknown[0]}` "
+                          f"(known: {', '.join(sorted(known))})")
+    targets = {q: spec.service_level_target for q, spec in file.queues.items()
+               if spec.service_level_target is not None}
+    try:
+        return msgspec.convert({**file.alerts, "queue_service_level_target": targets},
+                               Thresholds, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"config file {path}: {exc} (in the alerts table)") from exc
+
+
+def load_settings(flags: Mapping[str, object] | None = None,
+                  env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve settings. ``flags`` holds only the flags the user gave (None = not given)."""
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    env = os.environ if env is None else env
+    config = flags.get("config") or env.get("CCPULSE_CONFIG")
+    config_path = Path(str(config)) if config else None
+    file = _read_file(config_path) if config_path else _File()
+    defaults = Settings()
+
+    def pick(name: str, variable: str, default: object) -> object:
+        if name in flags:
+            return flags[name]
+        if variable in env:
+            return env[variable]
+        from_file = getattr(file, name)
+        return default if from_file is None else from_file
+
+    port = pick("metrics_port", "CCPULSE_METRICS_PORT", defaults.metrics_port)
+    try:
+        metrics_port = int(str(port))
+    except ValueError as exc:
+        raise ConfigError(f"metrics port must be a number, got {port!r} "
+                          "(--metrics-port or CCPULSE_METRICS_PORT)") from exc
+    return Settings(
+        kafka=str(pick("kafka", "CCPULSE_KAFKA_BOOTSTRAP", defaults.kafka)),
+        redis=str(pick("redis", "CCPULSE_REDIS_URL", defaults.redis)),
+        metrics_port=metrics_port,
+        metrics_host=str(pick("metrics_host", "CCPULSE_METRICS_HOST", defaults.metrics_host)),
+        alertmanager=pick("alertmanager", "CCPULSE_ALERTMANAGER_URL", None),  # type: ignore[arg-type]
+        config_path=config_path,
+        engine=_engine_config(file),
+        thresholds=_thresholds(file, config_path),
+    )

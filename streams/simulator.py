@@ -1,0 +1,354 @@
+"""A discrete-event contact-center simulator producing contract §1 events in time order.
+
+Teams of agents serve one queue each; interactions arrive as Poisson processes, wait, are
+routed to the longest-free agent with a free slot (chat and email agents handle several at
+once), go through talk, hold and after-call work with log-normal durations, end with outcomes,
+and some customers answer a survey minutes later. Agents log in, take breaks and trainings.
+
+Scenario switches change the floor for a while so that every alert has something to find:
+``hot`` (a team's queue gets 1.6x the calls), ``csat_aht`` (longer calls, unhappier customers),
+``idle`` (a team gets a third of its calls) and ``sl_miss`` (a burst that breaks the SL).
+Everything is drawn from one seeded ``random.Random``: the same seed gives the same events.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from processors.timefmt import format_ms
+
+MINUTE = 60_000
+HOUR = 60 * MINUTE
+
+# channel -> (agents' slots, mean talk s, mean acw s, customer patience s or None)
+CHANNEL_PROFILE: dict[str, tuple[int, float, float, float | None]] = {
+    "voice": (1, 270.0, 50.0, 180.0),
+    "chat": (3, 540.0, 40.0, 300.0),
+    "email": (5, 420.0, 60.0, None),
+}
+CHANNEL_MIX = (("voice", 0.6), ("chat", 0.25), ("email", 0.15))
+QUEUE_TOPICS = ("billing", "support", "sales", "retention", "tech", "orders", "claims")
+TEAM_SIZE = 15
+# Share of each channel's slots kept busy. Lower for chat and email: with several slots an
+# agent is almost never without an interaction, so their occupancy would sit at 1.0.
+TARGET_SLOT_USE = {"voice": 0.64, "chat": 0.42, "email": 0.3}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """From ``start`` to ``end`` (ms after the simulation start), ``kind`` hits ``team``."""
+
+    kind: str  # hot | csat_aht | idle | sl_miss
+    team: int
+    start: int
+    end: int
+
+    def active(self, offset: int) -> bool:
+        return self.start <= offset < self.end
+
+
+def default_scenarios(duration_ms: int, teams: int) -> list[Scenario]:
+    """One of each scenario, spread over the run, each on its own team where there are enough."""
+    kinds = ("hot", "csat_aht", "idle", "sl_miss")
+    spans = ((0.10, 0.55), (0.20, 0.70), (0.15, 0.50), (0.35, 0.50))
+    return [
+        Scenario(kind, i % max(teams, 1), int(a * duration_ms), int(b * duration_ms))
+        for i, (kind, (a, b)) in enumerate(zip(kinds, spans, strict=True))
+    ]
+
+
+def demo_scenarios(live_at_ms: int, duration_ms: int, teams: int) -> list[Scenario]:
+    """Scenarios for the live demo: a cycle every 3 h, each under way when the view opens.
+
+    ``live_at_ms`` is when the warm-up (replayed at full speed) ends and real time begins; the
+    first cycle starts 1 h before it so the 1 h windows already show the effects.
+    """
+    cycle = 3 * HOUR
+    # kind, team, start and end relative to the start of a cycle
+    shape = (("csat_aht", 1, 0, 2 * HOUR), ("hot", 0, 20 * MINUTE, 100 * MINUTE),
+             ("idle", 2, 15 * MINUTE, 90 * MINUTE), ("sl_miss", 3, 50 * MINUTE, 70 * MINUTE))
+    out = []
+    start = live_at_ms - HOUR
+    while start < duration_ms:
+        out.extend(Scenario(kind, team % max(teams, 1), start + a, start + b)
+                   for kind, team, a, b in shape)
+        start += cycle
+    return out
+
+
+@dataclass
+class SimConfig:
+    agents: int = 120
+    duration_ms: int = 8 * HOUR
+    seed: int = 7
+    start_ms: int = int(datetime(2026, 11, 23, 8, 0, tzinfo=UTC).timestamp() * 1000)
+    scenarios: list[Scenario] | None = None  # None: default_scenarios()
+    survey_probability: float = 0.3
+
+
+@dataclass
+class _Team:
+    index: int
+    team_id: str
+    queue_id: str
+    channel: str
+    agents: list[_Agent] = field(default_factory=list)
+    waiting: deque[_Call] = field(default_factory=deque)
+
+
+@dataclass
+class _Agent:
+    agent_id: str
+    team: _Team
+    slots: int
+    active: int = 0
+    available: bool = False
+    free_since: int = 0
+    break_due: str | None = None  # not-ready reason to take once the last interaction wraps
+
+
+@dataclass
+class _Call:
+    interaction_id: str
+    queued_at: int
+    customer_id: str
+    category: str
+    answered: bool = False
+
+
+class Simulator:
+    """Yields events (dicts of contract §1) in non-decreasing ``ts`` order."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.now = config.start_ms
+        self._heap: list[tuple[int, int, Callable[..., None], tuple]] = []
+        self._seq = 0
+        self._out: list[dict] = []
+        self._ids = 0
+        n_teams = max(1, round(config.agents / TEAM_SIZE))
+        self.teams = [self._make_team(i, n_teams) for i in range(n_teams)]
+        for i in range(config.agents):
+            team = self.teams[i % n_teams]
+            slots = CHANNEL_PROFILE[team.channel][0]
+            team.agents.append(_Agent(f"agent-{i + 1:05d}", team, slots))
+        self.scenarios = (
+            config.scenarios
+            if config.scenarios is not None
+            else default_scenarios(config.duration_ms, n_teams)
+        )
+        # A pool of pseudonymous customers sized for roughly one repeat contact in ten.
+        expected = sum(self._base_rate(t) for t in self.teams) * config.duration_ms
+        self._customers = max(50, int(expected * 4))
+
+    # -- topology ----------------------------------------------------------------------------
+    def _make_team(self, i: int, n_teams: int) -> _Team:
+        share = (i + 0.5) / n_teams
+        cumulative = 0.0
+        channel = CHANNEL_MIX[-1][0]
+        for name, weight in CHANNEL_MIX:
+            cumulative += weight
+            if share < cumulative:
+                channel = name
+                break
+        topic = QUEUE_TOPICS[i % len(QUEUE_TOPICS)]
+        return _Team(i, f"team-{i + 1:03d}", f"{topic}-{channel}-{i + 1:03d}", channel)
+
+    def _base_rate(self, team: _Team) -> float:
+        """Arrivals per ms that keep the team near the target occupancy."""
+        slots, talk, acw, _ = CHANNEL_PROFILE[team.channel]
+        handle_ms = (talk + acw + 8) * 1000
+        return TARGET_SLOT_USE[team.channel] * 0.9 * len(team.agents) * slots / handle_ms
+
+    def _effect(self, team: _Team, kind: str) -> bool:
+        offset = self.now - self.config.start_ms
+        return any(s.kind == kind and s.team == team.index and s.active(offset)
+                   for s in self.scenarios)
+
+    # -- scheduling --------------------------------------------------------------------------
+    def _at(self, when: int, action: Callable[..., None], *args: object) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (when, self._seq, action, args))
+
+    def _emit(self, kind: str, **fields: object) -> None:
+        self._ids += 1
+        event = {"event_id": f"sim-{self.config.seed}-{self._ids}", "type": kind,
+                 "ts": format_ms(self.now)}
+        event.update({k: v for k, v in fields.items() if v is not None})
+        self._out.append(event)
+
+    def _lognormal_ms(self, mean_s: float, sigma: float = 0.5) -> int:
+        mu = math.log(mean_s) - sigma * sigma / 2
+        return max(1000, int(self.rng.lognormvariate(mu, sigma) * 1000))
+
+    def events(self) -> Iterator[dict]:
+        end = self.config.start_ms + self.config.duration_ms
+        for team in self.teams:
+            for agent in team.agents:
+                self._at(self.now + self.rng.randrange(0, 3 * MINUTE), self._login, agent)
+            self._at(self.now + self.rng.randrange(0, MINUTE), self._arrival, team)
+        while self._heap:
+            when, _, action, args = heapq.heappop(self._heap)
+            if when > end:
+                break
+            self.now = when
+            action(*args)
+            if self._out:
+                yield from self._out
+                self._out.clear()
+
+    # -- agents ------------------------------------------------------------------------------
+    def _login(self, agent: _Agent) -> None:
+        capacity = {agent.team.channel: agent.slots}
+        self._emit("agent.login", agent_id=agent.agent_id, team_id=agent.team.team_id,
+                   capacity=capacity)
+        self._at(self.now + self.rng.randrange(20_000, 3 * MINUTE), self._ready, agent)
+        self._at(self.now + self.rng.randrange(50 * MINUTE, 130 * MINUTE), self._want_break,
+                 agent)
+        if self.rng.random() < 0.1:  # a short shift: this agent leaves half-way through
+            self._at(self.now + self.config.duration_ms // 2, self._want_break, agent, "logout")
+
+    def _ready(self, agent: _Agent) -> None:
+        if agent.break_due == "logout" and agent.active == 0 and not agent.available:
+            return  # logged out during the break
+        self._emit("agent.available", agent_id=agent.agent_id)
+        agent.available = True
+        agent.free_since = self.now
+        self._dispatch(agent.team)
+
+    def _want_break(self, agent: _Agent, reason: str | None = None) -> None:
+        if agent.break_due == "logout" or (not agent.available and reason != "logout"):
+            return  # already leaving, or already on a break that will schedule the next one
+        roll = self.rng.random()
+        agent.break_due = reason or ("training" if roll < 0.12 else
+                                     "coaching" if roll < 0.2 else "break")
+        if agent.active == 0:
+            self._take_break(agent)
+
+    def _take_break(self, agent: _Agent) -> None:
+        reason = agent.break_due or "break"
+        agent.break_due = None
+        agent.available = False
+        if reason == "logout":
+            self._emit("agent.logout", agent_id=agent.agent_id)
+            agent.break_due = "logout"  # keeps the router and later breaks away from them
+            return
+        self._emit("agent.not_ready", agent_id=agent.agent_id, reason=reason)
+        length = 15 * MINUTE if reason == "break" else 25 * MINUTE
+        self._at(self.now + self.rng.randrange(length // 2, length * 3 // 2), self._ready, agent)
+        self._at(self.now + self.rng.randrange(70 * MINUTE, 150 * MINUTE), self._want_break,
+                 agent)
+
+    # -- interactions ------------------------------------------------------------------------
+    def _arrival(self, team: _Team) -> None:
+        rate = self._base_rate(team)
+        if self._effect(team, "hot"):
+            rate *= 1.6
+        if self._effect(team, "idle"):
+            rate *= 0.33
+        if self._effect(team, "sl_miss"):
+            rate *= 2.2
+        self._ids += 1
+        call = _Call(
+            f"int-{self.config.seed}-{self._ids}",
+            self.now,
+            f"cust-{self.rng.randrange(self._customers):07d}",
+            self.rng.choice(("billing", "technical", "account", "order", "complaint")),
+        )
+        self._emit("interaction.queued", interaction_id=call.interaction_id,
+                   queue_id=team.queue_id, channel=team.channel,
+                   customer_id=call.customer_id, category=call.category)
+        team.waiting.append(call)
+        patience = CHANNEL_PROFILE[team.channel][3]
+        if patience is not None:
+            self._at(self.now + int(self.rng.expovariate(1 / patience) * 1000) + 1000,
+                     self._patience_over, team, call)
+        self._dispatch(team)
+        self._at(self.now + max(1, int(self.rng.expovariate(rate))), self._arrival, team)
+
+    def _patience_over(self, team: _Team, call: _Call) -> None:
+        if call.answered or call not in team.waiting:
+            return
+        team.waiting.remove(call)
+        self._emit("interaction.abandoned", interaction_id=call.interaction_id,
+                   queue_id=team.queue_id)
+
+    def _dispatch(self, team: _Team) -> None:
+        while team.waiting:
+            free = [a for a in team.agents
+                    if a.available and a.break_due is None and a.active < a.slots]
+            if not free:
+                return
+            agent = min(free, key=lambda a: (a.active, a.free_since))
+            call = team.waiting.popleft()
+            call.answered = True
+            self._answer(agent, call)
+
+    def _answer(self, agent: _Agent, call: _Call) -> None:
+        team = agent.team
+        agent.active += 1
+        self._emit("interaction.answered", interaction_id=call.interaction_id,
+                   agent_id=agent.agent_id, queue_id=team.queue_id, channel=team.channel,
+                   customer_id=call.customer_id, category=call.category)
+        _, talk_s, acw_s, _ = CHANNEL_PROFILE[team.channel]
+        emotional = self.rng.random() < 0.12
+        strained = self._effect(team, "csat_aht")
+        talk = self._lognormal_ms(talk_s * (1.4 if emotional else 1.0) * (1.4 if strained else 1))
+        if team.channel == "voice" and self.rng.random() < 0.2:
+            hold_at = self.now + talk // 2
+            hold = self._lognormal_ms(40)
+            self._at(hold_at, self._hold, agent, call, "interaction.hold_started")
+            self._at(hold_at + hold, self._hold, agent, call, "interaction.hold_ended")
+            talk += hold
+        acw = self._lognormal_ms(acw_s * (1.3 if strained else 1.0))
+        self._at(self.now + talk, self._end, agent, call)
+        self._at(self.now + talk + acw, self._wrap, agent, call, emotional, strained)
+
+    def _hold(self, agent: _Agent, call: _Call, kind: str) -> None:
+        self._emit(kind, interaction_id=call.interaction_id, agent_id=agent.agent_id)
+
+    def _end(self, agent: _Agent, call: _Call) -> None:
+        self._emit("interaction.ended", interaction_id=call.interaction_id,
+                   agent_id=agent.agent_id)
+
+    def _wrap(self, agent: _Agent, call: _Call, emotional: bool, strained: bool) -> None:
+        rng = self.rng
+        sale = rng.random() < (0.3 if "sales" in agent.team.queue_id else 0.08)
+        sentiment = max(-1.0, min(1.0, rng.gauss(-0.1 if strained else 0.35, 0.3)))
+        self._emit(
+            "interaction.wrapped",
+            interaction_id=call.interaction_id,
+            agent_id=agent.agent_id,
+            resolved=rng.random() < (0.6 if strained else 0.75),
+            sale=sale,
+            revenue=round(rng.lognormvariate(4.2, 0.6), 2) if sale else 0.0,
+            request_captured=rng.random() < 0.8,
+            escalated=rng.random() < (0.1 if strained else 0.04),
+            transferred=rng.random() < 0.03,
+            sentiment=round(sentiment, 3),
+            qa_score=round(max(0.0, min(100.0, rng.gauss(82, 8))), 1),
+            category=call.category,
+            emotional=emotional,
+        )
+        agent.active -= 1
+        if rng.random() < self.config.survey_probability:
+            delay = int(rng.expovariate(1 / (20 * MINUTE))) + MINUTE
+            self._at(self.now + delay, self._survey, agent, call, strained)
+        if agent.active == 0:
+            agent.free_since = self.now
+            if agent.break_due is not None:
+                self._take_break(agent)
+        self._dispatch(agent.team)
+
+    def _survey(self, agent: _Agent, call: _Call, strained: bool) -> None:
+        weights = (3, 5, 12, 35, 45) if not strained else (12, 16, 28, 28, 16)
+        csat = self.rng.choices((1, 2, 3, 4, 5), weights)[0]
+        self._emit("interaction.survey", interaction_id=call.interaction_id,
+                   agent_id=agent.agent_id, csat=csat, felt_heard=csat >= 4)
