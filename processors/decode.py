@@ -67,8 +67,8 @@ _QUOTED = re.compile(r"'[^']*'")
 def _reason_for(message: str) -> str:
     if message.startswith("Object missing required field"):
         return MISSING_FIELD
-    if message.startswith("Invalid value") and message.endswith("`$.type`"):
-        return UNKNOWN_TYPE
+    if message.endswith("- at `$.type`"):
+        return UNKNOWN_TYPE  # a value we do not know, or not even a string
     if message.startswith("Expected `object`, got") and "- at" not in message:
         return NOT_OBJECT
     if message.startswith("Expected `") and ", got `" in message:

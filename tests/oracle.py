@@ -1,0 +1,159 @@
+"""An independent, deliberately naive calculation of contract §2 KPIs for checking the engine.
+
+It shares no code with ``processors`` beyond timestamp parsing: it walks each agent's events
+in time order, holds the state between consecutive events constant, and adds up overlaps with
+the window by brute force. Slow and simple on purpose, so a bug in the engine's segments,
+running totals or rewinds cannot hide in it too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from processors.timefmt import parse_ms
+
+PRODUCTIVE = {"training", "coaching", "meeting", "backoffice"}
+CAPACITY = {"voice": 1, "chat": 3, "email": 5, "social": 3, "sms": 3, "video": 1}
+
+
+def _overlap(a: int, b: int, start: int, end: int) -> int:
+    return max(0, min(b, end) - max(a, start))
+
+
+def agent_times(events: list[dict[str, Any]], start: int, end: int,
+                ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Seconds per activity in ``(start, end]`` per agent and per team (team at the moment)."""
+    by_agent: dict[str, list[dict]] = defaultdict(list)
+    for e in events:
+        if "agent_id" in e:
+            by_agent[e["agent_id"]].append(e)
+    agents: dict[str, dict[str, float]] = {}
+    teams: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    channels: dict[str, str] = {e["interaction_id"]: e["channel"] for e in events
+                                if e["type"] in ("interaction.answered", "interaction.queued")}
+    for agent, evs in by_agent.items():
+        evs.sort(key=lambda e: parse_ms(e["ts"]))
+        acc: dict[str, float] = defaultdict(float)
+        team, logged_in, presence = "unknown", False, "nr_other"
+        capacity = dict(CAPACITY)
+        active: dict[str, str] = {}
+        cut: set[str] = set()
+        for i, e in enumerate(evs):
+            t = parse_ms(e["ts"])
+            kind = e["type"]
+            team = e.get("team_id") or team
+            iid = e.get("interaction_id")
+            if kind == "agent.login":
+                logged_in, presence = True, "nr_other"
+                capacity = {**CAPACITY, **e.get("capacity", {})}
+            elif kind == "agent.available":
+                logged_in, presence = True, "idle"
+            elif kind == "agent.not_ready":
+                logged_in = True
+                presence = "nr_prod" if e["reason"] in PRODUCTIVE else "nr_other"
+            elif kind == "agent.logout":
+                cut |= set(active)
+                active, logged_in = {}, False
+            elif kind == "interaction.answered":
+                if not logged_in:
+                    logged_in, presence = True, "idle"
+                active[iid] = "handling"
+            elif kind == "interaction.ended" and iid not in cut:
+                if not logged_in:
+                    logged_in, presence = True, "idle"
+                active[iid] = "acw"
+            elif kind == "interaction.wrapped":
+                active.pop(iid, None)
+            nxt = parse_ms(evs[i + 1]["ts"]) if i + 1 < len(evs) else end
+            span = _overlap(t, nxt, start, end)
+            if not logged_in or span == 0:
+                continue
+            phases = set(active.values())
+            state = ("handling" if "handling" in phases else "acw" if phases else presence)
+            load = sum(1 / capacity.get(channels.get(x, "voice"), 1) for x in active)
+            for target in (acc, teams[team]):
+                target[state] += span / 1000
+                target["load"] += load * span / 1000
+        agents[agent] = acc
+    return agents, teams
+
+
+def time_kpis(t: dict[str, float]) -> dict[str, float]:
+    busy = t.get("handling", 0) + t.get("acw", 0)
+    available = busy + t.get("idle", 0)
+    logged = available + t.get("nr_prod", 0) + t.get("nr_other", 0)
+    out = {}
+    if available:
+        out["occupancy"] = busy / available
+        out["load"] = t.get("load", 0) / available
+    if logged:
+        out["utilization"] = (busy + t.get("nr_prod", 0)) / logged
+        out["logged_in_seconds"] = logged
+    return out
+
+
+def wrapped_kpis(events: list[dict[str, Any]], start: int, end: int,
+                 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Mean handle time, FCR and CSAT per agent and per queue (wraps/surveys in the window)."""
+    answered = {e["interaction_id"]: e for e in events if e["type"] == "interaction.answered"}
+    handle: dict[str, list[float]] = defaultdict(list)
+    resolved: dict[str, list[bool]] = defaultdict(list)
+    queue_handle: dict[str, list[float]] = defaultdict(list)
+    csat: dict[str, list[int]] = defaultdict(list)
+    for e in events:
+        t = parse_ms(e["ts"])
+        if not start < t <= end:
+            continue
+        if e["type"] == "interaction.wrapped":
+            resolved[e["agent_id"]].append(bool(e.get("resolved")))
+            ans = answered.get(e["interaction_id"])
+            if ans is not None:
+                handle[e["agent_id"]].append((t - parse_ms(ans["ts"])) / 1000)
+                queue_handle[ans["queue_id"]].append((t - parse_ms(ans["ts"])) / 1000)
+        elif e["type"] == "interaction.survey":
+            csat[e["agent_id"]].append(e["csat"])
+    agents: dict[str, dict[str, float]] = defaultdict(dict)
+    for agent, values in handle.items():
+        agents[agent]["aht_seconds"] = sum(values) / len(values)
+    for agent, flags in resolved.items():
+        agents[agent]["fcr"] = sum(flags) / len(flags)
+        agents[agent]["wrapped"] = len(flags)
+    for agent, scores in csat.items():
+        agents[agent]["csat"] = sum(scores) / len(scores)
+    queues = {q: {"aht_seconds": sum(v) / len(v)} for q, v in queue_handle.items()}
+    return agents, queues
+
+
+def queue_kpis(events: list[dict[str, Any]], start: int, end: int,
+               sl_ms: int = 20_000, short_ms: int = 5_000) -> dict[str, dict[str, float]]:
+    queued = {e["interaction_id"]: e for e in events if e["type"] == "interaction.queued"}
+    n: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for e in events:
+        t = parse_ms(e["ts"])
+        if not start < t <= end:
+            continue
+        kind = e["type"]
+        if kind == "interaction.queued":
+            n[e["queue_id"]]["queued"] += 1
+        elif kind == "interaction.abandoned":
+            n[e["queue_id"]]["abandoned"] += 1
+            q = queued.get(e["interaction_id"])
+            if q is not None and t - parse_ms(q["ts"]) >= short_ms:
+                n[e["queue_id"]]["long"] += 1
+        elif kind == "interaction.answered" and e["interaction_id"] in queued:
+            wait = t - parse_ms(queued[e["interaction_id"]]["ts"])
+            n[e["queue_id"]]["answered"] += 1
+            n[e["queue_id"]]["within"] += wait <= sl_ms
+            n[e["queue_id"]]["wait"] += wait / 1000
+    out: dict[str, dict[str, float]] = {}
+    for queue, c in n.items():
+        kpis: dict[str, float] = {}
+        if c["answered"] + c["long"]:
+            kpis["service_level"] = c["within"] / (c["answered"] + c["long"])
+        if c["queued"]:
+            kpis["abandon"] = c["abandoned"] / c["queued"]
+        if c["answered"]:
+            kpis["asa_seconds"] = c["wait"] / c["answered"]
+        out[queue] = kpis
+    return out
