@@ -216,8 +216,10 @@ class KpiEngine:
         if rec.queued_ms is not None:
             return  # a second queued event of the same interaction (re-queue): first one wins
         rec.queued_ms = ts
-        rec.queue_id = rec.queue_id or ev.queue_id
-        rec.channel = rec.channel or ev.channel
+        # The wait belongs to the queue it was spent in, whatever queue an answer names and
+        # whichever of the two events arrived first.
+        rec.queue_id = ev.queue_id
+        rec.channel = ev.channel
         rec.customer_id = rec.customer_id or ev.customer_id
         self.queue_last_ts[ev.queue_id] = max(self.queue_last_ts.get(ev.queue_id, ts), ts)
         repeat = 0

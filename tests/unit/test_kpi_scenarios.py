@@ -396,3 +396,16 @@ def test_p_idle_between_interactions(ev: EventFactory) -> None:
     events += call(ev, "i3", "09:11:10", "09:15:00", "09:16:00")  # 10 s after
     h1 = run(events, "09:30:00").windows["1h"].agent["a1"]
     assert h1["idle_between_seconds"] == 7  # (4 + 10) / 2; the first call has no predecessor
+
+
+@pytest.mark.parametrize("answer_first", [False, True])
+def test_g_wait_belongs_to_the_queue_it_was_spent_in(ev: EventFactory,
+                                                     answer_first: bool) -> None:
+    queued = ev("interaction.queued", "09:00:00", interaction_id="i1", queue_id="q0",
+                channel="voice")
+    answered = ev(ANS, "09:00:30", interaction_id="i1", agent_id="a1", queue_id="q1",
+                  channel="voice")
+    events = [answered, queued] if answer_first else [queued, answered]
+    queues = run(events, "09:10:00").windows["15m"].queue
+    assert queues["q0"]["asa_seconds"] == 30
+    assert "asa_seconds" not in queues.get("q1", {})
