@@ -8,6 +8,7 @@ import pytest
 from processors.config import EngineConfig
 from processors.decode import TOO_LATE, Rejection
 from processors.engine import KpiEngine
+from processors.snapshot import snapshot
 from tests.support import EventFactory, at, feed, run
 
 A = "agent.available"
@@ -26,7 +27,7 @@ def login(ev: EventFactory, ts: str, agent: str = "a1", team: str = "t1") -> lis
     return [ev("agent.login", ts, agent_id=agent, team_id=team), ev(A, ts, agent_id=agent)]
 
 
-def call(ev: EventFactory, iid: str, answered: str, ended: str, wrapped: str,
+def call(ev: EventFactory, iid: str, answered: str, ended: str, wrapped: str, *,
          agent: str = "a1", channel: str = "voice", queue: str = "q1", **outcome) -> list[dict]:
     return [
         ev(ANS, answered, interaction_id=iid, agent_id=agent, queue_id=queue, channel=channel),
@@ -278,8 +279,6 @@ def test_i_duplicates_change_nothing(ev: EventFactory) -> None:
     once = run(events, "09:30:00", engine)
     again = feed(engine, events + [{**events[-1], "revenue": 999}])
     assert set(again) == {"duplicate"}
-    from processors.snapshot import snapshot
-
     assert snapshot(engine, at("09:30:00")) == once
 
 

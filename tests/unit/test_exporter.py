@@ -1,0 +1,121 @@
+"""Contract §3 names and labels, computed at scrape time; no series without a denominator."""
+
+from __future__ import annotations
+
+import math
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from ccpulse.exporter import KpiCollector, exposition
+from processors.decode import REASONS
+from processors.timefmt import format_ms
+from streams.pipeline import Pipeline
+from tests.support import EventFactory, at
+
+REQUIRED = [
+    "ccpulse_agent_occupancy_ratio", "ccpulse_team_occupancy_ratio",
+    "ccpulse_agent_utilization_ratio", "ccpulse_team_utilization_ratio",
+    "ccpulse_agent_load_ratio", "ccpulse_agent_aht_seconds", "ccpulse_team_aht_seconds",
+    "ccpulse_agent_interactions_per_hour", "ccpulse_team_csat_score", "ccpulse_agent_csat_score",
+    "ccpulse_team_fcr_ratio", "ccpulse_team_sales_conversion_ratio",
+    "ccpulse_team_request_capture_ratio", "ccpulse_team_revenue_per_interaction",
+    "ccpulse_queue_service_level_ratio", "ccpulse_queue_abandon_ratio",
+    "ccpulse_queue_asa_seconds", "ccpulse_agent_state",
+]
+
+
+@pytest.fixture
+def pipeline() -> Pipeline:
+    ev = EventFactory()
+    pipe = Pipeline()
+    events = [
+        ev("agent.login", "09:00:00", agent_id="a1", team_id="t1"),
+        ev("agent.available", "09:00:00", agent_id="a1"),
+        ev("interaction.queued", "09:00:00", interaction_id="i1", queue_id="q1",
+           channel="voice"),
+        ev("interaction.answered", "09:00:10", interaction_id="i1", agent_id="a1",
+           queue_id="q1", channel="voice"),
+        ev("interaction.ended", "09:05:00", interaction_id="i1", agent_id="a1"),
+        ev("interaction.wrapped", "09:06:00", interaction_id="i1", agent_id="a1",
+           resolved=True, sale=True, revenue=20.0, request_captured=False),
+        ev("interaction.survey", "09:10:00", interaction_id="i1", agent_id="a1", csat=4),
+        ev("agent.login", "09:00:00", agent_id="a2", team_id="t1"),  # never available
+    ]
+    for event in events:
+        pipe.feed(orjson.dumps(event), None, now_ms=at("09:20:00"))
+    pipe.feed(b"{not json", "cc.interactions", now_ms=at("09:20:00"))
+    return pipe
+
+
+def registry_for(pipeline: Pipeline, now: int) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(KpiCollector(lambda: pipeline.snapshot(now), pipeline.stats,  # type: ignore[arg-type]
+                                   lambda: [("TeamOccupancyHigh", "warning", 0)],
+                                   clock_ms=lambda: now))
+    return registry
+
+
+def test_required_metrics_and_labels(pipeline: Pipeline) -> None:
+    registry = registry_for(pipeline, at("09:20:00"))
+    value = registry.get_sample_value
+    labels = {"agent": "a1", "team": "t1", "window": "1h"}
+    # a1: idle 09:00-09:00:10, handling 290 s to 09:05, acw 60 s to 09:06, idle to 09:20
+    assert value("ccpulse_agent_occupancy_ratio", labels) == pytest.approx(350 / 1200)
+    assert value("ccpulse_agent_aht_seconds", labels) == 350
+    assert value("ccpulse_agent_interactions_per_hour", {**labels, "channel": "all"}) == 3
+    assert value("ccpulse_agent_interactions_per_hour", {**labels, "channel": "voice"}) == 3
+    assert value("ccpulse_team_sales_conversion_ratio", {"team": "t1", "window": "15m"}) == 1
+    assert value("ccpulse_team_revenue_per_interaction", {"team": "t1", "window": "8h"}) == 20
+    assert value("ccpulse_team_request_capture_ratio", {"team": "t1", "window": "8h"}) == 0
+    assert value("ccpulse_team_csat_score", {"team": "t1", "window": "15m"}) == 4
+    assert value("ccpulse_queue_service_level_ratio", {"queue": "q1", "window": "1h"}) == 1
+    assert value("ccpulse_queue_asa_seconds", {"queue": "q1", "window": "1h"}) == 10
+    assert value("ccpulse_agent_state", {"agent": "a1", "team": "t1", "state": "idle"}) == 1
+    assert value("ccpulse_agent_state", {"agent": "a2", "team": "t1", "state": "not_ready"}) == 1
+    assert value("ccpulse_team_agents", {"team": "t1", "state": "idle"}) == 1
+    assert value("ccpulse_events_processed_total",
+                 {"topic": "cc.interactions", "type": "interaction.wrapped"}) == 1
+    assert value("ccpulse_events_dead_lettered_total", {"reason": "not_json"}) == 1
+    assert value("ccpulse_event_lag_seconds") == 1200  # last processed: a2 login at 09:00
+    assert value("ccpulse_alerts_firing",
+                 {"alertname": "TeamOccupancyHigh", "severity": "warning"}) == 0
+    text = exposition(KpiCollector(lambda: pipeline.snapshot(at("09:20:00"))))
+    names = {f.name for f in text_string_to_metric_families(text.decode())}
+    for name in REQUIRED:
+        assert name.removesuffix("_total") in names, name
+
+
+def test_no_series_without_a_denominator(pipeline: Pipeline) -> None:
+    registry = registry_for(pipeline, at("09:20:00"))
+    # a2 was never available: no occupancy, but utilization (0) exists
+    labels = {"agent": "a2", "team": "t1", "window": "1h"}
+    assert registry.get_sample_value("ccpulse_agent_occupancy_ratio", labels) is None
+    assert registry.get_sample_value("ccpulse_agent_utilization_ratio", labels) == 0
+    assert registry.get_sample_value("ccpulse_agent_aht_seconds", labels) is None
+    for family in registry.collect():
+        for sample in family.samples:
+            assert not math.isnan(sample.value), sample
+
+
+def test_every_dead_letter_reason_is_exported_from_zero(pipeline: Pipeline) -> None:
+    registry = registry_for(pipeline, at("09:20:00"))
+    for reason in REASONS:
+        assert registry.get_sample_value("ccpulse_events_dead_lettered_total",
+                                         {"reason": reason}) is not None
+
+
+def test_label_values_are_escaped_not_injected() -> None:
+    pipe = Pipeline()
+    hostile = 'a"} ccpulse_fake 1\n'
+    ev = EventFactory()
+    pipe.feed(orjson.dumps(ev("agent.login", "09:00:00", agent_id=hostile, team_id="t")), None,
+              now_ms=None)
+    text = exposition(KpiCollector(lambda: pipe.snapshot(at("09:10:00")))).decode()
+    parsed = [s for f in text_string_to_metric_families(text) for s in f.samples
+              if s.name == "ccpulse_agent_state"]
+    assert [s.labels["agent"] for s in parsed] == [hostile]
+    assert "\nccpulse_fake" not in text
+    assert format_ms(at("09:10:00")) not in text  # no timestamps on samples
