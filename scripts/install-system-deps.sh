@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the real servers the integration tests start on loopback, if they are missing:
+# Debian's prometheus (promtool), prometheus-alertmanager (amtool) and redis-server.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+
+need=()
+command -v promtool >/dev/null || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
+command -v redis-server >/dev/null || need+=(redis-server)
+
+if ((${#need[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing Debian packages: ${need[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Debian starts these as services on install; the tests start their own on free ports.
+  for svc in prometheus prometheus-alertmanager redis-server prometheus-node-exporter; do
+    $sudo systemctl stop "$svc" 2>/dev/null || $sudo service "$svc" stop 2>/dev/null || true
+  done
+fi
