@@ -134,7 +134,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 monitor.pipeline,
                 now_ms=args.now,
                 on_bad_line=on_bad,
-                before_event=monitor.before_event if monitor.evaluator else None,
+                before_event=monitor.before_event,
                 on_progress=lambda n: progress.advance(task, n),
             )
         now = args.now if args.now is not None else monitor.pipeline.engine.max_ts

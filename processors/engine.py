@@ -7,8 +7,9 @@ Kafka worker) decide what "now" is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from processors.agent import (
     ANSWERED,
@@ -77,6 +78,7 @@ class KpiEngine:
         self.waiting: dict[str, dict[str, int]] = {}  # queue -> interaction -> queued at
         self.customers: dict[str, tuple[int, str]] = {}  # customer -> (last seen, interaction)
         self.queue_last_ts: dict[str, int] = {}
+        # Dicts below are kept in (roughly) time order so that expiry pops from the front.
         self.seen: dict[str, int] = {}  # event id -> ts, in arrival order (dedup)
         self.max_ts: int | None = None
 
@@ -119,17 +121,11 @@ class KpiEngine:
             machine.trim(horizon)
             if not machine.logged_in and (machine.last_ts or 0) < horizon:
                 del self.agents[agent_id]
-        for iid in [i for i, rec in self.interactions.items() if rec.touched_ms < horizon]:
-            del self.interactions[iid]
+        _drop_oldest(self.interactions, horizon, lambda rec: rec.touched_ms)
         for queue in self.waiting.values():
-            for iid in [i for i, t in queue.items() if t < horizon]:
-                del queue[iid]
-        repeat_horizon = now - self.config.repeat_contact_ms
-        for cid in [c for c, (t, _) in self.customers.items() if t < repeat_horizon]:
-            del self.customers[cid]
-        dedup_horizon = now - self.config.dedup_ms
-        for eid in [e for e, t in self.seen.items() if t < dedup_horizon]:
-            del self.seen[eid]
+            _drop_oldest(queue, horizon, lambda queued_at: queued_at)
+        _drop_oldest(self.customers, now - self.config.repeat_contact_ms, lambda seen: seen[0])
+        _drop_oldest(self.seen, now - self.config.dedup_ms, lambda ts: ts)
 
     # -- helpers -------------------------------------------------------------------------------
     def _count(self, family: str, key: tuple[str, ...], ts: int, values: Vector) -> None:
@@ -140,11 +136,12 @@ class KpiEngine:
         series.add(ts, values)
 
     def _record(self, iid: str, ts: int) -> Interaction:
-        rec = self.interactions.get(iid)
+        rec = self.interactions.pop(iid, None)
         if rec is None:
-            rec = self.interactions[iid] = Interaction(touched_ms=ts)
+            rec = Interaction(touched_ms=ts)
         else:
             rec.touched_ms = max(rec.touched_ms, ts)
+        self.interactions[iid] = rec  # re-inserted: the dict stays ordered by last touch
         return rec
 
     def _transition(
@@ -174,6 +171,7 @@ class KpiEngine:
             and 0 <= ts - previous[0] <= self.config.repeat_contact_ms
         )
         if previous is None or ts >= previous[0]:
+            self.customers.pop(customer, None)  # re-inserted last: ordered by last contact
             self.customers[customer] = (ts, iid)
         return repeat
 
@@ -353,6 +351,21 @@ class KpiEngine:
         heard_n = 0 if ev.felt_heard is None else 1
         values = (ev.csat, 1, 1 if ev.csat >= 4 else 0, 1 if ev.felt_heard else 0, heard_n)
         self._count("survey", (ev.agent_id, self._team_at(machine, ts)), ts, values)
+
+
+def _drop_oldest(entries: dict, horizon: int, time_of: Callable[[Any], int]) -> None:
+    """Drop entries older than ``horizon`` from a dict kept in (roughly) time order.
+
+    Stops at the first young entry, so the cost is what expires, not the dict's size; an
+    entry that arrived out of order lives a little longer, which is harmless.
+    """
+    expired = []
+    for key, value in entries.items():
+        if time_of(value) >= horizon:
+            break
+        expired.append(key)
+    for key in expired:
+        del entries[key]
 
 
 _HANDLERS = {

@@ -105,7 +105,7 @@ def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
     ):
         ids = set(time_sums) | set(sums["wrap"][scope]) | set(sums["survey"][scope])
         ids |= set(sums["answer"][scope])
-        for scope_id in ids:
+        for scope_id in sorted(ids):
             time = time_sums.get(scope_id, (0,) * TIME_WIDTH)
             wrap = sums["wrap"][scope].get(scope_id, _zero("wrap"))
             kpis = time_kpis(time)
@@ -124,7 +124,7 @@ def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
     for scope, target in (("queue", out.queue), ("channel", out.channel)):
         ids = set(sums["contact"][scope]) | set(sums["abandon"][scope])
         ids |= set(sums["queue_answer"][scope]) | set(sums["wrap"][scope])
-        for scope_id in ids:
+        for scope_id in sorted(ids):
             kpis = queue_kpis(
                 sums["contact"][scope].get(scope_id, _zero("contact")),
                 sums["abandon"][scope].get(scope_id, _zero("abandon")),

@@ -15,6 +15,9 @@ from typing import BinaryIO
 from processors.decode import Decoded, Rejection
 from streams.pipeline import Pipeline
 
+# A progress bar redrawn per line costs more than decoding the line.
+PROGRESS_EVERY_BYTES = 1 << 20
+
 
 @dataclass(frozen=True)
 class BadLine:
@@ -46,10 +49,13 @@ def replay(
     (alert evaluation every 15 s of event time) sees the state just before that instant.
     """
     applied = 0
+    unreported = 0
     with path.open("rb") as stream:
         for number, raw in lines(stream):
-            if on_progress is not None:
-                on_progress(len(raw) + 1)
+            unreported += len(raw) + 1
+            if on_progress is not None and unreported >= PROGRESS_EVERY_BYTES:
+                on_progress(unreported)
+                unreported = 0
             result = pipeline.feed(raw, topic=None, now_ms=now_ms, partition=0, offset=number,
                                    before_apply=before_event)
             if isinstance(result, Rejection):
@@ -57,4 +63,6 @@ def replay(
                     on_bad_line(BadLine(number, result.reason, result.detail))
             elif isinstance(result, Decoded):
                 applied += 1
+    if on_progress is not None and unreported:
+        on_progress(unreported)
     return applied
