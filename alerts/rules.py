@@ -92,6 +92,12 @@ def _enough_surveys(now: Kpis, base: Kpis, t: Thresholds) -> bool:
     return now.get("surveys", 0) >= t.min_surveys_1h and base.get("surveys", 0) >= t.min_surveys_8h
 
 
+def _at_least(value: float, threshold: float) -> bool:
+    """``value >= threshold`` that holds at exactly the threshold despite float rounding
+    (345 s vs 300 s is +15 %, though 345 / 300 - 1 is 0.1499999…)."""
+    return value >= threshold - 1e-9
+
+
 def _relative_up(now: Kpis, base: Kpis, key: str) -> float | None:
     """Relative change of ``key`` from the 8h baseline; None where either has no value."""
     if key not in now or not base.get(key):
@@ -105,7 +111,7 @@ def _divergence(now: Kpis, base: Kpis, t: Thresholds) -> tuple[bool, str, dict[s
         return False, "", {}
     up = _relative_up(now, base, aht)
     drop = base["csat"] - now["csat"]
-    active = up is not None and up >= t.aht_up and drop >= t.csat_down
+    active = up is not None and _at_least(up, t.aht_up) and _at_least(drop, t.csat_down)
     text = (f"AHT 1h {now.get(aht, 0):.0f}s vs 8h {base.get(aht, 0):.0f}s "
             f"({(up or 0) * 100:+.0f} %, threshold +{t.aht_up * 100:.0f} %); "
             f"CSAT 1h {now['csat']:.2f} vs 8h {base['csat']:.2f} "
@@ -120,17 +126,17 @@ def _burnout_signals(now: Kpis, base: Kpis, t: Thresholds) -> list[str]:
         signals.append(f"occupancy 1h {occupancy:.2f} > {t.occupancy_high}")
     # Each comparison with the baseline needs its own samples: wraps for AHT, ACW and
     # escalations, surveys for CSAT.
-    if _enough_surveys(now, base, t) and base["csat"] - now["csat"] >= t.csat_down:
+    if _enough_surveys(now, base, t) and _at_least(base["csat"] - now["csat"], t.csat_down):
         signals.append(f"CSAT {now['csat']:.2f} vs {base['csat']:.2f}")
     if _enough_wrapped(now, base, t):
         up = _relative_up(now, base, _aht_key(t))
-        if up is not None and up >= t.aht_up:
+        if up is not None and _at_least(up, t.aht_up):
             signals.append(f"AHT {up * 100:+.0f} % vs 8h")
         acw = _relative_up(now, base, "acw_share")
-        if acw is not None and acw >= t.acw_share_up:
+        if acw is not None and _at_least(acw, t.acw_share_up):
             signals.append(f"ACW share {acw * 100:+.0f} % vs 8h")
         escalation = _relative_up(now, base, "escalation")
-        if escalation is not None and escalation >= t.escalation_up:
+        if escalation is not None and _at_least(escalation, t.escalation_up):
             signals.append(f"escalation rate {escalation * 100:+.0f} % vs 8h")
     gaps = now.get("idle_between_seconds")
     if (gaps is not None and now.get("idle_between_samples", 0) >= t.min_gaps_1h

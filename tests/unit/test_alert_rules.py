@@ -1,0 +1,197 @@
+"""Contract §4 rules from tables: fire exactly on time, hold, hysteresis, samples, no spam."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from alerts.engine import Alert, AlertEvaluator
+from alerts.rules import Thresholds
+from processors.snapshot import AgentNow, Snapshot, WindowKpis
+
+T0 = 1_700_000_000_000 // 15_000 * 15_000
+STEP = 15_000
+MIN = 60_000
+
+
+def snap(now: int, *, agent: dict | None = None, agent8: dict | None = None,
+         team: dict | None = None, team8: dict | None = None, queue: dict | None = None,
+         logged_in: int = 5) -> Snapshot:
+    """A snapshot with KPIs for agent a1, team t1 and queue q1 in the named windows."""
+    w15, w1h, w8h = WindowKpis(), WindowKpis(), WindowKpis()
+    if agent is not None:
+        w1h.agent["a1"] = agent
+    if agent8 is not None:
+        w8h.agent["a1"] = agent8
+    if team is not None:
+        w1h.team["t1"] = team
+    if team8 is not None:
+        w8h.team["t1"] = team8
+    if queue is not None:
+        w15.queue["q1"] = queue
+    states = {"t1": Counter({"idle": logged_in, "logged_out": 2})}
+    return Snapshot(now, {"15m": w15, "1h": w1h, "8h": w8h},
+                    {"a1": AgentNow("t1", "idle", 0)}, states, {})
+
+
+def run_series(values: list[dict], make: Callable[[int, dict], Snapshot],
+               evaluator: AlertEvaluator | None = None) -> list[tuple[int, Alert]]:
+    """Evaluate one snapshot per 15 s step; returns (step index, transition)."""
+    evaluator = evaluator or AlertEvaluator()
+    out = []
+    for i, value in enumerate(values):
+        for alert in evaluator.evaluate(make(T0 + i * STEP, value)):
+            out.append((i, alert))
+    return out
+
+
+def occupancy(value: float) -> dict:
+    return {"occupancy": value}
+
+
+def test_agent_occupancy_fires_after_exactly_10_minutes_not_one_evaluation_early() -> None:
+    steps = [occupancy(0.9)] * 42  # 0 .. 41: 40 steps is 10 min after the first
+    transitions = run_series(steps, lambda now, k: snap(now, agent=k))
+    assert [(i, a.status) for i, a in transitions] == [(40, "firing")]
+    alert = transitions[0][1]
+    assert alert.labels == {"alertname": "AgentOccupancyHigh", "severity": "warning",
+                            "audience": "supervisor", "agent": "a1", "team": "t1"}
+    assert "occupancy 1h 0.90" in alert.annotations["description"]
+    assert "for 10 min" in alert.annotations["description"]
+    assert alert.annotations["runbook_url"].endswith("#agentoccupancyhigh")
+
+
+def test_one_false_evaluation_restarts_the_hold() -> None:
+    steps = [occupancy(0.9)] * 39 + [occupancy(0.84)] + [occupancy(0.9)] * 41
+    transitions = run_series(steps, lambda now, k: snap(now, agent=k))
+    assert [(i, a.status) for i, a in transitions] == [(80, "firing")]
+
+
+def test_occupancy_resolves_below_the_resolve_threshold_only() -> None:
+    steps = ([occupancy(0.9)] * 41 + [occupancy(0.82)] * 5 + [occupancy(0.80)]
+             + [occupancy(0.79)] + [occupancy(0.9)])
+    transitions = run_series(steps, lambda now, k: snap(now, agent=k))
+    assert [(i, a.status) for i, a in transitions] == [(40, "firing"), (47, "resolved")]
+    resolved = transitions[1][1]
+    assert resolved.endsAt is not None and resolved.startsAt == transitions[0][1].startsAt
+
+
+def test_a_flapping_signal_never_fires() -> None:
+    steps = [occupancy(0.9), occupancy(0.7)] * 100
+    assert run_series(steps, lambda now, k: snap(now, agent=k)) == []
+
+
+def test_an_agent_without_a_value_any_more_resolves() -> None:
+    steps = [occupancy(0.9)] * 41
+    evaluator = AlertEvaluator()
+    run_series(steps, lambda now, k: snap(now, agent=k), evaluator)
+    gone = evaluator.evaluate(snap(T0 + 41 * STEP))
+    assert [a.status for a in gone] == ["resolved"]
+
+
+def test_team_occupancy_high_and_overstaffed() -> None:
+    def make(now: int, k: dict) -> Snapshot:
+        return snap(now, team=k, logged_in=k.pop("_n", 5))
+
+    hot = run_series([occupancy(0.86)] * 41, make)
+    assert [(i, a.labels["alertname"], a.labels["audience"]) for i, a in hot] == \
+        [(40, "TeamOccupancyHigh", "supervisor,wfm")]
+    idle = run_series([occupancy(0.5)] * 62, make)
+    assert [(i, a.labels["alertname"]) for i, a in idle] == [(60, "TeamOverstaffed")]
+    few = run_series([{"occupancy": 0.5, "_n": 2} for _ in range(62)], make)
+    assert few == []  # fewer than 3 agents logged in: not overstaffing
+
+
+BASE_8H = {"wrapped": 40, "surveys": 30, "aht_seconds": 300, "aht_non_emotional_seconds": 300,
+           "csat": 4.4, "acw_share": 0.15, "escalation": 0.05}
+
+
+def divergence(**now: float) -> dict:
+    return {"wrapped": 6, "surveys": 6, "aht_seconds": 350, "aht_non_emotional_seconds": 350,
+            "csat": 4.0, "acw_share": 0.15, "escalation": 0.05, **now}
+
+
+@pytest.mark.parametrize(("now", "fires"), [
+    (divergence(), True),  # AHT +16.7 %, CSAT -0.4
+    (divergence(aht_non_emotional_seconds=344, aht_seconds=344), False),  # +14.7 %
+    (divergence(aht_non_emotional_seconds=345, aht_seconds=345), True),  # exactly +15 %
+    (divergence(csat=4.11), False),  # only -0.29
+    (divergence(wrapped=4), False),  # too few wraps in 1h
+    (divergence(surveys=4), False),  # too few surveys in 1h
+    # emotional calls pushed AHT up, not the others: no AHT signal (empathy guardrail)
+    (divergence(aht_seconds=400, aht_non_emotional_seconds=310), False),
+])
+def test_csat_aht_divergence(now: dict, fires: bool) -> None:
+    transitions = run_series([now], lambda t, k: snap(t, team=k, team8=BASE_8H))
+    assert bool(transitions) == fires
+    if fires:
+        assert transitions[0][1].labels["alertname"] == "CsatAhtDivergence"
+        assert "CSAT 1h 4.00 vs 8h 4.40" in transitions[0][1].annotations["description"]
+
+
+def test_divergence_needs_enough_baseline_samples() -> None:
+    thin = {**BASE_8H, "surveys": 19}
+    assert run_series([divergence()], lambda t, k: snap(t, team=k, team8=thin)) == []
+
+
+def test_divergence_counts_all_aht_when_the_guardrail_is_off() -> None:
+    evaluator = AlertEvaluator(Thresholds(exclude_emotional_from_aht=False))
+    now = divergence(aht_seconds=400, aht_non_emotional_seconds=310)
+    assert run_series([now], lambda t, k: snap(t, team=k, team8=BASE_8H), evaluator)
+
+
+@pytest.mark.parametrize(("now", "signals"), [
+    (divergence(occupancy=0.9), 3),  # occupancy, AHT, CSAT
+    (divergence(occupancy=0.8), 2),
+    (divergence(occupancy=0.8, acw_share=0.19), 3),  # ACW share +26.7 %
+    (divergence(occupancy=0.8, escalation=0.075), 3),  # escalation +50 %
+    (divergence(occupancy=0.8, idle_between_seconds=8, idle_between_samples=5), 3),
+    (divergence(occupancy=0.8, idle_between_seconds=8, idle_between_samples=4), 2),
+])
+def test_agent_burnout_risk_needs_three_signals(now: dict, signals: int) -> None:
+    transitions = run_series([now], lambda t, k: snap(t, agent=k, agent8=BASE_8H))
+    burnout = [a for _, a in transitions if a.labels["alertname"] == "AgentBurnoutRisk"]
+    assert bool(burnout) == (signals >= 3)
+    if burnout:
+        assert burnout[0].labels["severity"] == "critical"
+        assert burnout[0].annotations["description"].startswith(f"{signals} of 6 signals")
+
+
+@pytest.mark.parametrize(("queue", "alerts"), [
+    ({"service_level": 0.79, "abandon": 0.05, "abandoned": 1, "queued": 20},
+     ["QueueServiceLevelLow"]),
+    ({"service_level": 0.80, "abandon": 0.051, "abandoned": 2, "queued": 39},
+     ["QueueAbandonRateHigh"]),
+    ({"service_level": 0.80, "abandon": 0.05, "abandoned": 1, "queued": 20}, []),
+])
+def test_queue_rules_fire_at_once(queue: dict, alerts: list[str]) -> None:
+    transitions = run_series([queue], lambda t, k: snap(t, queue=k))
+    assert [a.labels["alertname"] for _, a in transitions] == alerts
+    for _, alert in transitions:
+        assert alert.labels["audience"] == "operations,wfm"
+        assert alert.labels["queue"] == "q1"
+
+
+def test_per_queue_service_level_target() -> None:
+    evaluator = AlertEvaluator(Thresholds(queue_service_level_target={"q1": 0.7}))
+    assert run_series([{"service_level": 0.75}], lambda t, k: snap(t, queue=k), evaluator) == []
+
+
+def test_firing_counts_and_resend_list() -> None:
+    evaluator = AlertEvaluator()
+    run_series([occupancy(0.9)] * 41, lambda now, k: snap(now, agent=k), evaluator)
+    counts = {name: n for name, _, n in evaluator.firing_counts()}
+    assert counts["AgentOccupancyHigh"] == 1
+    assert counts["QueueServiceLevelLow"] == 0
+    assert [a.labels["alertname"] for a in evaluator.firing()] == ["AgentOccupancyHigh"]
+
+
+def test_due_times_are_aligned_and_never_repeat() -> None:
+    evaluator = AlertEvaluator()
+    assert evaluator.due_times(T0 + 1, inclusive=True) == []  # first due: next boundary
+    assert evaluator.due_times(T0 + STEP, inclusive=False) == []
+    assert evaluator.due_times(T0 + STEP, inclusive=True) == [T0 + STEP]
+    assert evaluator.due_times(T0 + 3 * STEP + 1, inclusive=True) == [T0 + 2 * STEP,
+                                                                      T0 + 3 * STEP]

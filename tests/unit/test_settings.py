@@ -1,0 +1,74 @@
+"""Flag > environment > config file > default; strict config files; secrets masked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ccpulse.settings import ConfigError, load_settings, mask_url
+
+
+def test_defaults() -> None:
+    s = load_settings({}, {})
+    assert (s.metrics_port, s.kafka, s.redis, s.alertmanager) == (
+        9464, "localhost:9092", "redis://localhost:6379/0", None)
+    assert s.engine.service_level_threshold_ms == 20_000
+    assert s.thresholds.occupancy_high == 0.85
+
+
+def test_precedence_flag_env_file(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('metrics_port = 7000\nkafka = "file:9092"\n')
+    env = {"CCPULSE_CONFIG": str(config), "CCPULSE_METRICS_PORT": "8000"}
+    assert load_settings({}, env).metrics_port == 8000
+    assert load_settings({}, env).kafka == "file:9092"
+    assert load_settings({"metrics_port": 9000}, env).metrics_port == 9000
+    assert load_settings({}, {"CCPULSE_CONFIG": str(config)}).metrics_port == 7000
+
+
+def test_config_file_sets_engine_alerts_and_queues(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "engine:\n  service_level_threshold_seconds: 30\n  productive_reasons: [lunch]\n"
+        "  capacity: {chat: 2}\n"
+        "alerts:\n  occupancy_high: 0.9\n"
+        "queues:\n  q-email:\n    service_level_threshold_seconds: 3600\n"
+        "    service_level_target: 0.95\n")
+    s = load_settings({"config": str(config)}, {})
+    assert s.engine.service_level_threshold_ms == 30_000
+    assert s.engine.sl_threshold_ms("q-email") == 3_600_000
+    assert s.engine.productive_reasons == frozenset({"lunch"})
+    assert s.engine.capacity["chat"] == 2 and s.engine.capacity["voice"] == 1
+    assert s.thresholds.occupancy_high == 0.9
+    assert s.thresholds.sl_target("q-email") == 0.95
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("[engine]\nshort_abandon_secs = 5\n", "short_abandon_secs"),
+    ("[alerts]\noccupancy_hgh = 0.9\n", "alerts.occupancy_hgh"),
+    ("[alerts]\noccupancy_high = 'high'\n", "alerts"),
+    ("[queues.q1]\nservice_level_target = 2\n", "service_level_target"),
+    ("metrics_port = 'x'\n", "metrics_port"),
+    ("not toml at all [", "not valid"),
+])
+def test_bad_config_names_the_key(tmp_path: Path, text: str, names: str) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match="c.toml") as error:
+        load_settings({"config": str(config)}, {})
+    assert names in str(error.value)
+
+
+def test_missing_config_file_and_bad_port_are_clear() -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings({"config": "/nonexistent/ccpulse.toml"}, {})
+    with pytest.raises(ConfigError, match="CCPULSE_METRICS_PORT"):
+        load_settings({}, {"CCPULSE_METRICS_PORT": "ninety"})
+
+
+def test_secrets_are_masked_when_described() -> None:
+    s = load_settings({"redis": "redis://user:hunter2@cache:6380/1"}, {})
+    assert "hunter2" not in str(s.describe())
+    assert mask_url("rediss://:p%40ss@h:1/0") == "rediss://:***@h:1/0"
+    assert mask_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
