@@ -55,7 +55,7 @@ def test_config_file_sets_engine_alerts_and_queues(tmp_path: Path) -> None:
 def test_bad_config_names_the_key(tmp_path: Path, text: str, names: str) -> None:
     config = tmp_path / "c.toml"
     config.write_text(text)
-    with pytest.raises(ConfigError, match="c.toml") as error:
+    with pytest.raises(ConfigError, match=r"c\.toml") as error:
         load_settings({"config": str(config)}, {})
     assert names in str(error.value)
 
