@@ -25,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 # Real servers for the integration tests (promtool, redis-server, alertmanager, Kafka).
 system:
 	scripts/install-system-deps.sh
+	scripts/kafka.sh
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -6,6 +6,7 @@ live here; Alertmanager and the ``cc.alerts`` Kafka topic are adapters of the li
 
 from __future__ import annotations
 
+import logging
 from typing import IO, Protocol
 
 import msgspec
@@ -39,6 +40,18 @@ class ConsoleNotifier:
                 f"{scope} [dim]({labels['audience']})[/] — {alert.annotations['description']}",
                 highlight=False,
             )
+
+
+class LogNotifier:
+    """Transitions as structured log lines: the worker's console notifier."""
+
+    def __init__(self) -> None:
+        self._log = logging.getLogger("ccpulse.alerts")
+
+    def notify(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            self._log.warning("alert_" + alert.status, extra={"fields": {
+                **alert.labels, "description": alert.annotations["description"]}})
 
 
 class JsonLinesNotifier:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import orjson
@@ -24,8 +26,9 @@ from ccpulse.logs import configure_logging
 from ccpulse.runtime import Monitor
 from ccpulse.settings import ConfigError, Settings, load_settings
 from processors.timefmt import format_ms, parse_ms
+from streams.kafka_io import ensure_topics, make_producer, produce, realtime_pacer
 from streams.pipeline import Pipeline
-from streams.replay import BadLine, replay
+from streams.replay import BadLine, lines, replay
 from streams.simulator import HOUR, SimConfig, Simulator
 
 log = logging.getLogger("ccpulse")
@@ -69,16 +72,32 @@ def build_parser() -> argparse.ArgumentParser:
                       help="stop after this many real seconds (default: until Ctrl-C)")
     demo.add_argument("--no-live", action="store_true", help="no live table, only alert lines")
 
+    work = commands.add_parser("worker", help="consume Kafka, keep state in Redis, serve /metrics")
+    _common(work)
+    _metrics_flags(work)
+    _kafka_flags(work)
+    work.add_argument("--redis", help="Redis URL (env CCPULSE_REDIS_URL, default "
+                      "redis://localhost:6379/0); rediss:// for TLS, password in the URL")
+    work.add_argument("--alertmanager", help="Alertmanager base URL (env "
+                      "CCPULSE_ALERTMANAGER_URL)")
+    work.add_argument("--partitions", type=int, default=8,
+                      help="partitions for input topics this worker creates (existing kept)")
+    work.add_argument("--batch-size", type=int,
+                      default=int(os.environ.get("CCPULSE_BATCH_SIZE", "2000")),
+                      help="messages per batch committed to Redis (env CCPULSE_BATCH_SIZE)")
+
     rep = commands.add_parser("replay", help="feed a JSONL file of events through the engine")
     _common(rep)
     rep.add_argument("events", type=Path)
+    rep.add_argument("--kafka", help="send the file's lines to this Kafka instead of "
+                     "computing locally (bootstrap servers)")
     rep.add_argument("--now", type=_parse_time, help="instant the windows end (RFC 3339); "
                      "default: the largest ts in the file")
     rep.add_argument("--metrics-out", help="write every KPI series at --now ('-' = stdout)")
     rep.add_argument("--alerts-out", type=Path, help="write alert transitions, JSON lines")
 
     sim = commands.add_parser("simulate", help="write a simulated scenario as JSONL")
-    sim.add_argument("--out", type=Path, required=True)
+    sim.add_argument("--out", type=Path)
     sim.add_argument("--agents", type=int, default=120)
     sim.add_argument("--hours", type=float, default=8)
     sim.add_argument("--seed", type=int, default=7)
@@ -86,13 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
                      help="simulated start time (RFC 3339); default 2026-11-23T08:00:00Z")
     sim.add_argument("--no-scenarios", action="store_true",
                      help="a steady floor, without the hot/idle/CSAT/SL scenario switches")
+    sim.add_argument("--end-shift", action="store_true",
+                     help="log every agent out at the end (numbers then stop changing)")
+    sim.add_argument("--kafka", help="produce to this Kafka (bootstrap servers) instead of "
+                     "--out; the simulated day ends now unless --realtime")
+    sim.add_argument("--realtime", action="store_true",
+                     help="with --kafka: start now and send each event at its time")
+    sim.add_argument("--speed", type=float, default=1.0, help="with --realtime: time factor")
     return parser
+
+
+def _kafka_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kafka", help="bootstrap servers (env CCPULSE_KAFKA_BOOTSTRAP, "
+                        "default localhost:9092)")
+    parser.add_argument("--group", help="consumer group (env CCPULSE_GROUP, default ccpulse)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     flags = {name: getattr(args, name, None)
              for name in ("config", "metrics_port", "metrics_host", "kafka", "redis",
-                          "alertmanager")}
+                          "alertmanager", "group")}
     return load_settings(flags)
 
 
@@ -113,6 +145,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not args.events.is_file():
         err.print(f"[red]cannot read {args.events}: no such file[/]")
         return 2
+    if args.kafka:
+        with args.events.open("rb") as stream:
+            sent = _produce(settings, (raw for _, raw in lines(stream)), pace=None)
+        err.print(f"sent {sent:,} lines to {settings.kafka}", highlight=False)
+        return 0
     alerts_stream = args.alerts_out.open("wb") if args.alerts_out else None
     notifiers = [JsonLinesNotifier(alerts_stream)] if alerts_stream else []
     monitor = _monitor(settings, notifiers, alerts=alerts_stream is not None)
@@ -165,15 +202,43 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _produce(settings: Settings, values: Iterable[bytes],
+             pace: Callable[[int], None] | None) -> int:
+    ensure_topics(settings.kafka, [settings.agent_topic, settings.interaction_topic],
+                  partitions=8)
+    producer = make_producer(settings.kafka)
+    try:
+        return produce(producer, values, agent_topic=settings.agent_topic,
+                       interaction_topic=settings.interaction_topic, pace=pace)
+    finally:
+        producer.close()
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
-    config = SimConfig(agents=args.agents, duration_ms=int(args.hours * HOUR), seed=args.seed)
+    config = SimConfig(agents=args.agents, duration_ms=int(args.hours * HOUR), seed=args.seed,
+                       end_shift=args.end_shift)
     if args.start is not None:
         config.start_ms = args.start
+    elif args.kafka:
+        # Live consumers refuse events from the future: a fast run simulates the hours up to
+        # now, a real-time run starts now.
+        now = int(time.time() * 1000)
+        config.start_ms = now if args.realtime else now - config.duration_ms
     if args.no_scenarios:
         config.scenarios = []
+    events = Simulator(config).events()
+    if args.kafka:
+        settings = _settings(args)
+        pace = realtime_pacer(args.speed) if args.realtime else None
+        sent = _produce(settings, (orjson.dumps(e) for e in events), pace)
+        Console(stderr=True).print(f"sent {sent:,} events to {settings.kafka}", highlight=False)
+        return 0
+    if args.out is None:
+        Console(stderr=True).print("[red]give --out FILE.jsonl or --kafka BOOTSTRAP[/]")
+        return 2
     count = 0
     with args.out.open("wb") as out:
-        for event in Simulator(config).events():
+        for event in events:
             out.write(orjson.dumps(event) + b"\n")
             count += 1
     Console(stderr=True).print(f"wrote {count:,} events for {args.agents} agents over "
@@ -199,6 +264,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "replay":
             return cmd_replay(args)
+        if args.command == "worker":
+            from ccpulse.worker import run_worker  # noqa: PLC0415 - faust is slow to import
+
+            return run_worker(_settings(args), partitions=args.partitions,
+                              batch_size=args.batch_size)
         return cmd_simulate(args)
     except ConfigError as exc:
         Console(stderr=True).print(f"[red]configuration error:[/] {exc}", highlight=False)

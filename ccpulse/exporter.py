@@ -103,11 +103,15 @@ class KpiCollector:
         stats: PipelineStats | None = None,
         alerts_firing: Callable[[], Iterable[tuple[str, str, int]]] | None = None,
         clock_ms: Callable[[], int] | None = None,
+        last_event_ms: Callable[[], int | None] | None = None,
     ) -> None:
+        """``last_event_ms`` overrides where the lag comes from: in a worker, counters are the
+        consumer's own but the lag is that of the replica behind ``/metrics``."""
         self._snapshot = snapshot
         self._stats = stats
         self._alerts_firing = alerts_firing
         self._clock_ms = clock_ms
+        self._last_event_ms = last_event_ms or (lambda: stats.last_event_ms if stats else None)
 
     def collect(self) -> Iterator[Metric]:
         snap = self._snapshot()
@@ -203,10 +207,11 @@ class KpiCollector:
                                          "events ignored because their event_id was seen")
         duplicates.add_metric([], stats.duplicates)
         yield duplicates
-        if stats.last_event_ms is not None and self._clock_ms is not None:
+        last = self._last_event_ms()
+        if last is not None and self._clock_ms is not None:
             lag = GaugeMetricFamily("ccpulse_event_lag_seconds",
                                     "now minus the event time of the last processed event")
-            lag.add_metric([], (self._clock_ms() - stats.last_event_ms) / 1000)
+            lag.add_metric([], (self._clock_ms() - last) / 1000)
             yield lag
 
 

@@ -45,6 +45,11 @@ class _EngineFile(msgspec.Struct, forbid_unknown_fields=True):
 
 class _File(msgspec.Struct, forbid_unknown_fields=True):
     kafka: str | None = None
+    group: str | None = None
+    agent_topic: str | None = None
+    interaction_topic: str | None = None
+    deadletter_topic: str | None = None
+    alerts_topic: str | None = None
     redis: str | None = None
     metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
     metrics_host: str | None = None
@@ -57,6 +62,11 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
 @dataclass(frozen=True)
 class Settings:
     kafka: str = "localhost:9092"
+    group: str = "ccpulse"
+    agent_topic: str = "cc.agent-states"
+    interaction_topic: str = "cc.interactions"
+    deadletter_topic: str = "cc.deadletter"
+    alerts_topic: str = "cc.alerts"
     redis: str = "redis://localhost:6379/0"
     metrics_port: int = 9464
     metrics_host: str = "0.0.0.0"
@@ -69,6 +79,9 @@ class Settings:
         """Settings as safe to log: passwords in URLs are masked."""
         return {
             "kafka": self.kafka,
+            "group": self.group,
+            "topics": [self.agent_topic, self.interaction_topic, self.deadletter_topic,
+                       self.alerts_topic],
             "redis": mask_url(self.redis),
             "metrics_port": self.metrics_port,
             "alertmanager": mask_url(self.alertmanager) if self.alertmanager else None,
@@ -161,6 +174,13 @@ def load_settings(flags: Mapping[str, object] | None = None,
                           "(--metrics-port or CCPULSE_METRICS_PORT)") from exc
     return Settings(
         kafka=str(pick("kafka", "CCPULSE_KAFKA_BOOTSTRAP", defaults.kafka)),
+        group=str(pick("group", "CCPULSE_GROUP", defaults.group)),
+        agent_topic=str(pick("agent_topic", "CCPULSE_AGENT_TOPIC", defaults.agent_topic)),
+        interaction_topic=str(pick("interaction_topic", "CCPULSE_INTERACTION_TOPIC",
+                                   defaults.interaction_topic)),
+        deadletter_topic=str(pick("deadletter_topic", "CCPULSE_DEADLETTER_TOPIC",
+                                  defaults.deadletter_topic)),
+        alerts_topic=str(pick("alerts_topic", "CCPULSE_ALERTS_TOPIC", defaults.alerts_topic)),
         redis=str(pick("redis", "CCPULSE_REDIS_URL", defaults.redis)),
         metrics_port=metrics_port,
         metrics_host=str(pick("metrics_host", "CCPULSE_METRICS_HOST", defaults.metrics_host)),

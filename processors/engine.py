@@ -7,6 +7,7 @@ Kafka worker) decide what "now" is.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -60,9 +61,12 @@ class Interaction:
     answered_ms: int | None = None
     abandoned_ms: int | None = None
     ended_ms: int | None = None
+    wrapped_ms: int | None = None
     hold_started_ms: int | None = None
     hold_ms: int = 0
-    first_seen: bool = False  # counted once for repeat-contact detection
+    repeat: bool | None = None  # repeat contact? decided at first sight, may flip to True
+    contact_at: tuple[int, tuple[str, str]] | None = None  # (ts, (queue, channel)) counted
+    answer_at: tuple[int, tuple[str, ...]] | None = None  # (ts, answer cell) counted
 
 
 class KpiEngine:
@@ -76,7 +80,8 @@ class KpiEngine:
             name: {} for name in WIDTH
         }
         self.waiting: dict[str, dict[str, int]] = {}  # queue -> interaction -> queued at
-        self.customers: dict[str, tuple[int, str]] = {}  # customer -> (last seen, interaction)
+        # customer -> [(first-sight ts, interaction)], sorted; ordered by last contact
+        self.customers: dict[str, list[tuple[int, str]]] = {}
         self.queue_last_ts: dict[str, int] = {}
         # Dicts below are kept in (roughly) time order so that expiry pops from the front.
         self.seen: dict[str, int] = {}  # event id -> ts, in arrival order (dedup)
@@ -124,7 +129,11 @@ class KpiEngine:
         _drop_oldest(self.interactions, horizon, lambda rec: rec.touched_ms)
         for queue in self.waiting.values():
             _drop_oldest(queue, horizon, lambda queued_at: queued_at)
-        _drop_oldest(self.customers, now - self.config.repeat_contact_ms, lambda seen: seen[0])
+        repeat_horizon = now - self.config.repeat_contact_ms
+        _drop_oldest(self.customers, repeat_horizon, lambda seen: seen[-1][0] if seen else 0)
+        for history in self.customers.values():
+            while history and history[0][0] < repeat_horizon:
+                history.pop(0)
         _drop_oldest(self.seen, now - self.config.dedup_ms, lambda ts: ts)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -158,22 +167,37 @@ class KpiEngine:
         capacity = machine.capacity or self.config.capacity
         return 1.0 / capacity.get(channel or "voice", 1)
 
-    def _is_repeat(self, rec: Interaction, iid: str, ts: int) -> bool:
-        """First sight of an interaction with a customer: did they contact us in the last 24 h?"""
-        rec.first_seen = True
+    def _repeat(self, rec: Interaction, iid: str, ts: int) -> int:
+        """Did this interaction's customer contact us in the 24 h before it? Order-independent:
+        a contact that turns up late makes the later ones within 24 h repeats, after the fact."""
+        if rec.repeat is not None:
+            return int(rec.repeat)
         customer = rec.customer_id
         if customer is None:
-            return False
-        previous = self.customers.get(customer)
-        repeat = (
-            previous is not None
-            and previous[1] != iid
-            and 0 <= ts - previous[0] <= self.config.repeat_contact_ms
-        )
-        if previous is None or ts >= previous[0]:
-            self.customers.pop(customer, None)  # re-inserted last: ordered by last contact
-            self.customers[customer] = (ts, iid)
-        return repeat
+            rec.repeat = False
+            return 0
+        history = self.customers.pop(customer, [])
+        self.customers[customer] = history  # re-inserted last: ordered by last contact
+        me = (ts, iid)
+        at = bisect_left(history, me)
+        horizon = self.config.repeat_contact_ms
+        rec.repeat = at > 0 and ts - history[at - 1][0] <= horizon
+        for later_ts, later_iid in history[at:]:
+            if later_ts - ts > horizon:
+                break
+            self._became_repeat(later_iid)
+        history.insert(at, me)
+        return int(rec.repeat)
+
+    def _became_repeat(self, iid: str) -> None:
+        rec = self.interactions.get(iid)
+        if rec is None or rec.repeat:
+            return
+        rec.repeat = True
+        if rec.contact_at is not None:
+            self._count("contact", rec.contact_at[1], rec.contact_at[0], (0, 0, 1))
+        if rec.answer_at is not None:
+            self._count("answer", rec.answer_at[1], rec.answer_at[0], (0, 0, 1, 0, 0))
 
     def _join_wait(self, rec: Interaction, iid: str) -> None:
         """Count the queue side of an answer or abandon once both ends of the wait are known."""
@@ -220,11 +244,14 @@ class KpiEngine:
         rec.channel = ev.channel
         rec.customer_id = rec.customer_id or ev.customer_id
         self.queue_last_ts[ev.queue_id] = max(self.queue_last_ts.get(ev.queue_id, ts), ts)
-        repeat = 0
-        if not rec.first_seen:
-            repeat = int(self._is_repeat(rec, iid, ts))
+        repeat = self._repeat(rec, iid, ts)
         has_customer = int(rec.customer_id is not None)
-        self._count("contact", (ev.queue_id, ev.channel), ts, (1, has_customer, repeat))
+        if rec.contact_at is not None:
+            # The answer arrived first and counted this as a direct contact: take it back.
+            at, cell = rec.contact_at
+            self._count("contact", cell, at, (0, -has_customer, -repeat))
+        rec.contact_at = (ts, (ev.queue_id, ev.channel))
+        self._count("contact", rec.contact_at[1], ts, (1, has_customer, repeat))
         if rec.answered_ms is None and rec.abandoned_ms is None:
             self.waiting.setdefault(ev.queue_id, {})[iid] = ts
         else:
@@ -256,18 +283,14 @@ class KpiEngine:
             ev.agent_id, ts, Transition(ANSWERED, ev.team_id, iid, weight=weight)
         )
         has_customer = int(rec.customer_id is not None)
-        repeat = 0
-        if not rec.first_seen:
-            # A direct or outbound interaction: no queued event, so it is first seen here.
-            repeat = int(self._is_repeat(rec, iid, ts))
-            self._count("contact", (ev.queue_id, ev.channel), ts, (0, has_customer, repeat))
-        team = self._team_at(machine, ts)
-        self._count(
-            "answer",
-            (ev.agent_id, team, ev.queue_id, ev.channel),
-            ts,
-            (1, has_customer, repeat, gap or 0, 0 if gap is None else 1),
-        )
+        repeat = self._repeat(rec, iid, ts)
+        if rec.queued_ms is None:
+            # A direct or outbound interaction, or a queued event still on its way.
+            rec.contact_at = (ts, (ev.queue_id, ev.channel))
+            self._count("contact", rec.contact_at[1], ts, (0, has_customer, repeat))
+        rec.answer_at = (ts, (ev.agent_id, self._team_at(machine, ts), ev.queue_id, ev.channel))
+        self._count("answer", rec.answer_at[1], ts,
+                    (1, has_customer, repeat, gap or 0, 0 if gap is None else 1))
         self._join_wait(rec, iid)
 
     def _on_hold_started(self, ev: HoldStarted, ts: int) -> None:
@@ -305,9 +328,14 @@ class KpiEngine:
 
     def _on_wrapped(self, ev: InteractionWrapped, ts: int) -> None:
         iid = ev.interaction_id
-        rec = self.interactions.pop(iid, None) or Interaction(touched_ms=ts)
-        self._close_hold(rec, rec.ended_ms if rec.ended_ms is not None else ts)
+        # The record outlives the wrap (until expiry): its queued event may still be on its
+        # way from another partition, and the wait can only be joined with it.
+        rec = self._record(iid, ts)
         machine, _ = self._transition(ev.agent_id, ts, Transition(WRAPPED, ev.team_id, iid))
+        if rec.wrapped_ms is not None:
+            return  # wrapped twice under different event ids: the outcome counts once
+        rec.wrapped_ms = ts
+        self._close_hold(rec, rec.ended_ms if rec.ended_ms is not None else ts)
         handled = handle = talk = acw = 0
         if rec.answered_ms is not None:
             ended = rec.ended_ms if rec.ended_ms is not None else ts

@@ -90,6 +90,7 @@ class SimConfig:
     start_ms: int = int(datetime(2026, 11, 23, 8, 0, tzinfo=UTC).timestamp() * 1000)
     scenarios: list[Scenario] | None = None  # None: default_scenarios()
     survey_probability: float = 0.3
+    end_shift: bool = False  # log every agent out at the end, so nothing is left open
 
 
 @dataclass
@@ -194,6 +195,8 @@ class Simulator:
             for agent in team.agents:
                 self._at(self.now + self.rng.randrange(0, 3 * MINUTE), self._login, agent)
             self._at(self.now + self.rng.randrange(0, MINUTE), self._arrival, team)
+        if self.config.end_shift:
+            self._at(end, self._end_shift)
         while self._heap:
             when, _, action, args = heapq.heappop(self._heap)
             if when > end:
@@ -203,6 +206,12 @@ class Simulator:
             if self._out:
                 yield from self._out
                 self._out.clear()
+
+    def _end_shift(self) -> None:
+        for team in self.teams:
+            for agent in team.agents:
+                self._emit("agent.logout", agent_id=agent.agent_id)
+        self._heap.clear()
 
     # -- agents ------------------------------------------------------------------------------
     def _login(self, agent: _Agent) -> None:

@@ -408,3 +408,38 @@ def test_g_wait_belongs_to_the_queue_it_was_spent_in(ev: EventFactory,
     queues = run(events, "09:10:00").windows["15m"].queue
     assert queues["q0"]["asa_seconds"] == 30
     assert "asa_seconds" not in queues.get("q1", {})
+
+
+@pytest.mark.parametrize("answer_first", [False, True])
+def test_m_repeat_contacts_reach_agents_and_teams_in_any_order(ev: EventFactory,
+                                                               answer_first: bool) -> None:
+    def contact(iid: str, queued: str, answered: str) -> list[dict]:
+        q = ev("interaction.queued", queued, interaction_id=iid, queue_id="q1",
+               channel="voice", customer_id="c1")
+        a = ev(ANS, answered, interaction_id=iid, agent_id="a1", queue_id="q1",
+               channel="voice", customer_id="c1", team_id="t1")
+        return [a, q] if answer_first else [q, a]
+
+    events = contact("i1", "09:00:00", "09:00:05") + contact("i2", "09:30:00", "09:30:05")
+    snap = run(events, "09:40:00")
+    # i2 repeats i1 (same customer within 24 h): 1 of 2 contacts with a customer
+    assert snap.windows["1h"].agent["a1"]["repeat_contact"] == 0.5
+    assert snap.windows["1h"].team["t1"]["repeat_contact"] == 0.5
+    queue = snap.windows["1h"].queue["q1"]
+    assert queue["repeat_contact"] == 0.5
+    assert queue["queued"] == 2
+
+
+def test_g_queued_arriving_after_the_wrap_still_joins(ev: EventFactory) -> None:
+    events = login(ev, "09:00:00") + [
+        ev(ANS, "09:00:08", interaction_id="i1", agent_id="a1", queue_id="q1", channel="voice"),
+        ev(END, "09:03:00", interaction_id="i1", agent_id="a1"),
+        ev(WRAP, "09:04:00", interaction_id="i1", agent_id="a1", resolved=True),
+        ev(WRAP, "09:04:30", interaction_id="i1", agent_id="a1", resolved=True),  # twice
+        ev("interaction.queued", "09:00:00", interaction_id="i1", queue_id="q1",
+           channel="voice"),
+    ]
+    snap = run(events, "09:10:00")
+    assert snap.windows["15m"].queue["q1"]["asa_seconds"] == 8
+    assert snap.waiting.get("q1", (0, 0))[0] == 0
+    assert snap.windows["15m"].agent["a1"]["wrapped"] == 1

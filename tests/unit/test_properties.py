@@ -172,7 +172,8 @@ def test_checkpoint_and_continue_equals_one_pass(steps: list, data: st.DataObjec
     assert snapshot(resumed, now) == snapshot(apply_all(events), now)
 
 
-COUNTED = ("wrapped", "surveys", "csat", "service_level", "abandon", "asa_seconds", "fcr")
+COUNTED = ("wrapped", "surveys", "csat", "service_level", "abandon", "asa_seconds", "fcr",
+           "repeat_contact")
 
 
 def _order_insensitive_view(snap: Snapshot) -> dict:

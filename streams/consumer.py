@@ -1,0 +1,105 @@
+"""What a worker does with batches of Kafka messages, independent of the Kafka library.
+
+Validate every message; refuse bad ones with a reason (they go to the dead-letter topic
+unchanged); skip messages below the offsets already committed to Redis (a redelivery after a
+crash); hold valid events in an :class:`~streams.align.Aligner` and release them in event-time
+order; refuse released events older than their key's newest event by more than the lateness
+limit (``too_late``); hand the rest, with the offsets a restart must resume from, to the
+event-log commit. Each message's ``handle`` (the Kafka library's event) comes back once it may
+be acknowledged: released, refused or skipped — never while held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from processors.decode import TOO_LATE, Decoded, Rejection, decode
+from streams.align import Aligner
+from streams.pipeline import DeadLetter, PipelineStats
+from streams.redis_log import Accepted, partition_key
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    handle: Any = None  # acknowledged once the message is done with
+
+
+@dataclass
+class Prepared:
+    accepted: list[Accepted] = field(default_factory=list)
+    dead: list[tuple[DeadLetter, RawMessage]] = field(default_factory=list)
+    offsets: dict[str, int] = field(default_factory=dict)  # partition key -> resume offset
+    done: list[Any] = field(default_factory=list)  # handles that may be acknowledged
+    skipped: int = 0  # below the committed offsets: applied before a restart
+
+
+class BatchProcessor:
+    """Per-worker state: committed offsets, the aligner and per-key watermarks."""
+
+    def __init__(self, stats: PipelineStats, lateness_ms: int, clock_ms: Callable[[], int],
+                 has_backlog: Callable[[str], bool] = lambda _: False) -> None:
+        self.stats = stats
+        self.lateness_ms = lateness_ms
+        self.clock_ms = clock_ms
+        self.offsets: dict[str, int] = {}
+        self.aligner = Aligner(has_backlog)
+        # newest released event time per agent or queue
+        self.watermarks: dict[str, int] = {}
+
+    def prepare(self, messages: Sequence[RawMessage]) -> Prepared:
+        out = Prepared()
+        now = self.clock_ms()
+        for m in messages:
+            key = partition_key(m.topic, m.partition)
+            if m.offset < self.offsets.get(key, 0):
+                out.skipped += 1
+                out.done.append(m.handle)
+                continue
+            result = decode(m.value, now)
+            if isinstance(result, Rejection):
+                self._refuse(out, m, result)
+                self.aligner.passed(key, m.offset)
+            else:
+                self.aligner.add(key, m.offset, result.ts_ms, (m, result))
+        for m, decoded in self.aligner.release():
+            checked = self._check_lateness(decoded)
+            if isinstance(checked, Rejection):
+                self._refuse(out, m, checked)
+                continue
+            event = decoded.event
+            out.accepted.append(Accepted(event.event_id, m.topic, m.value))
+            out.done.append(m.handle)
+            tag = type(event).__struct_config__.tag  # type: ignore[attr-defined]
+            self.stats.processed[(m.topic, str(tag))] += 1
+        out.offsets = self.aligner.commit_offsets()
+        return out
+
+    @staticmethod
+    def _refuse(out: Prepared, m: RawMessage, rejection: Rejection) -> None:
+        letter = DeadLetter(m.topic, m.partition, m.offset, rejection.reason, rejection.detail)
+        out.dead.append((letter, m))
+        out.done.append(m.handle)
+
+    def _check_lateness(self, decoded: Decoded) -> Decoded | Rejection:
+        event, ts = decoded
+        entity = getattr(event, "agent_id", None) or f"queue:{event.queue_id}"  # type: ignore[attr-defined]
+        newest = self.watermarks.get(entity)
+        if newest is not None and ts < newest - self.lateness_ms:
+            return Rejection(TOO_LATE, f"{newest - ts} ms older than the newest event of its key")
+        if newest is None or ts > newest:
+            self.watermarks[entity] = ts
+        return decoded
+
+    def committed(self, prepared: Prepared, added: int) -> None:
+        """Record a successful commit: offsets, duplicates and dead letters counted."""
+        self.offsets.update(prepared.offsets)
+        self.stats.duplicates += len(prepared.accepted) - added
+        for letter, _ in prepared.dead:
+            self.stats.dead_lettered[letter.reason] += 1

@@ -1,0 +1,99 @@
+"""The durable, shared record of applied events: a Redis Stream, written atomically with offsets.
+
+Each worker validates a batch from Kafka and commits it with one Lua script: every event whose
+``event_id`` was not seen in the last 24 h is appended to the stream, the ids are remembered,
+and the next Kafka offset of each partition is stored — all or nothing. A worker that crashes
+anywhere either committed the batch or did not; after a restart it skips offsets below the
+stored ones, so a redelivery changes nothing.
+
+Every worker then tails the same stream into its own in-memory engine (:mod:`streams.replica`),
+so all workers compute the same KPIs from the same ordered history, whatever partitions they
+own. Keys share the ``{ccpulse}`` hash tag so the script stays on one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+KEY_PREFIX = "{ccpulse}"
+DEDUP_TTL_S = 24 * 3600
+
+# KEYS[1] stream, KEYS[2] offsets hash. ARGV[1] dedup ttl, ARGV[2] key prefix, ARGV[3] n offsets,
+# then n × (partition key, next offset), then m × (event id, topic, payload).
+_COMMIT = """
+local ttl = tonumber(ARGV[1])
+local prefix = ARGV[2]
+local n = tonumber(ARGV[3])
+local i = 4
+for _ = 1, n do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+local added = 0
+while i <= #ARGV do
+  if redis.call('SET', prefix .. ':eid:' .. ARGV[i], '1', 'NX', 'EX', ttl) then
+    redis.call('XADD', KEYS[1], '*', 't', ARGV[i + 1], 'e', ARGV[i + 2])
+    added = added + 1
+  end
+  i = i + 3
+end
+return added
+"""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A valid event ready for the shared log."""
+
+    event_id: str
+    topic: str
+    payload: bytes
+
+
+def partition_key(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+class RedisEventLog:
+    """Commit batches to, and read offsets and entries from, the shared event log."""
+
+    def __init__(self, client: Any, group: str, prefix: str = KEY_PREFIX) -> None:
+        self._client = client
+        self._prefix = prefix
+        self.stream_key = f"{prefix}:log"
+        self.offsets_key = f"{prefix}:offsets:{group}"
+        self._commit = client.register_script(_COMMIT)
+
+    def commit_args(self, offsets: dict[str, int], events: Sequence[Accepted]) -> list[Any]:
+        args: list[Any] = [DEDUP_TTL_S, self._prefix, len(offsets)]
+        for key, offset in offsets.items():
+            args += [key, offset]
+        for event in events:
+            args += [event.event_id, event.topic, event.payload]
+        return args
+
+    def commit(self, offsets: dict[str, int], events: Sequence[Accepted]) -> Any:
+        """Atomically append new events and store offsets; returns how many were new.
+
+        With a ``redis.asyncio`` client the result is awaitable.
+        """
+        return self._commit(keys=[self.stream_key, self.offsets_key],
+                            args=self.commit_args(offsets, events))
+
+    def stored_offsets(self) -> Any:
+        return self._client.hgetall(self.offsets_key)
+
+
+def decode_offsets(raw: dict[bytes, bytes]) -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+def entries(response: Iterable[Any]) -> list[tuple[bytes, str, bytes]]:
+    """Flatten an XREAD reply into (entry id, topic, payload)."""
+    out = []
+    for _stream, items in response or ():
+        for entry_id, fields in items:
+            out.append((entry_id, fields[b"t"].decode(), fields[b"e"]))
+    return out

@@ -1,0 +1,129 @@
+"""Session-wide real servers (Kafka, Redis) and factories for ccpulse worker processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.integration.servers import (
+    Server,
+    external,
+    free_port,
+    start_kafka,
+    start_redis,
+)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = external("CCPULSE_TEST_KAFKA")
+    if given:
+        yield given
+        return
+    server = start_kafka(tmp_path_factory.mktemp("kafka"))
+    try:
+        yield f"127.0.0.1:{server.port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server | None]:
+    if external("CCPULSE_TEST_REDIS"):
+        yield None
+        return
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: Server | None) -> str:
+    """A Redis database emptied for this test."""
+    url = external("CCPULSE_TEST_REDIS") or f"redis://127.0.0.1:{redis_server.port}/0"  # type: ignore[union-attr]
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def topics(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Topic names and a consumer group unique to this test, as worker environment."""
+    tag = f"{request.node.name.replace('[', '-').replace(']', '')}-{int(time.time())}"
+    return {
+        "CCPULSE_AGENT_TOPIC": f"agents-{tag}",
+        "CCPULSE_INTERACTION_TOPIC": f"interactions-{tag}",
+        "CCPULSE_DEADLETTER_TOPIC": f"deadletter-{tag}",
+        "CCPULSE_ALERTS_TOPIC": f"alerts-{tag}",
+        "CCPULSE_GROUP": f"group-{tag}",
+    }
+
+
+class WorkerProcess:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = int(env["CCPULSE_METRICS_PORT"])
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ccpulse", "worker", "--partitions", "4"],
+            env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}",
+                                        timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, ""
+
+    def wait_healthy(self, timeout_s: float = 90) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log.read_text()[-3000:]}")
+            try:
+                if self.get("/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"worker not healthy: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        self.proc.kill()  # SIGKILL: no chance to flush or commit anything
+        self.proc.wait()
+
+
+@pytest.fixture
+def worker_factory(kafka_bootstrap: str, redis_url: str, topics: dict[str, str],
+                   tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start(**extra: str) -> WorkerProcess:
+        env = {**os.environ, **topics, "CCPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+               "CCPULSE_REDIS_URL": redis_url, "CCPULSE_METRICS_HOST": "127.0.0.1",
+               "CCPULSE_METRICS_PORT": str(free_port()), **extra}
+        worker = WorkerProcess(env, tmp_path / f"worker-{len(started)}.log")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
