@@ -24,7 +24,7 @@ from ccpulse.demo import DemoOptions, run_demo
 from ccpulse.exporter import KpiCollector, exposition
 from ccpulse.logs import configure_logging
 from ccpulse.runtime import Monitor
-from ccpulse.settings import ConfigError, Settings, load_settings
+from ccpulse.settings import ConfigError, Settings, kafka_python_security, load_settings
 from processors.timefmt import format_ms, parse_ms
 from streams.kafka_io import ensure_topics, make_producer, produce, realtime_pacer
 from streams.pipeline import Pipeline
@@ -44,7 +44,9 @@ def _parse_time(text: str) -> int:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="TOML or YAML file with thresholds, queues, teams "
                         "(env CCPULSE_CONFIG)")
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument("--log-format", choices=("text", "json"),
+                        default=os.environ.get("CCPULSE_LOG_FORMAT", "text"),
+                        help="log lines as key=value text or JSON (env CCPULSE_LOG_FORMAT)")
 
 
 def _metrics_flags(parser: argparse.ArgumentParser) -> None:
@@ -204,9 +206,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def _produce(settings: Settings, values: Iterable[bytes],
              pace: Callable[[int], None] | None) -> int:
+    security = kafka_python_security(settings)
     ensure_topics(settings.kafka, [settings.agent_topic, settings.interaction_topic],
-                  partitions=8)
-    producer = make_producer(settings.kafka)
+                  partitions=8, **security)
+    producer = make_producer(settings.kafka, **security)
     try:
         return produce(producer, values, agent_topic=settings.agent_topic,
                        interaction_topic=settings.interaction_topic, pace=pace)
@@ -268,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ccpulse.worker import run_worker  # noqa: PLC0415 - faust is slow to import
 
             return run_worker(_settings(args), partitions=args.partitions,
-                              batch_size=args.batch_size)
+                              batch_size=args.batch_size, log_format=args.log_format)
         return cmd_simulate(args)
     except ConfigError as exc:
         Console(stderr=True).print(f"[red]configuration error:[/] {exc}", highlight=False)

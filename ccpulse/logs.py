@@ -1,20 +1,25 @@
 """Structured logs for operators: one event a line, key=value or JSON, never payloads.
 
-Call sites log an event name and fields (``log.warning("kafka_unreachable",
+Call sites log an event name and fields (``log.warning("redis_unavailable",
 extra={"fields": {...}})``); this formatter renders them. Event contents never go into a log
 record: reasons and positions (topic, partition, offset, line) identify a bad message instead.
+The same configuration is handed to faust, which otherwise installs its own handlers.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
+import logging.config
+from typing import Any
 
 import orjson
 
+# Client libraries are chatty at INFO (every connection); operators need their warnings.
+QUIET = ("kafka", "aiokafka", "faust", "mode")
 
-class _Formatter(logging.Formatter):
-    def __init__(self, json: bool) -> None:
+
+class StructuredFormatter(logging.Formatter):
+    def __init__(self, json: bool = False) -> None:
         super().__init__()
         self._json = json
 
@@ -30,9 +35,18 @@ class _Formatter(logging.Formatter):
                         for k, v in fields.items())
 
 
-def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter(json=fmt == "json"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+def logging_config(fmt: str = "text", level: str = "INFO") -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` for ccpulse (and faust's worker)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"ccpulse": {"()": StructuredFormatter, "json": fmt == "json"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "ccpulse",
+                                "stream": "ext://sys.stderr"}},
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {name: {"level": "WARNING"} for name in QUIET},
+    }
+
+
+def configure_logging(fmt: str = "text") -> None:
+    logging.config.dictConfig(logging_config(fmt))

@@ -50,6 +50,11 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
     interaction_topic: str | None = None
     deadletter_topic: str | None = None
     alerts_topic: str | None = None
+    kafka_security_protocol: str | None = None
+    kafka_sasl_mechanism: str | None = None
+    kafka_username: str | None = None
+    kafka_password: str | None = None
+    kafka_ca_file: str | None = None
     redis: str | None = None
     metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
     metrics_host: str | None = None
@@ -67,6 +72,12 @@ class Settings:
     interaction_topic: str = "cc.interactions"
     deadletter_topic: str = "cc.deadletter"
     alerts_topic: str = "cc.alerts"
+    # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; SASL mechanism PLAIN or SCRAM-SHA-256/512
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_username: str | None = None
+    kafka_password: str | None = field(default=None, repr=False)  # secret: never shown
+    kafka_ca_file: str | None = None
     redis: str = "redis://localhost:6379/0"
     metrics_port: int = 9464
     metrics_host: str = "0.0.0.0"
@@ -79,6 +90,9 @@ class Settings:
         """Settings as safe to log: passwords in URLs are masked."""
         return {
             "kafka": self.kafka,
+            "kafka_security_protocol": self.kafka_security_protocol,
+            "kafka_username": self.kafka_username,
+            "kafka_password": "***" if self.kafka_password else None,
             "group": self.group,
             "topics": [self.agent_topic, self.interaction_topic, self.deadletter_topic,
                        self.alerts_topic],
@@ -98,6 +112,29 @@ def mask_url(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+
+
+def kafka_python_security(settings: Settings) -> dict[str, Any]:
+    """kafka-python keyword arguments for the configured security (empty for PLAINTEXT)."""
+    protocol = settings.kafka_security_protocol
+    if protocol not in SECURITY_PROTOCOLS:
+        raise ConfigError(f"kafka security protocol {protocol!r} is not one of "
+                          f"{', '.join(SECURITY_PROTOCOLS)} (CCPULSE_KAFKA_SECURITY_PROTOCOL)")
+    if protocol == "PLAINTEXT":
+        return {}
+    out: dict[str, Any] = {"security_protocol": protocol}
+    if settings.kafka_ca_file:
+        out["ssl_cafile"] = settings.kafka_ca_file
+    if protocol.startswith("SASL"):
+        if not (settings.kafka_username and settings.kafka_password):
+            raise ConfigError("SASL needs CCPULSE_KAFKA_USERNAME and CCPULSE_KAFKA_PASSWORD")
+        out |= {"sasl_mechanism": settings.kafka_sasl_mechanism or "PLAIN",
+                "sasl_plain_username": settings.kafka_username,
+                "sasl_plain_password": settings.kafka_password}
+    return out
 
 
 def _read_file(path: Path) -> _File:
@@ -181,6 +218,14 @@ def load_settings(flags: Mapping[str, object] | None = None,
         deadletter_topic=str(pick("deadletter_topic", "CCPULSE_DEADLETTER_TOPIC",
                                   defaults.deadletter_topic)),
         alerts_topic=str(pick("alerts_topic", "CCPULSE_ALERTS_TOPIC", defaults.alerts_topic)),
+        kafka_security_protocol=str(pick("kafka_security_protocol",
+                                         "CCPULSE_KAFKA_SECURITY_PROTOCOL",
+                                         defaults.kafka_security_protocol)).upper(),
+        kafka_sasl_mechanism=pick("kafka_sasl_mechanism", "CCPULSE_KAFKA_SASL_MECHANISM",
+                                  None),  # type: ignore[arg-type]
+        kafka_username=pick("kafka_username", "CCPULSE_KAFKA_USERNAME", None),  # type: ignore[arg-type]
+        kafka_password=pick("kafka_password", "CCPULSE_KAFKA_PASSWORD", None),  # type: ignore[arg-type]
+        kafka_ca_file=pick("kafka_ca_file", "CCPULSE_KAFKA_CA_FILE", None),  # type: ignore[arg-type]
         redis=str(pick("redis", "CCPULSE_REDIS_URL", defaults.redis)),
         metrics_port=metrics_port,
         metrics_host=str(pick("metrics_host", "CCPULSE_METRICS_HOST", defaults.metrics_host)),

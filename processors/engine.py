@@ -40,7 +40,7 @@ from processors.events import (
     InteractionSurvey,
     InteractionWrapped,
 )
-from processors.measures import WIDTH
+from processors.measures import WIDTH, Wrap
 from processors.series import PrefixSeries, Vector
 
 UNKNOWN_CHANNEL = "unknown"
@@ -67,6 +67,7 @@ class Interaction:
     repeat: bool | None = None  # repeat contact? decided at first sight, may flip to True
     contact_at: tuple[int, tuple[str, str]] | None = None  # (ts, (queue, channel)) counted
     answer_at: tuple[int, tuple[str, ...]] | None = None  # (ts, answer cell) counted
+    wrap_at: tuple[int, tuple[str, ...]] | None = None  # (ts, wrap cell) counted
 
 
 class KpiEngine:
@@ -320,6 +321,13 @@ class KpiEngine:
         self._close_hold(rec, ts)
         if rec.ended_ms is None:
             rec.ended_ms = ts
+            if rec.wrap_at is not None and rec.answered_ms is not None:
+                # Wrapped before this arrived: it was counted as all talk, no ACW. Move the
+                # after-call work where it belongs.
+                acw = rec.wrap_at[0] - ts
+                delta = [0] * WIDTH["wrap"]
+                delta[Wrap.TALK_MS], delta[Wrap.ACW_MS] = -acw, acw
+                self._count("wrap", rec.wrap_at[1], rec.wrap_at[0], tuple(delta))
         machine = self.agent(ev.agent_id)
         weight = self._weight(machine, rec.channel)
         self._transition(
@@ -371,6 +379,7 @@ class KpiEngine:
             rec.queue_id or UNKNOWN_QUEUE,
             rec.channel or UNKNOWN_CHANNEL,
         )
+        rec.wrap_at = (ts, key)
         self._count("wrap", key, ts, values)
 
     def _on_survey(self, ev: InteractionSurvey, ts: int) -> None:

@@ -45,6 +45,20 @@ class Aligner:
     def __len__(self) -> int:
         return len(self._heap)
 
+    def track(self, partitions: list[str]) -> None:
+        """Partitions assigned to us: until one shows an event, it may hold older ones."""
+        for key in partitions:
+            self._partitions.setdefault(key, _Partition())
+
+    def forget(self, partitions: list[str]) -> None:
+        """Partitions taken away in a rebalance: their held events are the new owner's now
+        (never acknowledged, so Kafka redelivers them there)."""
+        gone = set(partitions)
+        for key in gone:
+            self._partitions.pop(key, None)
+        self._heap = [entry for entry in self._heap if entry[2] not in gone]
+        heapq.heapify(self._heap)
+
     def add(self, partition: str, offset: int, ts: int, item: Any) -> None:
         state = self._partitions.setdefault(partition, _Partition())
         state.newest_ts = ts if state.newest_ts is None else max(state.newest_ts, ts)
@@ -84,4 +98,4 @@ class Aligner:
     def commit_offsets(self) -> dict[str, int]:
         """Per partition, the offset a restart must read from: before the first held event."""
         return {key: (min(p.held) if p.held else p.next_offset)
-                for key, p in self._partitions.items()}
+                for key, p in self._partitions.items() if p.held or p.next_offset}

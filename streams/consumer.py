@@ -61,6 +61,7 @@ class BatchProcessor:
             if m.offset < self.offsets.get(key, 0):
                 out.skipped += 1
                 out.done.append(m.handle)
+                self.aligner.passed(key, m.offset)
                 continue
             result = decode(m.value, now)
             if isinstance(result, Rejection):

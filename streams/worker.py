@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,8 @@ import faust
 from faust.types import TP
 
 from streams.consumer import BatchProcessor, Prepared, RawMessage
-from streams.redis_log import RedisEventLog, decode_offsets
+from streams.pipeline import DeadLetter
+from streams.redis_log import RedisEventLog, decode_offsets, partition_key
 
 log = logging.getLogger("ccpulse.worker")
 
@@ -43,7 +46,12 @@ def build_app(
     batch_size: int = 2000,
     batch_within_s: float = 0.1,
     broker_credentials: Any = None,
+    on_commit: Callable[[float], None] | None = None,
+    instance_id: str | None = None,
 ) -> faust.App:
+    """``on_commit(seconds)`` observes each Redis commit's latency. ``instance_id`` turns on
+    Kafka static membership: a restarted worker with the same id takes its partitions back at
+    once instead of waiting for the dead member's session to expire."""
     app = faust.App(
         group,
         broker=[f"kafka://{host}" for host in bootstrap.split(",")],
@@ -52,6 +60,14 @@ def build_app(
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         topic_allow_declare=True,
+        # The aligner holds events unacknowledged on purpose; a rebalance must not wait for
+        # them (they are re-read by the partition's next owner, and dedup absorbs repeats).
+        stream_wait_empty=False,
+        # A worker killed without leaving the group blocks its partitions until its session
+        # expires: 10 s instead of faust's 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
+        consumer_group_instance_id=instance_id,
     )
     source = app.topic(topics.agent_states, topics.interactions,
                        key_serializer="raw", value_serializer="raw")
@@ -61,16 +77,32 @@ def build_app(
     async def resume(_app: faust.App, assigned: set, **_: Any) -> None:  # type: ignore[misc]
         """Load the offsets stored with the state; skipping below them makes redeliveries free."""
         processor.offsets.update(decode_offsets(await _retry(event_log.stored_offsets)))
-        log.info("partitions_assigned", extra={"fields": {"partitions": len(assigned)}})
+        inputs = [tp for tp in assigned if tp.topic in (topics.agent_states, topics.interactions)]
+        for tp in inputs:
+            # Read from what Redis holds, not from Kafka's committed offset: events the aligner
+            # still held when the partition was taken away (and maybe given back) come again.
+            stored = processor.offsets.get(partition_key(tp.topic, tp.partition))
+            if stored is not None:
+                await app.consumer.seek(tp, stored)
+        keys = [partition_key(tp.topic, tp.partition) for tp in inputs]
+        processor.aligner.track(keys)
+        log.info("partitions_assigned", extra={"fields": {"partitions": len(keys)}})
+
+    @app.on_partitions_revoked.connect
+    async def release_revoked(_app: faust.App, revoked: set, **_: Any) -> None:  # type: ignore[misc]
+        processor.aligner.forget([partition_key(tp.topic, tp.partition) for tp in revoked])
 
     def has_backlog(key: str) -> bool:
-        """Kafka holds messages of this partition that we have not read yet."""
+        """Kafka holds messages of this partition that we have not read yet. A partition with
+        nothing new since the offsets restored from Redis delivers nothing, so those offsets
+        count as read: otherwise it would hold every other partition back forever."""
         topic, partition = key.rsplit(":", 1)
         highwater = app.consumer.highwater(TP(topic, int(partition)))
-        seen = processor.aligner.next_offset(key)
-        return highwater is None or seen is None or seen < highwater
+        read = max(processor.aligner.next_offset(key) or 0, processor.offsets.get(key, 0))
+        return highwater is None or read < highwater
 
     processor.aligner.has_backlog = has_backlog
+    dead_letter_log = DeadLetterLog()
 
     @app.agent(source, concurrency=1)
     async def consume(stream: faust.StreamT) -> None:
@@ -80,8 +112,11 @@ def build_app(
             messages = [RawMessage(e.message.topic, e.message.partition, e.message.offset,
                                    e.message.key, e.message.value, e) for e in events]
             prepared = processor.prepare(messages)
-            await _dead_letters(deadletter, prepared)
+            await _dead_letters(deadletter, prepared, dead_letter_log)
+            started = time.perf_counter()
             added = await _retry(lambda p=prepared: event_log.commit(p.offsets, p.accepted))
+            if on_commit is not None:
+                on_commit(time.perf_counter() - started)
             processor.committed(prepared, int(added))
             for event in prepared.done:
                 await stream.ack(event)
@@ -89,7 +124,27 @@ def build_app(
     return app
 
 
-async def _dead_letters(topic: faust.TopicT, prepared: Prepared) -> None:
+class DeadLetterLog:
+    """At most one log line per reason every ``every_s``, with the count and a sample position:
+    a flood of bad input must not become a flood of log lines."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self._every_s = every_s
+        self._pending: dict[str, int] = {}
+        self._last: dict[str, float] = {}
+
+    def record(self, letter: DeadLetter) -> None:
+        reason = letter.reason
+        self._pending[reason] = self._pending.get(reason, 0) + 1
+        now = time.monotonic()
+        if now - self._last.get(reason, -self._every_s) >= self._every_s:
+            log.warning("dead_lettered", extra={"fields": {
+                "reason": reason, "count": self._pending.pop(reason), "topic": letter.topic,
+                "partition": letter.partition, "offset": letter.offset}})
+            self._last[reason] = now
+
+
+async def _dead_letters(topic: faust.TopicT, prepared: Prepared, log_: DeadLetterLog) -> None:
     for letter, message in prepared.dead:
         headers = {
             "ccpulse-source-topic": letter.topic.encode(),
@@ -99,9 +154,7 @@ async def _dead_letters(topic: faust.TopicT, prepared: Prepared) -> None:
             "ccpulse-detail": letter.detail.encode(),
         }
         await topic.send(key=message.key, value=message.value, headers=headers)
-        log.warning("dead_lettered", extra={"fields": {
-            "reason": letter.reason, "topic": letter.topic, "partition": letter.partition,
-            "offset": letter.offset}})
+        log_.record(letter)
 
 
 async def _retry(call: Any) -> Any:

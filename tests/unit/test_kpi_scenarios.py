@@ -443,3 +443,14 @@ def test_g_queued_arriving_after_the_wrap_still_joins(ev: EventFactory) -> None:
     assert snap.windows["15m"].queue["q1"]["asa_seconds"] == 8
     assert snap.waiting.get("q1", (0, 0))[0] == 0
     assert snap.windows["15m"].agent["a1"]["wrapped"] == 1
+
+
+def test_e_ended_arriving_after_the_wrap_still_splits_talk_and_acw(ev: EventFactory) -> None:
+    answered = ev(ANS, "09:00:00", interaction_id="i1", agent_id="a1", queue_id="q1",
+                  channel="voice")
+    ended = ev(END, "09:04:00", interaction_id="i1", agent_id="a1")
+    wrapped = ev(WRAP, "09:05:00", interaction_id="i1", agent_id="a1")
+    in_order = run([answered, ended, wrapped], "09:10:00").windows["15m"].agent["a1"]
+    late_end = run([answered, wrapped, ended], "09:10:00").windows["15m"].agent["a1"]
+    assert (late_end["talk_seconds"], late_end["acw_seconds"]) == (240, 60)
+    assert late_end == in_order

@@ -35,6 +35,7 @@ def build(steps: list[tuple[int, str, int, int]]) -> list[dict[str, Any]]:
     started: dict[str, list[str]] = {a: [] for a in AGENTS}
     ended: dict[str, list[str]] = {a: [] for a in AGENTS}
     queued: list[str] = []
+    customers: dict[str, str] = {}  # one customer per interaction, as producers send it
     for n, (who, action, dt, pick) in enumerate(steps):
         t += dt
         agent = AGENTS[who]
@@ -54,16 +55,17 @@ def build(steps: list[tuple[int, str, int, int]]) -> list[dict[str, Any]]:
             events.append({**base, "type": "agent.logout", "agent_id": agent})
         elif action == "queue":
             queued.append(iid)
+            customers[iid] = f"c{pick}"
             events.append({**base, "type": "interaction.queued", "interaction_id": iid,
                            "queue_id": f"q{pick % 2}", "channel": channel,
-                           "customer_id": f"c{pick}"})
+                           "customer_id": customers[iid]})
         elif action == "answer":
             if queued and pick % 2:
                 iid = queued.pop(0)
             started[agent].append(iid)
             events.append({**base, "type": "interaction.answered", "interaction_id": iid,
                            "agent_id": agent, "queue_id": f"q{pick % 2}", "channel": channel,
-                           "customer_id": f"c{pick}"})
+                           "customer_id": customers.setdefault(iid, f"c{pick}")})
         elif action == "abandon" and queued:
             events.append({**base, "type": "interaction.abandoned",
                            "interaction_id": queued.pop(0), "queue_id": f"q{pick % 2}"})
@@ -173,7 +175,7 @@ def test_checkpoint_and_continue_equals_one_pass(steps: list, data: st.DataObjec
 
 
 COUNTED = ("wrapped", "surveys", "csat", "service_level", "abandon", "asa_seconds", "fcr",
-           "repeat_contact")
+           "repeat_contact", "aht_seconds", "talk_seconds", "acw_seconds")
 
 
 def _order_insensitive_view(snap: Snapshot) -> dict:

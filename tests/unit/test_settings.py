@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ccpulse.settings import ConfigError, load_settings, mask_url
+from ccpulse.cli import build_parser
+from ccpulse.settings import ConfigError, kafka_python_security, load_settings, mask_url
 
 
 def test_defaults() -> None:
@@ -72,3 +73,26 @@ def test_secrets_are_masked_when_described() -> None:
     assert "hunter2" not in str(s.describe())
     assert mask_url("rediss://:p%40ss@h:1/0") == "rediss://:***@h:1/0"
     assert mask_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
+
+
+def test_kafka_security_mapping_and_secret_masking() -> None:
+    env = {"CCPULSE_KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "CCPULSE_KAFKA_USERNAME": "svc",
+           "CCPULSE_KAFKA_PASSWORD": "s3cret!", "CCPULSE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+           "CCPULSE_KAFKA_CA_FILE": "/etc/ca.pem"}
+    s = load_settings({}, env)
+    assert kafka_python_security(s) == {
+        "security_protocol": "SASL_SSL", "ssl_cafile": "/etc/ca.pem",
+        "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": "svc",
+        "sasl_plain_password": "s3cret!"}
+    assert "s3cret" not in str(s.describe()) and "s3cret" not in repr(s)
+    assert kafka_python_security(load_settings({}, {})) == {}
+    with pytest.raises(ConfigError, match="CCPULSE_KAFKA_PASSWORD"):
+        kafka_python_security(load_settings({}, {"CCPULSE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}))
+    with pytest.raises(ConfigError, match="not one of"):
+        kafka_python_security(load_settings({}, {"CCPULSE_KAFKA_SECURITY_PROTOCOL": "TLS"}))
+
+
+def test_help_output_offers_no_secret_flags() -> None:
+    for command in ("worker", "demo", "replay", "simulate"):
+        text = build_parser()._subparsers._group_actions[0].choices[command].format_help()
+        assert "password" not in text.lower() or "in the URL" in text

@@ -1,0 +1,100 @@
+"""The worker's pure parts: event-time alignment, batch preparation, dead-letter logging."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streams.align import Aligner
+from streams.consumer import BatchProcessor, RawMessage
+from streams.pipeline import DeadLetter, PipelineStats
+from streams.worker import DeadLetterLog
+from tests.support import EventFactory, at
+
+
+def test_aligner_holds_until_every_backlogged_partition_has_caught_up_in_time() -> None:
+    backlog = {"a:0": True, "b:0": True}
+    aligner = Aligner(lambda key: backlog[key])
+    aligner.track(["a:0", "b:0"])
+    aligner.add("a:0", 0, 100, "a100")
+    aligner.add("a:0", 1, 300, "a300")
+    assert aligner.release() == []  # b:0 has a backlog and has shown nothing yet
+    aligner.add("b:0", 0, 200, "b200")
+    assert aligner.release() == ["a100", "b200"]  # up to min(300, 200)
+    assert aligner.commit_offsets() == {"a:0": 1, "b:0": 1}  # a300 (offset 1) still held
+    backlog["b:0"] = False  # b caught up: it cannot send anything older any more
+    assert aligner.release() == ["a300"]
+    assert aligner.commit_offsets() == {"a:0": 2, "b:0": 1}
+
+
+def test_aligner_passes_straight_through_when_nothing_is_behind() -> None:
+    aligner = Aligner(lambda _: False)
+    aligner.add("a:0", 7, 500, "late-ish")
+    aligner.add("b:3", 2, 100, "early")
+    assert aligner.release() == ["early", "late-ish"]
+    aligner.passed("b:3", 3)  # a bad message still moves the commit point
+    assert aligner.commit_offsets() == {"a:0": 8, "b:3": 4}
+
+
+def test_aligner_releases_oldest_first_beyond_its_memory_bound() -> None:
+    aligner = Aligner(lambda _: True, max_held=2)
+    aligner.track(["a:0", "b:0"])  # b:0 never shows up: everything would wait for it
+    for offset, ts in enumerate((30, 10, 20)):
+        aligner.add("a:0", offset, ts, ts)
+    assert aligner.release() == [10]
+    assert len(aligner) == 2
+
+
+def test_aligner_forgets_revoked_partitions_and_their_held_events() -> None:
+    aligner = Aligner(lambda _: True)
+    aligner.track(["a:0", "b:0"])
+    aligner.add("a:0", 0, 10, "a")
+    aligner.forget(["b:0"])
+    assert aligner.release() == ["a"]  # nothing left to wait for
+    aligner.add("a:0", 1, 20, "a2")
+    aligner.track(["c:0"])
+    aligner.forget(["a:0"])
+    assert aligner.release() == [] and len(aligner) == 0
+
+
+def messages(events: list[dict], topic: str = "cc.agent-states") -> list[RawMessage]:
+    return [RawMessage(topic, 0, i, None, orjson.dumps(e), handle=i)
+            for i, e in enumerate(events)]
+
+
+def test_batch_processor_skips_committed_offsets_and_refuses_bad_and_late() -> None:
+    ev = EventFactory()
+    stats = PipelineStats()
+    processor = BatchProcessor(stats, lateness_ms=600_000, clock_ms=lambda: at("12:00:00"))
+    processor.offsets["cc.agent-states:0"] = 1  # offset 0 was committed before a restart
+    batch = messages([
+        ev("agent.login", "09:00:00", agent_id="a1", team_id="t"),
+        ev("agent.available", "10:00:00", agent_id="a1"),
+        ev("agent.not_ready", "09:50:00", agent_id="a1", reason="x"),  # same batch: reordered
+        {"type": "agent.available"},
+    ])
+    prepared = processor.prepare(batch)
+    assert prepared.skipped == 1
+    assert [a.event_id for a in prepared.accepted] == ["e3", "e2"]  # event-time order
+    assert [letter.reason for letter, _ in prepared.dead] == ["missing_field"]
+    assert sorted(prepared.done) == [0, 1, 2, 3]  # everything may be acknowledged
+    assert prepared.offsets == {"cc.agent-states:0": 4}
+    processor.committed(prepared, added=2)
+    # a later batch brings an event more than 10 min behind what was already released
+    late = [RawMessage("cc.agent-states", 0, 4, None,
+                       orjson.dumps(ev("agent.available", "09:49:59", agent_id="a1")), 4)]
+    prepared = processor.prepare(late)
+    assert [letter.reason for letter, _ in prepared.dead] == ["too_late"]
+    processor.committed(prepared, added=0)
+    assert stats.dead_lettered == {"too_late": 1, "missing_field": 1}
+    assert stats.processed[("cc.agent-states", "agent.available")] == 1
+
+
+def test_dead_letter_log_lines_are_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
+    limiter = DeadLetterLog(every_s=3600)
+    with caplog.at_level("WARNING", logger="ccpulse.worker"):
+        for offset in range(1000):
+            limiter.record(DeadLetter("cc.interactions", 0, offset, "not_json", "x"))
+        limiter.record(DeadLetter("cc.interactions", 0, 5, "too_large", "x"))
+    assert len(caplog.records) == 2
+    assert {r.fields["reason"] for r in caplog.records} == {"not_json", "too_large"}  # type: ignore[attr-defined]
