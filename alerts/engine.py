@@ -44,6 +44,19 @@ class Alert(msgspec.Struct, frozen=True, omit_defaults=True):
         return fingerprint(self.labels)
 
 
+class _SavedTrack(msgspec.Struct, frozen=True):
+    rule: str
+    labels: dict[str, str]
+    pending_since: int | None
+    firing_since: int | None
+    last: Finding | None
+
+
+class _SavedState(msgspec.Struct, frozen=True):
+    next_due_ms: int | None
+    tracks: list[_SavedTrack]
+
+
 @dataclass
 class _Track:
     pending_since: int | None = None
@@ -133,16 +146,35 @@ class AlertEvaluator:
     def firing(self) -> list[Alert]:
         """Alerts firing now, as Alertmanager wants them re-sent while they last."""
         out = []
-        for (name, _), track in self.tracks.items():
+        # list(): other threads (the Alertmanager sender, a scrape) read while we evaluate
+        for (name, _), track in list(self.tracks.items()):
             if track.firing_since is not None:
                 rule = next(r for r in self.rules if r.alertname == name)
                 out.append(self._alert(rule, track, "firing", track.firing_since))
         return out
 
+    def dump(self) -> bytes:
+        """Pending and firing alerts with their clocks: what a restart must not forget, or
+        holds would start over and firing alerts would fire again with a new startsAt."""
+        tracks = [_SavedTrack(name, dict(labels), t.pending_since, t.firing_since, t.last)
+                  for (name, labels), t in self.tracks.items()]
+        return msgspec.json.encode(_SavedState(self.next_due_ms, tracks))
+
+    def load(self, raw: bytes) -> None:
+        state = msgspec.json.decode(raw, type=_SavedState)
+        known = {rule.alertname for rule in self.rules}
+        self.next_due_ms = state.next_due_ms
+        self.tracks = {
+            (t.rule, tuple(sorted(t.labels.items()))): _Track(t.pending_since, t.firing_since,
+                                                               t.last)
+            for t in state.tracks if t.rule in known
+        }
+
     def firing_counts(self) -> Iterable[tuple[str, str, int]]:
         """(alertname, severity, count) for ``ccpulse_alerts_firing``; zero for quiet rules."""
         counts: Counter[str] = Counter(
-            name for (name, _), track in self.tracks.items() if track.firing_since is not None
+            name for (name, _), track in list(self.tracks.items())
+            if track.firing_since is not None
         )
         return [(rule.alertname, rule.severity, counts.get(rule.alertname, 0))
                 for rule in self.rules]

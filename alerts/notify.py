@@ -7,6 +7,7 @@ live here; Alertmanager and the ``cc.alerts`` Kafka topic are adapters of the li
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import IO, Protocol
 
 import msgspec
@@ -52,6 +53,19 @@ class LogNotifier:
         for alert in alerts:
             self._log.warning("alert_" + alert.status, extra={"fields": {
                 **alert.labels, "description": alert.annotations["description"]}})
+
+
+class TopicNotifier:
+    """Each transition as the JSON of contract §4 on a topic (``cc.alerts``), keyed by the
+    alert's label fingerprint so one alert's history stays in order on one partition.
+    ``send(key, value)`` is the producer's (asynchronous) send."""
+
+    def __init__(self, send: Callable[[bytes, bytes], object]) -> None:
+        self._send = send
+
+    def notify(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            self._send(alert.fingerprint.encode(), msgspec.json.encode(alert))
 
 
 class JsonLinesNotifier:

@@ -32,10 +32,11 @@ class Monitor:
         if self.evaluator is not None:
             for due in self.evaluator.due_times(now_ms, inclusive):
                 alerts = self.evaluator.evaluate(self.pipeline.snapshot(due))
-                if alerts:
-                    for notifier in self.notifiers:
-                        notifier.notify(alerts)
-                    sent.extend(alerts)
+                # Called after every evaluation, even without transitions: a notifier may
+                # have per-evaluation work (the leader lease and saved state).
+                for notifier in self.notifiers:
+                    notifier.notify(alerts)
+                sent.extend(alerts)
         self.transitions += len(sent)
         if self._next_expiry_ms is None or now_ms >= self._next_expiry_ms:
             self.pipeline.expire(now_ms)

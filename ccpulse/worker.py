@@ -20,15 +20,17 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from alerts.alertmanager import AlertmanagerNotifier
 from alerts.engine import AlertEvaluator
-from alerts.notify import LogNotifier
+from alerts.leader import LeaderNotifier
+from alerts.notify import LogNotifier, TopicNotifier
 from ccpulse.exporter import KpiCollector
 from ccpulse.http import MetricsServer
 from ccpulse.logs import logging_config
 from ccpulse.runtime import Monitor
 from ccpulse.settings import Settings, kafka_python_security, mask_url
 from streams.consumer import BatchProcessor
-from streams.kafka_io import ensure_topics
+from streams.kafka_io import ensure_topics, make_producer
 from streams.pipeline import Pipeline, PipelineStats
 from streams.redis_log import RedisEventLog, partition_key
 from streams.replica import Replica
@@ -83,13 +85,23 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
     event_log = RedisEventLog(aioredis.Redis.from_url(settings.redis), settings.group)
     topics = WorkerTopics(settings.agent_topic, settings.interaction_topic,
                           settings.deadletter_topic)
-    ensure_topics(settings.kafka, [topics.agent_states, topics.interactions, topics.deadletter],
+    ensure_topics(settings.kafka, [topics.agent_states, topics.interactions, topics.deadletter,
+                                   settings.alerts_topic],
                   partitions, **kafka_python_security(settings))
 
     pipeline = Pipeline(settings.engine)
     evaluator = AlertEvaluator(settings.thresholds,
                                generator_url=f"http://localhost:{settings.metrics_port}/metrics")
-    monitor = Monitor(pipeline, evaluator, [LogNotifier()])
+    alert_producer = make_producer(settings.kafka, **kafka_python_security(settings))
+    senders: list[Any] = [LogNotifier(), TopicNotifier(
+        lambda key, value: alert_producer.send(settings.alerts_topic, key=key, value=value))]
+    alertmanager = None
+    if settings.alertmanager:
+        alertmanager = AlertmanagerNotifier(settings.alertmanager, firing=evaluator.firing)
+        senders.append(alertmanager.start())
+    leader = LeaderNotifier(sync_client, evaluator, senders, prefix=event_log.prefix)
+    leader.restore()
+    monitor = Monitor(pipeline, evaluator, [leader])
     replica = Replica(sync_client, event_log.stream_key, pipeline,
                       on_idle=lambda: monitor.advance(wall_ms()))
 
@@ -123,6 +135,9 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
     finally:
         replica.stop()
         server.stop()
+        if alertmanager is not None:
+            alertmanager.stop()
+        alert_producer.close(timeout=5)
     return 0
 
 

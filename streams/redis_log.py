@@ -61,13 +61,13 @@ class RedisEventLog:
 
     def __init__(self, client: Any, group: str, prefix: str = KEY_PREFIX) -> None:
         self._client = client
-        self._prefix = prefix
+        self.prefix = prefix
         self.stream_key = f"{prefix}:log"
         self.offsets_key = f"{prefix}:offsets:{group}"
         self._commit = client.register_script(_COMMIT)
 
     def commit_args(self, offsets: dict[str, int], events: Sequence[Accepted]) -> list[Any]:
-        args: list[Any] = [DEDUP_TTL_S, self._prefix, len(offsets)]
+        args: list[Any] = [DEDUP_TTL_S, self.prefix, len(offsets)]
         for key, offset in offsets.items():
             args += [key, offset]
         for event in events:

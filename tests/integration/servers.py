@@ -125,3 +125,18 @@ def start_redis(workdir: Path, port: int | None = None) -> Server:
 
 def external(name: str) -> str | None:
     return os.environ.get(name) or None
+
+
+def start_alertmanager(workdir: Path, port: int | None = None) -> Server:
+    binary = require("prometheus-alertmanager", "prometheus-alertmanager")
+    port = port or free_port()
+    config = workdir / "alertmanager.yml"
+    config.write_text(
+        "route:\n  receiver: 'null'\n  group_wait: 1s\nreceivers:\n  - name: 'null'\n")
+    log = workdir / "alertmanager.log"
+    proc = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.path={workdir / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    wait_for_port(port, 30, proc, log)
+    return Server(proc, port, workdir)

@@ -7,6 +7,7 @@ consumed every KPI is constant for a few minutes: whatever instant the worker is
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -21,9 +22,12 @@ import redis
 from kafka import KafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
+from alerts.engine import fingerprint
 from processors.timefmt import format_ms
 from streams.kafka_io import ensure_topics, make_producer, produce
 from tests.integration.conftest import WorkerProcess
+from tests.integration.servers import start_alertmanager
+from tests.integration.test_alertmanager import wait_for_alerts
 
 # Series that depend on the process or on the instant, not on the events.
 NOT_KPIS = ("ccpulse_events_", "ccpulse_event_lag", "ccpulse_alerts_firing",
@@ -212,3 +216,32 @@ def test_two_workers_report_what_one_reports(
     assert_converges(first, clean)
     assert_converges(second, clean)
     assert log_length(redis_url) == unique
+
+
+def test_worker_sends_alerts_to_alertmanager_and_the_alerts_topic(
+        worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str, redis_url: str,
+        topics: dict[str, str], tmp_path: Path) -> None:
+    alertmanager = start_alertmanager(tmp_path)
+    try:
+        clean = recent_shift(tmp_path / "clean.jsonl", agents=60, minutes=8, seed=21)
+        worker = worker_factory(
+            CCPULSE_ALERTMANAGER_URL=f"http://127.0.0.1:{alertmanager.port}")
+        worker.wait_healthy()
+        send(clean, kafka_bootstrap, topics)
+        # the queues of a short shift miss their 80 % service level: QueueServiceLevelLow
+        shown = wait_for_alerts(alertmanager.port, lambda alerts: any(
+            a["labels"].get("alertname") == "QueueServiceLevelLow" for a in alerts), 120)
+        alert = next(a for a in shown if a["labels"]["alertname"] == "QueueServiceLevelLow")
+        assert alert["labels"]["audience"] == "operations,wfm"
+        assert alert["annotations"]["description"].startswith("service level 15m")
+    finally:
+        alertmanager.stop()
+    consumer = KafkaConsumer(topics["CCPULSE_ALERTS_TOPIC"], bootstrap_servers=kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    published = [(m.key, json.loads(m.value)) for m in consumer]
+    consumer.close()
+    assert published
+    for key, alert in published:
+        assert alert["status"] in ("firing", "resolved")
+        assert {"labels", "annotations", "startsAt", "generatorURL"} <= alert.keys()
+        assert key == fingerprint(alert["labels"]).encode()

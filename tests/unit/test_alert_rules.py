@@ -195,3 +195,19 @@ def test_due_times_are_aligned_and_never_repeat() -> None:
     assert evaluator.due_times(T0 + STEP, inclusive=True) == [T0 + STEP]
     assert evaluator.due_times(T0 + 3 * STEP + 1, inclusive=True) == [T0 + 2 * STEP,
                                                                       T0 + 3 * STEP]
+
+
+def test_a_restored_evaluator_continues_holds_and_does_not_fire_again() -> None:
+    make = lambda now, k: snap(now, agent=k)  # noqa: E731
+    before = AlertEvaluator()
+    run_series([occupancy(0.9)] * 30, make, before)  # pending for 7.25 min
+    restored = AlertEvaluator()
+    restored.load(before.dump())
+    fired = [restored.evaluate(make(T0 + i * STEP, occupancy(0.9))) for i in range(30, 45)]
+    assert [i + 30 for i, t in enumerate(fired) if t] == [40]  # the hold went on: 10 min
+    again = AlertEvaluator()
+    again.load(restored.dump())
+    assert again.evaluate(make(T0 + 45 * STEP, occupancy(0.9))) == []  # no second firing
+    resolved = again.evaluate(make(T0 + 46 * STEP, occupancy(0.5)))
+    assert [a.status for a in resolved] == ["resolved"]
+    assert resolved[0].startsAt == fired[10][0].startsAt
