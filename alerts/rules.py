@@ -30,6 +30,11 @@ class Thresholds:
     overstaffed_hold_ms: int = 15 * 60_000
     aht_up: float = 0.15
     csat_down: float = 0.3
+    # Hysteresis for CsatAhtDivergence, off by default (the contract resolves it at the first
+    # evaluation where the condition is false). Set e.g. 0.10 / 0.2 to stop a signal hovering
+    # at the threshold from firing and resolving every few minutes.
+    aht_up_resolve: float | None = None
+    csat_down_resolve: float | None = None
     acw_share_up: float = 0.25
     escalation_up: float = 0.50
     idle_between_below_s: float = 10.0
@@ -105,18 +110,26 @@ def _relative_up(now: Kpis, base: Kpis, key: str) -> float | None:
     return now[key] / base[key] - 1
 
 
-def _divergence(now: Kpis, base: Kpis, t: Thresholds) -> tuple[bool, str, dict[str, float]]:
+def _divergence(now: Kpis, base: Kpis, t: Thresholds,
+                ) -> tuple[bool, bool, str, dict[str, float]]:
+    """(fires, keeps firing, description, values)."""
     aht = _aht_key(t)
     if not (_enough_wrapped(now, base, t) and _enough_surveys(now, base, t)):
-        return False, "", {}
+        return False, False, "", {}
     up = _relative_up(now, base, aht)
     drop = base["csat"] - now["csat"]
-    active = up is not None and _at_least(up, t.aht_up) and _at_least(drop, t.csat_down)
+
+    def holds(aht_up: float, csat_down: float) -> bool:
+        return up is not None and _at_least(up, aht_up) and _at_least(drop, csat_down)
+
+    active = holds(t.aht_up, t.csat_down)
+    keep = holds(t.aht_up if t.aht_up_resolve is None else t.aht_up_resolve,
+                 t.csat_down if t.csat_down_resolve is None else t.csat_down_resolve)
     text = (f"AHT 1h {now.get(aht, 0):.0f}s vs 8h {base.get(aht, 0):.0f}s "
             f"({(up or 0) * 100:+.0f} %, threshold +{t.aht_up * 100:.0f} %); "
             f"CSAT 1h {now['csat']:.2f} vs 8h {base['csat']:.2f} "
             f"({-drop:+.2f}, threshold -{t.csat_down})")
-    return active, text, {"aht_change": up or 0.0, "csat_drop": drop}
+    return active, keep, text, {"aht_change": up or 0.0, "csat_drop": drop}
 
 
 def _burnout_signals(now: Kpis, base: Kpis, t: Thresholds) -> list[str]:
@@ -197,13 +210,13 @@ def findings(rule: Rule, snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
         for scope, now_by, base_by in (("team", w1h.team, w8h.team),
                                        ("agent", w1h.agent, w8h.agent)):
             for scope_id, now in now_by.items():
-                active, text, values = _divergence(now, base_by.get(scope_id, {}), t)
+                active, keep, text, values = _divergence(now, base_by.get(scope_id, {}), t)
                 if not text:
                     continue
                 labels = {scope: scope_id}
                 if scope == "agent" and scope_id in snap.agents:
                     labels["team"] = snap.agents[scope_id].team
-                yield Finding(labels, active, active, text, values)
+                yield Finding(labels, active, keep, text, values)
     elif name == "AgentBurnoutRisk":
         for agent, now in w1h.agent.items():
             signals = _burnout_signals(now, w8h.agent.get(agent, {}), t)

@@ -53,14 +53,18 @@ class Scenario:
         return self.start <= offset < self.end
 
 
-def default_scenarios(duration_ms: int, teams: int) -> list[Scenario]:
-    """One of each scenario, spread over the run, each on its own team where there are enough."""
-    kinds = ("hot", "csat_aht", "idle", "sl_miss")
-    spans = ((0.10, 0.55), (0.20, 0.70), (0.15, 0.50), (0.35, 0.50))
-    return [
-        Scenario(kind, i % max(teams, 1), int(a * duration_ms), int(b * duration_ms))
-        for i, (kind, (a, b)) in enumerate(zip(kinds, spans, strict=True))
-    ]
+def default_scenarios(duration_ms: int, teams: int,
+                      voice_teams: list[int] | None = None) -> list[Scenario]:
+    """One of each scenario, spread over the run, each on its own team where there are enough.
+
+    The SL burst goes to a voice team (the last one): chat and email slots absorb a burst.
+    """
+    n = max(teams, 1)
+    burst_team = (voice_teams or [3 % n])[-1]
+    plan = (("hot", 0 % n, 0.10, 0.55), ("csat_aht", 1 % n, 0.20, 0.70),
+            ("idle", 2 % n, 0.15, 0.50), ("sl_miss", burst_team, 0.35, 0.50))
+    return [Scenario(kind, team, int(a * duration_ms), int(b * duration_ms))
+            for kind, team, a, b in plan]
 
 
 def demo_scenarios(live_at_ms: int, duration_ms: int, teams: int) -> list[Scenario]:
@@ -140,10 +144,11 @@ class Simulator:
             team = self.teams[i % n_teams]
             slots = CHANNEL_PROFILE[team.channel][0]
             team.agents.append(_Agent(f"agent-{i + 1:05d}", team, slots))
+        voice = [t.index for t in self.teams if t.channel == "voice"]
         self.scenarios = (
             config.scenarios
             if config.scenarios is not None
-            else default_scenarios(config.duration_ms, n_teams)
+            else default_scenarios(config.duration_ms, n_teams, voice)
         )
         # A pool of pseudonymous customers sized for roughly one repeat contact in ten.
         expected = sum(self._base_rate(t) for t in self.teams) * config.duration_ms

@@ -211,3 +211,13 @@ def test_a_restored_evaluator_continues_holds_and_does_not_fire_again() -> None:
     resolved = again.evaluate(make(T0 + 46 * STEP, occupancy(0.5)))
     assert [a.status for a in resolved] == ["resolved"]
     assert resolved[0].startsAt == fired[10][0].startsAt
+
+
+def test_divergence_hysteresis_is_opt_in() -> None:
+    hovering = [divergence(), divergence(aht_seconds=340, aht_non_emotional_seconds=340)] * 3
+    make = lambda t, k: snap(t, team=k, team8=BASE_8H)  # noqa: E731
+    literal = run_series(hovering, make)
+    assert [a.status for _, a in literal] == ["firing", "resolved"] * 3  # contract default
+    damped = run_series(hovering, make, AlertEvaluator(Thresholds(aht_up_resolve=0.10,
+                                                                  csat_down_resolve=0.2)))
+    assert [a.status for _, a in damped] == ["firing"]  # +13 % stays above the 10 % floor
