@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from processors.timefmt import parse_ms
 from tests import oracle
+from tests.integration.servers import free_port
 
 CCPULSE = [sys.executable, "-m", "ccpulse"]
 
@@ -125,12 +125,6 @@ def test_replay_alerts_out_writes_contract_alert_objects(day: Path, tmp_path: Pa
         assert alert["startsAt"].endswith("Z") and alert["generatorURL"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -140,7 +134,7 @@ def _get(url: str) -> tuple[int, str]:
 
 
 def test_demo_serves_metrics_and_health_and_stops_on_ctrl_c() -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [*CCPULSE, "demo", "--no-live", "--warmup", "30", "--agents", "45",
          "--metrics-port", str(port), "--metrics-host", "127.0.0.1"],
