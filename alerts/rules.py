@@ -9,7 +9,8 @@ explain it. Holding periods and the firing/resolved life cycle live in
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from processors.kpis import Kpis
 from processors.snapshot import Snapshot
@@ -50,9 +51,16 @@ class Thresholds:
     # Empathy guardrail: emotional calls may take longer; they never raise an AHT signal alone.
     exclude_emotional_from_aht: bool = True
     runbook_base: str = RUNBOOK_BASE
+    # team -> {field: value}: overrides for that team's agents and the team itself
+    teams: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def sl_target(self, queue: str) -> float:
         return self.queue_service_level_target.get(queue, self.service_level_target)
+
+    def for_team(self, team: str) -> Thresholds:
+        """The thresholds that apply to ``team`` (the shared ones where it overrides none)."""
+        overrides = self.teams.get(team)
+        return replace(self, teams={}, **overrides) if overrides else self
 
 
 @dataclass(frozen=True)
@@ -194,34 +202,38 @@ def findings(rule: Rule, snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
             if occ is None:
                 continue
             team = snap.agents[agent].team if agent in snap.agents else "unknown"
-            yield Finding({"agent": agent, "team": team}, occ > t.occupancy_high,
-                          occ >= t.occupancy_resolve,
-                          f"occupancy 1h {occ:.2f} (> {t.occupancy_high}; resolves below "
-                          f"{t.occupancy_resolve})", {"occupancy_1h": occ})
+            tt = t.for_team(team)
+            yield Finding({"agent": agent, "team": team}, occ > tt.occupancy_high,
+                          occ >= tt.occupancy_resolve,
+                          f"occupancy 1h {occ:.2f} (> {tt.occupancy_high}; resolves below "
+                          f"{tt.occupancy_resolve})", {"occupancy_1h": occ})
     elif name == "TeamOccupancyHigh":
         for team, kpis in w1h.team.items():
             occ = kpis.get("occupancy")
             if occ is not None:
-                yield Finding({"team": team}, occ > t.occupancy_high,
-                              occ > t.team_occupancy_resolve,
-                              f"team occupancy 1h {occ:.2f} (> {t.occupancy_high})",
+                tt = t.for_team(team)
+                yield Finding({"team": team}, occ > tt.occupancy_high,
+                              occ > tt.team_occupancy_resolve,
+                              f"team occupancy 1h {occ:.2f} (> {tt.occupancy_high})",
                               {"occupancy_1h": occ})
     elif name == "CsatAhtDivergence":
         for scope, now_by, base_by in (("team", w1h.team, w8h.team),
                                        ("agent", w1h.agent, w8h.agent)):
             for scope_id, now in now_by.items():
-                active, keep, text, values = _divergence(now, base_by.get(scope_id, {}), t)
-                if not text:
-                    continue
                 labels = {scope: scope_id}
                 if scope == "agent" and scope_id in snap.agents:
                     labels["team"] = snap.agents[scope_id].team
+                tt = t.for_team(labels.get("team", scope_id))
+                active, keep, text, values = _divergence(now, base_by.get(scope_id, {}), tt)
+                if not text:
+                    continue
                 yield Finding(labels, active, keep, text, values)
     elif name == "AgentBurnoutRisk":
         for agent, now in w1h.agent.items():
-            signals = _burnout_signals(now, w8h.agent.get(agent, {}), t)
-            active = len(signals) >= t.burnout_min_signals
             team = snap.agents[agent].team if agent in snap.agents else "unknown"
+            tt = t.for_team(team)
+            signals = _burnout_signals(now, w8h.agent.get(agent, {}), tt)
+            active = len(signals) >= tt.burnout_min_signals
             yield Finding({"agent": agent, "team": team}, active, active,
                           f"{len(signals)} of 6 signals: " + ("; ".join(signals) or "none"),
                           {"signals": len(signals)})
@@ -232,9 +244,10 @@ def findings(rule: Rule, snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
                 continue
             states = snap.team_states.get(team, {})
             logged_in = sum(n for s, n in states.items() if s != "logged_out")
-            active = occ < t.overstaffed_below and logged_in >= t.overstaffed_min_agents
+            tt = t.for_team(team)
+            active = occ < tt.overstaffed_below and logged_in >= tt.overstaffed_min_agents
             yield Finding({"team": team}, active, active,
-                          f"team occupancy 1h {occ:.2f} (< {t.overstaffed_below}) with "
+                          f"team occupancy 1h {occ:.2f} (< {tt.overstaffed_below}) with "
                           f"{logged_in} agents logged in", {"occupancy_1h": occ})
     elif name == "QueueServiceLevelLow":
         for queue, kpis in w15.queue.items():

@@ -61,6 +61,7 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
     alertmanager: str | None = None
     engine: _EngineFile = msgspec.field(default_factory=_EngineFile)
     alerts: dict[str, float | int | bool | str] = msgspec.field(default_factory=dict)
+    teams: dict[str, dict[str, float | int | bool]] = msgspec.field(default_factory=dict)
     queues: dict[str, _QueueFile] = msgspec.field(default_factory=dict)
 
 
@@ -171,16 +172,21 @@ def _engine_config(file: _File) -> EngineConfig:
 
 def _thresholds(file: _File, path: Path | None) -> Thresholds:
     """The ``[alerts]`` table overrides :class:`Thresholds` fields by name."""
-    known = {f.name for f in fields(Thresholds)} - {"queue_service_level_target"}
-    unknown = sorted(set(file.alerts) - known)
-    if unknown:
-        raise ConfigError(f"config file {path}: unknown key `alerts.{unknown[0]}` "
-                          f"(known: {', '.join(sorted(known))})")
+    known = {f.name for f in fields(Thresholds)} - {"queue_service_level_target", "teams"}
+    tables = [("alerts", file.alerts)] + [(f'teams."{team}"', overrides)
+                                          for team, overrides in file.teams.items()]
+    for table, values in tables:
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"config file {path}: unknown key `{table}.{unknown[0]}` "
+                              f"(known: {', '.join(sorted(known))})")
     targets = {q: spec.service_level_target for q, spec in file.queues.items()
                if spec.service_level_target is not None}
     try:
-        return msgspec.convert({**file.alerts, "queue_service_level_target": targets},
-                               Thresholds, strict=False)
+        for overrides in file.teams.values():  # each team's table must be valid alone
+            msgspec.convert({**file.alerts, **overrides}, Thresholds, strict=False)
+        return msgspec.convert({**file.alerts, "queue_service_level_target": targets,
+                                "teams": file.teams}, Thresholds, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"config file {path}: {exc} (in the alerts table)") from exc
 

@@ -17,6 +17,7 @@ from typing import Any
 import faust
 import redis
 import redis.asyncio as aioredis
+from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
@@ -78,6 +79,21 @@ def wait_for_redis(url: str) -> redis.Redis:
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
 
+def wait_for_kafka(settings: Settings, names: list[str], partitions: int) -> None:
+    """Create the topics, retrying with backoff while Kafka cannot be reached."""
+    backoff = 0.5
+    while True:
+        try:
+            ensure_topics(settings.kafka, names, partitions, **kafka_python_security(settings))
+            return
+        except KafkaError as exc:
+            log.error("kafka_unreachable", extra={"fields": {
+                "kafka": settings.kafka, "error": type(exc).__name__, "retry_in_s": backoff,
+                "hint": "start Kafka or set CCPULSE_KAFKA_BOOTSTRAP / --kafka"}})
+            time.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
 def run_worker(settings: Settings, *, partitions: int, batch_size: int,
                log_format: str = "text") -> int:
     log.info("starting", extra={"fields": settings.describe()})
@@ -85,9 +101,8 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
     event_log = RedisEventLog(aioredis.Redis.from_url(settings.redis), settings.group)
     topics = WorkerTopics(settings.agent_topic, settings.interaction_topic,
                           settings.deadletter_topic)
-    ensure_topics(settings.kafka, [topics.agent_states, topics.interactions, topics.deadletter,
-                                   settings.alerts_topic],
-                  partitions, **kafka_python_security(settings))
+    wait_for_kafka(settings, [topics.agent_states, topics.interactions, topics.deadletter,
+                              settings.alerts_topic], partitions)
 
     pipeline = Pipeline(settings.engine)
     evaluator = AlertEvaluator(settings.thresholds,

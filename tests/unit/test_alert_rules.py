@@ -221,3 +221,12 @@ def test_divergence_hysteresis_is_opt_in() -> None:
     damped = run_series(hovering, make, AlertEvaluator(Thresholds(aht_up_resolve=0.10,
                                                                   csat_down_resolve=0.2)))
     assert [a.status for _, a in damped] == ["firing"]  # +13 % stays above the 10 % floor
+
+
+def test_thresholds_can_differ_per_team() -> None:
+    evaluator = AlertEvaluator(Thresholds(teams={"t1": {"occupancy_high": 0.95,
+                                                        "occupancy_resolve": 0.9}}))
+    assert run_series([occupancy(0.9)] * 42, lambda now, k: snap(now, agent=k), evaluator) == []
+    other = AlertEvaluator(Thresholds(teams={"t2": {"occupancy_high": 0.95}}))
+    fired = run_series([occupancy(0.9)] * 42, lambda now, k: snap(now, agent=k), other)
+    assert [i for i, _ in fired] == [40]

@@ -96,3 +96,14 @@ def test_help_output_offers_no_secret_flags() -> None:
     for command in ("worker", "demo", "replay", "simulate"):
         text = build_parser()._subparsers._group_actions[0].choices[command].format_help()
         assert "password" not in text.lower() or "in the URL" in text
+
+
+def test_per_team_alert_thresholds_from_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[teams."team-7"]\noccupancy_high = 0.9\n')
+    s = load_settings({"config": str(config)}, {})
+    assert s.thresholds.for_team("team-7").occupancy_high == 0.9
+    assert s.thresholds.for_team("team-1").occupancy_high == 0.85
+    config.write_text('[teams."team-7"]\noccupancy_hihg = 0.9\n')
+    with pytest.raises(ConfigError, match=r'teams\."team-7"\.occupancy_hihg'):
+        load_settings({"config": str(config)}, {})
