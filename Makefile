@@ -27,6 +27,10 @@ system:
 	scripts/install-system-deps.sh
 	scripts/kafka.sh
 
+# Full benchmarks (minutes); results go into BENCHMARKS.md. `python -m bench --short` is CI's.
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 

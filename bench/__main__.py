@@ -1,0 +1,131 @@
+"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape] [--short]``.
+
+Each benchmark simulates its floor with a fixed seed, measures, and prints one JSON line with
+the machine, the command and the numbers, next to the bare-library baseline measured in the
+same run where one exists (this machine is shared and noisy: ratios travel better than
+absolute numbers). ``--short`` runs tiny sizes so CI keeps the scripts working; it asserts
+nothing about speed. Results go into BENCHMARKS.md by hand, with the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import orjson
+
+from ccpulse.exporter import KpiCollector, exposition
+from processors.decode import decode
+from processors.engine import KpiEngine
+from processors.snapshot import snapshot
+from streams.simulator import HOUR, SimConfig, Simulator
+
+SIZES = {"S": 500, "M": 5_000, "L": 50_000}
+
+
+def machine() -> dict[str, object]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def simulated(agents: int, hours: float, seed: int = 1) -> list[bytes]:
+    config = SimConfig(agents=agents, duration_ms=int(hours * HOUR), seed=seed)
+    return [orjson.dumps(e) for e in Simulator(config).events()]
+
+
+def rate(count: int, run: Callable[[], object]) -> tuple[float, float]:
+    started = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - started
+    return count / seconds, seconds
+
+
+def bench_engine(agents: int, hours: float) -> dict[str, object]:
+    """Decode + validate + apply on one core, against msgspec's bare JSON decode."""
+    lines = simulated(agents, hours)
+    bare, _ = rate(len(lines), lambda: [msgspec.json.decode(line) for line in lines])
+    validated, _ = rate(len(lines), lambda: [decode(line) for line in lines])
+    decoded = [decode(line) for line in lines]
+    engine = KpiEngine()
+    applied, _ = rate(len(lines), lambda: [engine.apply(d) for d in decoded])  # type: ignore[arg-type]
+    engine = KpiEngine()
+    end_to_end, _ = rate(len(lines), lambda: [engine.apply(decode(line))  # type: ignore[arg-type]
+                                              for line in lines])
+    return {"events": len(lines), "bare_json_decode_per_s": round(bare),
+            "decode_validate_per_s": round(validated), "apply_per_s": round(applied),
+            "decode_validate_apply_per_s": round(end_to_end),
+            "ratio_to_bare_decode": round(end_to_end / bare, 3)}
+
+
+def bench_replay(agents: int, hours: float) -> dict[str, object]:
+    """``ccpulse replay`` of a simulated day as a user runs it, process start included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        day = Path(tmp) / "day.jsonl"
+        subprocess.run([sys.executable, "-m", "ccpulse", "simulate", "--out", str(day),
+                        "--agents", str(agents), "--hours", str(hours), "--seed", "1"],
+                       check=True, capture_output=True)
+        count = sum(1 for _ in day.open("rb"))
+        command = [sys.executable, "-m", "ccpulse", "replay", str(day), "--metrics-out",
+                   str(Path(tmp) / "m.prom")]
+        per_s, seconds = rate(count, lambda: subprocess.run(command, check=True,
+                                                              capture_output=True))
+        return {"events": count, "seconds": round(seconds, 2), "events_per_s": round(per_s),
+                "command": "ccpulse replay day.jsonl --metrics-out m.prom"}
+
+
+def bench_scrape(agents: int, hours: float) -> dict[str, object]:
+    """Computing the whole exposition at one instant, and the engine's memory."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    engine = KpiEngine()
+    for line in simulated(agents, hours):
+        engine.apply(decode(line))  # type: ignore[arg-type]
+    now = engine.max_ts or 0
+    _, snap_s = rate(1, lambda: snapshot(engine, now))
+    body: list[bytes] = []
+    _, scrape_s = rate(1, lambda: body.append(exposition(KpiCollector(
+        lambda: snapshot(engine, now)))))
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    return {"agents": agents, "snapshot_s": round(snap_s, 3), "scrape_s": round(scrape_s, 3),
+            "exposition_bytes": len(body[0]), "engine_rss_growth_mib": round(grown_kib / 1024, 1),
+            "rss_per_agent_kib": round(grown_kib / agents, 1)}
+
+
+BENCHES: dict[str, Callable[[int, float], dict[str, object]]] = {
+    "engine": bench_engine, "replay": bench_replay, "scrape": bench_scrape,
+}
+FULL = {"engine": ("M", 1.0), "replay": ("M", 8.0), "scrape": ("M", 8.0)}
+SHORT = {"engine": (50, 0.25), "replay": (50, 0.25), "scrape": (50, 0.25)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("which", nargs="?", default="all", choices=["all", *BENCHES])
+    parser.add_argument("--short", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--agents", help="S, M, L or a number (default per benchmark)")
+    parser.add_argument("--hours", type=float)
+    args = parser.parse_args(argv)
+    plan = SHORT if args.short else FULL
+    for name in (BENCHES if args.which == "all" else [args.which]):
+        size, hours = plan[name]
+        if args.agents:
+            size = args.agents
+        agents = SIZES[size] if isinstance(size, str) and size in SIZES else int(size)
+        result = BENCHES[name](agents, args.hours or hours)
+        print(json.dumps({"bench": name, "agents": agents, "hours": args.hours or hours,
+                          "date": time.strftime("%Y-%m-%d"), "machine": machine(),
+                          **result}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""The benchmark scripts keep working (their short mode); nothing here judges speed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_bench_short_mode_reports_every_benchmark() -> None:
+    out = subprocess.run([sys.executable, "-m", "bench", "--short"], capture_output=True,
+                         text=True, check=True, timeout=120).stdout
+    results = {r["bench"]: r for r in map(json.loads, out.splitlines())}
+    assert set(results) == {"engine", "replay", "scrape"}
+    assert results["engine"]["events"] > 0 and results["engine"]["apply_per_s"] > 0
+    assert results["replay"]["events_per_s"] > 0
+    assert results["scrape"]["exposition_bytes"] > 0
+    for result in results.values():
+        assert result["machine"]["cpus"] >= 1 and result["date"]
