@@ -10,10 +10,10 @@ nothing about speed. Results go into BENCHMARKS.md by hand, with the date.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -83,18 +83,28 @@ def bench_replay(agents: int, hours: float) -> dict[str, object]:
                 "command": "ccpulse replay day.jsonl --metrics-out m.prom"}
 
 
+def rss_kib() -> int:
+    """Resident memory now (not the peak: the simulation's peak is not the engine's)."""
+    gc.collect()
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def bench_scrape(agents: int, hours: float) -> dict[str, object]:
     """Computing the whole exposition at one instant, and the engine's memory."""
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    lines = simulated(agents, hours)
+    before = rss_kib()
     engine = KpiEngine()
-    for line in simulated(agents, hours):
+    for line in lines:
         engine.apply(decode(line))  # type: ignore[arg-type]
+    grown_kib = rss_kib() - before
     now = engine.max_ts or 0
     _, snap_s = rate(1, lambda: snapshot(engine, now))
     body: list[bytes] = []
     _, scrape_s = rate(1, lambda: body.append(exposition(KpiCollector(
         lambda: snapshot(engine, now)))))
-    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     return {"agents": agents, "snapshot_s": round(snap_s, 3), "scrape_s": round(scrape_s, 3),
             "exposition_bytes": len(body[0]), "engine_rss_growth_mib": round(grown_kib / 1024, 1),
             "rss_per_agent_kib": round(grown_kib / agents, 1)}
