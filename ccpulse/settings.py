@@ -20,6 +20,7 @@ import yaml
 
 from alerts.rules import Thresholds
 from processors.config import DEFAULT_CAPACITY, DEFAULT_PRODUCTIVE_REASONS, EngineConfig
+from streams.pipeline import AGENT_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, INTERACTION_TOPIC
 
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 
@@ -69,10 +70,10 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
 class Settings:
     kafka: str = "localhost:9092"
     group: str = "ccpulse"
-    agent_topic: str = "cc.agent-states"
-    interaction_topic: str = "cc.interactions"
-    deadletter_topic: str = "cc.deadletter"
-    alerts_topic: str = "cc.alerts"
+    agent_topic: str = AGENT_TOPIC
+    interaction_topic: str = INTERACTION_TOPIC
+    deadletter_topic: str = DEADLETTER_TOPIC
+    alerts_topic: str = ALERTS_TOPIC
     # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; SASL mechanism PLAIN or SCRAM-SHA-256/512
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None

@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 import msgspec
 
 Channel = Literal["voice", "chat", "email", "social", "sms", "video"]
-CHANNELS: tuple[str, ...] = ("voice", "chat", "email", "social", "sms", "video")
 
 # Ids are the producer's opaque ids. The upper bound is ours, not the contract's: an id of
 # kilobytes is not an id but an attack on label cardinality and memory, so it is dead-lettered.

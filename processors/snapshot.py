@@ -44,7 +44,6 @@ class WindowKpis:
 class AgentNow:
     team: str
     state: str  # handling, acw, idle, not_ready, logged_out
-    active: int  # interactions answered and not yet wrapped
 
 
 @dataclass
@@ -147,7 +146,7 @@ def snapshot(engine: KpiEngine, now: int) -> Snapshot:
         timeline = machine.timeline
         state = STATE_NAMES[timeline.category_at(now)]
         team = timeline.team_at(now) or machine.team
-        agents[agent_id] = AgentNow(team, state, len(machine.active))
+        agents[agent_id] = AgentNow(team, state)
         team_states.setdefault(team, Counter())[state] += 1
     waiting = {}
     for queue, entries in engine.waiting.items():

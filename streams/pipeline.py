@@ -1,8 +1,9 @@
 """The in-process pipeline: raw message values in, KPI engine state and pipeline health out.
 
-Shared by ``ccpulse demo``, ``ccpulse replay`` and (around its Kafka consumer) the worker:
-decode → dedup/lateness → engine, with every refusal counted by reason and handed to a
-dead-letter sink. The engine is guarded by a lock because ``/metrics`` is scraped from
+Shared by ``ccpulse demo``, ``ccpulse replay`` and the worker's replica: decode →
+dedup/lateness → engine, with every refusal counted by reason (the caller reports it: a
+replay prints the line number; the worker dead-letters before its log, so its replica only
+sees valid events). The engine is guarded by a lock because ``/metrics`` is scraped from
 another thread while events are applied.
 """
 
@@ -21,6 +22,7 @@ from processors.snapshot import Snapshot, snapshot
 AGENT_TOPIC = "cc.agent-states"
 INTERACTION_TOPIC = "cc.interactions"
 DEADLETTER_TOPIC = "cc.deadletter"
+ALERTS_TOPIC = "cc.alerts"
 
 
 def topic_for_type(event_type: str, agent_topic: str = AGENT_TOPIC,
@@ -40,9 +42,6 @@ class DeadLetter:
     detail: str
 
 
-DeadLetterSink = Callable[[DeadLetter, bytes], None]
-
-
 @dataclass
 class PipelineStats:
     processed: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, type)
@@ -54,12 +53,10 @@ class PipelineStats:
 class Pipeline:
     """Applies message values to a :class:`KpiEngine` and keeps pipeline health counters."""
 
-    def __init__(self, config: EngineConfig | None = None,
-                 dead_letters: DeadLetterSink | None = None) -> None:
+    def __init__(self, config: EngineConfig | None = None) -> None:
         self.engine = KpiEngine(config)
         self.stats = PipelineStats()
         self.lock = threading.Lock()
-        self._dead_letters = dead_letters
 
     def feed(
         self,
@@ -67,8 +64,6 @@ class Pipeline:
         topic: str | None,
         now_ms: int | None,
         *,
-        partition: int = 0,
-        offset: int = 0,
         before_apply: Callable[[int], None] | None = None,
     ) -> Decoded | Rejection | None:
         """Apply one message. Returns the decoded event, the rejection, or None for a duplicate.
@@ -95,9 +90,6 @@ class Pipeline:
                 self.stats.last_event_ms = result.ts_ms
                 return result
         self.stats.dead_lettered[result.reason] += 1
-        if self._dead_letters is not None:
-            letter = DeadLetter(topic or "unknown", partition, offset, result.reason, result.detail)
-            self._dead_letters(letter, raw)
         return result
 
     def snapshot(self, now_ms: int) -> Snapshot:

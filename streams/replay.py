@@ -56,8 +56,7 @@ def replay(
             if on_progress is not None and unreported >= PROGRESS_EVERY_BYTES:
                 on_progress(unreported)
                 unreported = 0
-            result = pipeline.feed(raw, topic=None, now_ms=now_ms, partition=0, offset=number,
-                                   before_apply=before_event)
+            result = pipeline.feed(raw, topic=None, now_ms=now_ms, before_apply=before_event)
             if isinstance(result, Rejection):
                 if on_bad_line is not None:
                     on_bad_line(BadLine(number, result.reason, result.detail))

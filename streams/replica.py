@@ -31,7 +31,6 @@ class Replica(threading.Thread):
         self.pipeline = pipeline
         self._on_idle = on_idle
         self.last_id: bytes | str = "0-0"
-        self.applied = 0
         self.caught_up = threading.Event()
         self._stop = threading.Event()
 
@@ -54,7 +53,6 @@ class Replica(threading.Thread):
             for entry_id, topic, payload in batch:
                 self.pipeline.feed(payload, topic, now_ms=None)
                 self.last_id = entry_id
-                self.applied += 1
             if len(batch) < READ_COUNT:
                 self.caught_up.set()
                 if self._on_idle is not None:

@@ -31,9 +31,9 @@ MAX_BACKOFF_S = 10.0
 
 @dataclass(frozen=True)
 class WorkerTopics:
-    agent_states: str = "cc.agent-states"
-    interactions: str = "cc.interactions"
-    deadletter: str = "cc.deadletter"
+    agent_states: str
+    interactions: str
+    deadletter: str
 
 
 def build_app(

@@ -28,7 +28,7 @@ def now_ms() -> int:
 def team_snapshot(at: int, occupancy: float) -> Snapshot:
     w15, w1h, w8h = WindowKpis(), WindowKpis(), WindowKpis()
     w1h.team["t-am"] = {"occupancy": occupancy}
-    return Snapshot(at, {"15m": w15, "1h": w1h, "8h": w8h}, {"a1": AgentNow("t-am", "idle", 0)},
+    return Snapshot(at, {"15m": w15, "1h": w1h, "8h": w8h}, {"a1": AgentNow("t-am", "idle")},
                     {"t-am": Counter({"idle": 5})}, {})
 
 

@@ -33,7 +33,7 @@ def snap(now: int, *, agent: dict | None = None, agent8: dict | None = None,
         w15.queue["q1"] = queue
     states = {"t1": Counter({"idle": logged_in, "logged_out": 2})}
     return Snapshot(now, {"15m": w15, "1h": w1h, "8h": w8h},
-                    {"a1": AgentNow("t1", "idle", 0)}, states, {})
+                    {"a1": AgentNow("t1", "idle")}, states, {})
 
 
 def run_series(values: list[dict], make: Callable[[int, dict], Snapshot],
