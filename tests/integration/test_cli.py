@@ -168,3 +168,19 @@ def test_demo_serves_metrics_and_health_and_stops_on_ctrl_c() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_replay_with_an_early_now_keeps_the_history_its_windows_need(tmp_path: Path) -> None:
+    day = tmp_path / "long.jsonl"
+    ccpulse("simulate", "--out", str(day), "--agents", "20", "--hours", "20", "--seed", "3",
+            "--no-scenarios")
+    now = "2026-11-23T17:00:00Z"  # 11 h before the file ends
+    whole = samples(ccpulse("replay", str(day), "--metrics-out", "-", "--now", now).stdout)
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b"\n".join(line for line in day.read_bytes().splitlines()
+                               if orjson.loads(line)["ts"] <= now) + b"\n")
+    only_until_now = samples(ccpulse("replay", str(cut), "--metrics-out", "-",
+                                     "--now", now).stdout)
+    key = ("ccpulse_team_logged_in_seconds", frozenset({"team": "team-001",
+                                                         "window": "8h"}.items()))
+    assert whole[key] == only_until_now[key] > 0
