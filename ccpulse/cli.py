@@ -155,7 +155,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     alerts_stream = args.alerts_out.open("wb") if args.alerts_out else None
     notifiers = [JsonLinesNotifier(alerts_stream)] if alerts_stream else []
     monitor = _monitor(settings, notifiers, alerts=alerts_stream is not None)
-    monitor.expire_no_later_than_ms = args.now
     bad: list[BadLine] = []
 
     def on_bad(line: BadLine) -> None:

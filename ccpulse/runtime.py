@@ -24,8 +24,6 @@ class Monitor:
     evaluator: AlertEvaluator | None = None
     notifiers: Sequence[Notifier] = ()
     transitions: int = 0
-    # A replay whose windows end before the file does must keep what those windows need.
-    expire_no_later_than_ms: int | None = None
     _next_expiry_ms: int | None = field(default=None, repr=False)
 
     def advance(self, now_ms: int, inclusive: bool = True) -> list[Alert]:
@@ -41,8 +39,7 @@ class Monitor:
                 sent.extend(alerts)
         self.transitions += len(sent)
         if self._next_expiry_ms is None or now_ms >= self._next_expiry_ms:
-            cap = self.expire_no_later_than_ms
-            self.pipeline.expire(now_ms if cap is None else min(now_ms, cap))
+            self.pipeline.expire(now_ms)
             self._next_expiry_ms = now_ms + EXPIRE_EVERY_MS
         return sent
 

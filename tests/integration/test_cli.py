@@ -171,6 +171,8 @@ def test_demo_serves_metrics_and_health_and_stops_on_ctrl_c() -> None:
 
 
 def test_replay_with_an_early_now_keeps_the_history_its_windows_need(tmp_path: Path) -> None:
+    """Events after --now (+5 min) are refused as future, so nothing later can expire what
+    the windows at --now still need: the numbers equal those of the file cut at --now."""
     day = tmp_path / "long.jsonl"
     ccpulse("simulate", "--out", str(day), "--agents", "20", "--hours", "20", "--seed", "3",
             "--no-scenarios")
