@@ -26,7 +26,7 @@ from alerts.engine import fingerprint
 from processors.timefmt import format_ms
 from streams.kafka_io import ensure_topics, make_producer, produce
 from tests.integration.conftest import WorkerProcess
-from tests.integration.servers import start_alertmanager
+from tests.integration.servers import start_alertmanager, start_redis
 from tests.integration.test_alertmanager import wait_for_alerts
 
 # Series that depend on the process or on the instant, not on the events.
@@ -245,3 +245,29 @@ def test_worker_sends_alerts_to_alertmanager_and_the_alerts_topic(
         assert alert["status"] in ("firing", "resolved")
         assert {"labels", "annotations", "startsAt", "generatorURL"} <= alert.keys()
         assert key == fingerprint(alert["labels"]).encode()
+
+
+def test_worker_waits_through_a_redis_restart_and_loses_nothing(
+        worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str,
+        topics: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "redis-own").mkdir()
+    own_redis = start_redis(tmp_path / "redis-own")
+    url = f"redis://127.0.0.1:{own_redis.port}/0"
+    try:
+        clean = recent_shift(tmp_path / "clean.jsonl", agents=100, minutes=8, seed=24)
+        unique = len(clean.read_bytes().splitlines())
+        worker = worker_factory(CCPULSE_REDIS_URL=url, CCPULSE_BATCH_SIZE="50")
+        worker.wait_healthy()
+        producer = produce_slowly(clean, kafka_bootstrap, topics, seconds=15)
+        wait_for(lambda: log_length(url) > unique // 5, 60, "some of the stream")
+        own_redis.stop()  # graceful: the AOF is flushed, as on a Redis restart
+        time.sleep(5)  # the stream goes on in Kafka; the worker must wait, not drop
+        assert worker.proc.poll() is None, "the worker must not crash while Redis is away"
+        own_redis = start_redis(own_redis.workdir, own_redis.port)
+        producer.join(60)
+        wait_for(lambda: log_length(url) >= unique, 120, "the rest of the stream")
+        assert_converges(worker, clean)
+        assert log_length(url) == unique
+        assert "redis_unavailable" in worker.log.read_text()
+    finally:
+        own_redis.stop()
