@@ -9,6 +9,7 @@ activity up to any instant ``t`` is one binary search away, and a window ``(star
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
 
 from processors.series import Vector, add, sub
@@ -51,7 +52,9 @@ class Timeline:
 
     def __init__(self) -> None:
         self.starts: list[int] = []
-        self.cums: list[Vector] = []
+        # running totals at each segment start, TIME_WIDTH doubles a row (typed: a tuple of
+        # boxed numbers per segment cost several times the memory)
+        self.cums = array("d")
         self.cats: list[int] = []
         self.weights: list[float] = []
         self.teams: list[str] = []
@@ -77,14 +80,14 @@ class Timeline:
                 and self.teams[last] == team
             ):
                 return
-            cum = add(self.cums[last], accrued(self.cats[last], self.weights[last],
+            cum = add(self._cum(last), accrued(self.cats[last], self.weights[last],
                                                t - self.starts[last]))
             if self.teams[last] != team:
                 self.team_change_index = self.count
         else:
             cum = ZERO_TIME
         self.starts.append(t)
-        self.cums.append(cum)
+        self.cums.extend(cum)
         self.cats.append(category)
         self.weights.append(weight)
         self.teams.append(team)
@@ -92,9 +95,13 @@ class Timeline:
     def truncate(self, count: int, team_change_index: int) -> None:
         """Drop segments appended after a snapshot was taken (see ``AgentMachine``)."""
         keep = count - self.dropped
-        for column in (self.starts, self.cums, self.cats, self.weights, self.teams):
+        for column in (self.starts, self.cats, self.weights, self.teams):
             del column[keep:]
+        del self.cums[keep * TIME_WIDTH:]
         self.team_change_index = team_change_index
+
+    def _cum(self, i: int) -> Vector:
+        return tuple(self.cums[i * TIME_WIDTH:(i + 1) * TIME_WIDTH])
 
     def _segment_at(self, t: int) -> int:
         return bisect_right(self.starts, t) - 1
@@ -104,7 +111,7 @@ class Timeline:
         i = self._segment_at(t)
         if i < 0:
             return ZERO_TIME
-        return add(self.cums[i], accrued(self.cats[i], self.weights[i], t - self.starts[i]))
+        return add(self._cum(i), accrued(self.cats[i], self.weights[i], t - self.starts[i]))
 
     def window(self, start: int, end: int) -> list[tuple[str, Vector]]:
         """Time per team within ``(start, end]``; teams with no time are left out."""
@@ -135,6 +142,7 @@ class Timeline:
         """Forget segments that ended at or before ``before``; later windows stay exact."""
         cut = self._segment_at(before)
         if cut > 0:
-            for column in (self.starts, self.cums, self.cats, self.weights, self.teams):
+            for column in (self.starts, self.cats, self.weights, self.teams):
                 del column[:cut]
+            del self.cums[:cut * TIME_WIDTH]
             self.dropped += cut
