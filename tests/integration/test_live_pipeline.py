@@ -26,7 +26,7 @@ from alerts.engine import fingerprint
 from processors.timefmt import format_ms
 from streams.kafka_io import ensure_topics, make_producer, produce
 from tests.integration.conftest import WorkerProcess
-from tests.integration.servers import start_alertmanager, start_redis
+from tests.integration.servers import require, start_alertmanager, start_redis
 from tests.integration.test_alertmanager import wait_for_alerts
 
 # Series that depend on the process or on the instant, not on the events.
@@ -144,6 +144,10 @@ def test_worker_equals_replay_and_dead_letters_bad_input(
     for reason, count in BAD_REASONS.items():
         assert values[("ccpulse_events_dead_lettered_total", reason)] == count
     assert values[("ccpulse_events_duplicate_total", None)] == 40
+    check = subprocess.run([require("promtool", "prometheus"), "check", "metrics"],
+                           input=worker.get("/metrics")[1], capture_output=True, text=True,
+                           check=False)
+    assert check.returncode == 0, check.stdout + check.stderr  # contract §3
 
     consumer = KafkaConsumer(topics["CCPULSE_DEADLETTER_TOPIC"], bootstrap_servers=kafka_bootstrap,
                              auto_offset_reset="earliest", consumer_timeout_ms=5000)
