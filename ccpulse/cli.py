@@ -1,4 +1,4 @@
-"""``ccpulse`` command line: demo, replay, simulate.
+"""``ccpulse`` command line: demo, worker, replay, simulate.
 
 The composition root: settings are resolved here, adapters are built here, and the pure parts
 (processors, alert rules) are handed their time by the command that owns the clock.
@@ -7,7 +7,6 @@ The composition root: settings are resolved here, adapters are built here, and t
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import time
@@ -18,20 +17,17 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-from alerts.engine import AlertEvaluator
 from alerts.notify import ConsoleNotifier, JsonLinesNotifier, Notifier
 from ccpulse.demo import DemoOptions, run_demo
 from ccpulse.exporter import KpiCollector, exposition
 from ccpulse.logs import configure_logging
-from ccpulse.runtime import Monitor
+from ccpulse.runtime import Monitor, alert_evaluator
 from ccpulse.settings import ConfigError, Settings, kafka_python_security, load_settings
 from processors.timefmt import format_ms, parse_ms
 from streams.kafka_io import ensure_topics, make_producer, produce, realtime_pacer
 from streams.pipeline import Pipeline
 from streams.replay import BadLine, lines, replay
 from streams.simulator import HOUR, SimConfig, Simulator
-
-log = logging.getLogger("ccpulse")
 
 
 def _parse_time(text: str) -> int:
@@ -131,14 +127,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _monitor(settings: Settings, notifiers: Sequence[Notifier], alerts: bool) -> Monitor:
-    pipeline = Pipeline(settings.engine)
-    evaluator = None
-    if alerts:
-        evaluator = AlertEvaluator(
-            settings.thresholds,
-            generator_url=f"http://localhost:{settings.metrics_port}/metrics",
-        )
-    return Monitor(pipeline, evaluator, notifiers)
+    evaluator = alert_evaluator(settings) if alerts else None
+    return Monitor(Pipeline(settings.engine), evaluator, notifiers)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -12,10 +12,17 @@ from dataclasses import dataclass, field
 
 from alerts.engine import Alert, AlertEvaluator
 from alerts.notify import Notifier
+from ccpulse.settings import Settings
 from streams.pipeline import Pipeline
 
 # Expiry walks every cell; every 5 min of event time keeps it off the per-event path.
 EXPIRE_EVERY_MS = 5 * 60_000
+
+
+def alert_evaluator(settings: Settings) -> AlertEvaluator:
+    """The rules with the configured thresholds, linking back to this process's /metrics."""
+    return AlertEvaluator(settings.thresholds,
+                          generator_url=f"http://localhost:{settings.metrics_port}/metrics")
 
 
 @dataclass

@@ -11,8 +11,8 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import faust
 import redis
@@ -22,13 +22,12 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from alerts.alertmanager import AlertmanagerNotifier
-from alerts.engine import AlertEvaluator
 from alerts.leader import LeaderNotifier
 from alerts.notify import LogNotifier, TopicNotifier
 from ccpulse.exporter import KpiCollector
 from ccpulse.http import MetricsServer
 from ccpulse.logs import logging_config
-from ccpulse.runtime import Monitor
+from ccpulse.runtime import Monitor, alert_evaluator
 from ccpulse.settings import Settings, kafka_python_security, mask_url
 from streams.consumer import BatchProcessor
 from streams.kafka_io import ensure_topics, make_producer
@@ -38,6 +37,7 @@ from streams.replica import Replica
 from streams.worker import WorkerTopics, build_app
 
 log = logging.getLogger("ccpulse.worker")
+T = TypeVar("T")
 
 MAX_BACKOFF_S = 15.0
 # Commits are one Lua call on loopback or in the same zone: milliseconds, not seconds.
@@ -63,35 +63,35 @@ def kafka_credentials(settings: Settings) -> Any:
         ssl_context=context if protocol == "SASL_SSL" else None)
 
 
-def wait_for_redis(url: str) -> redis.Redis:
-    """Connect, retrying with backoff: a worker started before Redis should wait, not crash."""
-    client = redis.Redis.from_url(url)
+def until_reachable(attempt: Callable[[], T], errors: type[Exception] | tuple[type[Exception], ...],
+                    event: str, fields: dict[str, object]) -> T:
+    """Call ``attempt`` until it stops raising ``errors``, backing off and saying why: a
+    worker started before its dependencies should wait for them, not crash-loop."""
     backoff = 0.5
     while True:
         try:
-            client.ping()
-            return client
-        except redis.RedisError as exc:
-            log.error("redis_unreachable", extra={"fields": {
-                "redis": mask_url(url), "error": type(exc).__name__, "retry_in_s": backoff,
-                "hint": "start Redis or set CCPULSE_REDIS_URL / --redis"}})
+            return attempt()
+        except errors as exc:
+            log.error(event, extra={"fields": {**fields, "error": type(exc).__name__,
+                                               "retry_in_s": backoff}})
             time.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+def wait_for_redis(url: str) -> redis.Redis:
+    client = redis.Redis.from_url(url)
+    until_reachable(client.ping, redis.RedisError, "redis_unreachable", {
+        "redis": mask_url(url), "hint": "start Redis or set CCPULSE_REDIS_URL / --redis"})
+    return client
 
 
 def wait_for_kafka(settings: Settings, names: list[str], partitions: int) -> None:
-    """Create the topics, retrying with backoff while Kafka cannot be reached."""
-    backoff = 0.5
-    while True:
-        try:
-            ensure_topics(settings.kafka, names, partitions, **kafka_python_security(settings))
-            return
-        except KafkaError as exc:
-            log.error("kafka_unreachable", extra={"fields": {
-                "kafka": settings.kafka, "error": type(exc).__name__, "retry_in_s": backoff,
-                "hint": "start Kafka or set CCPULSE_KAFKA_BOOTSTRAP / --kafka"}})
-            time.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+    """Create the topics once Kafka can be reached."""
+    security = kafka_python_security(settings)
+    until_reachable(lambda: ensure_topics(settings.kafka, names, partitions, **security),
+                    KafkaError, "kafka_unreachable", {
+                        "kafka": settings.kafka,
+                        "hint": "start Kafka or set CCPULSE_KAFKA_BOOTSTRAP / --kafka"})
 
 
 def run_worker(settings: Settings, *, partitions: int, batch_size: int,
@@ -105,8 +105,7 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
                               settings.alerts_topic], partitions)
 
     pipeline = Pipeline(settings.engine)
-    evaluator = AlertEvaluator(settings.thresholds,
-                               generator_url=f"http://localhost:{settings.metrics_port}/metrics")
+    evaluator = alert_evaluator(settings)
     alert_producer = make_producer(settings.kafka, **kafka_python_security(settings))
     senders: list[Any] = [LogNotifier(), TopicNotifier(
         lambda key, value: alert_producer.send(settings.alerts_topic, key=key, value=value))]

@@ -154,6 +154,10 @@ class KpiEngine:
         self.interactions[iid] = rec  # re-inserted: the dict stays ordered by last touch
         return rec
 
+    def _saw_queue_event(self, queue: str, ts: int) -> None:
+        """The newest event time of a queue's own events: what lateness is judged against."""
+        self.queue_last_ts[queue] = max(self.queue_last_ts.get(queue, ts), ts)
+
     def _transition(
         self, agent_id: str, ts: int, tr: Transition
     ) -> tuple[AgentMachine, int | None]:
@@ -244,7 +248,7 @@ class KpiEngine:
         rec.queue_id = ev.queue_id
         rec.channel = ev.channel
         rec.customer_id = rec.customer_id or ev.customer_id
-        self.queue_last_ts[ev.queue_id] = max(self.queue_last_ts.get(ev.queue_id, ts), ts)
+        self._saw_queue_event(ev.queue_id, ts)
         repeat = self._repeat(rec, iid, ts)
         has_customer = int(rec.customer_id is not None)
         if rec.contact_at is not None:
@@ -261,7 +265,7 @@ class KpiEngine:
     def _on_abandoned(self, ev: InteractionAbandoned, ts: int) -> None:
         iid = ev.interaction_id
         rec = self._record(iid, ts)
-        self.queue_last_ts[ev.queue_id] = max(self.queue_last_ts.get(ev.queue_id, ts), ts)
+        self._saw_queue_event(ev.queue_id, ts)
         if rec.abandoned_ms is not None or rec.answered_ms is not None:
             return
         rec.abandoned_ms = ts

@@ -23,7 +23,7 @@ from processors.kpis import (
 )
 from processors.measures import WIDTH
 from processors.series import Vector, add
-from processors.timeline import STATE_NAMES, TIME_WIDTH
+from processors.timeline import STATE_NAMES, ZERO_TIME
 
 Sums = dict[str, Vector]
 
@@ -105,7 +105,7 @@ def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
         ids = set(time_sums) | set(sums["wrap"][scope]) | set(sums["survey"][scope])
         ids |= set(sums["answer"][scope])
         for scope_id in sorted(ids):
-            time = time_sums.get(scope_id, (0,) * TIME_WIDTH)
+            time = time_sums.get(scope_id, ZERO_TIME)
             wrap = sums["wrap"][scope].get(scope_id, _zero("wrap"))
             kpis = time_kpis(time)
             kpis |= wrap_kpis(wrap)
@@ -116,7 +116,7 @@ def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
                 kpis["interactions_per_hour"] = iph
             target[scope_id] = kpis
         for (scope_id, channel), wrap in sums["wrap"][f"{scope}_channel"].items():
-            iph = interactions_per_hour(wrap[0], logged_in_ms(time_sums.get(scope_id, (0,))))
+            iph = interactions_per_hour(wrap[0], logged_in_ms(time_sums.get(scope_id, ZERO_TIME)))
             if iph is not None:
                 (out.agent_iph if scope == "agent" else out.team_iph)[(scope_id, channel)] = iph
 
