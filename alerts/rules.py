@@ -8,12 +8,14 @@ explain it. Holding periods and the firing/resolved life cycle live in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from processors.kpis import Kpis
 from processors.snapshot import Snapshot
+from processors.staffing import NOW, QueueStaffing
 
 RUNBOOK_BASE = "https://github.com/ccpulse/ccpulse/blob/main/docs/runbooks.md"
 
@@ -48,6 +50,10 @@ class Thresholds:
     service_level_target: float = 0.80
     queue_service_level_target: dict[str, float] = field(default_factory=dict)
     abandon_high: float = 0.05
+    # QueueUnderstaffed: the "now" staffing gap above this many agents (0.5 rounds to one
+    # whole agent to add), held this long.
+    understaffed_gap: float = 0.5
+    understaffed_hold_ms: int = 10 * 60_000
     # Empathy guardrail: emotional calls may take longer; they never raise an AHT signal alone.
     exclude_emotional_from_aht: bool = True
     runbook_base: str = RUNBOOK_BASE
@@ -87,6 +93,8 @@ class Rule:
             return t.occupancy_hold_ms
         if self.alertname == "TeamOverstaffed":
             return t.overstaffed_hold_ms
+        if self.alertname == "QueueUnderstaffed":
+            return t.understaffed_hold_ms
         return 0
 
     def runbook_url(self, t: Thresholds) -> str:
@@ -180,6 +188,9 @@ QUEUE_SERVICE_LEVEL_LOW = Rule("QueueServiceLevelLow", "warning", "operations,wf
                                "Queue service level below target")
 QUEUE_ABANDON_RATE_HIGH = Rule("QueueAbandonRateHigh", "warning", "operations,wfm",
                                "Queue abandon rate above target")
+QUEUE_UNDERSTAFFED = Rule("QueueUnderstaffed", "warning", "wfm",
+                          "Queue needs more agents to meet its service level at a healthy "
+                          "occupancy")
 
 RULES: tuple[Rule, ...] = (
     AGENT_OCCUPANCY_HIGH,
@@ -189,79 +200,138 @@ RULES: tuple[Rule, ...] = (
     TEAM_OVERSTAFFED,
     QUEUE_SERVICE_LEVEL_LOW,
     QUEUE_ABANDON_RATE_HIGH,
+    QUEUE_UNDERSTAFFED,
 )
+
+
+def _understaffed(plan: QueueStaffing) -> str:
+    """The workforce manager's answer in one sentence: how many to add now, and why."""
+    def add(horizon: str) -> str:
+        gap = plan.gap(horizon)
+        return f"add {math.ceil(gap - 1e-9)}" if gap > 0 else "enough"
+    first = next(iter(plan.offered_load))
+    last_horizon = list(plan.required_agents)[-1]
+    return (f"{plan.channel} needs {plan.required_agents[NOW]} agents now for "
+            f"{plan.service_level_target:.0%} within {plan.threshold_seconds:.0f}s at "
+            f"≤ {plan.occupancy_cap:.0%} occupancy: {plan.arrivals_per_hour[NOW]:.0f} arrivals/h "
+            f"x AHT {plan.aht_seconds[first]:.0f}s = {plan.offered_load[first]:.1f} Erlangs "
+            f"({first}); {plan.staffed_agents:.1f} serving it (predicted service level "
+            f"{plan.predicted_service_level:.0%}): {add(NOW)}. In {last_horizon}: "
+            f"{plan.required_agents[last_horizon]} needed ({add(last_horizon)}).")
+
+
+def _agent_occupancy_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    w1h = snap.windows["1h"]
+    for agent, kpis in w1h.agent.items():
+        occ = kpis.get("occupancy")
+        if occ is None:
+            continue
+        team = snap.agents[agent].team if agent in snap.agents else "unknown"
+        tt = t.for_team(team)
+        yield Finding({"agent": agent, "team": team}, occ > tt.occupancy_high,
+                      occ >= tt.occupancy_resolve,
+                      f"occupancy 1h {occ:.2f} (> {tt.occupancy_high}; resolves below "
+                      f"{tt.occupancy_resolve})", {"occupancy_1h": occ})
+
+
+def _team_occupancy_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    w1h = snap.windows["1h"]
+    for team, kpis in w1h.team.items():
+        occ = kpis.get("occupancy")
+        if occ is not None:
+            tt = t.for_team(team)
+            yield Finding({"team": team}, occ > tt.occupancy_high,
+                          occ > tt.team_occupancy_resolve,
+                          f"team occupancy 1h {occ:.2f} (> {tt.occupancy_high})",
+                          {"occupancy_1h": occ})
+
+
+def _csat_aht_divergence(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    w1h = snap.windows["1h"]
+    w8h = snap.windows["8h"]
+    for scope, now_by, base_by in (("team", w1h.team, w8h.team),
+                                   ("agent", w1h.agent, w8h.agent)):
+        for scope_id, now in now_by.items():
+            labels = {scope: scope_id}
+            if scope == "agent" and scope_id in snap.agents:
+                labels["team"] = snap.agents[scope_id].team
+            tt = t.for_team(labels.get("team", scope_id))
+            active, keep, text, values = _divergence(now, base_by.get(scope_id, {}), tt)
+            if not text:
+                continue
+            yield Finding(labels, active, keep, text, values)
+
+
+def _agent_burnout_risk(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    w1h = snap.windows["1h"]
+    w8h = snap.windows["8h"]
+    for agent, now in w1h.agent.items():
+        team = snap.agents[agent].team if agent in snap.agents else "unknown"
+        tt = t.for_team(team)
+        signals = _burnout_signals(now, w8h.agent.get(agent, {}), tt)
+        active = len(signals) >= tt.burnout_min_signals
+        yield Finding({"agent": agent, "team": team}, active, active,
+                      f"{len(signals)} of 6 signals: " + ("; ".join(signals) or "none"),
+                      {"signals": len(signals)})
+
+
+def _team_overstaffed(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    w1h = snap.windows["1h"]
+    for team, kpis in w1h.team.items():
+        occ = kpis.get("occupancy")
+        if occ is None:
+            continue
+        states = snap.team_states.get(team, {})
+        logged_in = sum(n for s, n in states.items() if s != "logged_out")
+        tt = t.for_team(team)
+        active = occ < tt.overstaffed_below and logged_in >= tt.overstaffed_min_agents
+        yield Finding({"team": team}, active, active,
+                      f"team occupancy 1h {occ:.2f} (< {tt.overstaffed_below}) with "
+                      f"{logged_in} agents logged in", {"occupancy_1h": occ})
+
+
+def _queue_service_level_low(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    w15 = snap.windows["15m"]
+    for queue, kpis in w15.queue.items():
+        sl = kpis.get("service_level")
+        if sl is not None:
+            target = t.sl_target(queue)
+            yield Finding({"queue": queue}, sl < target, sl < target,
+                          f"service level 15m {sl:.2f} (< target {target})",
+                          {"service_level_15m": sl})
+
+
+def _queue_abandon_rate_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    w15 = snap.windows["15m"]
+    for queue, kpis in w15.queue.items():
+        rate = kpis.get("abandon")
+        if rate is not None:
+            yield Finding({"queue": queue}, rate > t.abandon_high, rate > t.abandon_high,
+                          f"abandon rate 15m {rate:.3f} (> {t.abandon_high}) — "
+                          f"{kpis['abandoned']:.0f} of {kpis['queued']:.0f} queued",
+                          {"abandon_15m": rate})
+
+
+def _queue_understaffed(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    for (queue, channel), plan in snap.staffing.items():
+        gap = plan.gap(NOW)
+        active = gap > t.understaffed_gap
+        yield Finding({"queue": queue, "channel": channel}, active, active,
+                      _understaffed(plan), {"gap_agents": gap})
+
+
+_FINDERS: dict[str, Callable[[Snapshot, Thresholds], Iterator[Finding]]] = {
+    "AgentOccupancyHigh": _agent_occupancy_high,
+    "TeamOccupancyHigh": _team_occupancy_high,
+    "CsatAhtDivergence": _csat_aht_divergence,
+    "AgentBurnoutRisk": _agent_burnout_risk,
+    "TeamOverstaffed": _team_overstaffed,
+    "QueueServiceLevelLow": _queue_service_level_low,
+    "QueueAbandonRateHigh": _queue_abandon_rate_high,
+    "QueueUnderstaffed": _queue_understaffed,
+}
 
 
 def findings(rule: Rule, snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
     """Every scope the rule has an opinion about at this snapshot."""
-    w15, w1h, w8h = snap.windows["15m"], snap.windows["1h"], snap.windows["8h"]
-    name = rule.alertname
-    if name == "AgentOccupancyHigh":
-        for agent, kpis in w1h.agent.items():
-            occ = kpis.get("occupancy")
-            if occ is None:
-                continue
-            team = snap.agents[agent].team if agent in snap.agents else "unknown"
-            tt = t.for_team(team)
-            yield Finding({"agent": agent, "team": team}, occ > tt.occupancy_high,
-                          occ >= tt.occupancy_resolve,
-                          f"occupancy 1h {occ:.2f} (> {tt.occupancy_high}; resolves below "
-                          f"{tt.occupancy_resolve})", {"occupancy_1h": occ})
-    elif name == "TeamOccupancyHigh":
-        for team, kpis in w1h.team.items():
-            occ = kpis.get("occupancy")
-            if occ is not None:
-                tt = t.for_team(team)
-                yield Finding({"team": team}, occ > tt.occupancy_high,
-                              occ > tt.team_occupancy_resolve,
-                              f"team occupancy 1h {occ:.2f} (> {tt.occupancy_high})",
-                              {"occupancy_1h": occ})
-    elif name == "CsatAhtDivergence":
-        for scope, now_by, base_by in (("team", w1h.team, w8h.team),
-                                       ("agent", w1h.agent, w8h.agent)):
-            for scope_id, now in now_by.items():
-                labels = {scope: scope_id}
-                if scope == "agent" and scope_id in snap.agents:
-                    labels["team"] = snap.agents[scope_id].team
-                tt = t.for_team(labels.get("team", scope_id))
-                active, keep, text, values = _divergence(now, base_by.get(scope_id, {}), tt)
-                if not text:
-                    continue
-                yield Finding(labels, active, keep, text, values)
-    elif name == "AgentBurnoutRisk":
-        for agent, now in w1h.agent.items():
-            team = snap.agents[agent].team if agent in snap.agents else "unknown"
-            tt = t.for_team(team)
-            signals = _burnout_signals(now, w8h.agent.get(agent, {}), tt)
-            active = len(signals) >= tt.burnout_min_signals
-            yield Finding({"agent": agent, "team": team}, active, active,
-                          f"{len(signals)} of 6 signals: " + ("; ".join(signals) or "none"),
-                          {"signals": len(signals)})
-    elif name == "TeamOverstaffed":
-        for team, kpis in w1h.team.items():
-            occ = kpis.get("occupancy")
-            if occ is None:
-                continue
-            states = snap.team_states.get(team, {})
-            logged_in = sum(n for s, n in states.items() if s != "logged_out")
-            tt = t.for_team(team)
-            active = occ < tt.overstaffed_below and logged_in >= tt.overstaffed_min_agents
-            yield Finding({"team": team}, active, active,
-                          f"team occupancy 1h {occ:.2f} (< {tt.overstaffed_below}) with "
-                          f"{logged_in} agents logged in", {"occupancy_1h": occ})
-    elif name == "QueueServiceLevelLow":
-        for queue, kpis in w15.queue.items():
-            sl = kpis.get("service_level")
-            if sl is not None:
-                target = t.sl_target(queue)
-                yield Finding({"queue": queue}, sl < target, sl < target,
-                              f"service level 15m {sl:.2f} (< target {target})",
-                              {"service_level_15m": sl})
-    elif name == "QueueAbandonRateHigh":
-        for queue, kpis in w15.queue.items():
-            rate = kpis.get("abandon")
-            if rate is not None:
-                yield Finding({"queue": queue}, rate > t.abandon_high, rate > t.abandon_high,
-                              f"abandon rate 15m {rate:.3f} (> {t.abandon_high}) — "
-                              f"{kpis['abandoned']:.0f} of {kpis['queued']:.0f} queued",
-                              {"abandon_15m": rate})
+    return _FINDERS[rule.alertname](snap, t)

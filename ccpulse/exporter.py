@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from ccpulse.staffing_metrics import staffing_metrics
 from processors.decode import REASONS
 from processors.kpis import Kpis
 from processors.snapshot import Snapshot
@@ -117,6 +118,7 @@ class KpiCollector:
         snap = self._snapshot()
         yield from self._kpi_metrics(snap)
         yield from self._state_metrics(snap)
+        yield from staffing_metrics(snap)
         if self._alerts_firing is not None:
             firing = GaugeMetricFamily("ccpulse_alerts_firing", "alerts firing now",
                                        labels=["alertname", "severity"])

@@ -19,7 +19,12 @@ import msgspec
 import yaml
 
 from alerts.rules import Thresholds
-from processors.config import DEFAULT_CAPACITY, DEFAULT_PRODUCTIVE_REASONS, EngineConfig
+from processors.config import (
+    DEFAULT_CAPACITY,
+    DEFAULT_PRODUCTIVE_REASONS,
+    EngineConfig,
+    StaffingConfig,
+)
 from streams.pipeline import AGENT_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, INTERACTION_TOPIC
 
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
@@ -44,6 +49,16 @@ class _EngineFile(msgspec.Struct, forbid_unknown_fields=True):
         default_factory=dict)
 
 
+Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
+class _StaffingFile(msgspec.Struct, forbid_unknown_fields=True):
+    occupancy_cap: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.85
+    level_smoothing: Share = 0.3
+    trend_smoothing: Share = 0.1
+    trend_damping: Share = 0.9
+
+
 class _File(msgspec.Struct, forbid_unknown_fields=True):
     kafka: str | None = None
     group: str | None = None
@@ -61,6 +76,7 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
     metrics_host: str | None = None
     alertmanager: str | None = None
     engine: _EngineFile = msgspec.field(default_factory=_EngineFile)
+    staffing: _StaffingFile = msgspec.field(default_factory=_StaffingFile)
     alerts: dict[str, float | int | bool | str] = msgspec.field(default_factory=dict)
     teams: dict[str, dict[str, float | int | bool]] = msgspec.field(default_factory=dict)
     queues: dict[str, _QueueFile] = msgspec.field(default_factory=dict)
@@ -155,7 +171,7 @@ def _read_file(path: Path) -> _File:
         raise ConfigError(f"config file {path}: {exc}") from exc
 
 
-def _engine_config(file: _File) -> EngineConfig:
+def _engine_config(file: _File, thresholds: Thresholds) -> EngineConfig:
     eng = file.engine
     return EngineConfig(
         capacity={**DEFAULT_CAPACITY, **eng.capacity},
@@ -168,6 +184,12 @@ def _engine_config(file: _File) -> EngineConfig:
         },
         short_abandon_ms=round(eng.short_abandon_seconds * 1000),
         lateness_ms=round(eng.lateness_seconds * 1000),
+        staffing=StaffingConfig(
+            # One service-level target per queue for both the alert and the staffing plan.
+            service_level_target=thresholds.service_level_target,
+            queue_service_level_target=thresholds.queue_service_level_target,
+            **msgspec.structs.asdict(file.staffing),
+        ),
     )
 
 
@@ -216,6 +238,7 @@ def load_settings(flags: Mapping[str, object] | None = None,
     except ValueError as exc:
         raise ConfigError(f"metrics port must be a number, got {port!r} "
                           "(--metrics-port or CCPULSE_METRICS_PORT)") from exc
+    thresholds = _thresholds(file, config_path)
     return Settings(
         kafka=str(pick("kafka", "CCPULSE_KAFKA_BOOTSTRAP", defaults.kafka)),
         group=str(pick("group", "CCPULSE_GROUP", defaults.group)),
@@ -238,6 +261,6 @@ def load_settings(flags: Mapping[str, object] | None = None,
         metrics_host=str(pick("metrics_host", "CCPULSE_METRICS_HOST", defaults.metrics_host)),
         alertmanager=pick("alertmanager", "CCPULSE_ALERTMANAGER_URL", None),  # type: ignore[arg-type]
         config_path=config_path,
-        engine=_engine_config(file),
-        thresholds=_thresholds(file, config_path),
+        engine=_engine_config(file, thresholds),
+        thresholds=thresholds,
     )

@@ -26,6 +26,32 @@ DEFAULT_PRODUCTIVE_REASONS: frozenset[str] = frozenset(
 
 
 @dataclass(frozen=True)
+class StaffingConfig:
+    """How required agents are planned and arrivals forecast (issue 9; README "Staffing")."""
+
+    service_level_target: float = 0.80
+    queue_service_level_target: dict[str, float] = field(default_factory=dict)
+    # Never plan above the top of the healthy occupancy band: meeting the service level must
+    # not mean planning agents into burnout.
+    occupancy_cap: float = 0.85
+    # Live offered load is measured over these windows; the first one drives "now".
+    load_windows: tuple[str, ...] = ("15m", "1h")
+    horizons_ms: dict[str, int] = field(
+        default_factory=lambda: {"15m": 15 * MINUTE_MS, "30m": 30 * MINUTE_MS, "60m": HOUR_MS}
+    )
+    # Forecast: damped-trend exponential smoothing (Holt) of arrivals in 5-minute bins over
+    # the last hour. Damping keeps a burst from being extrapolated into a flood an hour out.
+    forecast_bin_ms: int = 5 * MINUTE_MS
+    forecast_bins: int = 12
+    level_smoothing: float = 0.3
+    trend_smoothing: float = 0.1
+    trend_damping: float = 0.9
+
+    def sl_target(self, queue_id: str) -> float:
+        return self.queue_service_level_target.get(queue_id, self.service_level_target)
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     """What the KPI engine needs to know; every field has the contract's default."""
 
@@ -40,6 +66,7 @@ class EngineConfig:
     lateness_ms: int = 10 * MINUTE_MS
     repeat_contact_ms: int = 24 * HOUR_MS
     dedup_ms: int = 24 * HOUR_MS
+    staffing: StaffingConfig = field(default_factory=StaffingConfig)
 
     @property
     def retention_ms(self) -> int:

@@ -23,6 +23,7 @@ from processors.kpis import (
 )
 from processors.measures import WIDTH
 from processors.series import Vector, add
+from processors.staffing import QueueChannel, QueueStaffing, staffing
 from processors.timeline import STATE_NAMES, ZERO_TIME
 
 Sums = dict[str, Vector]
@@ -36,6 +37,8 @@ class WindowKpis:
     team: dict[str, Kpis] = field(default_factory=dict)
     queue: dict[str, Kpis] = field(default_factory=dict)
     channel: dict[str, Kpis] = field(default_factory=dict)
+    # (queue, channel): the unit of staffing, since one queue may mix channels
+    queue_channel: dict[tuple[str, str], Kpis] = field(default_factory=dict)
     agent_iph: dict[tuple[str, str], float] = field(default_factory=dict)  # (agent, channel)
     team_iph: dict[tuple[str, str], float] = field(default_factory=dict)  # (team, channel)
 
@@ -53,6 +56,7 @@ class Snapshot:
     agents: dict[str, AgentNow]
     team_states: dict[str, Counter[str]]
     waiting: dict[str, tuple[int, float]]  # queue -> (waiting now, longest wait in seconds)
+    staffing: dict[QueueChannel, QueueStaffing] = field(default_factory=dict)
 
 
 def _accumulate(sums: dict, key: object, vector: Vector) -> None:
@@ -76,7 +80,8 @@ def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
     sums: dict[str, dict[str, dict]] = {}
     for family, cells in engine.families.items():
         by_scope: dict[str, dict] = {"agent": {}, "team": {}, "queue": {}, "channel": {},
-                                     "agent_channel": {}, "team_channel": {}}
+                                     "agent_channel": {}, "team_channel": {},
+                                     "queue_channel": {}}
         for key, series in cells.items():
             vector = series.window(start, end)
             if vector is None:
@@ -85,6 +90,7 @@ def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
                 queue, channel = key
                 _accumulate(by_scope["queue"], queue, vector)
                 _accumulate(by_scope["channel"], channel, vector)
+                _accumulate(by_scope["queue_channel"], key, vector)
                 continue
             agent, team = key[0], key[1]
             _accumulate(by_scope["agent"], agent, vector)
@@ -93,6 +99,7 @@ def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
                 queue, channel = key[2], key[3]
                 _accumulate(by_scope["queue"], queue, vector)
                 _accumulate(by_scope["channel"], channel, vector)
+                _accumulate(by_scope["queue_channel"], (queue, channel), vector)
                 _accumulate(by_scope["agent_channel"], (agent, channel), vector)
                 _accumulate(by_scope["team_channel"], (team, channel), vector)
         sums[family] = by_scope
@@ -120,7 +127,8 @@ def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
             if iph is not None:
                 (out.agent_iph if scope == "agent" else out.team_iph)[(scope_id, channel)] = iph
 
-    for scope, target in (("queue", out.queue), ("channel", out.channel)):
+    for scope, target in (("queue", out.queue), ("channel", out.channel),
+                          ("queue_channel", out.queue_channel)):
         ids = set(sums["contact"][scope]) | set(sums["abandon"][scope])
         ids |= set(sums["queue_answer"][scope]) | set(sums["wrap"][scope])
         for scope_id in sorted(ids):
@@ -153,4 +161,6 @@ def snapshot(engine: KpiEngine, now: int) -> Snapshot:
         started = [t for t in entries.values() if t <= now]
         if started:
             waiting[queue] = (len(started), (now - min(started)) / 1000)
-    return Snapshot(now, windows, agents, team_states, waiting)
+    plan = staffing(engine, {name: w.queue_channel for name, w in windows.items()},
+                    {agent_id: a.state for agent_id, a in agents.items()}, now)
+    return Snapshot(now, windows, agents, team_states, waiting, plan)

@@ -48,3 +48,43 @@ def run(events: list[dict[str, Any]], now: str | int, engine: KpiEngine | None =
     engine = engine or KpiEngine()
     feed(engine, events)
     return snapshot(engine, now if isinstance(now, int) else at(now))
+
+
+def _handled(ev: EventFactory, agent: str, iid: str, *, queue: str, channel: str,
+             answered: int, handle_s: int, queued: bool = True) -> list[dict]:
+    out = []
+    if queued:
+        out.append(ev("interaction.queued", answered, interaction_id=iid, queue_id=queue,
+                      channel=channel))
+    end = answered + (handle_s - 30) * 1000
+    return [*out,
+            ev("interaction.answered", answered, interaction_id=iid, agent_id=agent,
+               queue_id=queue, channel=channel),
+            ev("interaction.ended", end, interaction_id=iid, agent_id=agent),
+            ev("interaction.wrapped", answered + handle_s * 1000, interaction_id=iid,
+               agent_id=agent)]
+
+
+def staffing_floor() -> list[dict]:
+    """At 10:00: billing/voice had 25 arrivals in the last 15 minutes (09:45:30, then every
+    30 s), all 180 s calls answered at once by a0…a6 in turn — 5 Erlangs. a7 answered two
+    billing calls directly and one sales chat; a8 answered billing and went to lunch."""
+    ev = EventFactory()
+    events = []
+    for i in range(9):
+        events += [ev("agent.login", "09:00:00", agent_id=f"a{i}", team_id="t1"),
+                   ev("agent.available", "09:00:00", agent_id=f"a{i}")]
+    for k in range(25):
+        events += _handled(ev, f"a{k % 7}", f"b{k}", queue="billing", channel="voice",
+                           answered=at("09:45:30") + k * 30_000, handle_s=180)
+    for agent, iid, queue, channel, clock, handle_s, queued in (
+        ("a7", "d1", "billing", "voice", "09:20:00", 180, False),
+        ("a7", "d2", "billing", "voice", "09:30:00", 180, False),
+        ("a7", "s1", "sales", "chat", "09:50:00", 600, True),
+        ("a8", "d3", "billing", "voice", "09:10:00", 180, False),
+    ):
+        events += _handled(ev, agent, iid, queue=queue, channel=channel, answered=at(clock),
+                           handle_s=handle_s, queued=queued)
+    events.append(ev("agent.not_ready", "09:40:00", agent_id="a8", reason="lunch"))
+    events.sort(key=lambda e: e["ts"])
+    return events

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
 from alerts.engine import Alert, AlertEvaluator
 from alerts.rules import Thresholds
 from processors.snapshot import AgentNow, Snapshot, WindowKpis
+from tests.support import run, staffing_floor
 
 T0 = 1_700_000_000_000 // 15_000 * 15_000
 STEP = 15_000
@@ -230,3 +232,24 @@ def test_thresholds_can_differ_per_team() -> None:
     other = AlertEvaluator(Thresholds(teams={"t2": {"occupancy_high": 0.95}}))
     fired = run_series([occupancy(0.9)] * 42, lambda now, k: snap(now, agent=k), other)
     assert [i for i, _ in fired] == [40]
+
+
+def test_queue_understaffed_fires_after_its_hold_and_names_the_agents_to_add() -> None:
+    """The hand-worked floor of test_staffing: sales/chat is 0.67 agents short (fires),
+    billing/voice 0.33 (below the 0.5 that rounds to one agent: does not)."""
+    plan = run(staffing_floor(), "10:00:00").staffing
+    steps = [plan] * 42
+    transitions = run_series(steps, lambda now, p: replace(snap(now), staffing=p))
+    assert [(i, a.status) for i, a in transitions] == [(40, "firing")]
+    alert = transitions[0][1]
+    assert alert.labels == {"alertname": "QueueUnderstaffed", "severity": "warning",
+                            "audience": "wfm", "queue": "sales", "channel": "chat"}
+    description = alert.annotations["description"]
+    assert "needs 1 agents now for 80% within 20s at ≤ 85% occupancy" in description
+    assert "0.3 serving it" in description and "add 1" in description
+    # staffed again: resolves at the next evaluation
+    more = {key: replace(p, staffed_agents=p.staffed_agents + 1) for key, p in plan.items()}
+    evaluator = AlertEvaluator()
+    run_series(steps, lambda now, p: replace(snap(now), staffing=p), evaluator)
+    resolved = evaluator.evaluate(replace(snap(T0 + 42 * STEP), staffing=more))
+    assert [(a.labels["queue"], a.status) for a in resolved] == [("sales", "resolved")]

@@ -33,7 +33,8 @@ def test_config_file_sets_engine_alerts_and_queues(tmp_path: Path) -> None:
     config.write_text(
         "engine:\n  service_level_threshold_seconds: 30\n  productive_reasons: [lunch]\n"
         "  capacity: {chat: 2}\n"
-        "alerts:\n  occupancy_high: 0.9\n"
+        "alerts:\n  occupancy_high: 0.9\n  understaffed_gap: 1.5\n"
+        "staffing:\n  occupancy_cap: 0.8\n"
         "queues:\n  q-email:\n    service_level_threshold_seconds: 3600\n"
         "    service_level_target: 0.95\n")
     s = load_settings({"config": str(config)}, {})
@@ -43,6 +44,11 @@ def test_config_file_sets_engine_alerts_and_queues(tmp_path: Path) -> None:
     assert s.engine.capacity["chat"] == 2 and s.engine.capacity["voice"] == 1
     assert s.thresholds.occupancy_high == 0.9
     assert s.thresholds.sl_target("q-email") == 0.95
+    assert s.thresholds.understaffed_gap == 1.5
+    # the staffing plan aims at the same service-level targets as the alert
+    assert s.engine.staffing.sl_target("q-email") == 0.95
+    assert s.engine.staffing.sl_target("other") == 0.80
+    assert s.engine.staffing.occupancy_cap == 0.8
 
 
 @pytest.mark.parametrize(("text", "names"), [
@@ -51,6 +57,8 @@ def test_config_file_sets_engine_alerts_and_queues(tmp_path: Path) -> None:
     ("[alerts]\noccupancy_high = 'high'\n", "alerts"),
     ("[queues.q1]\nservice_level_target = 2\n", "service_level_target"),
     ("metrics_port = 'x'\n", "metrics_port"),
+    ("[staffing]\noccupancy_cap = 1.2\n", "occupancy_cap"),
+    ("[staffing]\noccupancy_ceiling = 0.8\n", "occupancy_ceiling"),
     ("not toml at all [", "not valid"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, text: str, names: str) -> None:
