@@ -180,8 +180,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             text = b""
         else:
             collector = KpiCollector(lambda: monitor.pipeline.snapshot(now),
-                                     alerts_firing=monitor.evaluator.firing_counts
-                                     if monitor.evaluator else None)
+                                     alerts=monitor.evaluator)
             text = exposition(collector)
         if args.metrics_out == "-":
             sys.stdout.buffer.write(text)

@@ -65,7 +65,7 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
 
     registry = CollectorRegistry()
     registry.register(KpiCollector(lambda: pipeline.snapshot(clock()),  # type: ignore[arg-type]
-                                   pipeline.stats, evaluator.firing_counts, clock))
+                                   pipeline.stats, evaluator, clock))
     try:
         server = MetricsServer(registry, settings.metrics_host, settings.metrics_port,
                                lambda: (True, "ok")).start()

@@ -11,11 +11,12 @@ denominator simply yields no sample (never NaN). Example exposition::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from alerts.engine import AlertEvaluator
 from ccpulse.staffing_metrics import staffing_metrics
 from processors.decode import REASONS
 from processors.kpis import Kpis
@@ -95,6 +96,24 @@ def _fill(families: dict[str, GaugeMetricFamily], kpis: Kpis, labels: list[str])
             family.add_metric(labels, value)
 
 
+ALERT_LABELS = ["alertname", "severity", "audience", "team", "agent", "queue", "channel"]
+
+
+def _alert_metrics(alerts: AlertEvaluator) -> Iterator[Metric]:
+    firing = GaugeMetricFamily("ccpulse_alerts_firing", "alerts firing now",
+                               labels=["alertname", "severity"])
+    for alertname, severity, count in alerts.firing_counts():
+        firing.add_metric([alertname, severity], count)
+    yield firing
+    # One series per firing alert, so a dashboard can list a team's alerts; scope labels an
+    # alert does not have are empty, which Prometheus treats as absent.
+    info = GaugeMetricFamily("ccpulse_alert_firing_info", "1 for each alert firing now",
+                             labels=ALERT_LABELS)
+    for alert in alerts.firing():
+        info.add_metric([alert.labels.get(name, "") for name in ALERT_LABELS], 1)
+    yield info
+
+
 class KpiCollector:
     """A prometheus-client collector over a snapshot source and pipeline stats."""
 
@@ -102,7 +121,7 @@ class KpiCollector:
         self,
         snapshot: Callable[[], Snapshot],
         stats: PipelineStats | None = None,
-        alerts_firing: Callable[[], Iterable[tuple[str, str, int]]] | None = None,
+        alerts: AlertEvaluator | None = None,
         clock_ms: Callable[[], int] | None = None,
         last_event_ms: Callable[[], int | None] | None = None,
     ) -> None:
@@ -110,7 +129,7 @@ class KpiCollector:
         consumer's own but the lag is that of the replica behind ``/metrics``."""
         self._snapshot = snapshot
         self._stats = stats
-        self._alerts_firing = alerts_firing
+        self._alerts = alerts
         self._clock_ms = clock_ms
         self._last_event_ms = last_event_ms or (lambda: stats.last_event_ms if stats else None)
 
@@ -119,12 +138,8 @@ class KpiCollector:
         yield from self._kpi_metrics(snap)
         yield from self._state_metrics(snap)
         yield from staffing_metrics(snap)
-        if self._alerts_firing is not None:
-            firing = GaugeMetricFamily("ccpulse_alerts_firing", "alerts firing now",
-                                       labels=["alertname", "severity"])
-            for alertname, severity, count in self._alerts_firing():
-                firing.add_metric([alertname, severity], count)
-            yield firing
+        if self._alerts is not None:
+            yield from _alert_metrics(self._alerts)
         if self._stats is not None:
             yield from self._pipeline_metrics(self._stats)
 
@@ -187,7 +202,13 @@ class KpiCollector:
         longest = GaugeMetricFamily("ccpulse_queue_longest_wait_seconds",
                                     "wait so far of the oldest interaction still queued",
                                     labels=["queue"])
-        for queue_id, (count, oldest) in snap.waiting.items():
+        # Every queue with KPIs in some window gets a sample, 0 when nobody waits: a
+        # wallboard should show an empty queue as 0, not as "no data".
+        known = set(snap.waiting)
+        for kpis in snap.windows.values():
+            known.update(kpis.queue)
+        for queue_id in sorted(known):
+            count, oldest = snap.waiting.get(queue_id, (0, 0.0))
             waiting.add_metric([queue_id], count)
             longest.add_metric([queue_id], oldest)
         yield waiting

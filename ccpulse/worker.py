@@ -122,7 +122,7 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
     stats = PipelineStats()
     registry = CollectorRegistry()
     registry.register(KpiCollector(  # type: ignore[arg-type]
-        lambda: pipeline.snapshot(wall_ms()), stats, evaluator.firing_counts, wall_ms,
+        lambda: pipeline.snapshot(wall_ms()), stats, evaluator, wall_ms,
         last_event_ms=lambda: pipeline.stats.last_event_ms))
 
     def health() -> tuple[bool, str]:

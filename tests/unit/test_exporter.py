@@ -9,6 +9,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from alerts.engine import AlertEvaluator
+from alerts.rules import Thresholds
 from ccpulse.exporter import KpiCollector, exposition
 from processors.decode import REASONS
 from processors.timefmt import format_ms
@@ -51,10 +53,13 @@ def pipeline() -> Pipeline:
 
 
 def registry_for(pipeline: Pipeline, now: int) -> CollectorRegistry:
+    # a low threshold with no hold: a1 (occupancy 0.29) fires at the first evaluation
+    evaluator = AlertEvaluator(Thresholds(occupancy_high=0.2, occupancy_resolve=0.2,
+                                          occupancy_hold_ms=0))
+    evaluator.evaluate(pipeline.snapshot(now))
     registry = CollectorRegistry()
     registry.register(KpiCollector(lambda: pipeline.snapshot(now), pipeline.stats,  # type: ignore[arg-type]
-                                   lambda: [("TeamOccupancyHigh", "warning", 0)],
-                                   clock_ms=lambda: now))
+                                   evaluator, clock_ms=lambda: now))
     return registry
 
 
@@ -81,7 +86,13 @@ def test_required_metrics_and_labels(pipeline: Pipeline) -> None:
     assert value("ccpulse_events_dead_lettered_total", {"reason": "not_json"}) == 1
     assert value("ccpulse_event_lag_seconds") == 1200  # last processed: a2 login at 09:00
     assert value("ccpulse_alerts_firing",
-                 {"alertname": "TeamOccupancyHigh", "severity": "warning"}) == 0
+                 {"alertname": "QueueAbandonRateHigh", "severity": "warning"}) == 0
+    assert value("ccpulse_alerts_firing",
+                 {"alertname": "AgentOccupancyHigh", "severity": "warning"}) == 1
+    assert value("ccpulse_alert_firing_info",
+                 {"alertname": "AgentOccupancyHigh", "severity": "warning",
+                  "audience": "supervisor", "agent": "a1", "team": "t1", "queue": "",
+                  "channel": ""}) == 1
     text = exposition(KpiCollector(lambda: pipeline.snapshot(at("09:20:00"))))
     names = {f.name for f in text_string_to_metric_families(text.decode())}
     for name in REQUIRED:
