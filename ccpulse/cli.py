@@ -1,4 +1,4 @@
-"""``ccpulse`` command line: demo, worker, replay, simulate.
+"""``ccpulse`` command line: demo, worker, replay, simulate, dashboards.
 
 The composition root: settings are resolved here, adapters are built here, and the pure parts
 (processors, alert rules) are handed their time by the command that owns the clock.
@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
 from alerts.notify import ConsoleNotifier, JsonLinesNotifier, Notifier
+from ccpulse.dashboards import write_dashboards
 from ccpulse.demo import DemoOptions, run_demo
 from ccpulse.exporter import KpiCollector, exposition
 from ccpulse.logs import configure_logging
@@ -110,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--realtime", action="store_true",
                      help="with --kafka: start now and send each event at its time")
     sim.add_argument("--speed", type=float, default=1.0, help="with --realtime: time factor")
+    sim.add_argument("--warmup", type=float, default=0,
+                     help="with --realtime: start this many minutes in the past and send "
+                     "that history at once, so dashboards have data from the first minute")
+
+    dash = commands.add_parser("dashboards", help="write the Grafana dashboards as JSON, with "
+                               "colour bands from the config's thresholds")
+    _common(dash)
+    dash.add_argument("--out", type=Path, default=Path("deploy/grafana/dashboards"))
     return parser
 
 
@@ -209,19 +218,20 @@ def _produce(settings: Settings, values: Iterable[bytes],
 def cmd_simulate(args: argparse.Namespace) -> int:
     config = SimConfig(agents=args.agents, duration_ms=int(args.hours * HOUR), seed=args.seed,
                        end_shift=args.end_shift)
+    now = int(time.time() * 1000)
     if args.start is not None:
         config.start_ms = args.start
     elif args.kafka:
         # Live consumers refuse events from the future: a fast run simulates the hours up to
         # now, a real-time run starts now.
-        now = int(time.time() * 1000)
-        config.start_ms = now if args.realtime else now - config.duration_ms
+        config.start_ms = now - round(args.warmup * 60_000) if args.realtime else (
+            now - config.duration_ms)
     if args.no_scenarios:
         config.scenarios = []
     events = Simulator(config).events()
     if args.kafka:
         settings = _settings(args)
-        pace = realtime_pacer(args.speed) if args.realtime else None
+        pace = realtime_pacer(args.speed, anchor_ms=now) if args.realtime else None
         sent = _produce(settings, (orjson.dumps(e) for e in events), pace)
         Console(stderr=True).print(f"sent {sent:,} events to {settings.kafka}", highlight=False)
         return 0
@@ -261,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_worker(_settings(args), partitions=args.partitions,
                               batch_size=args.batch_size, log_format=args.log_format)
+        if args.command == "dashboards":
+            for path in write_dashboards(_settings(args).thresholds, args.out):
+                Console(stderr=True).print(f"wrote {path}", highlight=False)
+            return 0
         return cmd_simulate(args)
     except ConfigError as exc:
         Console(stderr=True).print(f"[red]configuration error:[/] {exc}", highlight=False)

@@ -83,10 +83,14 @@ def produce(
     return sent
 
 
-def realtime_pacer(speed: float = 1.0) -> Callable[[int], None]:
-    """Sleeps until the wall clock reaches each event's time (sped up by ``speed``)."""
+def realtime_pacer(speed: float = 1.0, anchor_ms: int | None = None) -> Callable[[int], None]:
+    """Sleeps until the wall clock reaches each event's time (sped up by ``speed``).
+
+    ``anchor_ms`` is the event time that corresponds to "now" (default: the first event's),
+    so events before it — a warm-up history — go out at once.
+    """
     start_wall = time.time() * 1000
-    first: list[int] = []
+    first: list[int] = [] if anchor_ms is None else [anchor_ms]
 
     def pace(ts_ms: int) -> None:
         if not first:

@@ -1,0 +1,315 @@
+"""The Grafana dashboards, one per audience: operations, supervisors, workforce management.
+
+Every KPI query takes ``max by (…)`` over its scope labels: with several workers, each
+reports the whole floor (they share one event log), so Prometheus holds one identical series
+per worker and the dashboards show one. Pipeline counters are per worker and are summed.
+Colour bands come from the contract's thresholds as configured (``Thresholds``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from alerts.rules import Thresholds
+from ccpulse.grafana import (
+    Bands,
+    Json,
+    Panel,
+    Query,
+    dashboard,
+    query_variable,
+    window_variable,
+)
+
+TEAM = 'team=~"$team"'
+QUEUE = 'queue=~"$queue"'
+WINDOW = 'window="$window"'
+
+
+def kpi(metric: str, by: str, *matchers: str) -> str:
+    """One series per scope, whatever the number of workers reporting it."""
+    return f"max by ({by}) (ccpulse_{metric}{{{','.join(matchers)}}})"
+
+
+def occupancy_bands(t: Thresholds) -> Bands:
+    # orange: overstaffed; yellow: under the healthy band; green: healthy; red: burnout risk
+    return Bands("orange", ((t.overstaffed_below, "yellow"), (0.75, "green"),
+                            (t.occupancy_high, "red")))
+
+
+def service_level_bands(t: Thresholds) -> Bands:
+    # below target red; a thin margin (< 5 points above) yellow
+    return Bands("red", ((t.service_level_target, "yellow"),
+                         (t.service_level_target + 0.05, "green")))
+
+
+def abandon_bands(t: Thresholds) -> Bands:
+    return Bands("green", ((t.abandon_high * 0.8, "yellow"), (t.abandon_high, "red")))
+
+
+def aht_change_bands(t: Thresholds) -> Bands:
+    # AHT as a range, not a cap: far below the baseline is as worth a look as far above
+    return Bands("yellow", ((1 - t.aht_up, "green"), (1 + t.aht_up, "red")))
+
+
+CSAT_BANDS = Bands("red", ((3.5, "yellow"), (4.0, "green")))
+FCR_BANDS = Bands("red", ((0.6, "yellow"), (0.7, "green")))
+QA_BANDS = Bands("red", ((70, "yellow"), (85, "green")))
+SHARE_GOOD_HIGH = Bands("red", ((0.5, "yellow"), (0.75, "green")))
+GAP_BANDS = Bands("green", ((0.5, "yellow"), (2, "red")))
+
+
+def operations(t: Thresholds) -> Json:
+    queues = [
+        Panel("timeseries", "Service level by queue ($window)",
+              [Query(kpi("queue_service_level_ratio", "queue", QUEUE, WINDOW), "{{queue}}")],
+              "Answered within the queue's threshold / (answered + abandoned after 5 s). "
+              "Red below target.", "percentunit", service_level_bands(t), min=0, max=1),
+        Panel("timeseries", "Abandon rate by queue ($window)",
+              [Query(kpi("queue_abandon_ratio", "queue", QUEUE, WINDOW), "{{queue}}")],
+              "Abandoned / queued. Red above the alert threshold.", "percentunit",
+              abandon_bands(t), min=0),
+        Panel("timeseries", "ASA by queue ($window)",
+              [Query(kpi("queue_asa_seconds", "queue", QUEUE, WINDOW), "{{queue}}")],
+              "Mean wait of answered interactions.", "s", width=8),
+        Panel("bargauge", "Waiting now",
+              [Query(kpi("queue_waiting_interactions", "queue", QUEUE), "{{queue}}")],
+              "Interactions queued and not yet answered or abandoned.",
+              bands=Bands("green", ((5, "yellow"), (15, "red"))), width=8),
+        Panel("bargauge", "Longest wait now",
+              [Query(kpi("queue_longest_wait_seconds", "queue", QUEUE), "{{queue}}")],
+              "How long the oldest waiting customer has waited so far.", "s",
+              Bands("green", ((20, "yellow"), (60, "red"))), width=8),
+    ]
+    teams = [
+        Panel("timeseries", "Occupancy by team ($window)",
+              [Query(kpi("team_occupancy_ratio", "team", TEAM, WINDOW), "{{team}}")],
+              "Green is the healthy band 0.75-0.85; red is burnout risk, orange overstaffing.",
+              "percentunit", occupancy_bands(t), min=0, max=1),
+        Panel("timeseries", "Interactions per hour by team ($window)",
+              [Query(kpi("team_interactions_per_hour", "team", TEAM, WINDOW, 'channel="all"'),
+                     "{{team}}")],
+              "Wrapped interactions / logged-in hours, all channels.", "none"),
+    ]
+    pipeline = [
+        Panel("timeseries", "Events processed per second",
+              [Query("sum by (topic) (ccpulse:events_processed:rate1m)", "{{topic}}")],
+              "Valid events applied, per source topic, all workers.", "ops", width=8),
+        Panel("timeseries", "Kafka consumer lag",
+              [Query("sum by (topic) (ccpulse_consumer_lag_messages)", "{{topic}}")],
+              "Messages not yet read, all workers. Rising = the workers do not keep up.",
+              "short", Bands("green", ((10_000, "yellow"), (100_000, "red"))), width=8),
+        Panel("timeseries", "Dead letters per second",
+              [Query("sum by (reason) (ccpulse:events_dead_lettered:rate5m)", "{{reason}}")],
+              "Refused events by reason; the payloads are in the dead-letter topic.",
+              "ops", width=8),
+        Panel("stat", "Event lag",
+              [Query("max(ccpulse_event_lag_seconds)", "lag")],
+              "Now minus the event time of the newest processed event. High on a quiet "
+              "floor is normal; high while busy means a stuck producer or worker.", "s",
+              Bands("green", ((60, "yellow"), (300, "red"))), width=6, height=5),
+        Panel("stat", "Workers up", [Query('sum(up{job="ccpulse"})', "workers")],
+              "Workers Prometheus can scrape.", bands=Bands("red", ((1, "green"),)),
+              width=6, height=5),
+        Panel("timeseries", "Redis commit latency p99",
+              [Query("histogram_quantile(0.99, sum by (le) "
+                     "(rate(ccpulse_redis_commit_seconds_bucket[$__rate_interval])))", "p99")],
+              "Time to commit a batch and its offsets to Redis.", "s", width=6, height=5),
+        Panel("stat", "Alerts firing",
+              [Query("sum by (alertname) (max by (alertname, severity) "
+                     "(ccpulse_alerts_firing))", "{{alertname}}")],
+              "ccpulse's own alerts, by rule.", bands=Bands("green", ((1, "red"),)),
+              width=6, height=5),
+    ]
+    return dashboard(
+        "ccpulse-operations", "ccpulse · Operations",
+        "Queues, teams and pipeline health for the operations floor.",
+        [query_variable("queue", "queue", "ccpulse_queue_queued_interactions", multi=True),
+         query_variable("team", "team", "ccpulse_team_logged_in_seconds", multi=True),
+         window_variable("15m")],
+        [("Queues", queues), ("Teams", teams), ("Pipeline health", pipeline)])
+
+
+def supervisor(t: Thresholds) -> Json:
+    one_team = 'team="$team"'
+    by_agent = "agent"
+    summary = [
+        Panel("stat", "Occupancy ($window)",
+              [Query(kpi("team_occupancy_ratio", "team", one_team, WINDOW), "occupancy")],
+              unit="percentunit", bands=occupancy_bands(t), width=4, height=4),
+        Panel("stat", "AHT ($window)",
+              [Query(kpi("team_aht_seconds", "team", one_team, WINDOW), "AHT")],
+              unit="s", width=4, height=4),
+        Panel("stat", "CSAT ($window)",
+              [Query(kpi("team_csat_score", "team", one_team, WINDOW), "CSAT")],
+              bands=CSAT_BANDS, width=4, height=4),
+        Panel("stat", "Agents by activity",
+              [Query(f'max by (state) (ccpulse_team_agents{{{one_team},state!="logged_out"}})',
+                     "{{state}}")],
+              bands=Bands("blue"), width=12, height=4),
+    ]
+    agents = [
+        Panel("table", "Agents now",
+              [Query(f"max by (agent, state) (ccpulse_agent_state{{{one_team}}})"),
+               Query(kpi("agent_occupancy_ratio", by_agent, one_team, 'window="1h"'),
+                     column="occupancy 1h", unit="percentunit", bands=occupancy_bands(t)),
+               Query(kpi("agent_occupancy_ratio", by_agent, one_team, 'window="8h"'),
+                     column="occupancy 8h", unit="percentunit", bands=occupancy_bands(t)),
+               Query(_aht_vs_baseline(one_team), column="AHT 1h / 8h", unit="percentunit",
+                     bands=aht_change_bands(t)),
+               Query(kpi("agent_csat_score", by_agent, one_team, 'window="8h"'),
+                     column="CSAT 8h", bands=CSAT_BANDS),
+               Query(kpi("agent_idle_between_interactions_seconds", by_agent, one_team,
+                         'window="1h"'), column="idle between 1h", unit="s",
+                     bands=_idle_bands(t))],
+              "One line per agent and its activity now. Occupancy: green healthy, red "
+              "burnout risk. AHT compares the last hour with the agent's own 8 h baseline, "
+              "emotional interactions left out.", width=24, height=10),
+        Panel("timeseries", "Occupancy by agent (1h)",
+              [Query(kpi("agent_occupancy_ratio", by_agent, one_team, 'window="1h"'),
+                     "{{agent}}")],
+              "Sustained red is the burnout-risk signal.", "percentunit", occupancy_bands(t),
+              min=0, max=1),
+        Panel("timeseries", "AHT vs own 8h baseline",
+              [Query(_aht_vs_baseline(one_team), "{{agent}}")],
+              "1.0 = as usual. A range, not a cap: far below can mean rushed calls.",
+              "percentunit", aht_change_bands(t)),
+    ]
+    wellbeing = [
+        Panel("timeseries", "Idle time between interactions (1h)",
+              [Query(kpi("agent_idle_between_interactions_seconds", by_agent, one_team,
+                         'window="1h"'), "{{agent}}")],
+              f"Below {t.idle_between_below_s:.0f} s on average: no breathing space between "
+              "contacts (a burnout signal).", "s", _idle_bands(t), width=8),
+        Panel("timeseries", "ACW share (1h)",
+              [Query(kpi("agent_acw_share_ratio", by_agent, one_team, 'window="1h"'),
+                     "{{agent}}")],
+              "After-call work / handle time.", "percentunit", width=8),
+        Panel("table", "Firing alerts for this team",
+              [Query(f"max by (alertname, severity, agent) "
+                     f"(ccpulse_alert_firing_info{{{one_team}}})")],
+              "What ccpulse has raised for the team right now; runbooks in docs/runbooks.md.",
+              width=8),
+    ]
+    scorecard = [
+        Panel("stat", "Efficiency · occupancy 8h",
+              [Query(kpi("team_occupancy_ratio", "team", one_team, 'window="8h"'), "occ")],
+              unit="percentunit", bands=occupancy_bands(t), width=4, height=4),
+        Panel("stat", "Efficiency · AHT 8h",
+              [Query(kpi("team_aht_seconds", "team", one_team, 'window="8h"'), "AHT")],
+              unit="s", width=4, height=4),
+        Panel("stat", "Quality · FCR 8h",
+              [Query(kpi("team_fcr_ratio", "team", one_team, 'window="8h"'), "FCR")],
+              unit="percentunit", bands=FCR_BANDS, width=4, height=4),
+        Panel("stat", "Quality · QA score 8h",
+              [Query(kpi("team_qa_score", "team", one_team, 'window="8h"'), "QA")],
+              bands=QA_BANDS, width=4, height=4),
+        Panel("stat", "Empathy · CSAT 8h",
+              [Query(kpi("team_csat_score", "team", one_team, 'window="8h"'), "CSAT")],
+              bands=CSAT_BANDS, width=4, height=4),
+        Panel("stat", "Empathy · felt heard 8h",
+              [Query(kpi("team_felt_heard_ratio", "team", one_team, 'window="8h"'), "heard")],
+              unit="percentunit", bands=SHARE_GOOD_HIGH, width=4, height=4),
+    ]
+    return dashboard(
+        "ccpulse-supervisor", "ccpulse · Supervisor",
+        "One team's agents: activity, load, handle time against their own baseline, "
+        "wellbeing signals and the balanced scorecard.",
+        [query_variable("team", "team", "ccpulse_team_logged_in_seconds", multi=False),
+         window_variable("1h")],
+        [("Team now", summary), ("Agents", agents), ("Wellbeing signals", wellbeing),
+         ("Balanced scorecard (efficiency · quality · empathy)", scorecard)])
+
+
+def _idle_bands(t: Thresholds) -> Bands:
+    return Bands("red", ((t.idle_between_below_s, "yellow"), (30, "green")))
+
+
+def _aht_vs_baseline(team: str) -> str:
+    hour = kpi("agent_aht_non_emotional_seconds", "agent", team, 'window="1h"')
+    baseline = kpi("agent_aht_non_emotional_seconds", "agent", team, 'window="8h"')
+    return f"{hour} / {baseline}"
+
+
+def workforce(t: Thresholds) -> Json:
+    qc = "queue, channel"
+    staffing = [
+        Panel("table", "Staffing now and in the next hour",
+              [Query(kpi("queue_required_agents", qc, QUEUE, 'horizon="now"'),
+                     column="required now"),
+               Query(kpi("queue_staffed_agents", qc, QUEUE), column="serving now"),
+               Query(kpi("queue_staffing_gap_agents", qc, QUEUE, 'horizon="now"'),
+                     column="gap now", bands=GAP_BANDS),
+               Query(kpi("queue_required_agents", qc, QUEUE, 'horizon="60m"'),
+                     column="required in 60m"),
+               Query(kpi("queue_staffing_gap_agents", qc, QUEUE, 'horizon="60m"'),
+                     column="gap in 60m", bands=GAP_BANDS),
+               Query(kpi("queue_predicted_service_level_ratio", qc, QUEUE),
+                     column="predicted SL now", unit="percentunit",
+                     bands=service_level_bands(t))],
+              "Erlang C on live arrivals and AHT, never planned above "
+              f"{t.occupancy_high:.0%} occupancy. Gap > 0: add agents; < 0: agents could "
+              "move elsewhere.", width=24, height=8),
+        Panel("timeseries", "Required vs serving agents",
+              [Query(kpi("queue_required_agents", qc, QUEUE, 'horizon="now"'),
+                     "{{queue}} required"),
+               Query(kpi("queue_staffed_agents", qc, QUEUE), "{{queue}} serving")],
+              "Required agents (now) against the agents serving each queue.", "none"),
+        Panel("timeseries", "Staffing gap: now and forecast",
+              [Query(kpi("queue_staffing_gap_agents", "queue, horizon", QUEUE),
+                     "{{queue}} {{horizon}}")],
+              "Agents to add (positive) or release (negative), now and 15/30/60 minutes "
+              "ahead.", "none", GAP_BANDS),
+    ]
+    load = [
+        Panel("timeseries", "Offered load (Erlangs, 15m)",
+              [Query(kpi("queue_offered_load_erlangs", qc, QUEUE, 'window="15m"'),
+                     "{{queue}}")],
+              "Arrivals per second x AHT: the agents' worth of work arriving.", "none"),
+        Panel("timeseries", "Arrivals per hour: measured and forecast",
+              [Query(kpi("queue_arrivals_per_hour", "queue, horizon", QUEUE),
+                     "{{queue}} {{horizon}}")],
+              "'now' is measured over 15 minutes; the horizons are the forecast.", "none"),
+    ]
+    teams = [
+        Panel("timeseries", "Occupancy vs the healthy band ($window)",
+              [Query(kpi("team_occupancy_ratio", "team", TEAM, WINDOW), "{{team}}")],
+              "Inside green (0.75-0.85) is healthy. Above: move work away or add people. "
+              f"Below {t.overstaffed_below:.2f}: lend agents or schedule coaching.",
+              "percentunit", occupancy_bands(t), min=0, max=1),
+        Panel("bargauge", "Team occupancy 1h (overstaffing below "
+              f"{t.overstaffed_below:.2f})",
+              [Query(kpi("team_occupancy_ratio", "team", TEAM, 'window="1h"'), "{{team}}")],
+              "Sorted view of every team against the bands.", "percentunit",
+              occupancy_bands(t), min=0, max=1),
+        Panel("timeseries", "Logged-in agents by activity",
+              [Query(f'sum by (state) (max by (team, state) '
+                     f'(ccpulse_team_agents{{{TEAM},state!="logged_out"}}))', "{{state}}")],
+              "Handling, after-call work, idle and not ready, stacked.", "none",
+              stacked=True, width=24),
+    ]
+    return dashboard(
+        "ccpulse-wfm", "ccpulse · Workforce management",
+        "Staffing per queue (required, serving, gap, forecast), load, and team occupancy "
+        "against the healthy band.",
+        [query_variable("queue", "queue", "ccpulse_queue_required_agents", multi=True),
+         query_variable("team", "team", "ccpulse_team_logged_in_seconds", multi=True),
+         window_variable("1h")],
+        [("Staffing", staffing), ("Queue load", load), ("Teams", teams)])
+
+
+def all_dashboards(t: Thresholds) -> dict[str, Json]:
+    return {"operations": operations(t), "supervisor": supervisor(t), "wfm": workforce(t)}
+
+
+def write_dashboards(t: Thresholds, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, board in all_dashboards(t).items():
+        path = directory / f"{name}.json"
+        path.write_bytes(orjson.dumps(board, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+                         + b"\n")
+        paths.append(path)
+    return paths
