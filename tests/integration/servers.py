@@ -140,3 +140,18 @@ def start_alertmanager(workdir: Path, port: int | None = None) -> Server:
         stdout=log.open("wb"), stderr=subprocess.STDOUT)
     wait_for_port(port, 30, proc, log)
     return Server(proc, port, workdir)
+
+
+def start_prometheus(workdir: Path, config: str, port: int | None = None) -> Server:
+    """Debian's prometheus with ``config`` (YAML text), on a loopback port."""
+    binary = require("prometheus", "prometheus")
+    port = port or free_port()
+    config_path = workdir / "prometheus.yml"
+    config_path.write_text(config)
+    log = workdir / "prometheus.log"
+    proc = subprocess.Popen(
+        [binary, f"--config.file={config_path}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    wait_for_port(port, 30, proc, log)
+    return Server(proc, port, workdir)

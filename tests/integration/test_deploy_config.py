@@ -1,0 +1,160 @@
+"""deploy/ and docker-compose.yml: checked by the real tools, and against the repository.
+
+No Docker engine here, so ``docker compose config`` cannot run; the compose file is checked
+for what would break ``docker compose up`` on a user's machine: build contexts, bind-mounted
+files, variables without a value in .env.example, dependencies, volumes, ports.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import orjson
+import pytest
+import yaml
+
+from alerts.rules import Thresholds
+from ccpulse.dashboards import all_dashboards
+from tests.integration.servers import ROOT, require
+
+DEPLOY = ROOT / "deploy"
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def run(*args: str) -> str:
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def test_promtool_checks_the_config_and_rules_and_runs_the_rule_tests() -> None:
+    promtool = require("promtool", "prometheus")
+    config = DEPLOY / "prometheus" / "prometheus.yml"
+    assert "SUCCESS" in run(promtool, "check", "config", str(config))
+    rules = sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))
+    assert len(rules) >= 2
+    run(promtool, "check", "rules", *map(str, rules))
+    for test in sorted((DEPLOY / "prometheus" / "tests").glob("*.yml")):
+        assert "SUCCESS" in run(promtool, "test", "rules", str(test))
+
+
+@pytest.mark.parametrize(("audience", "receivers"), [
+    ("supervisor", "supervisor"),
+    ("wfm", "wfm"),
+    ("operations", "operations"),
+    ("supervisor,wfm", "supervisor,wfm"),  # TeamOccupancyHigh reaches both
+    ("operations,wfm", "wfm,operations"),
+    ("", "operations"),  # no audience: the floor's operations get it
+])
+def test_alertmanager_config_routes_by_audience(audience: str, receivers: str) -> None:
+    amtool = require("amtool", "prometheus-alertmanager")
+    config = str(DEPLOY / "alertmanager" / "alertmanager.yml")
+    run(amtool, "check-config", config)
+    out = run(amtool, "config", "routes", "test", f"--config.file={config}",
+              f"audience={audience}", "alertname=X")
+    assert out.splitlines()[0].strip() == receivers
+
+
+def test_committed_dashboards_are_the_generated_ones() -> None:
+    """Edit ccpulse/dashboards.py and run `ccpulse dashboards`; never the JSON by hand."""
+    for name, board in all_dashboards(Thresholds()).items():
+        committed = orjson.loads((DEPLOY / "grafana" / "dashboards" / f"{name}.json").read_bytes())
+        assert committed == orjson.loads(orjson.dumps(board)), f"run `ccpulse dashboards` ({name})"
+
+
+def test_dashboards_are_well_formed_for_grafana() -> None:
+    datasource = yaml.safe_load(
+        (DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    uid = datasource["datasources"][0]["uid"]
+    uids = set()
+    for board in all_dashboards(Thresholds()).values():
+        uids.add(board["uid"])
+        ids = [p["id"] for p in board["panels"]]
+        assert len(ids) == len(set(ids))
+        names = {v["name"] for v in board["templating"]["list"]}
+        for panel in board["panels"]:
+            grid = panel["gridPos"]
+            assert grid["x"] + grid["w"] <= 24, panel["title"]
+            if panel["type"] == "row":
+                continue
+            assert panel["datasource"]["uid"] == uid
+            assert panel["description"], f"{panel['title']}: say what it shows and how to read it"
+            for target in panel["targets"]:
+                used = set(re.findall(r"\$(\w+)", target["expr"])) - {"__rate_interval"}
+                assert used <= names, (panel["title"], used - names)
+            steps = panel["fieldConfig"]["defaults"].get("thresholds", {}).get("steps", [])
+            edges = [s["value"] for s in steps[1:]]
+            assert edges == sorted(edges), panel["title"]
+    assert len(uids) == 3
+
+
+def test_occupancy_bands_follow_the_configured_thresholds() -> None:
+    board = all_dashboards(Thresholds(occupancy_high=0.9, overstaffed_below=0.5))["wfm"]
+    panel = next(p for p in board["panels"] if p["title"].startswith("Occupancy vs"))
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [(s["color"], s["value"]) for s in steps] == [
+        ("orange", None), ("yellow", 0.5), ("green", 0.75), ("red", 0.9)]
+
+
+def _bind_mounts() -> list[tuple[str, str]]:
+    out = []
+    for name, service in COMPOSE["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith((".", "/")):
+                out.append((name, source))
+    return out
+
+
+def test_compose_services_build_and_mount_what_the_repository_has() -> None:
+    services = COMPOSE["services"]
+    assert {"kafka", "redis", "worker", "simulator", "prometheus", "alertmanager",
+            "grafana"} <= set(services)
+    for name, service in services.items():
+        assert ("image" in service) != ("build" in service), name
+        if "build" in service:
+            assert (ROOT / service["build"] / "Dockerfile").exists(), name
+        else:
+            assert not service["image"].endswith(":latest") and ":" in service["image"], name
+        for dependency in service.get("depends_on", []):
+            assert dependency in services, (name, dependency)
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if not source.startswith((".", "/")):
+                assert source in COMPOSE["volumes"], (name, source)
+    for name, source in _bind_mounts():
+        assert (ROOT / source).exists(), (name, source)
+    published = [p.split(":")[0] for s in services.values() for p in s.get("ports", [])]
+    assert len(published) == len(set(published))
+
+
+def test_compose_mounts_put_the_configs_where_the_servers_read_them() -> None:
+    services = COMPOSE["services"]
+    prometheus = " ".join(services["prometheus"]["command"])
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus
+    assert "./deploy/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
+    assert "./deploy/alertmanager:/etc/alertmanager:ro" in services["alertmanager"]["volumes"]
+    provider = yaml.safe_load(
+        (DEPLOY / "grafana" / "provisioning" / "dashboards" / "ccpulse.yml").read_text())
+    path = provider["providers"][0]["options"]["path"]
+    assert f"./deploy/grafana/dashboards:{path}:ro" in services["grafana"]["volumes"]
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    scrape = config["scrape_configs"][0]["dns_sd_configs"][0]
+    assert scrape["names"] == ["worker"] and scrape["port"] == 9464
+    am = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert am == ["alertmanager:9093"]
+    assert services["worker"]["environment"]["CCPULSE_ALERTMANAGER_URL"] == (
+        "http://alertmanager:9093")
+
+
+def test_compose_secrets_come_from_the_env_file() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    example = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+                   if line and not line.startswith("#"))
+    used = set(re.findall(r"\$\{(\w+)", text))
+    assert used == set(example), "every variable the compose file uses is in .env.example"
+    assert "PASSWORD" in " ".join(used)
+    for variable in used:
+        assert "change-me" in example[variable]
+    assert (ROOT / ".gitignore").read_text().count(".env") >= 1
