@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real servers the integration tests start on loopback, if they are missing:
-# Debian's prometheus (promtool), prometheus-alertmanager (amtool) and redis-server.
+# Debian's prometheus (and promtool), prometheus-alertmanager (amtool), redis-server, and
+# chromium-headless-shell (the coaching report's rendering test and PDF output).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ need=()
 command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null \
+  || need+=(chromium-headless-shell)
 
 if ((${#need[@]})); then
   sudo=""
