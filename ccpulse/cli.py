@@ -189,7 +189,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             text = b""
         else:
             collector = KpiCollector(lambda: monitor.pipeline.snapshot(now),
-                                     alerts=monitor.evaluator)
+                                     alerts=monitor.evaluator,
+                                     scorecards=settings.scorecards)
             text = exposition(collector)
         if args.metrics_out == "-":
             sys.stdout.buffer.write(text)

@@ -65,7 +65,8 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
 
     registry = CollectorRegistry()
     registry.register(KpiCollector(lambda: pipeline.snapshot(clock()),  # type: ignore[arg-type]
-                                   pipeline.stats, evaluator, clock))
+                                   pipeline.stats, alerts=evaluator, clock_ms=clock,
+                                   scorecards=settings.scorecards))
     try:
         server = MetricsServer(registry, settings.metrics_host, settings.metrics_port,
                                lambda: (True, "ok")).start()

@@ -17,9 +17,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from alerts.engine import AlertEvaluator
+from ccpulse.scorecard_metrics import scorecard_metrics
 from ccpulse.staffing_metrics import staffing_metrics
 from processors.decode import REASONS
 from processors.kpis import Kpis
+from processors.scorecard import Scorecards
 from processors.snapshot import Snapshot
 from streams.pipeline import PipelineStats
 
@@ -121,15 +123,18 @@ class KpiCollector:
         self,
         snapshot: Callable[[], Snapshot],
         stats: PipelineStats | None = None,
+        *,
         alerts: AlertEvaluator | None = None,
         clock_ms: Callable[[], int] | None = None,
         last_event_ms: Callable[[], int | None] | None = None,
+        scorecards: Scorecards | None = None,
     ) -> None:
         """``last_event_ms`` overrides where the lag comes from: in a worker, counters are the
         consumer's own but the lag is that of the replica behind ``/metrics``."""
         self._snapshot = snapshot
         self._stats = stats
         self._alerts = alerts
+        self._scorecards = scorecards or Scorecards()
         self._clock_ms = clock_ms
         self._last_event_ms = last_event_ms or (lambda: stats.last_event_ms if stats else None)
 
@@ -138,6 +143,7 @@ class KpiCollector:
         yield from self._kpi_metrics(snap)
         yield from self._state_metrics(snap)
         yield from staffing_metrics(snap)
+        yield from scorecard_metrics(snap, self._scorecards)
         if self._alerts is not None:
             yield from _alert_metrics(self._alerts)
         if self._stats is not None:

@@ -19,12 +19,14 @@ import msgspec
 import yaml
 
 from alerts.rules import Thresholds
+from ccpulse.scorecard_config import ScorecardFile, scorecards
 from processors.config import (
     DEFAULT_CAPACITY,
     DEFAULT_PRODUCTIVE_REASONS,
     EngineConfig,
     StaffingConfig,
 )
+from processors.scorecard import Scorecards
 from streams.pipeline import AGENT_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, INTERACTION_TOPIC
 
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
@@ -77,6 +79,7 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
     alertmanager: str | None = None
     engine: _EngineFile = msgspec.field(default_factory=_EngineFile)
     staffing: _StaffingFile = msgspec.field(default_factory=_StaffingFile)
+    scorecard: ScorecardFile = msgspec.field(default_factory=ScorecardFile)
     alerts: dict[str, float | int | bool | str] = msgspec.field(default_factory=dict)
     teams: dict[str, dict[str, float | int | bool]] = msgspec.field(default_factory=dict)
     queues: dict[str, _QueueFile] = msgspec.field(default_factory=dict)
@@ -103,6 +106,7 @@ class Settings:
     config_path: Path | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    scorecards: Scorecards = field(default_factory=Scorecards)
 
     def describe(self) -> dict[str, object]:
         """Settings as safe to log: passwords in URLs are masked."""
@@ -239,6 +243,10 @@ def load_settings(flags: Mapping[str, object] | None = None,
         raise ConfigError(f"metrics port must be a number, got {port!r} "
                           "(--metrics-port or CCPULSE_METRICS_PORT)") from exc
     thresholds = _thresholds(file, config_path)
+    try:
+        cards = scorecards(file.scorecard)
+    except ValueError as exc:
+        raise ConfigError(f"config file {config_path}: {exc}") from exc
     return Settings(
         kafka=str(pick("kafka", "CCPULSE_KAFKA_BOOTSTRAP", defaults.kafka)),
         group=str(pick("group", "CCPULSE_GROUP", defaults.group)),
@@ -263,4 +271,5 @@ def load_settings(flags: Mapping[str, object] | None = None,
         config_path=config_path,
         engine=_engine_config(file, thresholds),
         thresholds=thresholds,
+        scorecards=cards,
     )

@@ -122,8 +122,8 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
     stats = PipelineStats()
     registry = CollectorRegistry()
     registry.register(KpiCollector(  # type: ignore[arg-type]
-        lambda: pipeline.snapshot(wall_ms()), stats, evaluator, wall_ms,
-        last_event_ms=lambda: pipeline.stats.last_event_ms))
+        lambda: pipeline.snapshot(wall_ms()), stats, alerts=evaluator, clock_ms=wall_ms,
+        last_event_ms=lambda: pipeline.stats.last_event_ms, scorecards=settings.scorecards))
 
     def health() -> tuple[bool, str]:
         if not replica.is_alive():

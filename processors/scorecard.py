@@ -94,7 +94,8 @@ class Scorecard:
             raise ValueError(f"a scorecard has 5 to 7 KPIs, this one {len(self.kpis)}")
         for key, group in self.kpis:
             if key not in self.bands:
-                raise ValueError(f"no band for KPI {key!r} (known: {', '.join(sorted(self.bands))})")
+                known = ", ".join(sorted(self.bands))
+                raise ValueError(f"no band for KPI {key!r} (known: {known})")
             if group not in self.weights:
                 raise ValueError(f"KPI {key!r} is in group {group!r}, which has no weight")
 
@@ -174,3 +175,14 @@ def team_cards(team_kpis: Kpis, agent_kpis: Mapping[str, Kpis], card: Scorecard)
     if score_spread is not None:
         spreads["score"] = score_spread
     return TeamCards(mark(team_kpis, card, None), agents, spreads)
+
+
+@dataclass(frozen=True)
+class Scorecards:
+    """The floor's default card and the teams that configure their own."""
+
+    default: Scorecard = field(default_factory=Scorecard)
+    teams: dict[str, Scorecard] = field(default_factory=dict)
+
+    def for_team(self, team: str) -> Scorecard:
+        return self.teams.get(team, self.default)

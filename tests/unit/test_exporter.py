@@ -59,7 +59,7 @@ def registry_for(pipeline: Pipeline, now: int) -> CollectorRegistry:
     evaluator.evaluate(pipeline.snapshot(now))
     registry = CollectorRegistry()
     registry.register(KpiCollector(lambda: pipeline.snapshot(now), pipeline.stats,  # type: ignore[arg-type]
-                                   evaluator, clock_ms=lambda: now))
+                                   alerts=evaluator, clock_ms=lambda: now))
     return registry
 
 
@@ -130,3 +130,18 @@ def test_label_values_are_escaped_not_injected() -> None:
     assert [s.labels["agent"] for s in parsed] == [hostile]
     assert "\nccpulse_fake" not in text
     assert format_ms(at("09:10:00")) not in text  # no timestamps on samples
+
+
+def test_scorecard_series(pipeline: Pipeline) -> None:
+    value = registry_for(pipeline, at("09:20:00")).get_sample_value
+    a1 = {"agent": "a1", "team": "t1", "window": "8h"}
+    # a1: occupancy 0.29 red, AHT = the team's (ratio 1) green, FCR 1 green, CSAT 4 green;
+    # efficiency (0 + 1) / 2, quality 1, empathy 1: (40 x 0.5 + 40 + 20) / 100
+    assert value("ccpulse_agent_scorecard_points",
+                 {**a1, "kpi": "occupancy", "group": "efficiency"}) == 0
+    assert value("ccpulse_agent_scorecard_points",
+                 {**a1, "kpi": "aht_non_emotional_seconds", "group": "efficiency"}) == 1
+    assert value("ccpulse_agent_scorecard_points", {**a1, "kpi": "csat", "group": "empathy"}) == 1
+    assert value("ccpulse_agent_scorecard_score", a1) == pytest.approx(80)
+    assert value("ccpulse_team_scorecard_score", {"team": "t1", "window": "8h"}) is not None
+    assert value("ccpulse_agent_scorecard_score", {**a1, "window": "1h"}) is None  # shift only

@@ -1,0 +1,63 @@
+"""Balanced-scorecard metrics (issue 10; additions to contract §3), over the 8h window — the
+shift — which is the period a supervisor talks about with an agent.
+
+Example exposition::
+
+    ccpulse_agent_scorecard_score{agent="a1",team="t1",window="8h"} 70.0
+    ccpulse_agent_scorecard_points{agent="a1",group="empathy",kpi="csat",team="t1",window="8h"} 0.0
+    ccpulse_team_kpi_spread_ratio{kpi="aht_non_emotional_seconds",team="t1",window="8h"} 0.21
+
+Points are 1 (green), 0.5 (yellow) or 0 (red), so a band change never creates a new series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from processors.scorecard import Result, Scorecards, team_cards
+from processors.snapshot import Snapshot
+
+WINDOW = "8h"
+
+
+def scorecard_metrics(snap: Snapshot, cards: Scorecards, window: str = WINDOW,
+                      ) -> Iterator[Metric]:
+    kpis = snap.windows.get(window)
+    if kpis is None:
+        return
+    agent_score = GaugeMetricFamily("ccpulse_agent_scorecard_score",
+                                    "balanced scorecard, 0-100 (green 1, yellow 0.5, red 0 per "
+                                    "KPI; weighted groups)", labels=["agent", "team", "window"])
+    team_score = GaugeMetricFamily("ccpulse_team_scorecard_score", "balanced scorecard, 0-100",
+                                   labels=["team", "window"])
+    agent_points = GaugeMetricFamily("ccpulse_agent_scorecard_points",
+                                     "a scorecard KPI's band: 1 green, 0.5 yellow, 0 red",
+                                     labels=["agent", "team", "window", "kpi", "group"])
+    team_points = GaugeMetricFamily("ccpulse_team_scorecard_points",
+                                    "a scorecard KPI's band: 1 green, 0.5 yellow, 0 red",
+                                    labels=["team", "window", "kpi", "group"])
+    spread = GaugeMetricFamily("ccpulse_team_kpi_spread_ratio",
+                               "consistency: std dev / mean of the team's agents' values "
+                               "(higher = more uneven)", labels=["team", "window", "kpi"])
+    by_team: dict[str, dict] = {}
+    for agent, values in kpis.agent.items():
+        now = snap.agents.get(agent)
+        by_team.setdefault(now.team if now else "unknown", {})[agent] = values
+    for team, team_kpis in kpis.team.items():
+        cards_of_team = team_cards(team_kpis, by_team.get(team, {}), cards.for_team(team))
+        _add(team_score, team_points, [team, window], cards_of_team.team)
+        for agent, result in cards_of_team.agents.items():
+            _add(agent_score, agent_points, [agent, team, window], result)
+        for key, value in cards_of_team.spread.items():
+            spread.add_metric([team, window, key], value)
+    yield from (agent_score, team_score, agent_points, team_points, spread)
+
+
+def _add(score: GaugeMetricFamily, points: GaugeMetricFamily, labels: list[str],
+         result: Result) -> None:
+    if result.score is not None:
+        score.add_metric(labels, result.score)
+    for m in result.marks:
+        points.add_metric([*labels, m.key, m.group], m.points)
