@@ -1,4 +1,4 @@
-"""``ccpulse`` command line: demo, worker, replay, simulate, dashboards.
+"""``ccpulse`` command line: demo, worker, replay, simulate, report, dashboards.
 
 The composition root: settings are resolved here, adapters are built here, and the pure parts
 (processors, alert rules) are handed their time by the command that owns the clock.
@@ -22,12 +22,14 @@ from ccpulse.dashboards import write_dashboards
 from ccpulse.demo import DemoOptions, run_demo
 from ccpulse.exporter import KpiCollector, exposition
 from ccpulse.logs import configure_logging
+from ccpulse.report import DAY_MS, WEEK_MS, build_report
+from ccpulse.report_html import print_pdf, render
 from ccpulse.runtime import Monitor, alert_evaluator
 from ccpulse.settings import ConfigError, Settings, kafka_python_security, load_settings
 from processors.timefmt import format_ms, parse_ms
 from streams.kafka_io import ensure_topics, make_producer, produce, realtime_pacer
 from streams.pipeline import Pipeline
-from streams.replay import BadLine, lines, replay
+from streams.replay import BadLine, lines, replay, time_range
 from streams.simulator import HOUR, SimConfig, Simulator
 
 
@@ -115,11 +117,34 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --realtime: start this many minutes in the past and send "
                      "that history at once, so dashboards have data from the first minute")
 
+    _report_parsers(commands)
+    return parser
+
+
+def _report_parsers(commands: argparse._SubParsersAction) -> None:
+    """``report`` and ``dashboards``: what people read, rather than what runs."""
+    rpt = commands.add_parser("report", help="coaching report (HTML, optionally PDF) of an "
+                              "agent or a team over a period of an event log")
+    _common(rpt)
+    rpt.add_argument("events", type=Path, help="JSONL event log (as for replay)")
+    who = rpt.add_mutually_exclusive_group(required=True)
+    who.add_argument("--agent", help="agent id: the weekly 1:1 report")
+    who.add_argument("--team", help="team id: the monthly strategy report")
+    rpt.add_argument("--from", dest="start", type=_parse_time,
+                     help="period start (default: 7 days, or 30 for a team, before --to; "
+                     "never before the first event)")
+    rpt.add_argument("--to", dest="end", type=_parse_time,
+                     help="period end (default: the last event in the file)")
+    rpt.add_argument("--bucket", choices=("hour", "day", "week"),
+                     help="trend resolution (default: day for an agent, week for a team; "
+                     "hours for periods of two days or less)")
+    rpt.add_argument("--out", type=Path, required=True, help="HTML file to write")
+    rpt.add_argument("--pdf", type=Path, help="also print it to this PDF (needs Chromium)")
+
     dash = commands.add_parser("dashboards", help="write the Grafana dashboards as JSON, with "
                                "colour bands from the config's thresholds")
     _common(dash)
     dash.add_argument("--out", type=Path, default=Path("deploy/grafana/dashboards"))
-    return parser
 
 
 def _kafka_flags(parser: argparse.ArgumentParser) -> None:
@@ -249,6 +274,38 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    err = Console(stderr=True)
+    if not args.events.is_file():
+        err.print(f"[red]cannot read {args.events}: no such file[/]")
+        return 2
+    first, last = time_range(args.events)
+    if last is None:
+        err.print(f"[red]{args.events} has no valid events[/]")
+        return 2
+    end = args.end if args.end is not None else last
+    period = (30 if args.team else 7) * DAY_MS
+    start = args.start if args.start is not None else max(end - period, first or end)
+    if start >= end:
+        err.print("[red]--from must be before --to[/]")
+        return 2
+    bucket = {"hour": 3_600_000, "day": DAY_MS, "week": WEEK_MS}[
+        args.bucket or ("hour" if end - start <= 2 * DAY_MS else "week" if args.team and
+                        end - start > 14 * DAY_MS else "day")]
+    report = build_report(args.events, settings, subject="team" if args.team else "agent",
+                          ident=args.team or args.agent, start_ms=start, end_ms=end,
+                          bucket_ms=bucket)
+    if not report.kpis:
+        err.print(f"[yellow]no data for {report.subject} {report.ident} in the period[/]")
+    args.out.write_text(render(report), encoding="utf-8")
+    err.print(f"wrote {args.out}", highlight=False)
+    if args.pdf:
+        print_pdf(args.out, args.pdf)
+        err.print(f"wrote {args.pdf}", highlight=False)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     console = Console()
@@ -272,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_worker(_settings(args), partitions=args.partitions,
                               batch_size=args.batch_size, log_format=args.log_format)
+        if args.command == "report":
+            return cmd_report(args)
         if args.command == "dashboards":
             for path in write_dashboards(_settings(args).thresholds, args.out):
                 Console(stderr=True).print(f"wrote {path}", highlight=False)

@@ -135,6 +135,8 @@ def staffing(engine: KpiEngine, windows: Mapping[str, Mapping[QueueChannel, Kpis
     config = engine.config
     cfg = config.staffing
     load_names = [w for w in cfg.load_windows if w in config.windows]
+    if not load_names:
+        return {}  # an engine configured with other windows (e.g. a coaching report's)
     first, last = load_names[0], load_names[-1]
     longest = max(config.windows, key=config.windows.__getitem__)
     agents, slots = _staffed(engine, states, now - config.windows[last], now)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from processors.decode import Decoded, Rejection
+from processors.decode import Decoded, Rejection, decode
 from streams.pipeline import Pipeline
 
 # A progress bar redrawn per line costs more than decoding the line.
@@ -32,6 +32,18 @@ def lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
         value = line.rstrip(b"\r\n")
         if value.strip():
             yield number, value
+
+
+def time_range(path: Path) -> tuple[int | None, int | None]:
+    """(earliest, latest) event time of the valid events of a file."""
+    first = last = None
+    with path.open("rb") as stream:
+        for _, raw in lines(stream):
+            result = decode(raw)
+            if isinstance(result, Decoded):
+                first = result.ts_ms if first is None else min(first, result.ts_ms)
+                last = result.ts_ms if last is None else max(last, result.ts_ms)
+    return first, last
 
 
 def replay(
