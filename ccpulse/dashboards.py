@@ -59,6 +59,8 @@ FCR_BANDS = Bands("red", ((0.6, "yellow"), (0.7, "green")))
 QA_BANDS = Bands("red", ((70, "yellow"), (85, "green")))
 SHARE_GOOD_HIGH = Bands("red", ((0.5, "yellow"), (0.75, "green")))
 GAP_BANDS = Bands("green", ((0.5, "yellow"), (2, "red")))
+SCORE_BANDS = Bands("red", ((50, "yellow"), (75, "green")))
+POINT_BANDS = Bands("red", ((0.5, "yellow"), (1, "green")))
 
 
 def operations(t: Thresholds) -> Json:
@@ -148,11 +150,16 @@ def supervisor(t: Thresholds) -> Json:
               [Query(kpi("team_csat_score", "team", one_team, WINDOW), "CSAT")],
               "Mean survey score (1-5) received in the window.", bands=CSAT_BANDS, width=4,
               height=4),
+        Panel("stat", "Scorecard (shift)",
+              [Query(kpi("team_scorecard_score", "team", one_team), "score")],
+              "Balanced scorecard of the team over the last 8 h, 0-100: green KPIs 1 point, "
+              "yellow 1/2, red 0, groups weighted efficiency 40, quality 40, empathy 20.",
+              bands=SCORE_BANDS, width=4, height=4),
         Panel("stat", "Agents by activity",
               [Query(f'max by (state) (ccpulse_team_agents{{{one_team},state!="logged_out"}})',
                      "{{state}}")],
               "Logged-in agents of the team by what they are doing now.",
-              bands=Bands("blue"), width=12, height=4),
+              bands=Bands("blue"), width=8, height=4),
     ]
     agents = [
         Panel("table", "Agents now",
@@ -167,7 +174,9 @@ def supervisor(t: Thresholds) -> Json:
                      column="CSAT 8h", bands=CSAT_BANDS),
                Query(kpi("agent_idle_between_interactions_seconds", by_agent, one_team,
                          'window="1h"'), column="idle between 1h", unit="s",
-                     bands=_idle_bands(t))],
+                     bands=_idle_bands(t)),
+               Query(kpi("agent_scorecard_score", by_agent, one_team), column="scorecard",
+                     bands=SCORE_BANDS)],
               "One line per agent and its activity now. Occupancy: green healthy, red "
               "burnout risk. AHT compares the last hour with the agent's own 8 h baseline, "
               "emotional interactions left out.", width=24, height=10),
@@ -222,6 +231,12 @@ def supervisor(t: Thresholds) -> Json:
               [Query(kpi("team_felt_heard_ratio", "team", one_team, 'window="8h"'), "heard")],
               "Empathy: share of surveyed customers who felt heard.",
               unit="percentunit", bands=SHARE_GOOD_HIGH, width=4, height=4),
+        Panel("bargauge", "Consistency: spread across the team's agents (shift)",
+              [Query(kpi("team_kpi_spread_ratio", "kpi", one_team), "{{kpi}}")],
+              "Standard deviation / mean of the agents' values: above 25 % the team works "
+              "very unevenly on that KPI - look for a coaching or a process gap.",
+              "percentunit", Bands("green", ((0.15, "yellow"), (0.25, "red"))), width=24,
+              height=6),
     ]
     return dashboard(
         "ccpulse-supervisor", "ccpulse · Supervisor",
@@ -310,8 +325,62 @@ def workforce(t: Thresholds) -> Json:
         [("Staffing", staffing), ("Queue load", load), ("Teams", teams)])
 
 
+def agent_view(t: Thresholds) -> Json:
+    """An agent's own view: progress, wins (green), focus (red), and their own wellbeing."""
+    me = 'agent="$agent"'
+    card = [
+        Panel("stat", "My scorecard (this shift)",
+              [Query(kpi("agent_scorecard_score", "agent", me), "score")],
+              "0-100 over the last 8 h: each KPI green 1 point, yellow 1/2, red 0.",
+              bands=SCORE_BANDS, width=6, height=6),
+        Panel("table", "My KPIs: wins in green, focus in red",
+              [Query(f"max by (group, kpi) (ccpulse_agent_scorecard_points{{{me}}})",
+                     column="points", bands=POINT_BANDS)],
+              "Green KPIs are wins to keep; a red one is the thing to talk about at the next "
+              "1:1. Breathing room (experience) is there for you, it never lowers the score.",
+              width=18, height=6),
+        Panel("timeseries", "My scorecard over time",
+              [Query(kpi("agent_scorecard_score", "agent", me), "score")],
+              "Progress through the shift and the week.", bands=SCORE_BANDS, min=0, max=100),
+    ]
+    detail = [
+        Panel("timeseries", "My occupancy (1h)",
+              [Query(kpi("agent_occupancy_ratio", "agent", me, 'window="1h"'), "occupancy")],
+              "Green is a healthy pace. Red for long is too much: tell your supervisor.",
+              "percentunit", occupancy_bands(t), min=0, max=1, width=8),
+        Panel("timeseries", "My handle time vs my usual",
+              [Query(_aht_vs_baseline(me), "AHT 1h / 8h")],
+              "Emotional calls are left out: take the time they need.", "percentunit",
+              aht_change_bands(t), width=8),
+        Panel("timeseries", "Breathing room between contacts (1h)",
+              [Query(kpi("agent_idle_between_interactions_seconds", "agent", me,
+                         'window="1h"'), "seconds")],
+              "Average time between finishing one contact and the next one.", "s",
+              _idle_bands(t), width=8),
+        Panel("stat", "CSAT (shift)",
+              [Query(kpi("agent_csat_score", "agent", me, 'window="8h"'), "CSAT")],
+              "Mean survey score.", bands=CSAT_BANDS, width=6, height=4),
+        Panel("stat", "Felt heard (shift)",
+              [Query(kpi("agent_felt_heard_ratio", "agent", me, 'window="8h"'), "heard")],
+              "Share of surveyed customers who felt heard.", "percentunit", SHARE_GOOD_HIGH,
+              width=6, height=4),
+        Panel("stat", "First-contact resolution (shift)",
+              [Query(kpi("agent_fcr_ratio", "agent", me, 'window="8h"'), "FCR")],
+              "Resolved on first contact.", "percentunit", FCR_BANDS, width=6, height=4),
+        Panel("stat", "QA score (shift)",
+              [Query(kpi("agent_qa_score", "agent", me, 'window="8h"'), "QA")],
+              "Mean QA score of reviewed interactions.", bands=QA_BANDS, width=6, height=4),
+    ]
+    return dashboard(
+        "ccpulse-agent", "ccpulse · My shift",
+        "An agent's own progress, wins and focus areas, and their wellbeing signals.",
+        [query_variable("agent", "agent", "ccpulse_agent_scorecard_score", multi=False)],
+        [("Scorecard", card), ("How the shift is going", detail)])
+
+
 def all_dashboards(t: Thresholds) -> dict[str, Json]:
-    return {"operations": operations(t), "supervisor": supervisor(t), "wfm": workforce(t)}
+    return {"operations": operations(t), "supervisor": supervisor(t), "wfm": workforce(t),
+            "agent": agent_view(t)}
 
 
 def write_dashboards(t: Thresholds, directory: Path) -> list[Path]:

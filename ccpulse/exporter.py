@@ -75,12 +75,13 @@ QUEUE_KPIS: dict[str, tuple[str, str]] = {
                        "interactions whose customer had another in the last 24 h"),
 }
 STATES = ("handling", "acw", "idle", "not_ready", "logged_out")
-# Per agent only what a supervisor acts on (contract §3's list plus the burnout signals): a
+# Per agent only what a supervisor acts on (contract §3's list, the burnout signals and the
+# default scorecard's KPIs): a
 # floor of 5,000 agents × 3 windows × every KPI would be millions of series. Teams, queues
 # and channels get everything.
 AGENT_KEYS = ("occupancy", "utilization", "load", "logged_in_seconds", "aht_seconds",
               "aht_non_emotional_seconds", "acw_share", "fcr", "escalation", "csat", "surveys",
-              "wrapped", "idle_between_seconds")
+              "wrapped", "idle_between_seconds", "qa_score", "felt_heard")
 
 
 def _families(prefix: str, kpis: Mapping[str, tuple[str, str]], labels: list[str],

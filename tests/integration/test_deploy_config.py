@@ -86,7 +86,7 @@ def test_dashboards_are_well_formed_for_grafana() -> None:
             steps = panel["fieldConfig"]["defaults"].get("thresholds", {}).get("steps", [])
             edges = [s["value"] for s in steps[1:]]
             assert edges == sorted(edges), panel["title"]
-    assert len(uids) == 3
+    assert len(uids) == 4
 
 
 def test_occupancy_bands_follow_the_configured_thresholds() -> None:

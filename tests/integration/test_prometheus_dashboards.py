@@ -80,8 +80,9 @@ def rule_expressions() -> list[tuple[str, str]]:
     return out
 
 
-def substitute(expr: str, team: str) -> str:
+def substitute(expr: str, team: str, agent: str) -> str:
     return (expr.replace('team="$team"', f'team="{team}"').replace("$team", ".*")
+            .replace("$agent", agent)
             .replace("$queue", ".*").replace("$window", "1h")
             .replace("$__rate_interval", "1m"))
 
@@ -131,11 +132,17 @@ def test_prometheus_scrapes_ccpulse_and_every_dashboard_query_returns_data(
                  "a team's alert to fire, for the supervisor's alert table")
         firing = api.query('ccpulse_alert_firing_info{team!=""}')
         team = firing[0]["metric"]["team"]
+        # an agent who has worked enough of the short shift to have every KPI of the self-view
+        busy = api.query('ccpulse_agent_csat_score{window="8h"} '
+                         'and on (agent) ccpulse_agent_qa_score{window="8h"} '
+                         'and on (agent) ccpulse_agent_idle_between_interactions_seconds'
+                         '{window="1h"}')
+        agent = busy[0]["metric"]["agent"]
         checked = 0
         failures = []
         for board_name, board in all_dashboards(Thresholds()).items():
             for title, expr in expressions(board):
-                promql = substitute(expr, team)
+                promql = substitute(expr, team, agent)
                 if title.startswith("variable "):
                     metric, label = re.fullmatch(r"label_values\((\w+), (\w+)\)", expr).groups()
                     result = api.get(f"label/{label}/values", **{"match[]": metric})
