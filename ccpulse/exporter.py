@@ -220,6 +220,20 @@ class KpiCollector:
             longest.add_metric([queue_id], oldest)
         yield waiting
         yield longest
+        tracked = GaugeMetricFamily("ccpulse_tracked_entities",
+                                    "agents, teams and queues the engine tracks now",
+                                    labels=["scope"])
+        limit = GaugeMetricFamily("ccpulse_tracked_entities_limit",
+                                  "most the engine will track ([engine] max_agents, …)",
+                                  labels=["scope"])
+        refused = CounterMetricFamily("ccpulse_events_over_limit",
+                                      "events refused because they would track one entity "
+                                      "more than the limit", labels=["scope"])
+        for scope, (count, most) in snap.entities.items():
+            tracked.add_metric([scope], count)
+            limit.add_metric([scope], most)
+            refused.add_metric([scope], snap.over_limit.get(scope, 0))
+        yield from (tracked, limit, refused)
 
     def _pipeline_metrics(self, stats: PipelineStats) -> Iterator[Metric]:
         processed = CounterMetricFamily("ccpulse_events_processed", "valid events applied",

@@ -49,6 +49,9 @@ class _EngineFile(msgspec.Struct, forbid_unknown_fields=True):
         default_factory=lambda: sorted(DEFAULT_PRODUCTIVE_REASONS))
     capacity: dict[str, Annotated[int, msgspec.Meta(ge=1, le=100)]] = msgspec.field(
         default_factory=dict)
+    max_agents: Annotated[int, msgspec.Meta(ge=1)] = 100_000
+    max_teams: Annotated[int, msgspec.Meta(ge=1)] = 10_000
+    max_queues: Annotated[int, msgspec.Meta(ge=1)] = 10_000
 
 
 Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
@@ -188,6 +191,9 @@ def _engine_config(file: _File, thresholds: Thresholds) -> EngineConfig:
         },
         short_abandon_ms=round(eng.short_abandon_seconds * 1000),
         lateness_ms=round(eng.lateness_seconds * 1000),
+        max_agents=eng.max_agents,
+        max_teams=eng.max_teams,
+        max_queues=eng.max_queues,
         staffing=StaffingConfig(
             # One service-level target per queue for both the alert and the staffing plan.
             service_level_target=thresholds.service_level_target,

@@ -66,6 +66,13 @@ class EngineConfig:
     lateness_ms: int = 10 * MINUTE_MS
     repeat_contact_ms: int = 24 * HOUR_MS
     dedup_ms: int = 24 * HOUR_MS
+    # Cardinality guard: a flood of made-up ids must not exhaust memory or Prometheus. An
+    # event that would start tracking one more agent, team or queue beyond these is refused
+    # (reason over_limit) and counted; in a worker it stays in the event log, so raising the
+    # limit and restarting applies it. Defaults are twice a very large BPO floor.
+    max_agents: int = 100_000
+    max_teams: int = 10_000
+    max_queues: int = 10_000
     staffing: StaffingConfig = field(default_factory=StaffingConfig)
 
     @property

@@ -30,6 +30,7 @@ INVALID_VALUE = "invalid_value"
 FUTURE_TIMESTAMP = "future_timestamp"
 TOO_LARGE = "too_large"
 TOO_LATE = "too_late"
+OVER_LIMIT = "over_limit"
 
 REASONS: tuple[str, ...] = (
     NOT_JSON,
@@ -43,6 +44,7 @@ REASONS: tuple[str, ...] = (
     FUTURE_TIMESTAMP,
     TOO_LARGE,
     TOO_LATE,
+    OVER_LIMIT,
 )
 
 

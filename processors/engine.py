@@ -8,6 +8,7 @@ Kafka worker) decide what "now" is.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,12 +26,13 @@ from processors.agent import (
     Transition,
 )
 from processors.config import EngineConfig
-from processors.decode import TOO_LATE, Decoded, Rejection
+from processors.decode import OVER_LIMIT, TOO_LATE, Decoded, Rejection
 from processors.events import (
     AgentAvailable,
     AgentLogin,
     AgentLogout,
     AgentNotReady,
+    AnyEvent,
     HoldEnded,
     HoldStarted,
     InteractionAbandoned,
@@ -84,6 +86,10 @@ class KpiEngine:
         # customer -> [(first-sight ts, interaction)], sorted; ordered by last contact
         self.customers: dict[str, list[tuple[int, str]]] = {}
         self.queue_last_ts: dict[str, int] = {}
+        # team / queue -> newest event time naming it: what the cardinality guard counts
+        self.teams: dict[str, int] = {}
+        self.queues: dict[str, int] = {}
+        self.over_limit: Counter[str] = Counter()  # scope -> events refused
         # Dicts below are kept in (roughly) time order so that expiry pops from the front.
         self.seen: dict[str, int] = {}  # event id -> ts, in arrival order (dedup)
         self.max_ts: int | None = None
@@ -101,6 +107,9 @@ class KpiEngine:
             last = self.queue_last_ts.get(event.queue_id)  # type: ignore[attr-defined]
         if last is not None and ts < last - self.config.lateness_ms:
             return Rejection(TOO_LATE, f"{last - ts} ms older than the newest event of its key")
+        refused = self._over_limit(event, agent_id, ts)
+        if refused is not None:
+            return refused
         self.seen[event.event_id] = ts
         if self.max_ts is None or ts > self.max_ts:
             self.max_ts = ts
@@ -136,8 +145,38 @@ class KpiEngine:
             while history and history[0][0] < repeat_horizon:
                 history.pop(0)
         _drop_oldest(self.seen, now - self.config.dedup_ms, lambda ts: ts)
+        for names in (self.teams, self.queues):
+            for name in [n for n, last in names.items() if last < horizon]:
+                del names[name]
+
+    def entities(self) -> dict[str, tuple[int, int]]:
+        """scope -> (tracked now, limit)."""
+        cfg = self.config
+        return {"agent": (len(self.agents), cfg.max_agents),
+                "team": (len(self.teams), cfg.max_teams),
+                "queue": (len(self.queues), cfg.max_queues)}
 
     # -- helpers -------------------------------------------------------------------------------
+    def _over_limit(self, event: AnyEvent, agent_id: str | None, ts: int) -> Rejection | None:
+        """Refuse an event that would track one entity too many; otherwise note its team and
+        queue as seen."""
+        team = event.team_id
+        queue = getattr(event, "queue_id", None)
+        for scope, key, known, limit in (
+            ("agent", agent_id, self.agents, self.config.max_agents),
+            ("team", team, self.teams, self.config.max_teams),
+            ("queue", queue, self.queues, self.config.max_queues),
+        ):
+            if key is not None and key not in known and len(known) >= limit:
+                self.over_limit[scope] += 1
+                return Rejection(OVER_LIMIT, f"{len(known)} {scope}s tracked, the limit: raise "
+                                             f"[engine] max_{scope}s if the floor is that large")
+        if team is not None:
+            self.teams[team] = max(self.teams.get(team, ts), ts)
+        if queue is not None:
+            self.queues[queue] = max(self.queues.get(queue, ts), ts)
+        return None
+
     def _count(self, family: str, key: tuple[str, ...], ts: int, values: Vector) -> None:
         cells = self.families[family]
         series = cells.get(key)

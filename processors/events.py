@@ -14,9 +14,12 @@ import msgspec
 
 Channel = Literal["voice", "chat", "email", "social", "sms", "video"]
 
-# Ids are the producer's opaque ids. The upper bound is ours, not the contract's: an id of
-# kilobytes is not an id but an attack on label cardinality and memory, so it is dead-lettered.
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+# Ids are the producer's opaque ids. The bounds are ours, not the contract's: an id of
+# kilobytes is not an id but an attack on label cardinality and memory, and control characters
+# (newlines, escapes, NUL) only ever serve to break a log line, a terminal or a label parser;
+# both are dead-lettered as invalid_value.
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=PRINTABLE)]
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 Capacity = dict[Channel, Annotated[int, msgspec.Meta(ge=1, le=100)]]
 Unit = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
@@ -43,7 +46,7 @@ class AgentAvailable(Event, frozen=True, tag="agent.available"):
 
 class AgentNotReady(Event, frozen=True, tag="agent.not_ready"):
     agent_id: Id
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=PRINTABLE)]
 
 
 class AgentLogout(Event, frozen=True, tag="agent.logout"):

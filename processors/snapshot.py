@@ -57,6 +57,8 @@ class Snapshot:
     team_states: dict[str, Counter[str]]
     waiting: dict[str, tuple[int, float]]  # queue -> (waiting now, longest wait in seconds)
     staffing: dict[QueueChannel, QueueStaffing] = field(default_factory=dict)
+    entities: dict[str, tuple[int, int]] = field(default_factory=dict)  # scope -> (n, limit)
+    over_limit: dict[str, int] = field(default_factory=dict)  # scope -> events refused so far
 
 
 def _accumulate(sums: dict, key: object, vector: Vector) -> None:
@@ -163,4 +165,5 @@ def snapshot(engine: KpiEngine, now: int) -> Snapshot:
             waiting[queue] = (len(started), (now - min(started)) / 1000)
     plan = staffing(engine, {name: w.queue_channel for name, w in windows.items()},
                     {agent_id: a.state for agent_id, a in agents.items()}, now)
-    return Snapshot(now, windows, agents, team_states, waiting, plan)
+    return Snapshot(now, windows, agents, team_states, waiting, plan, engine.entities(),
+                    dict(engine.over_limit))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,8 @@ import pytest
 from alerts.alertmanager import AlertmanagerNotifier
 from alerts.engine import Alert, AlertEvaluator
 from processors.snapshot import AgentNow, Snapshot, WindowKpis
-from tests.integration.servers import Server, free_port, start_alertmanager
+from tests.live import wait_for_alerts
+from tests.servers import Server, free_port, start_alertmanager
 
 STEP = 15_000
 
@@ -40,26 +39,6 @@ def hot_then_cool(evaluator: AlertEvaluator) -> tuple[list[Alert], list[Alert]]:
         fired += evaluator.evaluate(team_snapshot(start + i * STEP, 0.9))
     resolved = evaluator.evaluate(team_snapshot(start + 42 * STEP, 0.5))
     return fired, resolved
-
-
-def active_alerts(port: int) -> list[dict]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/alerts?active=true",
-                                timeout=5) as response:
-        return json.load(response)
-
-
-def wait_for_alerts(port: int, predicate, timeout_s: float = 30) -> list[dict]:
-    deadline = time.monotonic() + timeout_s
-    alerts: list[dict] = []
-    while time.monotonic() < deadline:
-        try:
-            alerts = active_alerts(port)
-            if predicate(alerts):
-                return alerts
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"Alertmanager never showed the expected alerts: {alerts}")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from processors.timefmt import parse_ms
 from tests import oracle
-from tests.integration.servers import free_port
+from tests.servers import free_port
 
 CCPULSE = [sys.executable, "-m", "ccpulse"]
 

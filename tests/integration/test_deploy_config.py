@@ -16,7 +16,7 @@ import yaml
 
 from alerts.rules import Thresholds
 from ccpulse.dashboards import all_dashboards
-from tests.integration.servers import ROOT, require
+from tests.servers import ROOT, require
 
 DEPLOY = ROOT / "deploy"
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

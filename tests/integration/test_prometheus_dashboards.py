@@ -22,9 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from alerts.rules import Thresholds
 from ccpulse.dashboards import all_dashboards
 from ccpulse.grafana import expressions
-from tests.integration.conftest import WorkerProcess
-from tests.integration.servers import ROOT, Server, start_prometheus
-from tests.integration.test_live_pipeline import (
+from tests.live import (
+    WorkerProcess,
     assert_converges,
     ccpulse,
     log_length,
@@ -32,6 +31,7 @@ from tests.integration.test_live_pipeline import (
     send,
     wait_for,
 )
+from tests.servers import ROOT, Server, start_prometheus
 
 RULES = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))
 # Labels Prometheus adds to every scraped series.

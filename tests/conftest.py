@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
-from tests.integration.servers import (
+from tests.live import WorkerProcess
+from tests.servers import (
     Server,
     external,
     free_port,
@@ -66,49 +64,6 @@ def topics(request: pytest.FixtureRequest) -> dict[str, str]:
         "CCPULSE_ALERTS_TOPIC": f"alerts-{tag}",
         "CCPULSE_GROUP": f"group-{tag}",
     }
-
-
-class WorkerProcess:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = int(env["CCPULSE_METRICS_PORT"])
-        self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ccpulse", "worker", "--partitions", "4"],
-            env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}",
-                                        timeout=10) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, ""
-
-    def wait_healthy(self, timeout_s: float = 90) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.log.read_text()[-3000:]}")
-            try:
-                if self.get("/healthz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(f"worker not healthy: {self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def kill(self) -> None:
-        self.proc.kill()  # SIGKILL: no chance to flush or commit anything
-        self.proc.wait()
 
 
 @pytest.fixture
