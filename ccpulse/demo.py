@@ -69,7 +69,7 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
                                    scorecards=settings.scorecards))
     try:
         server = MetricsServer(registry, settings.metrics_host, settings.metrics_port,
-                               lambda: (True, "ok")).start()
+                               lambda: (True, "ok"), settings.metrics_credentials).start()
     except OSError as exc:
         console.print(f"[red]cannot serve metrics on port {settings.metrics_port}: "
                       f"{exc.strerror}. Pick another with --metrics-port.[/]")

@@ -1,11 +1,15 @@
 """``/metrics`` and ``/healthz`` on one port (contract §3), in a background thread.
 
 prometheus-client's own ``start_http_server`` answers every path with metrics and has no
-health endpoint, so this small server routes the two paths and refuses the rest.
+health endpoint, so this small server routes the two paths and refuses the rest. With
+credentials, ``/metrics`` asks for HTTP basic auth (Prometheus' ``basic_auth`` scrape setting);
+``/healthz`` stays open for orchestrators and says nothing but "ok" or what it waits for.
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,8 +23,8 @@ class MetricsServer:
     """Serves a registry; ``health`` says whether the process is doing its job, and why not."""
 
     def __init__(self, registry: CollectorRegistry, host: str, port: int,
-                 health: HealthCheck) -> None:
-        handler = _handler(registry, health)
+                 health: HealthCheck, credentials: tuple[str, str] | None = None) -> None:
+        handler = _handler(registry, health, credentials)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics",
@@ -39,11 +43,23 @@ class MetricsServer:
         self._server.server_close()
 
 
-def _handler(registry: CollectorRegistry, health: HealthCheck) -> type[BaseHTTPRequestHandler]:
+def _handler(registry: CollectorRegistry, health: HealthCheck,
+             credentials: tuple[str, str] | None) -> type[BaseHTTPRequestHandler]:
+    expected = None if credentials is None else (
+        "Basic " + base64.b64encode(":".join(credentials).encode()).decode())
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
+                given = self.headers.get("Authorization", "")
+                if expected is not None and not hmac.compare_digest(given.encode(),
+                                                                    expected.encode()):
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="ccpulse"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
             elif path == "/healthz":
                 ok, message = health()

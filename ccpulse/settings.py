@@ -79,6 +79,8 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
     redis: str | None = None
     metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
     metrics_host: str | None = None
+    metrics_user: str | None = None
+    metrics_password: str | None = None
     alertmanager: str | None = None
     engine: _EngineFile = msgspec.field(default_factory=_EngineFile)
     staffing: _StaffingFile = msgspec.field(default_factory=_StaffingFile)
@@ -105,11 +107,20 @@ class Settings:
     redis: str = "redis://localhost:6379/0"
     metrics_port: int = 9464
     metrics_host: str = "0.0.0.0"
+    # optional HTTP basic auth on /metrics; the password never appears in logs or reprs
+    metrics_user: str | None = None
+    metrics_password: str | None = field(default=None, repr=False)
     alertmanager: str | None = None
     config_path: Path | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
     scorecards: Scorecards = field(default_factory=Scorecards)
+
+    @property
+    def metrics_credentials(self) -> tuple[str, str] | None:
+        if self.metrics_user is None or self.metrics_password is None:
+            return None
+        return self.metrics_user, self.metrics_password
 
     def describe(self) -> dict[str, object]:
         """Settings as safe to log: passwords in URLs are masked."""
@@ -123,6 +134,7 @@ class Settings:
                        self.alerts_topic],
             "redis": mask_url(self.redis),
             "metrics_port": self.metrics_port,
+            "metrics_auth": "basic" if self.metrics_credentials else None,
             "alertmanager": mask_url(self.alertmanager) if self.alertmanager else None,
             "config": str(self.config_path) if self.config_path else None,
         }
@@ -248,6 +260,11 @@ def load_settings(flags: Mapping[str, object] | None = None,
     except ValueError as exc:
         raise ConfigError(f"metrics port must be a number, got {port!r} "
                           "(--metrics-port or CCPULSE_METRICS_PORT)") from exc
+    metrics_user = pick("metrics_user", "CCPULSE_METRICS_USER", None)
+    metrics_password = pick("metrics_password", "CCPULSE_METRICS_PASSWORD", None)
+    if (metrics_user is None) != (metrics_password is None):
+        raise ConfigError("basic auth on /metrics needs both CCPULSE_METRICS_USER and "
+                          "CCPULSE_METRICS_PASSWORD (or neither)")
     thresholds = _thresholds(file, config_path)
     try:
         cards = scorecards(file.scorecard)
@@ -273,6 +290,8 @@ def load_settings(flags: Mapping[str, object] | None = None,
         redis=str(pick("redis", "CCPULSE_REDIS_URL", defaults.redis)),
         metrics_port=metrics_port,
         metrics_host=str(pick("metrics_host", "CCPULSE_METRICS_HOST", defaults.metrics_host)),
+        metrics_user=metrics_user,
+        metrics_password=metrics_password,
         alertmanager=pick("alertmanager", "CCPULSE_ALERTMANAGER_URL", None),  # type: ignore[arg-type]
         config_path=config_path,
         engine=_engine_config(file, thresholds),

@@ -130,7 +130,8 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
             return False, "replica thread stopped"
         return (True, "ok") if replica.caught_up.is_set() else (False, "catching up")
 
-    server = MetricsServer(registry, settings.metrics_host, settings.metrics_port, health)
+    server = MetricsServer(registry, settings.metrics_host, settings.metrics_port, health,
+                           settings.metrics_credentials)
     processor = BatchProcessor(stats, settings.engine.lateness_ms, wall_ms)
     commit_seconds = Histogram("ccpulse_redis_commit_seconds",
                                "latency of committing a batch and its offsets to Redis",

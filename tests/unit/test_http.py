@@ -1,0 +1,57 @@
+"""/metrics and /healthz: routing, optional basic auth, nothing secret on either."""
+
+from __future__ import annotations
+
+import base64
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter
+
+from ccpulse.http import MetricsServer
+from ccpulse.settings import ConfigError, load_settings
+
+
+def get(port: int, path: str, auth: tuple[str, str] | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if auth:
+        token = base64.b64encode(":".join(auth).encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@pytest.fixture
+def server() -> Iterator[MetricsServer]:
+    registry = CollectorRegistry()
+    Counter("ccpulse_test_things", "things", registry=registry).inc()
+    running = MetricsServer(registry, "127.0.0.1", 0, lambda: (False, "catching up"),
+                            ("prom", "s3cret")).start()
+    yield running
+    running.stop()
+
+
+def test_metrics_need_the_credentials(server: MetricsServer) -> None:
+    assert get(server.port, "/metrics")[0] == 401
+    assert get(server.port, "/metrics", ("prom", "wrong"))[0] == 401
+    status, body = get(server.port, "/metrics", ("prom", "s3cret"))
+    assert status == 200 and "ccpulse_test_things_total 1.0" in body
+
+
+def test_health_stays_open_and_says_nothing_secret(server: MetricsServer) -> None:
+    assert get(server.port, "/healthz") == (503, "catching up\n")
+    assert get(server.port, "/other")[0] == 404
+
+
+def test_basic_auth_settings() -> None:
+    settings = load_settings({}, {"CCPULSE_METRICS_USER": "prom",
+                                  "CCPULSE_METRICS_PASSWORD": "s3cret"})
+    assert settings.metrics_credentials == ("prom", "s3cret")
+    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings.describe())
+    with pytest.raises(ConfigError, match="CCPULSE_METRICS_PASSWORD"):
+        load_settings({}, {"CCPULSE_METRICS_USER": "prom"})
