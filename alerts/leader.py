@@ -2,9 +2,10 @@
 
 Every worker evaluates the rules on the same replicated history, so each knows the same
 transitions; only the holder of a short Redis lease sends them, and it saves the evaluator's
-state after each evaluation. When it dies the lease expires and another worker, whose state is
-the same, takes over. A single worker that restarts reloads the state: holds continue and
-firing alerts keep their ``startsAt`` instead of firing again.
+state after each evaluation, once the transitions are delivered. When it dies the lease
+expires and another worker, whose state is the same, takes over. A single worker that
+restarts reloads the state: holds continue and firing alerts keep their ``startsAt`` instead of
+firing again.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class LeaderNotifier:
         self._acquire = client.register_script(_ACQUIRE)
         self.holder = uuid.uuid4().hex
         self.leading = False
+        self._pending: list[Alert] = []
 
     def restore(self) -> None:
         raw = self._client.get(self._state_key)
@@ -60,6 +62,16 @@ class LeaderNotifier:
             self.leading = leading
         if not leading:
             return
+        # Send first, save after: a crash in between repeats these transitions on restart
+        # (at least once; receivers dedupe by fingerprint) instead of losing them. A failed
+        # delivery (Kafka away) keeps them for the next evaluation, 15 s later.
+        pending, self._pending = [*self._pending, *alerts], []
+        try:
+            for notifier in self._notifiers:
+                notifier.notify(pending)
+        except Exception as exc:  # any sender's failure: keep the transitions, retry
+            self._pending = pending
+            log.warning("alert_delivery_failed", extra={"fields": {
+                "error": type(exc).__name__, "pending": len(pending)}})
+            return
         self._client.set(self._state_key, self._evaluator.dump())
-        for notifier in self._notifiers:
-            notifier.notify(alerts)

@@ -108,7 +108,8 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
     evaluator = alert_evaluator(settings)
     alert_producer = make_producer(settings.kafka, **kafka_python_security(settings))
     senders: list[Any] = [LogNotifier(), TopicNotifier(
-        lambda key, value: alert_producer.send(settings.alerts_topic, key=key, value=value))]
+        lambda key, value: alert_producer.send(settings.alerts_topic, key=key, value=value),
+        flush=lambda: alert_producer.flush(timeout=10))]
     alertmanager = None
     if settings.alertmanager:
         alertmanager = AlertmanagerNotifier(settings.alertmanager, firing=evaluator.firing)

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -48,9 +49,31 @@ def kpis(text: str) -> dict[tuple[str, frozenset], float]:
             if not s.name.startswith(NOT_KPIS) and s.labels.get("horizon", "now") == "now"}
 
 
-def expected_kpis(path: Path) -> dict[tuple[str, frozenset], float]:
-    return kpis(ccpulse("replay", str(path), "--metrics-out", "-",
-                        "--now", format_ms(int(time.time() * 1000))))
+def firing(text: str) -> dict[tuple[str, frozenset], float]:
+    """The alerts firing now, one entry per alert (its labels), in the same shape as kpis."""
+    return {("firing", frozenset(s.labels.items())): 1.0
+            for family in text_string_to_metric_families(text) for s in family.samples
+            if s.name == "ccpulse_alert_firing_info"}
+
+
+def expected_kpis(path: Path, config: Path | None = None, *, alerts: bool = False,
+                  ) -> dict[tuple[str, frozenset], float]:
+    """``ccpulse replay``'s numbers for the file now; with ``alerts``, its firing alerts too
+    (comparable with a live worker only when no rule has a hold: see HOLDLESS)."""
+    extra = ["--config", str(config)] if config else []
+    if alerts:
+        extra += ["--alerts-out", os.devnull]  # replay evaluates the rules only when asked
+    text = ccpulse("replay", str(path), "--metrics-out", "-", *extra,
+                   "--now", format_ms(int(time.time() * 1000)))
+    return kpis(text) | (firing(text) if alerts else {})
+
+
+# With no hold and no hysteresis, whether an alert fires is a function of the KPIs at that
+# instant alone, so a worker that crashed and restarted must show exactly the firing alerts a
+# replay shows. (Holds and hysteresis depend on the instants evaluated on the way, which
+# differ between a replay and a live catch-up; their logic has its own tests.)
+HOLDLESS = ("[alerts]\noccupancy_hold_ms = 0\noverstaffed_hold_ms = 0\n"
+            "understaffed_hold_ms = 0\noccupancy_resolve = 0.8500000000000001\n")
 
 
 def send(path: Path, bootstrap: str, topics: dict[str, str]) -> None:
@@ -65,19 +88,30 @@ def differences(got: dict, want: dict) -> list[str]:
     return out
 
 
-def assert_converges(worker: WorkerProcess, path: Path, timeout_s: float = 90) -> None:
-    want = expected_kpis(path)
+def remaining_differences(worker: WorkerProcess, path: Path, timeout_s: float = 90, *,
+                          config: Path | None = None, alerts: bool = False) -> list[str]:
+    """Scrape the worker until it reports what replay reports; the differences left when
+    ``timeout_s`` runs out (none: converged). Alerts are evaluated every 15 s, so with
+    ``alerts`` allow for one more evaluation."""
+    want = expected_kpis(path, config, alerts=alerts)
     assert len(want) > 200
     deadline = time.monotonic() + timeout_s
     diff: list[str] = ["never scraped"]
     while time.monotonic() < deadline:
         status, text = worker.get("/metrics")
         if status == 200:
-            diff = differences(kpis(text), want)
+            got = kpis(text) | (firing(text) if alerts else {})
+            diff = differences(got, want)
             if not diff:
-                return
+                return []
         time.sleep(1)
-    raise AssertionError(f"{len(diff)} differences, e.g. {sorted(diff)[:: max(1, len(diff) // 8)]}")
+    return diff
+
+
+def assert_converges(worker: WorkerProcess, path: Path, timeout_s: float = 90, **kw: Any,
+                     ) -> None:
+    diff = remaining_differences(worker, path, timeout_s, **kw)
+    assert not diff, f"{len(diff)} differences, e.g. {sorted(diff)[:: max(1, len(diff) // 8)]}"
 
 
 def log_length(redis_url: str) -> int:
@@ -123,12 +157,12 @@ def with_noise(clean: Path, out: Path, seed: int) -> tuple[Path, int]:
 
 
 def produce_slowly(path: Path, bootstrap: str, topics: dict[str, str],
-                   seconds: float) -> threading.Thread:
+                   seconds: float, partitions: int = 4) -> threading.Thread:
     """Send the file's lines evenly over ``seconds`` from a background thread."""
     lines = path.read_bytes().splitlines()
     pause = seconds / len(lines)
     ensure_topics(bootstrap, [topics["CCPULSE_AGENT_TOPIC"],
-                              topics["CCPULSE_INTERACTION_TOPIC"]], partitions=4)
+                              topics["CCPULSE_INTERACTION_TOPIC"]], partitions=partitions)
 
     def run() -> None:
         producer = make_producer(bootstrap)

@@ -55,6 +55,7 @@ class Server:
     proc: subprocess.Popen
     port: int
     workdir: Path
+    sasl_port: int | None = None
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
@@ -66,23 +67,38 @@ class Server:
                 self.proc.wait()
 
 
-def start_kafka(workdir: Path) -> Server:
+def start_kafka(workdir: Path, sasl_users: dict[str, str] | None = None) -> Server:
+    """A single-node KRaft broker. With ``sasl_users`` (user -> password) it also listens
+    with SASL_PLAINTEXT/PLAIN on ``Server.sasl_port``."""
     if not (KAFKA_LIBS / ".complete").exists():
         subprocess.run([str(ROOT / "scripts" / "kafka.sh")], check=True)
-    java = require("java", "openjdk-17-jre")
     port, controller = free_port(), free_port()
-    data = workdir / "data"
+    listeners = [f"PLAINTEXT://127.0.0.1:{port}"]
+    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    sasl_lines: list[str] = []
+    sasl_port = None
+    if sasl_users:
+        sasl_port = free_port()
+        listeners.append(f"SASL_PLAINTEXT://127.0.0.1:{sasl_port}")
+        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+        users = " ".join(f'user_{u}="{p}"' for u, p in sasl_users.items())
+        sasl_lines = [
+            "sasl.enabled.mechanisms=PLAIN",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f"{users};",
+        ]
     config = workdir / "server.properties"
     config.write_text("\n".join([
         "process.roles=broker,controller",
         "node.id=1",
         f"controller.quorum.voters=1@127.0.0.1:{controller}",
-        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        f"listeners={','.join(listeners)},CONTROLLER://127.0.0.1:{controller}",
+        f"advertised.listeners={','.join(listeners)}",
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        f"listener.security.protocol.map={protocols}",
         "inter.broker.listener.name=PLAINTEXT",
-        f"log.dirs={data}",
+        f"log.dirs={workdir / 'data'}",
         "num.partitions=4",
         "offsets.topic.replication.factor=1",
         "offsets.topic.num.partitions=4",
@@ -90,19 +106,37 @@ def start_kafka(workdir: Path) -> Server:
         "transaction.state.log.min.isr=1",
         "group.initial.rebalance.delay.ms=0",
         "auto.create.topics.enable=true",
+        *sasl_lines,
     ]) + "\n")
-    classpath = f"{KAFKA_LIBS}/*"
-    log4j = f"-Dlog4j2.configurationFile={ROOT / 'scripts' / 'kafka' / 'log4j2.properties'}"
-    subprocess.run([java, "-cp", classpath, log4j, "kafka.tools.StorageTool", "format",
-                    "-t", _cluster_id(), "-c", str(config)],
+    subprocess.run([_java(), "-cp", f"{KAFKA_LIBS}/*", _LOG4J, "kafka.tools.StorageTool",
+                    "format", "-t", _cluster_id(), "-c", str(config)],
                    check=True, capture_output=True)
+    server = Server(_launch_kafka(workdir), port, workdir, sasl_port)
+    wait_for_port(port, 90, server.proc, workdir / "broker.log")
+    return server
+
+
+_LOG4J = f"-Dlog4j2.configurationFile={ROOT / 'scripts' / 'kafka' / 'log4j2.properties'}"
+
+
+def _java() -> str:
+    return require("java", "openjdk-17-jre")
+
+
+def _launch_kafka(workdir: Path) -> subprocess.Popen:
     log = workdir / "broker.log"
-    proc = subprocess.Popen(
-        [java, "-Xms256m", "-Xmx768m", "-XX:+UseSerialGC", log4j, "-cp", classpath,
-         "kafka.Kafka", str(config)],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    wait_for_port(port, 90, proc, log)
-    return Server(proc, port, workdir)
+    return subprocess.Popen(
+        [_java(), "-Xms256m", "-Xmx768m", "-XX:+UseSerialGC", _LOG4J, "-cp", f"{KAFKA_LIBS}/*",
+         "kafka.Kafka", str(workdir / "server.properties")],
+        stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def restart_kafka(server: Server) -> Server:
+    """The same broker (config, data, ports) started again after ``stop``."""
+    restarted = Server(_launch_kafka(server.workdir), server.port, server.workdir,
+                       server.sasl_port)
+    wait_for_port(server.port, 90, restarted.proc, server.workdir / "broker.log")
+    return restarted
 
 
 def _cluster_id() -> str:

@@ -1,0 +1,95 @@
+"""kill -9 of workers at random points of a long stream, many times; and consumer-group
+rebalances with more partitions than workers, workers added and removed mid-stream."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer
+
+from tests.live import (
+    WorkerProcess,
+    firing,
+    log_length,
+    produce_slowly,
+    recent_shift,
+    remaining_differences,
+    wait_for,
+    with_noise,
+)
+from tests.reliability.conftest import RUNS
+
+
+def final_alert_states(bootstrap: str, topic: str) -> dict[bytes, str]:
+    """The last status sent on ``cc.alerts`` per alert (the topic is keyed by fingerprint)."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=5000)
+    states = {m.key: json.loads(m.value)["status"] for m in consumer}
+    consumer.close()
+    return states
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_kill_9_at_random_points_ends_with_the_same_numbers_and_alerts(
+        run: int, worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str,
+        redis_url: str, topics: dict[str, str], tmp_path: Path, holdless_config: Path,
+        record: Callable[..., None]) -> None:
+    clean = recent_shift(tmp_path / "clean.jsonl", agents=150, minutes=8, seed=100 + run)
+    noisy, unique = with_noise(clean, tmp_path / "noisy.jsonl", seed=run)
+    seconds = 20 + 10 * min(run, 4)  # longer streams, more kills, in the long runs
+    producer = produce_slowly(noisy, kafka_bootstrap, topics, seconds=seconds, partitions=8)
+    rng = random.Random(run)
+    kills = kills_mid_stream = 0
+    while producer.is_alive():
+        worker = worker_factory(CCPULSE_BATCH_SIZE="50", CCPULSE_CONFIG=str(holdless_config))
+        time.sleep(rng.uniform(2.0, 5.0))  # start-up, assignment, some batches, then…
+        worker.kill()  # SIGKILL: no flush, no commit, no leaving the group
+        kills += 1
+        if 0 < log_length(redis_url) < unique:
+            kills_mid_stream += 1
+    assert kills_mid_stream >= 2
+    final = worker_factory(CCPULSE_CONFIG=str(holdless_config))
+    final.wait_healthy()
+    wait_for(lambda: log_length(redis_url) >= unique, 120, "the rest of the stream")
+    diff = remaining_differences(final, clean, config=holdless_config, alerts=True)
+    record("kill -9 of the worker at random points", events=unique, injected=kills,
+           differences=len(diff))
+    assert not diff, diff[:8]
+    assert log_length(redis_url) == unique
+    # The alerts topic ends where the alerts are: firing exactly for what fires now. (A crash
+    # between sending and saving may repeat a transition: delivery is at least once, and
+    # Alertmanager and fingerprint-keyed consumers absorb repeats.)
+    firing_now = firing(final.get("/metrics")[1])
+    states = final_alert_states(kafka_bootstrap, topics["CCPULSE_ALERTS_TOPIC"])
+    assert sum(1 for s in states.values() if s == "firing") == len(firing_now)
+
+
+def test_rebalance_while_workers_come_and_go(
+        worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str, redis_url: str,
+        topics: dict[str, str], tmp_path: Path, record: Callable[..., None]) -> None:
+    """Eight partitions for two or three workers: one joins mid-stream (a rebalance), one is
+    stopped and one killed mid-stream (two more); the survivors end with replay's numbers."""
+    clean = recent_shift(tmp_path / "clean.jsonl", agents=120, minutes=8, seed=31)
+    unique = len(clean.read_bytes().splitlines())
+    first, second = worker_factory(CCPULSE_BATCH_SIZE="50"), worker_factory(
+        CCPULSE_BATCH_SIZE="50")
+    first.wait_healthy()
+    producer = produce_slowly(clean, kafka_bootstrap, topics, seconds=24, partitions=8)
+    wait_for(lambda: log_length(redis_url) > unique // 6, 60, "some of the stream")
+    third = worker_factory(CCPULSE_BATCH_SIZE="50")  # joins: the group rebalances
+    wait_for(lambda: log_length(redis_url) > unique // 3, 60, "more of the stream")
+    first.stop()  # leaves the group cleanly
+    wait_for(lambda: log_length(redis_url) > unique // 2, 60, "more of the stream")
+    second.kill()  # vanishes: its partitions move after the session timeout
+    producer.join(90)
+    wait_for(lambda: log_length(redis_url) >= unique, 120, "the rest of the stream")
+    diff = remaining_differences(third, clean)
+    record("rebalance: worker added, stopped, killed (8 partitions)", events=unique,
+           injected=3, differences=len(diff))
+    assert not diff, diff[:8]
+    assert log_length(redis_url) == unique
