@@ -160,14 +160,21 @@ async def _dead_letters(topic: faust.TopicT, prepared: Prepared, log_: DeadLette
 async def _retry(call: Any) -> Any:
     """Await ``call()`` until it succeeds, backing off; the stream waits rather than drops."""
     backoff = 0.5
+    failed_at: float | None = None
     while True:
         try:
-            return await call()
+            result = await call()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            failed_at = failed_at or time.monotonic()
             log.warning("redis_unavailable", extra={"fields": {
                 "error": type(exc).__name__, "retry_in_s": backoff,
                 "hint": "check CCPULSE_REDIS_URL and that Redis is up"}})
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
+            continue
+        if failed_at is not None:
+            log.info("redis_reachable", extra={"fields": {
+                "away_s": round(time.monotonic() - failed_at, 1)}})
+        return result
