@@ -92,14 +92,18 @@ def decode(raw: bytes, now_ms: int | None = None) -> Decoded | Rejection:
     if len(raw) > MAX_EVENT_BYTES:
         return Rejection(TOO_LARGE, f"{len(raw)} bytes > {MAX_EVENT_BYTES}")
     try:
+        # msgspec skips unknown fields without looking at their bytes; the contract says
+        # UTF-8 for the whole message, and a producer breaking it should hear about it.
+        raw.decode()
+    except UnicodeDecodeError:
+        return Rejection(INVALID_UTF8, "payload is not valid UTF-8")
+    try:
         event = _decoder.decode(raw)
     except msgspec.ValidationError as exc:
         message = str(exc)
         return Rejection(_reason_for(message), _QUOTED.sub("…", message))
     except msgspec.DecodeError as exc:
         return Rejection(NOT_JSON, str(exc))
-    except UnicodeDecodeError:
-        return Rejection(INVALID_UTF8, "payload is not valid UTF-8")
     except RecursionError:
         return Rejection(TOO_DEEP, "JSON nested too deeply")
     ts_ms = to_ms(event)

@@ -18,7 +18,7 @@ Channel = Literal["voice", "chat", "email", "social", "sms", "video"]
 # kilobytes is not an id but an attack on label cardinality and memory, and control characters
 # (newlines, escapes, NUL) only ever serve to break a log line, a terminal or a label parser;
 # both are dead-lettered as invalid_value.
-PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*\Z"  # \Z: "$" would let a final newline through
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=PRINTABLE)]
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 Capacity = dict[Channel, Annotated[int, msgspec.Meta(ge=1, le=100)]]
