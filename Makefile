@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test setup system lint bench clean
+.PHONY: demo test setup system lint bench reliability clean
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/ccpulse demo
@@ -30,6 +30,14 @@ system:
 # Full benchmarks (minutes); results go into BENCHMARKS.md. `python -m bench --short` is CI's.
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+# The reliability suite at length (about 20 min): 5 runs of each fault, longer kill series,
+# 3,000 hypothesis examples, 500,000 fuzzer runs; prints the faults x runs x differences table.
+reliability: setup
+	rm -f .cache/reliability/results.jsonl
+	CCPULSE_RELIABILITY_RUNS=5 CCPULSE_HYPOTHESIS_EXAMPLES=3000 CCPULSE_FUZZ_RUNS=500000 \
+		$(PY) -m pytest tests/reliability
+	$(PY) -m tests.reliability.summary
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

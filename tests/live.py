@@ -3,6 +3,7 @@ and the comparison of a worker's numbers with ``ccpulse replay`` of the same eve
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -182,17 +183,21 @@ class WorkerProcess:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.port = int(env["CCPULSE_METRICS_PORT"])
         self.log = log
+        self.auth: tuple[str, str] | None = None  # basic auth for /metrics, when set
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ccpulse", "worker", "--partitions", "4"],
             env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
     def get(self, path: str) -> tuple[int, str]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
+        if self.auth is not None:
+            token = base64.b64encode(":".join(self.auth).encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}",
-                                        timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
-            return exc.code, ""
+            return exc.code, exc.read().decode()
 
     def wait_healthy(self, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s

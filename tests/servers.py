@@ -144,14 +144,15 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
-def start_redis(workdir: Path, port: int | None = None) -> Server:
+def start_redis(workdir: Path, port: int | None = None, password: str | None = None) -> Server:
     binary = require("redis-server", "redis-server")
     port = port or free_port()
     log = workdir / "redis.log"
+    auth = ["--requirepass", password] if password else []
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
          "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-         "--logfile", str(log)],
+         "--logfile", str(log), *auth],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     wait_for_port(port, 30, proc, log)
     return Server(proc, port, workdir)
