@@ -69,12 +69,14 @@ def test_kill_9_at_random_points_ends_with_the_same_numbers_and_alerts(
     assert sum(1 for s in states.values() if s == "firing") == len(firing_now)
 
 
+@pytest.mark.parametrize("run", range(RUNS))
 def test_rebalance_while_workers_come_and_go(
-        worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str, redis_url: str,
-        topics: dict[str, str], tmp_path: Path, record: Callable[..., None]) -> None:
+        run: int, worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str,
+        redis_url: str, topics: dict[str, str], tmp_path: Path, record: Callable[..., None],
+        ) -> None:
     """Eight partitions for two or three workers: one joins mid-stream (a rebalance), one is
     stopped and one killed mid-stream (two more); the survivors end with replay's numbers."""
-    clean = recent_shift(tmp_path / "clean.jsonl", agents=120, minutes=8, seed=31)
+    clean = recent_shift(tmp_path / "clean.jsonl", agents=120, minutes=8, seed=31 + run)
     unique = len(clean.read_bytes().splitlines())
     first, second = worker_factory(CCPULSE_BATCH_SIZE="50"), worker_factory(
         CCPULSE_BATCH_SIZE="50")

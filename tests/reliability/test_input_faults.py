@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from processors.timefmt import format_ms, parse_ms
@@ -21,6 +22,7 @@ from tests.live import (
     wait_for,
     with_noise,
 )
+from tests.reliability.conftest import RUNS
 
 LATE = 25
 
@@ -52,13 +54,15 @@ def disorder(noisy: Path, clean: Path, out: Path, seed: int) -> int:
     return moved
 
 
+@pytest.mark.parametrize("run", range(RUNS))
 def test_duplicates_reordering_and_late_events(
-        worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str, redis_url: str,
-        topics: dict[str, str], tmp_path: Path, record: Callable[..., None]) -> None:
-    clean = recent_shift(tmp_path / "clean.jsonl", agents=100, minutes=8, seed=28)
-    noisy, unique = with_noise(clean, tmp_path / "noisy.jsonl", seed=3)
+        run: int, worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str,
+        redis_url: str, topics: dict[str, str], tmp_path: Path, record: Callable[..., None],
+        ) -> None:
+    clean = recent_shift(tmp_path / "clean.jsonl", agents=100, minutes=8, seed=60 + run)
+    noisy, unique = with_noise(clean, tmp_path / "noisy.jsonl", seed=run)
     shuffled = tmp_path / "shuffled.jsonl"
-    moved = disorder(noisy, clean, shuffled, seed=4)
+    moved = disorder(noisy, clean, shuffled, seed=run)
     worker = worker_factory()
     worker.wait_healthy()
     produce_slowly(shuffled, kafka_bootstrap, topics, seconds=6).join(60)

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.live import (
     WorkerProcess,
     firing,
@@ -17,6 +19,7 @@ from tests.live import (
     wait_for,
     wait_for_alerts,
 )
+from tests.reliability.conftest import RUNS
 from tests.servers import free_port, restart_kafka, start_alertmanager, start_kafka, start_redis
 
 
@@ -47,11 +50,12 @@ def _redis_fault(worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: 
         own.stop()
 
 
-def test_redis_restart_mid_stream(worker_factory: Callable[..., WorkerProcess],
+@pytest.mark.parametrize("run", range(RUNS))
+def test_redis_restart_mid_stream(run: int, worker_factory: Callable[..., WorkerProcess],
                                   kafka_bootstrap: str, topics: dict[str, str], tmp_path: Path,
                                   record: Callable[..., None]) -> None:
     unique, diff, worker = _redis_fault(worker_factory, kafka_bootstrap, topics, tmp_path,
-                                        away_s=3, seed=24)
+                                        away_s=3, seed=40 + run)
     record("Redis restarted mid-stream (AOF)", events=unique, injected=1,
            differences=len(diff))
     assert not diff, diff[:8]
@@ -69,7 +73,9 @@ def test_redis_unreachable_for_30_seconds(worker_factory: Callable[..., WorkerPr
     assert "redis_unavailable" in log and "redis_reachable" in log
 
 
-def test_kafka_broker_restart_mid_stream(worker_factory: Callable[..., WorkerProcess],
+@pytest.mark.parametrize("run", range(RUNS))
+def test_kafka_broker_restart_mid_stream(run: int,
+                                         worker_factory: Callable[..., WorkerProcess],
                                          redis_url: str, topics: dict[str, str],
                                          tmp_path: Path, record: Callable[..., None]) -> None:
     """A broker of its own, stopped mid-stream and started again on the same ports and data:
@@ -78,7 +84,7 @@ def test_kafka_broker_restart_mid_stream(worker_factory: Callable[..., WorkerPro
     broker = start_kafka(tmp_path / "kafka-own")
     bootstrap = f"127.0.0.1:{broker.port}"
     try:
-        clean = recent_shift(tmp_path / "clean.jsonl", agents=100, minutes=8, seed=26)
+        clean = recent_shift(tmp_path / "clean.jsonl", agents=100, minutes=8, seed=50 + run)
         unique = len(clean.read_bytes().splitlines())
         worker = worker_factory(CCPULSE_KAFKA_BOOTSTRAP=bootstrap, CCPULSE_BATCH_SIZE="50")
         worker.wait_healthy()
