@@ -1,4 +1,4 @@
-"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape] [--short]``.
+"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape|live] [--short]``.
 
 Each benchmark simulates its floor with a fixed seed, measures, and prints one JSON line with
 the machine, the command and the numbers, next to the bare-library baseline measured in the
@@ -24,6 +24,7 @@ from pathlib import Path
 import msgspec
 import orjson
 
+from bench.live import bench_live
 from ccpulse.exporter import KpiCollector, exposition
 from processors.decode import decode
 from processors.engine import KpiEngine
@@ -111,10 +112,10 @@ def bench_scrape(agents: int, hours: float) -> dict[str, object]:
 
 
 BENCHES: dict[str, Callable[[int, float], dict[str, object]]] = {
-    "engine": bench_engine, "replay": bench_replay, "scrape": bench_scrape,
+    "engine": bench_engine, "replay": bench_replay, "scrape": bench_scrape, "live": bench_live,
 }
-FULL = {"engine": ("M", 1.0), "replay": ("M", 8.0), "scrape": ("M", 8.0)}
-SHORT = {"engine": (50, 0.25), "replay": (50, 0.25), "scrape": (50, 0.25)}
+FULL = {"engine": ("M", 1.0), "replay": ("M", 8.0), "scrape": ("M", 8.0), "live": ("S", 8.0)}
+SHORT = {"engine": (50, 0.25), "replay": (50, 0.25), "scrape": (50, 0.25), "live": (50, 0.5)}
 
 
 def main(argv: list[str] | None = None) -> int:

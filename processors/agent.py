@@ -67,6 +67,7 @@ class AgentMachine:
         "capacity",
         "cut",
         "free_since",
+        "gap_corrections",
         "last_ts",
         "logged_in",
         "presence",
@@ -90,7 +91,11 @@ class AgentMachine:
         self.capacity: dict[str, int] | None = None
         self.timeline = Timeline()
         self.last_ts: int | None = None
-        self.recent: deque[tuple[int, Transition, _State]] = deque()
+        # (ts, transition, state before it, idle gap it produced) of the last lateness_ms
+        self.recent: deque[tuple[int, Transition, _State, int | None]] = deque()
+        # answers whose idle gap changed when an older event was slotted in before them:
+        # (interaction id, gap counted, gap now); the engine corrects its counts
+        self.gap_corrections: list[tuple[str, int | None, int | None]] = []
 
     # -- derived state ---------------------------------------------------------------------
     def category(self) -> int:
@@ -118,20 +123,26 @@ class AgentMachine:
             self.last_ts = ts
             self._forget_before(ts - lateness_ms)
             return gap
-        younger: list[tuple[int, Transition, _State]] = []
+        younger: list[tuple[int, Transition, _State, int | None]] = []
         while self.recent and self.recent[-1][0] > ts:
             younger.append(self.recent.pop())
         younger.reverse()
         if younger:
             self._restore(younger[0][2])
         gap = self._apply_recorded(ts, transition)
-        for when, later, _ in younger:
-            self._apply_recorded(when, later)
+        for when, later, _, counted in younger:
+            now = self._apply_recorded(when, later)
+            if later.kind == ANSWERED and now != counted:
+                # e.g. a wrap that arrives after the next answer: that answer's idle gap
+                # exists only now (found by the reliability suite's reordering test)
+                self.gap_corrections.append((later.interaction_id, counted, now))
         return gap
 
     def _apply_recorded(self, ts: int, transition: Transition) -> int | None:
-        self.recent.append((ts, transition, self._snapshot()))
-        return self._apply(ts, transition)
+        state = self._snapshot()
+        gap = self._apply(ts, transition)
+        self.recent.append((ts, transition, state, gap))
+        return gap
 
     def _forget_before(self, horizon: int) -> None:
         while self.recent and self.recent[0][0] < horizon:

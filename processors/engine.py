@@ -202,6 +202,13 @@ class KpiEngine:
     ) -> tuple[AgentMachine, int | None]:
         machine = self.agent(agent_id)
         gap = machine.apply(ts, tr, self.config.lateness_ms)
+        for iid, counted, now in machine.gap_corrections:
+            rec = self.interactions.get(iid)
+            if rec is not None and rec.answer_at is not None:
+                at, cell = rec.answer_at
+                self._count("answer", cell, at, (0, 0, 0, (now or 0) - (counted or 0),
+                                                 (now is not None) - (counted is not None)))
+        machine.gap_corrections.clear()
         return machine, gap
 
     def _team_at(self, machine: AgentMachine, ts: int) -> str:

@@ -454,3 +454,24 @@ def test_e_ended_arriving_after_the_wrap_still_splits_talk_and_acw(ev: EventFact
     late_end = run([answered, wrapped, ended], "09:10:00").windows["15m"].agent["a1"]
     assert (late_end["talk_seconds"], late_end["acw_seconds"]) == (240, 60)
     assert late_end == in_order
+
+
+def test_idle_gap_is_the_same_when_the_wrap_arrives_after_the_next_answer() -> None:
+    """Found by the reliability suite (reordering within lateness): the gap between wrapping
+    one call and answering the next was only counted when the wrap arrived first."""
+    ev = EventFactory()
+    events = [
+        ev("agent.login", "09:00:00", agent_id="a1", team_id="t1"),
+        ev("agent.available", "09:00:00", agent_id="a1"),
+        ev("interaction.answered", "09:01:00", interaction_id="i1", agent_id="a1",
+           queue_id="q1", channel="voice"),
+        ev("interaction.ended", "09:05:00", interaction_id="i1", agent_id="a1"),
+        ev("interaction.wrapped", "09:06:00", interaction_id="i1", agent_id="a1"),
+        ev("interaction.answered", "09:06:30", interaction_id="i2", agent_id="a1",
+           queue_id="q1", channel="voice"),
+    ]
+    swapped = [*events[:4], events[5], events[4]]
+    for order in (events, swapped):
+        kpis = run(order, "09:10:00").windows["1h"].agent["a1"]
+        assert kpis["idle_between_seconds"] == 30
+        assert kpis["idle_between_samples"] == 1

@@ -175,7 +175,8 @@ def test_checkpoint_and_continue_equals_one_pass(steps: list, data: st.DataObjec
 
 
 COUNTED = ("wrapped", "surveys", "csat", "service_level", "abandon", "asa_seconds", "fcr",
-           "repeat_contact", "aht_seconds", "talk_seconds", "acw_seconds")
+           "repeat_contact", "aht_seconds", "talk_seconds", "acw_seconds",
+           "idle_between_seconds", "idle_between_samples")
 
 
 def _order_insensitive_view(snap: Snapshot) -> dict:

@@ -1,0 +1,201 @@
+"""The live pipeline on real servers: throughput against a bare aiokafka consumer, recovery
+after kill -9, and event-to-metric latency.
+
+Starts its own single-node Kafka and redis-server on loopback (the test suite's launchers,
+``tests/servers.py``), so it needs ``make setup`` and nothing else.
+
+- **throughput**: a backlog of simulated events is produced to both input topics; a bare
+  aiokafka consumer reads it all (the baseline: what the client library alone does on this
+  broker), then one ``ccpulse worker`` consumes it into Redis; events/s of each, and the ratio.
+- **recovery**: the caught-up worker is killed (-9), a further backlog of ``backlog`` events is
+  produced, and a new worker is started: seconds from its start to the backlog in Redis.
+- **latency**: with the worker caught up, probe events (one a second, a fresh agent each)
+  are produced while a background producer sends ``rate`` events/s; each probe's latency is
+  the time from its send to the first completed ``/metrics`` scrape that shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+import redis
+from aiokafka import AIOKafkaConsumer
+
+from processors.timefmt import format_ms
+from streams.kafka_io import ensure_topics, make_producer, produce
+from streams.simulator import HOUR, SimConfig, Simulator
+from tests.servers import Server, free_port, start_kafka, start_redis
+
+AGENT_TOPIC, INTERACTION_TOPIC = "bench.agent-states", "bench.interactions"
+ENV_TOPICS = {"CCPULSE_AGENT_TOPIC": AGENT_TOPIC, "CCPULSE_INTERACTION_TOPIC": INTERACTION_TOPIC,
+              "CCPULSE_DEADLETTER_TOPIC": "bench.deadletter", "CCPULSE_ALERTS_TOPIC":
+              "bench.alerts", "CCPULSE_GROUP": "bench"}
+
+
+def backlog(agents: int, hours: float, seed: int = 1) -> list[bytes]:
+    """A simulated shift that ends now, so a live worker accepts every event."""
+    start = int(time.time() * 1000) - int(hours * HOUR) - 60_000
+    config = SimConfig(agents=agents, duration_ms=int(hours * HOUR), seed=seed, start_ms=start)
+    return [orjson.dumps(e) for e in Simulator(config).events()]
+
+
+def send(bootstrap: str, lines: list[bytes]) -> None:
+    producer = make_producer(bootstrap)
+    produce(producer, lines, agent_topic=AGENT_TOPIC, interaction_topic=INTERACTION_TOPIC)
+    producer.close()
+
+
+async def _bare_consume(bootstrap: str, count: int) -> float:
+    consumer = AIOKafkaConsumer(AGENT_TOPIC, INTERACTION_TOPIC, bootstrap_servers=bootstrap,
+                                group_id=f"bare-{time.time_ns()}", auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    seen = 0
+    started = time.perf_counter()
+    try:
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for messages in batches.values():
+                for message in messages:
+                    orjson.loads(message.value)  # the least a consumer does with a message
+                seen += sum(len(m) for m in batches.values())
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+class Worker:
+    def __init__(self, bootstrap: str, redis_url: str, workdir: Path) -> None:
+        self.port = free_port()
+        env = {**os.environ, **ENV_TOPICS, "CCPULSE_KAFKA_BOOTSTRAP": bootstrap,
+               "CCPULSE_REDIS_URL": redis_url, "CCPULSE_METRICS_PORT": str(self.port),
+               "CCPULSE_METRICS_HOST": "127.0.0.1"}
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen([sys.executable, "-m", "ccpulse", "worker"], env=env,
+                                     stdout=(workdir / "worker.log").open("ab"),
+                                     stderr=subprocess.STDOUT)
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",
+                                    timeout=120) as response:
+            return response.read().decode()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def _wait_log(client: redis.Redis, count: int, timeout_s: float = 3600) -> float:
+    started = time.perf_counter()
+    while client.xlen("{ccpulse}:log") < count:
+        if time.perf_counter() - started > timeout_s:
+            raise TimeoutError(f"{client.xlen('{ccpulse}:log')} of {count} events in Redis")
+        time.sleep(0.1)
+    return time.perf_counter() - started
+
+
+def _load_events(rate: int, seconds: int) -> list[bytes]:
+    """Background load: ``rate`` events a second of a pool of synthetic agents switching
+    between available and not ready (their own ids, so the simulated floor is untouched)."""
+    now = int(time.time() * 1000)
+    out = []
+    for i in range(rate * seconds):
+        agent = f"load-{i % max(1, rate)}"
+        kind = "agent.available" if (i // max(1, rate)) % 2 else "agent.not_ready"
+        event = {"event_id": f"load-{now}-{i}", "type": kind, "agent_id": agent,
+                 "ts": format_ms(now + i * 1000 // max(1, rate))}
+        if kind == "agent.not_ready":
+            event["reason"] = "meeting"
+        out.append(orjson.dumps(event))
+    return out
+
+
+def _latency(worker: Worker, bootstrap: str, rate: int, seconds: int) -> list[float]:
+    """Probe latencies (s) while ``rate`` events/s of background load flow."""
+    load = _load_events(rate, seconds)
+
+    def background() -> None:
+        producer = make_producer(bootstrap)
+        started = time.perf_counter()
+        for second in range(seconds):
+            produce(producer, load[second * rate:(second + 1) * rate], agent_topic=AGENT_TOPIC,
+                    interaction_topic=INTERACTION_TOPIC)
+            time.sleep(max(0.0, started + second + 1 - time.perf_counter()))
+        producer.close()
+
+    threading.Thread(target=background, daemon=True).start()
+    producer = make_producer(bootstrap)
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    for n in range(seconds):
+        agent = f"probe-{time.time_ns()}-{n}"
+        produce(producer, [orjson.dumps({"event_id": agent, "type": "agent.login",
+                                         "ts": format_ms(int(time.time() * 1000)),
+                                         "agent_id": agent, "team_id": "probe"})],
+                agent_topic=AGENT_TOPIC, interaction_topic=INTERACTION_TOPIC)
+        sent[agent] = time.perf_counter()
+        text = worker.metrics()
+        done = time.perf_counter()
+        for probe in [p for p in sent if p in text]:
+            latencies.append(done - sent.pop(probe))
+    producer.close()
+    return latencies
+
+
+def bench_live(agents: int, hours: float) -> dict[str, object]:
+    """Sizes follow the floor: the recovery backlog is a quarter of the day (at most 60,000
+    events, a minute of the issue's L peak would be 300,000), latency is probed for 30 s at
+    500 background events/s (3 s at 20/s for the CI-sized run)."""
+    small = agents * hours < 100
+    rate, probe_s = (20, 3) if small else (500, 30)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "kafka").mkdir()
+        (work / "redis").mkdir()
+        broker: Server = start_kafka(work / "kafka")
+        store: Server = start_redis(work / "redis")
+        bootstrap = f"127.0.0.1:{broker.port}"
+        redis_url = f"redis://127.0.0.1:{store.port}/0"
+        client = redis.Redis.from_url(redis_url)
+        try:
+            ensure_topics(bootstrap, [AGENT_TOPIC, INTERACTION_TOPIC], partitions=8)
+            day = backlog(agents, hours)
+            # the day's last events arrive while the worker is down: the recovery backlog
+            backlog_events = min(60_000, len(day) // 4)
+            lines, extra = day[:-backlog_events], day[-backlog_events:]
+            send(bootstrap, lines)
+            bare_s = asyncio.run(_bare_consume(bootstrap, len(lines)))
+            worker = Worker(bootstrap, redis_url, work)
+            worker_s = _wait_log(client, len(lines))
+            memory = client.info("memory")["used_memory"]
+            worker.kill()
+            send(bootstrap, extra)
+            worker = Worker(bootstrap, redis_url, work)
+            recovery_s = _wait_log(client, len(day))
+            latencies = _latency(worker, bootstrap, rate, probe_s)
+            worker.kill()
+        finally:
+            broker.stop()
+            store.stop()
+    bare_rate, worker_rate = len(lines) / bare_s, len(lines) / worker_s
+    return {
+        "events": len(lines), "bare_aiokafka_per_s": round(bare_rate),
+        "worker_per_s": round(worker_rate), "ratio_to_bare": round(worker_rate / bare_rate, 3),
+        "redis_used_memory_mib": round(memory / 2**20, 1),
+        "redis_kib_per_agent": round(memory / 1024 / agents, 1),
+        "recovery_backlog_events": len(extra), "recovery_s": round(recovery_s, 1),
+        "latency_rate_per_s": rate, "latency_probes": len(latencies),
+        "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
+        "latency_p99_s": round(sorted(latencies)[int(len(latencies) * 0.99) - 1], 3)
+        if latencies else None,
+    }
