@@ -60,6 +60,11 @@ class LeaderNotifier:
         if leading != self.leading:
             log.info("alert_leadership", extra={"fields": {"leading": leading}})
             self.leading = leading
+            if leading:
+                # What happened while another worker (or nobody, after a kill -9) held the
+                # lease: the difference between the last delivered state and ours.
+                alerts = self._evaluator.catch_up(self._client.get(self._state_key))
+                self._pending = []
         if not leading:
             return
         # Send first, save after: a crash in between repeats these transitions on restart
