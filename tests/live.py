@@ -119,6 +119,21 @@ def log_length(redis_url: str) -> int:
     return int(redis.Redis.from_url(redis_url).xlen("{ccpulse}:log"))
 
 
+def wait_for_log(redis_url: str, count: int, timeout_s: float, *workers: WorkerProcess,
+                 ) -> None:
+    """Wait until ``count`` events are in the Redis log; on timeout say how far it got and
+    show the end of each worker's log."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if log_length(redis_url) >= count:
+            return
+        time.sleep(0.2)
+    tails = "\n".join(f"--- {w.log.name}:\n" + "\n".join(w.log.read_text().splitlines()[-15:])
+                      for w in workers)
+    raise TimeoutError(f"{log_length(redis_url)} of {count} events in the Redis log after "
+                       f"{timeout_s:.0f} s\n{tails}")
+
+
 def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

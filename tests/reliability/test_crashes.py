@@ -20,6 +20,7 @@ from tests.live import (
     recent_shift,
     remaining_differences,
     wait_for,
+    wait_for_log,
     with_noise,
 )
 from tests.reliability.conftest import RUNS
@@ -55,7 +56,7 @@ def test_kill_9_at_random_points_ends_with_the_same_numbers_and_alerts(
     assert kills_mid_stream >= 2
     final = worker_factory(CCPULSE_CONFIG=str(holdless_config))
     final.wait_healthy()
-    wait_for(lambda: log_length(redis_url) >= unique, 120, "the rest of the stream")
+    wait_for_log(redis_url, unique, 180, final)
     diff = remaining_differences(final, clean, config=holdless_config, alerts=True)
     record("kill -9 of the worker at random points", events=unique, injected=kills,
            differences=len(diff))
@@ -89,7 +90,7 @@ def test_rebalance_while_workers_come_and_go(
     wait_for(lambda: log_length(redis_url) > unique // 2, 60, "more of the stream")
     second.kill()  # vanishes: its partitions move after the session timeout
     producer.join(90)
-    wait_for(lambda: log_length(redis_url) >= unique, 120, "the rest of the stream")
+    wait_for_log(redis_url, unique, 180, first, second, third)
     diff = remaining_differences(third, clean)
     record("rebalance: worker added, stopped, killed (8 partitions)", events=unique,
            injected=3, differences=len(diff))

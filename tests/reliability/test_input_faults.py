@@ -19,7 +19,7 @@ from tests.live import (
     produce_slowly,
     recent_shift,
     remaining_differences,
-    wait_for,
+    wait_for_log,
     with_noise,
 )
 from tests.reliability.conftest import RUNS
@@ -66,7 +66,7 @@ def test_duplicates_reordering_and_late_events(
     worker = worker_factory()
     worker.wait_healthy()
     produce_slowly(shuffled, kafka_bootstrap, topics, seconds=6).join(60)
-    wait_for(lambda: log_length(redis_url) >= unique, 90, "the stream")
+    wait_for_log(redis_url, unique, 120, worker)
     diff = remaining_differences(worker, clean)
     record("duplicates (40), reordering within lateness, late events (25)", events=unique,
            injected=40 + moved + LATE, differences=len(diff))

@@ -9,11 +9,10 @@ from pathlib import Path
 
 from tests.live import (
     WorkerProcess,
-    log_length,
     produce_slowly,
     recent_shift,
     remaining_differences,
-    wait_for,
+    wait_for_log,
 )
 from tests.servers import start_kafka, start_redis
 
@@ -45,7 +44,7 @@ def test_secured_kafka_redis_and_metrics_and_no_secret_ever_printed(
         worker.wait_healthy()
         # the test's producer uses the broker's plaintext listener; the worker only SASL
         produce_slowly(clean, f"127.0.0.1:{broker.port}", topics, seconds=4).join(60)
-        wait_for(lambda: log_length(redis_url) >= unique, 90, "the stream, over SASL")
+        wait_for_log(redis_url, unique, 120, worker)
 
         assert worker.get("/metrics")[0] == 401  # no credentials, no numbers
         worker.auth = ("prometheus", METRICS_SECRET)

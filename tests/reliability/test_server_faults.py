@@ -18,6 +18,7 @@ from tests.live import (
     remaining_differences,
     wait_for,
     wait_for_alerts,
+    wait_for_log,
 )
 from tests.reliability.conftest import RUNS
 from tests.servers import free_port, restart_kafka, start_alertmanager, start_kafka, start_redis
@@ -42,7 +43,7 @@ def _redis_fault(worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: 
         assert worker.proc.poll() is None, "the worker must not crash while Redis is away"
         own = start_redis(own.workdir, own.port)
         producer.join(60)
-        wait_for(lambda: log_length(url) >= unique, 120, "the rest of the stream")
+        wait_for_log(url, unique, 180, worker)
         diff = remaining_differences(worker, clean)
         assert log_length(url) == unique
         return unique, diff, worker
@@ -95,7 +96,7 @@ def test_kafka_broker_restart_mid_stream(run: int,
         time.sleep(5)
         broker = restart_kafka(broker)
         produce_slowly(second, bootstrap, topics, seconds=6).join(120)
-        wait_for(lambda: log_length(redis_url) >= unique, 180, "the rest of the stream")
+        wait_for_log(redis_url, unique, 180, worker)
         diff = remaining_differences(worker, clean)
         record("Kafka broker restarted mid-stream", events=unique, injected=1,
                differences=len(diff))
@@ -126,7 +127,7 @@ def test_alertmanager_down_then_back(worker_factory: Callable[..., WorkerProcess
                             CCPULSE_CONFIG=str(holdless_config))
     worker.wait_healthy()
     produce_slowly(clean, kafka_bootstrap, topics, seconds=5).join(60)
-    wait_for(lambda: log_length(redis_url) >= unique, 90, "the stream, with Alertmanager down")
+    wait_for_log(redis_url, unique, 120, worker)
     diff = remaining_differences(worker, clean, config=holdless_config, alerts=True)
     assert not diff, diff[:8]
     want = {s for (_, s) in firing(worker.get("/metrics")[1])}
