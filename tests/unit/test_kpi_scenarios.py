@@ -475,3 +475,30 @@ def test_idle_gap_is_the_same_when_the_wrap_arrives_after_the_next_answer() -> N
         kpis = run(order, "09:10:00").windows["1h"].agent["a1"]
         assert kpis["idle_between_seconds"] == 30
         assert kpis["idle_between_samples"] == 1
+
+
+def test_events_of_the_same_millisecond_give_the_same_numbers_in_any_order() -> None:
+    """A wrap and the next answer in the same millisecond: idle gap 0, one sample, whichever
+    arrives first (the simulator does this; a broker may deliver them either way)."""
+    ev = EventFactory()
+    events = [
+        ev("agent.login", "09:00:00", agent_id="a1", team_id="t1"),
+        ev("agent.available", "09:00:00", agent_id="a1"),
+        ev("interaction.answered", "09:01:00", interaction_id="i1", agent_id="a1",
+           queue_id="q1", channel="voice"),
+        ev("interaction.ended", "09:05:00", interaction_id="i1", agent_id="a1"),
+        ev("interaction.wrapped", "09:06:00", interaction_id="i1", agent_id="a1"),
+        ev("interaction.answered", "09:06:00", interaction_id="i2", agent_id="a1",
+           queue_id="q1", channel="voice"),
+        ev("interaction.ended", "09:08:00", interaction_id="i2", agent_id="a1"),
+        ev("interaction.wrapped", "09:08:00", interaction_id="i2", agent_id="a1"),
+    ]
+    orders = [events, [*events[:4], events[5], events[4], events[7], events[6]],
+              [events[1], events[0], *events[2:]]]
+    views = []
+    for order in orders:
+        kpis = run(order, "09:10:00").windows["1h"].agent["a1"]
+        assert kpis["idle_between_seconds"] == 0
+        assert kpis["idle_between_samples"] == 1
+        views.append(kpis)
+    assert views[0] == views[1] == views[2]
