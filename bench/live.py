@@ -17,6 +17,7 @@ Starts its own single-node Kafka and redis-server on loopback (the test suite's 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import statistics
 import subprocess
@@ -30,6 +31,7 @@ from pathlib import Path
 import orjson
 import redis
 from aiokafka import AIOKafkaConsumer
+from kafka.errors import KafkaTimeoutError
 
 from processors.timefmt import format_ms
 from streams.kafka_io import ensure_topics, make_producer, produce
@@ -49,10 +51,20 @@ def backlog(agents: int, hours: float, seed: int = 1) -> list[bytes]:
     return [orjson.dumps(e) for e in Simulator(config).events()]
 
 
-def send(bootstrap: str, lines: list[bytes]) -> None:
-    producer = make_producer(bootstrap)
-    produce(producer, lines, agent_topic=AGENT_TOPIC, interaction_topic=INTERACTION_TOPIC)
-    producer.close()
+def send(bootstrap: str, lines: list[bytes], attempts: int = 3) -> None:
+    """Produce ``lines``; a broker seconds old may not have elected its partition leaders
+    yet, so a timeout is retried (the events carry ids: a resend is deduplicated)."""
+    for attempt in range(attempts):
+        producer = make_producer(bootstrap)
+        try:
+            produce(producer, lines, agent_topic=AGENT_TOPIC,
+                    interaction_topic=INTERACTION_TOPIC)
+            return
+        except KafkaTimeoutError:
+            if attempt == attempts - 1:
+                raise
+        finally:
+            producer.close(timeout=5)
 
 
 async def _bare_consume(bootstrap: str, count: int) -> float:
@@ -120,6 +132,14 @@ def _load_events(rate: int, seconds: int) -> list[bytes]:
     return out
 
 
+def _scrape(worker: Worker, sent: dict[str, float], latencies: list[float]) -> None:
+    """One whole scrape; every probe it shows is done, at the scrape's end."""
+    text = worker.metrics()
+    done = time.perf_counter()
+    for probe in [p for p in sent if p in text]:
+        latencies.append(done - sent.pop(probe))
+
+
 def _latency(worker: Worker, bootstrap: str, rate: int, seconds: int) -> list[float]:
     """Probe latencies (s) while ``rate`` events/s of background load flow."""
     load = _load_events(rate, seconds)
@@ -133,7 +153,8 @@ def _latency(worker: Worker, bootstrap: str, rate: int, seconds: int) -> list[fl
             time.sleep(max(0.0, started + second + 1 - time.perf_counter()))
         producer.close()
 
-    threading.Thread(target=background, daemon=True).start()
+    loader = threading.Thread(target=background, daemon=True)
+    loader.start()
     producer = make_producer(bootstrap)
     sent: dict[str, float] = {}
     latencies: list[float] = []
@@ -144,11 +165,13 @@ def _latency(worker: Worker, bootstrap: str, rate: int, seconds: int) -> list[fl
                                          "agent_id": agent, "team_id": "probe"})],
                 agent_topic=AGENT_TOPIC, interaction_topic=INTERACTION_TOPIC)
         sent[agent] = time.perf_counter()
-        text = worker.metrics()
-        done = time.perf_counter()
-        for probe in [p for p in sent if p in text]:
-            latencies.append(done - sent.pop(probe))
+        _scrape(worker, sent, latencies)
+        time.sleep(max(0.0, sent.get(agent, time.perf_counter()) + 1 - time.perf_counter()))
+    drained = time.perf_counter() + 15
+    while sent and time.perf_counter() < drained:  # the last probes, still on their way
+        _scrape(worker, sent, latencies)
     producer.close()
+    loader.join(seconds + 30)
     return latencies
 
 
@@ -196,6 +219,6 @@ def bench_live(agents: int, hours: float) -> dict[str, object]:
         "recovery_backlog_events": len(extra), "recovery_s": round(recovery_s, 1),
         "latency_rate_per_s": rate, "latency_probes": len(latencies),
         "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
-        "latency_p99_s": round(sorted(latencies)[int(len(latencies) * 0.99) - 1], 3)
+        "latency_p99_s": round(sorted(latencies)[math.ceil(len(latencies) * 0.99) - 1], 3)
         if latencies else None,
     }
