@@ -456,21 +456,29 @@ def test_e_ended_arriving_after_the_wrap_still_splits_talk_and_acw(ev: EventFact
     assert late_end == in_order
 
 
-def test_idle_gap_is_the_same_when_the_wrap_arrives_after_the_next_answer() -> None:
-    """Found by the reliability suite (reordering within lateness): the gap between wrapping
-    one call and answering the next was only counted when the wrap arrived first."""
+def _two_calls(wrap_first: str, second_answer: str) -> list[dict]:
+    """a1 answers i1 at 09:01, ends it at 09:05, wraps it at ``wrap_first``, answers i2 at
+    ``second_answer`` and wraps it at 09:08 (ended the same millisecond)."""
     ev = EventFactory()
-    events = [
+    return [
         ev("agent.login", "09:00:00", agent_id="a1", team_id="t1"),
         ev("agent.available", "09:00:00", agent_id="a1"),
         ev("interaction.answered", "09:01:00", interaction_id="i1", agent_id="a1",
            queue_id="q1", channel="voice"),
         ev("interaction.ended", "09:05:00", interaction_id="i1", agent_id="a1"),
-        ev("interaction.wrapped", "09:06:00", interaction_id="i1", agent_id="a1"),
-        ev("interaction.answered", "09:06:30", interaction_id="i2", agent_id="a1",
+        ev("interaction.wrapped", wrap_first, interaction_id="i1", agent_id="a1"),
+        ev("interaction.answered", second_answer, interaction_id="i2", agent_id="a1",
            queue_id="q1", channel="voice"),
+        ev("interaction.ended", "09:08:00", interaction_id="i2", agent_id="a1"),
+        ev("interaction.wrapped", "09:08:00", interaction_id="i2", agent_id="a1"),
     ]
-    swapped = [*events[:4], events[5], events[4]]
+
+
+def test_idle_gap_is_the_same_when_the_wrap_arrives_after_the_next_answer() -> None:
+    """Found by the reliability suite (reordering within lateness): the gap between wrapping
+    one call and answering the next was only counted when the wrap arrived first."""
+    events = _two_calls("09:06:00", "09:06:30")
+    swapped = [*events[:4], events[5], events[4], *events[6:]]
     for order in (events, swapped):
         kpis = run(order, "09:10:00").windows["1h"].agent["a1"]
         assert kpis["idle_between_seconds"] == 30
@@ -480,19 +488,7 @@ def test_idle_gap_is_the_same_when_the_wrap_arrives_after_the_next_answer() -> N
 def test_events_of_the_same_millisecond_give_the_same_numbers_in_any_order() -> None:
     """A wrap and the next answer in the same millisecond: idle gap 0, one sample, whichever
     arrives first (the simulator does this; a broker may deliver them either way)."""
-    ev = EventFactory()
-    events = [
-        ev("agent.login", "09:00:00", agent_id="a1", team_id="t1"),
-        ev("agent.available", "09:00:00", agent_id="a1"),
-        ev("interaction.answered", "09:01:00", interaction_id="i1", agent_id="a1",
-           queue_id="q1", channel="voice"),
-        ev("interaction.ended", "09:05:00", interaction_id="i1", agent_id="a1"),
-        ev("interaction.wrapped", "09:06:00", interaction_id="i1", agent_id="a1"),
-        ev("interaction.answered", "09:06:00", interaction_id="i2", agent_id="a1",
-           queue_id="q1", channel="voice"),
-        ev("interaction.ended", "09:08:00", interaction_id="i2", agent_id="a1"),
-        ev("interaction.wrapped", "09:08:00", interaction_id="i2", agent_id="a1"),
-    ]
+    events = _two_calls("09:06:00", "09:06:00")
     orders = [events, [*events[:4], events[5], events[4], events[7], events[6]],
               [events[1], events[0], *events[2:]]]
     views = []
