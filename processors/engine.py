@@ -7,7 +7,7 @@ Kafka worker) decide what "now" is.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import insort
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,7 +66,8 @@ class Interaction:
     wrapped_ms: int | None = None
     hold_started_ms: int | None = None
     hold_ms: int = 0
-    repeat: bool | None = None  # repeat contact? decided at first sight, may flip to True
+    repeat: bool | None = None  # repeat contact? re-decided when an earlier contact turns up
+    seen_ts: int | None = None  # where the contact stands in its customer's history
     contact_at: tuple[int, tuple[str, str]] | None = None  # (ts, (queue, channel)) counted
     answer_at: tuple[int, tuple[str, ...]] | None = None  # (ts, answer cell) counted
     wrap_at: tuple[int, tuple[str, ...]] | None = None  # (ts, wrap cell) counted
@@ -219,36 +220,48 @@ class KpiEngine:
         return 1.0 / capacity.get(channel or "voice", 1)
 
     def _repeat(self, rec: Interaction, iid: str, ts: int) -> int:
-        """Did this interaction's customer contact us in the 24 h before it? Order-independent:
-        a contact that turns up late makes the later ones within 24 h repeats, after the fact."""
-        if rec.repeat is not None:
-            return int(rec.repeat)
+        """Did this interaction's customer contact us in the 24 h before it?
+
+        Order-independent: each customer's contacts are kept in time order — an interaction
+        at its queued time, or at its answer time until the queued event turns up — and each
+        one's status follows from the contact before it. A late event re-decides the contacts
+        around it and corrects what was already counted (a queued event arriving after its
+        answer moved the contact earlier and changed who came first: found by the kill -9
+        reliability runs, where partitions deliver in any order).
+        """
         customer = rec.customer_id
         if customer is None:
-            rec.repeat = False
-            return 0
+            if rec.repeat is None:
+                rec.repeat = False
+            return int(rec.repeat)
+        if rec.seen_ts is not None and ts >= rec.seen_ts:
+            return int(bool(rec.repeat))
         history = self.customers.pop(customer, [])
         self.customers[customer] = history  # re-inserted last: ordered by last contact
-        me = (ts, iid)
-        at = bisect_left(history, me)
-        horizon = self.config.repeat_contact_ms
-        rec.repeat = at > 0 and ts - history[at - 1][0] <= horizon
-        for later_ts, later_iid in history[at:]:
-            if later_ts - ts > horizon:
-                break
-            self._became_repeat(later_iid)
-        history.insert(at, me)
-        return int(rec.repeat)
+        if rec.seen_ts is not None and (rec.seen_ts, iid) in history:
+            history.remove((rec.seen_ts, iid))
+        rec.seen_ts = ts
+        insort(history, (ts, iid))
+        self._redecide(history)
+        return int(bool(rec.repeat))
 
-    def _became_repeat(self, iid: str) -> None:
-        rec = self.interactions.get(iid)
-        if rec is None or rec.repeat:
-            return
-        rec.repeat = True
-        if rec.contact_at is not None:
-            self._count("contact", rec.contact_at[1], rec.contact_at[0], (0, 0, 1))
-        if rec.answer_at is not None:
-            self._count("answer", rec.answer_at[1], rec.answer_at[0], (0, 0, 1, 0, 0))
+    def _redecide(self, history: list[tuple[int, str]]) -> None:
+        """Set each contact's repeat status from its predecessor; correct counted ones."""
+        previous: int | None = None
+        for ts, iid in history:
+            repeat = previous is not None and ts - previous <= self.config.repeat_contact_ms
+            previous = ts
+            rec = self.interactions.get(iid)
+            if rec is None or rec.repeat == repeat:
+                continue
+            if rec.repeat is not None:  # counted with the other status: move the count
+                delta = 1 if repeat else -1
+                if rec.contact_at is not None:
+                    self._count("contact", rec.contact_at[1], rec.contact_at[0], (0, 0, delta))
+                if rec.answer_at is not None:
+                    self._count("answer", rec.answer_at[1], rec.answer_at[0],
+                                (0, 0, delta, 0, 0))
+            rec.repeat = repeat
 
     def _join_wait(self, rec: Interaction, iid: str) -> None:
         """Count the queue side of an answer or abandon once both ends of the wait are known."""

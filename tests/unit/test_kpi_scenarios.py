@@ -498,3 +498,29 @@ def test_events_of_the_same_millisecond_give_the_same_numbers_in_any_order() -> 
         assert kpis["idle_between_samples"] == 1
         views.append(kpis)
     assert views[0] == views[1] == views[2]
+
+
+def test_repeat_contacts_follow_contact_time_whichever_event_arrives_first() -> None:
+    """Customer c: A queued 09:00 (answered 09:02), B queued 09:01 (answered 09:01:30), so B
+    is the repeat. When A's answer arrives before A's queued event, A first stands at 09:02,
+    after B, and looked like the repeat; the late queued event must put it back (found by
+    the kill -9 reliability runs, where the two topics' partitions deliver in any order)."""
+    ev = EventFactory()
+    login = [ev("agent.login", "08:59:00", agent_id=a, team_id="t1") for a in ("a1", "a2")]
+    queued_a = ev("interaction.queued", "09:00:00", interaction_id="A", queue_id="q1",
+                  channel="voice", customer_id="c")
+    queued_b = ev("interaction.queued", "09:01:00", interaction_id="B", queue_id="q1",
+                  channel="voice", customer_id="c")
+    answered_b = ev("interaction.answered", "09:01:30", interaction_id="B", agent_id="a2",
+                    queue_id="q1", channel="voice", customer_id="c")
+    answered_a = ev("interaction.answered", "09:02:00", interaction_id="A", agent_id="a1",
+                    queue_id="q1", channel="voice", customer_id="c")
+    in_order = [*login, queued_a, queued_b, answered_b, answered_a]
+    late_queued = [*login, answered_a, queued_b, answered_b, queued_a]
+    views = []
+    for order in (in_order, late_queued):
+        w = run(order, "09:10:00").windows["1h"]
+        views.append((w.queue["q1"]["repeat_contact"], w.channel["voice"]["repeat_contact"],
+                      w.team["t1"]["repeat_contact"], w.agent["a2"]["repeat_contact"],
+                      w.agent["a1"].get("repeat_contact")))
+    assert views[0] == views[1] == (0.5, 0.5, 0.5, 1.0, 0.0)
