@@ -36,7 +36,7 @@ bench: $(VENV)/.installed
 reliability: setup
 	rm -f .cache/reliability/results.jsonl
 	CCPULSE_RELIABILITY_RUNS=5 CCPULSE_HYPOTHESIS_EXAMPLES=3000 CCPULSE_FUZZ_RUNS=500000 \
-		$(PY) -m pytest tests/reliability
+		$(PY) -m pytest -m "slow or not slow" tests/reliability
 	$(PY) -m tests.reliability.summary
 
 lint: $(VENV)/.installed
