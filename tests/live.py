@@ -194,6 +194,19 @@ def produce_slowly(path: Path, bootstrap: str, topics: dict[str, str],
 
 
 
+def http_get(url: str, auth: tuple[str, str] | None = None) -> tuple[int, str]:
+    """(status, body) of a GET, with HTTP basic auth when given; errors are answers too."""
+    request = urllib.request.Request(url)
+    if auth is not None:
+        token = base64.b64encode(":".join(auth).encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
 class WorkerProcess:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.port = int(env["CCPULSE_METRICS_PORT"])
@@ -204,15 +217,7 @@ class WorkerProcess:
             env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
     def get(self, path: str) -> tuple[int, str]:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
-        if self.auth is not None:
-            token = base64.b64encode(":".join(self.auth).encode()).decode()
-            request.add_header("Authorization", f"Basic {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
+        return http_get(f"http://127.0.0.1:{self.port}{path}", self.auth)
 
     def wait_healthy(self, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s

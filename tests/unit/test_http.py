@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -12,18 +9,11 @@ from prometheus_client import CollectorRegistry, Counter
 
 from ccpulse.http import MetricsServer
 from ccpulse.settings import ConfigError, load_settings
+from tests.live import http_get
 
 
 def get(port: int, path: str, auth: tuple[str, str] | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
-    if auth:
-        token = base64.b64encode(":".join(auth).encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+    return http_get(f"http://127.0.0.1:{port}{path}", auth)
 
 
 @pytest.fixture
