@@ -6,7 +6,12 @@ crash); hold valid events in an :class:`~streams.align.Aligner` and release them
 order; refuse released events older than their key's newest event by more than the lateness
 limit (``too_late``); hand the rest, with the offsets a restart must resume from, to the
 event-log commit. Each message's ``handle`` (the Kafka library's event) comes back once it may
-be acknowledged: released, refused or skipped — never while held.
+be acknowledged: done with (released, refused or skipped) *and* below the offset the commit
+stores for its partition. Acknowledging in offset order matters: events are released in time
+order, not offset order, and faust commits the first run of consecutive acknowledged offsets
+even when it starts past a hole (an event still held). Kafka's committed offset then passed
+Redis's, and a partition that moved in a rebalance resumed past events nobody had applied
+(found by the reliability suite's rebalance runs: the log stopped short).
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ class BatchProcessor:
         self.aligner = Aligner(has_backlog)
         # newest released event time per agent or queue
         self.watermarks: dict[str, int] = {}
+        # per partition: (offset, handle) done with but not yet below the commit offset
+        self._unacked: dict[str, list[tuple[int, Any]]] = {}
 
     def prepare(self, messages: Sequence[RawMessage]) -> Prepared:
         out = Prepared()
@@ -60,7 +67,7 @@ class BatchProcessor:
             key = partition_key(m.topic, m.partition)
             if m.offset < self.offsets.get(key, 0):
                 out.skipped += 1
-                out.done.append(m.handle)
+                self._finished(m)
                 self.aligner.passed(key, m.offset)
                 continue
             result = decode(m.value, now)
@@ -76,17 +83,39 @@ class BatchProcessor:
                 continue
             event = decoded.event
             out.accepted.append(Accepted(event.event_id, m.topic, m.value))
-            out.done.append(m.handle)
+            self._finished(m)
             tag = type(event).__struct_config__.tag  # type: ignore[attr-defined]
             self.stats.processed[(m.topic, str(tag))] += 1
         out.offsets = self.aligner.commit_offsets()
+        out.done = self._acknowledgeable(out.offsets)
         return out
 
-    @staticmethod
-    def _refuse(out: Prepared, m: RawMessage, rejection: Rejection) -> None:
+    def forget(self, partitions: list[str]) -> None:
+        """Partitions revoked in a rebalance: what we held or had not acknowledged is read
+        again by their next owner."""
+        self.aligner.forget(partitions)
+        for key in partitions:
+            self._unacked.pop(key, None)
+
+    def _finished(self, m: RawMessage) -> None:
+        self._unacked.setdefault(partition_key(m.topic, m.partition), []).append(
+            (m.offset, m.handle))
+
+    def _acknowledgeable(self, offsets: dict[str, int]) -> list[Any]:
+        """Handles below their partition's commit offset, taken out of the waiting lists."""
+        out: list[Any] = []
+        for key, waiting in self._unacked.items():
+            limit = offsets.get(key)
+            if limit is None or not waiting:
+                continue
+            out += [handle for offset, handle in waiting if offset < limit]
+            waiting[:] = [(offset, handle) for offset, handle in waiting if offset >= limit]
+        return out
+
+    def _refuse(self, out: Prepared, m: RawMessage, rejection: Rejection) -> None:
         letter = DeadLetter(m.topic, m.partition, m.offset, rejection.reason, rejection.detail)
         out.dead.append((letter, m))
-        out.done.append(m.handle)
+        self._finished(m)
 
     def _check_lateness(self, decoded: Decoded) -> Decoded | Rejection:
         event, ts = decoded

@@ -90,7 +90,7 @@ def build_app(
 
     @app.on_partitions_revoked.connect
     async def release_revoked(_app: faust.App, revoked: set, **_: Any) -> None:  # type: ignore[misc]
-        processor.aligner.forget([partition_key(tp.topic, tp.partition) for tp in revoked])
+        processor.forget([partition_key(tp.topic, tp.partition) for tp in revoked])
 
     def has_backlog(key: str) -> bool:
         """Kafka holds messages of this partition that we have not read yet. A partition with
@@ -115,8 +115,12 @@ def build_app(
         # noack_take: events are acknowledged by hand, only once released by the aligner and
         # committed to Redis, so Kafka's committed offsets never pass a held event.
         async for events in stream.noack_take(batch_size, within=batch_within_s):
+            # A batch taken before a rebalance may hold messages of partitions revoked since:
+            # they are their new owner's now.
+            owned = app.consumer.assignment()
             messages = [RawMessage(e.message.topic, e.message.partition, e.message.offset,
-                                   e.message.key, e.message.value, e) for e in events]
+                                   e.message.key, e.message.value, e) for e in events
+                        if e.message.tp in owned]
             prepared = processor.prepare(messages)
             await _dead_letters(deadletter, prepared, dead_letter_log)
             started = time.perf_counter()

@@ -90,6 +90,47 @@ def test_batch_processor_skips_committed_offsets_and_refuses_bad_and_late() -> N
     assert stats.processed[("cc.agent-states", "agent.available")] == 1
 
 
+def test_batch_processor_acknowledges_only_below_the_offset_stored_in_redis() -> None:
+    """Released out of offset order, events are acknowledged in offset order: Kafka's
+    committed offset must never pass an event still held (faust commits the first run of
+    consecutive acknowledged offsets even past a hole)."""
+    ev = EventFactory()
+    backlog = {"cc.agent-states:0": True, "cc.agent-states:1": True}
+    processor = BatchProcessor(PipelineStats(), lateness_ms=3_600_000,
+                               clock_ms=lambda: at("12:00:00"))
+    processor.aligner.has_backlog = lambda key: backlog[key]
+    processor.aligner.track(list(backlog))
+    first = messages([
+        ev("agent.login", "09:30:00", agent_id="a1", team_id="t"),  # offset 0: held longest
+        ev("agent.login", "09:00:00", agent_id="a2", team_id="t"),
+        ev("agent.login", "09:01:00", agent_id="a3", team_id="t"),
+    ])
+    other = [RawMessage("cc.agent-states", 1, 0, None, orjson.dumps(
+        ev("agent.login", "09:10:00", agent_id="a4", team_id="t")), handle="p1-0")]
+    prepared = processor.prepare(first + other)
+    assert [a.event_id for a in prepared.accepted] == ["e2", "e3", "e4"]  # up to 09:10
+    assert prepared.offsets == {"cc.agent-states:0": 0, "cc.agent-states:1": 1}
+    assert prepared.done == ["p1-0"]  # offsets 1 and 2 are stored, but 0 is not yet
+    backlog["cc.agent-states:1"] = False
+    prepared = processor.prepare([])
+    assert [a.event_id for a in prepared.accepted] == ["e1"]
+    assert sorted(prepared.done) == [0, 1, 2]
+
+
+def test_batch_processor_drops_what_it_waited_to_acknowledge_of_revoked_partitions() -> None:
+    ev = EventFactory()
+    processor = BatchProcessor(PipelineStats(), lateness_ms=3_600_000,
+                               clock_ms=lambda: at("12:00:00"))
+    processor.aligner.has_backlog = lambda _: True
+    processor.aligner.track(["cc.agent-states:0", "cc.agent-states:1"])
+    prepared = processor.prepare(messages([
+        ev("agent.login", "09:30:00", agent_id="a1", team_id="t"),
+        ev("agent.login", "09:00:00", agent_id="a2", team_id="t")]))
+    assert prepared.done == [] and prepared.accepted == []  # partition 1 has shown nothing
+    processor.forget(["cc.agent-states:0"])
+    assert processor.prepare([]).done == []  # its next owner reads them again
+
+
 def test_dead_letter_log_lines_are_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
     limiter = DeadLetterLog(every_s=3600)
     with caplog.at_level("WARNING", logger="ccpulse.worker"):
