@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from alerts.engine import AlertEvaluator
 from ccpulse.scorecard_metrics import scorecard_metrics
 from ccpulse.staffing_metrics import staffing_metrics
+from ccpulse.textformat import render
 from processors.decode import REASONS
 from processors.kpis import Kpis
 from processors.scorecard import Scorecards
@@ -261,6 +261,4 @@ class KpiCollector:
 
 def exposition(collector: KpiCollector) -> bytes:
     """The text exposition of one collector, as ``ccpulse replay --metrics-out`` writes it."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)  # type: ignore[arg-type]
-    return generate_latest(registry)
+    return render(collector.collect())

@@ -14,7 +14,9 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+
+from ccpulse.textformat import render
 
 HealthCheck = Callable[[], tuple[bool, str]]
 
@@ -60,7 +62,7 @@ def _handler(registry: CollectorRegistry, health: HealthCheck,
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+                self._send(200, CONTENT_TYPE_LATEST, render(registry.collect()))
             elif path == "/healthz":
                 ok, message = health()
                 self._send(200 if ok else 503, "text/plain; charset=utf-8",
