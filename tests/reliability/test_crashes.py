@@ -72,10 +72,6 @@ def test_kill_9_at_random_points_ends_with_the_same_numbers_and_alerts(
         == firing_now, 120, f"cc.alerts to show the {firing_now} firing alerts")
 
 
-# Slow-marked (only `make reliability` runs it): about one run in four or five still stalls
-# before the stream is through after the workers come and go; not yet understood, so it is
-# kept out of CI rather than left to fail it at random, and issue 8 stays open for it.
-@pytest.mark.slow
 @pytest.mark.parametrize("run", range(RUNS))
 def test_rebalance_while_workers_come_and_go(
         run: int, worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str,
