@@ -6,12 +6,15 @@ Starts its own single-node Kafka and redis-server on loopback (the test suite's 
 
 - **throughput**: a backlog of simulated events is produced to both input topics; a bare
   aiokafka consumer reads it all (the baseline: what the client library alone does on this
-  broker), then one ``ccpulse worker`` consumes it into Redis; events/s of each, and the ratio.
+  broker), a bare faust agent reads it all (:mod:`bench.bare_faust`: what the stream
+  framework alone delivers), then one ``ccpulse worker`` consumes it into Redis; events/s of
+  each, from the first event on (start-up apart, reported separately), and the ratios.
 - **recovery**: the caught-up worker is killed (-9), a further backlog of ``backlog`` events is
   produced, and a new worker is started: seconds from its start to the backlog in Redis.
 - **latency**: with the worker caught up, probe events (one a second, a fresh agent each)
-  are produced while a background producer sends ``rate`` events/s; each probe's latency is
-  the time from its send to the first completed ``/metrics`` scrape that shows it.
+  are produced while a background producer sends ``rate`` events/s; a scraper reads
+  ``/metrics`` back to back, and each probe's latency is the time from its send to the end of
+  the first scrape that shows it (so a scrape's own duration is part of it).
 """
 
 from __future__ import annotations
@@ -107,13 +110,27 @@ class Worker:
         self.proc.wait()
 
 
-def _wait_log(client: redis.Redis, count: int, timeout_s: float = 3600) -> float:
+def _wait_log(client: redis.Redis, count: int, timeout_s: float = 3600) -> tuple[float, float]:
+    """Seconds until ``count`` events are in the log: from now, and from the first new one."""
     started = time.perf_counter()
-    while client.xlen("{ccpulse}:log") < count:
+    before = client.xlen("{ccpulse}:log")
+    first: float | None = None
+    while (length := client.xlen("{ccpulse}:log")) < count:
+        if first is None and length > before:
+            first = time.perf_counter()
         if time.perf_counter() - started > timeout_s:
-            raise TimeoutError(f"{client.xlen('{ccpulse}:log')} of {count} events in Redis")
-        time.sleep(0.1)
-    return time.perf_counter() - started
+            raise TimeoutError(f"{length} of {count} events in Redis")
+        time.sleep(0.02)
+    done = time.perf_counter()
+    return done - started, done - (first or started)
+
+
+def _bare_faust(bootstrap: str, count: int, workdir: Path) -> float:
+    out = workdir / "bare-faust.json"
+    subprocess.run([sys.executable, "-m", "bench.bare_faust", bootstrap, str(count), str(out),
+                    AGENT_TOPIC, INTERACTION_TOPIC], capture_output=True, check=True,
+                   timeout=3600)
+    return float(orjson.loads(out.read_bytes())["seconds"])
 
 
 def _load_events(rate: int, seconds: int) -> list[bytes]:
@@ -136,7 +153,7 @@ def _scrape(worker: Worker, sent: dict[str, float], latencies: list[float]) -> N
     """One whole scrape; every probe it shows is done, at the scrape's end."""
     text = worker.metrics()
     done = time.perf_counter()
-    for probe in [p for p in sent if p in text]:
+    for probe in [p for p in list(sent) if p in text]:
         latencies.append(done - sent.pop(probe))
 
 
@@ -153,11 +170,24 @@ def _latency(worker: Worker, bootstrap: str, rate: int, seconds: int) -> list[fl
             time.sleep(max(0.0, started + second + 1 - time.perf_counter()))
         producer.close()
 
-    loader = threading.Thread(target=background, daemon=True)
-    loader.start()
-    producer = make_producer(bootstrap)
     sent: dict[str, float] = {}
     latencies: list[float] = []
+    probing = threading.Event()
+    probing.set()
+
+    def scraper() -> None:
+        deadline = math.inf
+        while (probing.is_set() or sent) and time.perf_counter() < deadline:
+            _scrape(worker, sent, latencies)
+            if not probing.is_set() and deadline == math.inf:
+                deadline = time.perf_counter() + 30  # probes not seen by then are lost
+
+    loader = threading.Thread(target=background, daemon=True)
+    loader.start()
+    scraping = threading.Thread(target=scraper, daemon=True)
+    scraping.start()
+    producer = make_producer(bootstrap)
+    started = time.perf_counter()
     for n in range(seconds):
         agent = f"probe-{time.time_ns()}-{n}"
         produce(producer, [orjson.dumps({"event_id": agent, "type": "agent.login",
@@ -165,11 +195,9 @@ def _latency(worker: Worker, bootstrap: str, rate: int, seconds: int) -> list[fl
                                          "agent_id": agent, "team_id": "probe"})],
                 agent_topic=AGENT_TOPIC, interaction_topic=INTERACTION_TOPIC)
         sent[agent] = time.perf_counter()
-        _scrape(worker, sent, latencies)
-        time.sleep(max(0.0, sent.get(agent, time.perf_counter()) + 1 - time.perf_counter()))
-    drained = time.perf_counter() + 15
-    while sent and time.perf_counter() < drained:  # the last probes, still on their way
-        _scrape(worker, sent, latencies)
+        time.sleep(max(0.0, started + n + 1 - time.perf_counter()))
+    probing.clear()
+    scraping.join(60)  # the last probes, still on their way
     producer.close()
     loader.join(seconds + 30)
     return latencies
@@ -198,22 +226,27 @@ def bench_live(agents: int, hours: float) -> dict[str, object]:
             lines, extra = day[:-backlog_events], day[-backlog_events:]
             send(bootstrap, lines)
             bare_s = asyncio.run(_bare_consume(bootstrap, len(lines)))
+            faust_s = _bare_faust(bootstrap, len(lines), work)
             worker = Worker(bootstrap, redis_url, work)
-            worker_s = _wait_log(client, len(lines))
+            with_start_s, worker_s = _wait_log(client, len(lines))
             memory = client.info("memory")["used_memory"]
             worker.kill()
             send(bootstrap, extra)
             worker = Worker(bootstrap, redis_url, work)
-            recovery_s = _wait_log(client, len(day))
+            recovery_s, _ = _wait_log(client, len(day))
             latencies = _latency(worker, bootstrap, rate, probe_s)
             worker.kill()
         finally:
             broker.stop()
             store.stop()
     bare_rate, worker_rate = len(lines) / bare_s, len(lines) / worker_s
+    faust_rate = len(lines) / faust_s
     return {
         "events": len(lines), "bare_aiokafka_per_s": round(bare_rate),
-        "worker_per_s": round(worker_rate), "ratio_to_bare": round(worker_rate / bare_rate, 3),
+        "bare_faust_per_s": round(faust_rate), "worker_per_s": round(worker_rate),
+        "worker_start_s": round(with_start_s - worker_s, 1),
+        "ratio_to_bare": round(worker_rate / bare_rate, 3),
+        "ratio_to_bare_faust": round(worker_rate / faust_rate, 3),
         "redis_used_memory_mib": round(memory / 2**20, 1),
         "redis_kib_per_agent": round(memory / 1024 / agents, 1),
         "recovery_backlog_events": len(extra), "recovery_s": round(recovery_s, 1),
