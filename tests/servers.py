@@ -140,8 +140,13 @@ def restart_kafka(server: Server) -> Server:
 
 
 def _cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding. One in 64 starts
+    with "-", which the storage tool reads as an option (a broker that failed to start in a
+    benchmark run): those are drawn again."""
+    while (cluster := base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+           ).startswith("-"):
+        pass
+    return cluster
 
 
 def start_redis(workdir: Path, port: int | None = None, password: str | None = None) -> Server:
