@@ -2,50 +2,41 @@
 
 The composition root of the live pipeline. Its "now" is the wall clock. Redis must be
 reachable before consuming starts (the worker waits with backoff and says why); Kafka
-outages are retried by the client library.
+outages are retried by the client library. This process consumes (faust); a second one,
+started here, replicates the log into the engine and serves metrics and alerts
+(:mod:`ccpulse.serving`).
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import signal
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import faust
 import redis
 import redis.asyncio as aioredis
 from kafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import GaugeMetricFamily
 
-from alerts.alertmanager import AlertmanagerNotifier
-from alerts.leader import LeaderNotifier
-from alerts.notify import LogNotifier, TopicNotifier
-from ccpulse.exporter import KpiCollector
-from ccpulse.http import MetricsServer
 from ccpulse.logs import logging_config
-from ccpulse.runtime import Monitor, alert_evaluator
+from ccpulse.serving import ConsumerReport, serve, wall_ms
 from ccpulse.settings import Settings, kafka_python_security, mask_url
 from streams.consumer import BatchProcessor
-from streams.kafka_io import ensure_topics, make_producer
-from streams.pipeline import Pipeline, PipelineStats
+from streams.kafka_io import ensure_topics
+from streams.pipeline import PipelineStats
 from streams.redis_log import RedisEventLog, partition_key
-from streams.replica import Replica
 from streams.worker import WorkerTopics, build_app
 
 log = logging.getLogger("ccpulse.worker")
 T = TypeVar("T")
 
 MAX_BACKOFF_S = 15.0
-# Commits are one Lua call on loopback or in the same zone: milliseconds, not seconds.
-COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
+REPORT_EVERY_S = 1.0
 
 
 def kafka_credentials(settings: Settings) -> Any:
@@ -96,90 +87,80 @@ def wait_for_kafka(settings: Settings, names: list[str], partitions: int) -> Non
 
 def run_worker(settings: Settings, *, partitions: int, batch_size: int,
                log_format: str = "text") -> int:
+    """The consumer here, replica/metrics/alerts in a second process (:mod:`ccpulse.serving`).
+    Returns non-zero when that process died: the worker is not doing its job then."""
     log.info("starting", extra={"fields": settings.describe()})
-    sync_client = wait_for_redis(settings.redis)
+    wait_for_redis(settings.redis)
     event_log = RedisEventLog(aioredis.Redis.from_url(settings.redis), settings.group)
     topics = WorkerTopics(settings.agent_topic, settings.interaction_topic,
                           settings.deadletter_topic)
     wait_for_kafka(settings, [topics.agent_states, topics.interactions, topics.deadletter,
                               settings.alerts_topic], partitions)
 
-    pipeline = Pipeline(settings.engine)
-    evaluator = alert_evaluator(settings)
-    alert_producer = make_producer(settings.kafka, **kafka_python_security(settings))
-    senders: list[Any] = [LogNotifier(), TopicNotifier(
-        lambda key, value: alert_producer.send(settings.alerts_topic, key=key, value=value),
-        flush=lambda: alert_producer.flush(timeout=10))]
-    alertmanager = None
-    if settings.alertmanager:
-        alertmanager = AlertmanagerNotifier(settings.alertmanager, firing=evaluator.firing)
-        senders.append(alertmanager.start())
-    leader = LeaderNotifier(sync_client, evaluator, senders, prefix=event_log.prefix)
-    leader.restore()
-    monitor = Monitor(pipeline, evaluator, [leader])
-    replica = Replica(sync_client, event_log.stream_key, pipeline,
-                      on_idle=lambda: monitor.advance(wall_ms()))
+    context = multiprocessing.get_context("spawn")  # no inherited threads or sockets
+    reports, report_sender = context.Pipe(duplex=False)
+    serving = context.Process(target=serve, args=(settings, log_format, reports),
+                              name="ccpulse-serving", daemon=True)
+    serving.start()
+    reports.close()  # the child's end: only the child holds it now
 
     stats = PipelineStats()
-    registry = CollectorRegistry()
-    registry.register(KpiCollector(  # type: ignore[arg-type]
-        lambda: pipeline.snapshot(wall_ms()), stats, alerts=evaluator, clock_ms=wall_ms,
-        last_event_ms=lambda: pipeline.stats.last_event_ms, scorecards=settings.scorecards))
-
-    def health() -> tuple[bool, str]:
-        if not replica.is_alive():
-            return False, "replica thread stopped"
-        return (True, "ok") if replica.caught_up.is_set() else (False, "catching up")
-
-    server = MetricsServer(registry, settings.metrics_host, settings.metrics_port, health,
-                           settings.metrics_credentials)
     processor = BatchProcessor(stats, settings.engine.lateness_ms, wall_ms)
-    commit_seconds = Histogram("ccpulse_redis_commit_seconds",
-                               "latency of committing a batch and its offsets to Redis",
-                               registry=registry, buckets=COMMIT_BUCKETS)
+    commit_seconds: list[float] = []
     app = build_app(group=settings.group, bootstrap=settings.kafka, topics=topics,
                     processor=processor, event_log=event_log, batch_size=batch_size,
                     broker_credentials=kafka_credentials(settings),
-                    on_commit=commit_seconds.observe,
+                    on_commit=commit_seconds.append,
                     instance_id=os.environ.get("CCPULSE_INSTANCE_ID") or None)
-    registry.register(ConsumerLagCollector(app, processor))  # type: ignore[arg-type]
-    server.start()
-    replica.start()
-    log.info("serving_metrics", extra={"fields": {"port": server.port}})
+
+    lost: list[int | None] = []  # the serving process's exit code, once it is gone
+
+    @app.timer(REPORT_EVERY_S)
+    async def report() -> None:
+        """Send this process's numbers to the serving process; stop if it is gone."""
+        if not serving.is_alive():
+            if not lost:
+                lost.append(serving.exitcode)
+                log.error("serving_process_stopped", extra={"fields": {
+                    "exitcode": serving.exitcode,
+                    "hint": "its log lines say why; the worker stops so that it is restarted"}})
+                os.kill(os.getpid(), signal.SIGTERM)  # faust's orderly shutdown
+            return
+        observed = commit_seconds[:]
+        commit_seconds.clear()
+        report_sender.send(ConsumerReport(
+            processed=dict(stats.processed), dead_lettered=dict(stats.dead_lettered),
+            duplicates=stats.duplicates, lag=consumer_lag(app, processor, topics),
+            commit_seconds=observed))
+
     try:
         _run_faust(app, log_format)
     finally:
-        replica.stop()
-        server.stop()
-        if alertmanager is not None:
-            alertmanager.stop()
-        alert_producer.close(timeout=5)
-    return 0
+        report_sender.close()  # the serving process sees the pipe close and exits
+        serving.join(timeout=10)
+        if serving.is_alive():
+            serving.terminate()
+    return 1 if lost else 0
 
 
-class ConsumerLagCollector:
-    """``ccpulse_consumer_lag_messages{topic,partition}``: what Kafka holds, unread by us."""
-
-    def __init__(self, app: faust.App, processor: BatchProcessor) -> None:
-        self._app = app
-        self._processor = processor
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        lag = GaugeMetricFamily("ccpulse_consumer_lag_messages",
-                                "messages in Kafka not yet read by this worker",
-                                labels=["topic", "partition"])
-        try:
-            assigned = self._app.consumer.assignment()
-        except Exception:
-            assigned = set()
-        for tp in sorted(assigned):
-            highwater = self._app.consumer.highwater(tp)
-            key = partition_key(tp.topic, tp.partition)
-            read = max(self._processor.aligner.next_offset(key) or 0,
-                       self._processor.offsets.get(key, 0))
-            if highwater is not None:
-                lag.add_metric([tp.topic, str(tp.partition)], max(highwater - read, 0))
-        yield lag
+def consumer_lag(app: faust.App, processor: BatchProcessor, topics: WorkerTopics,
+                 ) -> dict[tuple[str, int], int]:
+    """Per assigned input partition, what Kafka holds that this worker has not read yet
+    (faust's own internal topics left out)."""
+    try:
+        assigned = app.consumer.assignment()
+    except Exception:
+        return {}
+    lag = {}
+    for tp in assigned:
+        if tp.topic not in (topics.agent_states, topics.interactions):
+            continue
+        highwater = app.consumer.highwater(tp)
+        key = partition_key(tp.topic, tp.partition)
+        read = max(processor.aligner.next_offset(key) or 0, processor.offsets.get(key, 0))
+        if highwater is not None:
+            lag[(tp.topic, tp.partition)] = max(highwater - read, 0)
+    return lag
 
 
 def _run_faust(app: faust.App, log_format: str) -> None:

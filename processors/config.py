@@ -80,5 +80,13 @@ class EngineConfig:
         """How much history the longest window can still ask for, plus room for late events."""
         return max(self.windows.values()) + self.lateness_ms
 
+    @property
+    def log_horizon_ms(self) -> int:
+        """How far back a replica rebuilding this engine must read the event log: the windows'
+        history, and before it the customer contacts a repeat-contact decision and the event
+        ids a dedup decision look back on. Older events change no number (an agent logged in
+        for longer than this is the one exception: a missing logout, not a shift)."""
+        return self.retention_ms + max(self.repeat_contact_ms, self.dedup_ms)
+
     def sl_threshold_ms(self, queue_id: str) -> int:
         return self.queue_service_level_threshold_ms.get(queue_id, self.service_level_threshold_ms)

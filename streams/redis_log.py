@@ -86,6 +86,12 @@ class RedisEventLog:
         return self._client.hgetall(self.offsets_key)
 
 
+def trim_log(client: Any, stream_key: str, keep_from_ms: int) -> int:
+    """Drop the entries Redis appended before ``keep_from_ms`` (entry ids carry Redis's clock
+    at append time) and return how many went: without it the log grows without end."""
+    return int(client.xtrim(stream_key, minid=f"{keep_from_ms}-0", approximate=False))
+
+
 def decode_offsets(raw: dict[bytes, bytes]) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in raw.items()}
 

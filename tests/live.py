@@ -241,10 +241,36 @@ class WorkerProcess:
                 self.proc.kill()
                 self.proc.wait()
 
-    def kill(self) -> None:
-        self.proc.kill()  # SIGKILL: no chance to flush or commit anything
-        self.proc.wait()
+    def children(self) -> list[int]:
+        """Pids of the worker's child processes: its serving process and multiprocessing's
+        resource tracker."""
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
+    def serving_pid(self) -> int:
+        """The child that runs the replica, /metrics and alerts (multiprocessing's spawn)."""
+        (pid,) = [pid for pid in self.children()
+                  if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        return pid
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to flush or commit anything. Returns once the worker's child
+        processes have noticed and gone too (their pipes close with the worker)."""
+        children = self.children()
+        self.proc.kill()
+        self.proc.wait()
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in children):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"child processes {children} outlived their worker")
+            time.sleep(0.05)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 

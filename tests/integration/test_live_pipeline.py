@@ -43,12 +43,17 @@ def test_worker_equals_replay_and_dead_letters_bad_input(
     assert_converges(worker, clean)
     assert log_length(redis_url) == unique  # duplicates never reached the log
 
-    values = {(s.name, s.labels.get("reason")): s.value
-              for f in text_string_to_metric_families(worker.get("/metrics")[1])
-              for s in f.samples}
-    for reason, count in BAD_REASONS.items():
-        assert values[("ccpulse_events_dead_lettered_total", reason)] == count
-    assert values[("ccpulse_events_duplicate_total", None)] == 40
+    def counters() -> dict[tuple[str, str | None], float]:
+        return {(s.name, s.labels.get("reason")): s.value
+                for f in text_string_to_metric_families(worker.get("/metrics")[1])
+                for s in f.samples}
+
+    expected = {("ccpulse_events_dead_lettered_total", reason): float(count)
+                for reason, count in BAD_REASONS.items()}
+    expected[("ccpulse_events_duplicate_total", None)] = 40.0
+    # the consumer's counters reach /metrics with its next report (once a second)
+    wait_for(lambda: {key: counters().get(key) for key in expected} == expected, 10,
+             f"dead-letter and duplicate counters {expected}")
     check = subprocess.run([require("promtool", "prometheus"), "check", "metrics"],
                            input=worker.get("/metrics")[1], capture_output=True, text=True,
                            check=False)

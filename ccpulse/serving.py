@@ -1,0 +1,191 @@
+"""The worker's second process: replica engine → ``/metrics``, alerts.
+
+``ccpulse worker`` runs two processes so the two halves do not share one interpreter lock:
+the faust consumer (Kafka → validation → Redis commit, :mod:`ccpulse.worker`) and this one,
+which tails the shared Redis log into its own engine, serves ``/metrics`` and ``/healthz``,
+and evaluates and sends alerts. Profiling showed the replica taking the consumer's time
+slices: on two cores each half now has one.
+
+The consumer reports its own numbers (events processed and dead-lettered, duplicates,
+partition lag, commit latencies) over a pipe once a second; they are exported from here.
+The pipe is also the lifeline: when the consumer process ends — even by kill -9 — the pipe
+closes and this process exits at once, so no orphan keeps the metrics port.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import redis
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+from alerts.alertmanager import AlertmanagerNotifier
+from alerts.leader import LeaderNotifier
+from alerts.notify import LogNotifier, TopicNotifier
+from ccpulse.exporter import KpiCollector
+from ccpulse.http import MetricsServer
+from ccpulse.logs import logging_config
+from ccpulse.runtime import Monitor, alert_evaluator
+from ccpulse.settings import Settings, kafka_python_security
+from streams.kafka_io import make_producer
+from streams.pipeline import Pipeline, PipelineStats
+from streams.redis_log import KEY_PREFIX, trim_log
+from streams.replica import Replica
+
+log = logging.getLogger("ccpulse.worker")
+
+# Commits are one Lua call on loopback or in the same zone: milliseconds, not seconds.
+COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+# A consumer silent this long is stuck (it reports every second): the worker is unhealthy.
+REPORT_STALE_S = 30.0
+TRIM_EVERY_MS = 10 * 60_000
+# Entry ids carry Redis's clock, the horizon is judged by ours: room for clocks that disagree.
+TRIM_SLACK_MS = 60 * 60_000
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class ConsumerReport:
+    """What the consumer process knows and this one exports; sent once a second."""
+
+    processed: dict[tuple[str, str], int] = field(default_factory=dict)  # (topic, type)
+    dead_lettered: dict[str, int] = field(default_factory=dict)  # reason
+    duplicates: int = 0
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition)
+    commit_seconds: list[float] = field(default_factory=list)  # since the previous report
+
+
+class LogTrimmer:
+    """Every 10 minutes, drops from the shared log what no replica needs any more (older
+    than the engine's log horizon, about 32 h by default): the log stays a day and a half of
+    events instead of growing without end. Every worker may do it; it is idempotent."""
+
+    def __init__(self, client: Any, stream_key: str, horizon_ms: int) -> None:
+        self._client = client
+        self._stream_key = stream_key
+        self._keep_ms = horizon_ms + TRIM_SLACK_MS
+        self._next_ms: int | None = None
+
+    def __call__(self, now_ms: int) -> None:
+        if self._next_ms is not None and now_ms < self._next_ms:
+            return
+        self._next_ms = now_ms + TRIM_EVERY_MS
+        try:
+            removed = trim_log(self._client, self._stream_key, now_ms - self._keep_ms)
+        except redis.RedisError as exc:
+            log.warning("log_trim_failed", extra={"fields": {
+                "error": type(exc).__name__, "retry_in_s": TRIM_EVERY_MS // 1000}})
+            return
+        if removed:
+            log.info("log_trimmed", extra={"fields": {
+                "entries": removed, "kept_hours": round(self._keep_ms / 3_600_000, 1)}})
+
+
+class ConsumerView:
+    """The consumer's latest report, as pipeline stats and metrics of this process."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.stats = PipelineStats()
+        self._lag: dict[tuple[str, int], int] = {}
+        self.received_at: float | None = None
+        self._commit = Histogram("ccpulse_redis_commit_seconds",
+                                 "latency of committing a batch and its offsets to Redis",
+                                 registry=registry, buckets=COMMIT_BUCKETS)
+
+    def update(self, report: ConsumerReport) -> None:
+        self.stats.processed = Counter(report.processed)
+        self.stats.dead_lettered = Counter(report.dead_lettered)
+        self.stats.duplicates = report.duplicates
+        self._lag = report.lag
+        for seconds in report.commit_seconds:
+            self._commit.observe(seconds)
+        self.received_at = time.monotonic()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """``ccpulse_consumer_lag_messages{topic,partition}``: what Kafka holds, unread."""
+        lag = GaugeMetricFamily("ccpulse_consumer_lag_messages",
+                                "messages in Kafka not yet read by this worker",
+                                labels=["topic", "partition"])
+        for (topic, partition), count in sorted(self._lag.items()):
+            lag.add_metric([topic, str(partition)], count)
+        yield lag
+
+    def follow(self, reports: Connection) -> None:
+        """Apply reports until the consumer process closes the pipe (or dies)."""
+        while True:
+            try:
+                self.update(reports.recv())
+            except (EOFError, OSError):
+                return
+
+
+def serve(settings: Settings, log_format: str, reports: Connection) -> None:
+    """The second process's body (``multiprocessing`` target): runs until ``reports`` closes."""
+    logging.config.dictConfig(logging_config(log_format))
+    client = redis.Redis.from_url(settings.redis)
+    pipeline = Pipeline(settings.engine)
+    evaluator = alert_evaluator(settings)
+    alert_producer = make_producer(settings.kafka, **kafka_python_security(settings))
+    senders: list[Any] = [LogNotifier(), TopicNotifier(
+        lambda key, value: alert_producer.send(settings.alerts_topic, key=key, value=value),
+        flush=lambda: alert_producer.flush(timeout=10))]
+    alertmanager = None
+    if settings.alertmanager:
+        alertmanager = AlertmanagerNotifier(settings.alertmanager, firing=evaluator.firing)
+        senders.append(alertmanager.start())
+    leader = LeaderNotifier(client, evaluator, senders, prefix=KEY_PREFIX)
+    leader.restore()
+    monitor = Monitor(pipeline, evaluator, [leader])
+    stream_key = f"{KEY_PREFIX}:log"
+    trim = LogTrimmer(client, stream_key, settings.engine.log_horizon_ms)
+
+    def idle() -> None:
+        """The replica has read everything: evaluate the alerts due, tidy the log."""
+        now = wall_ms()
+        monitor.advance(now)
+        trim(now)
+
+    replica = Replica(client, stream_key, pipeline, on_idle=idle)
+    registry = CollectorRegistry()
+    consumer = ConsumerView(registry)
+    registry.register(KpiCollector(  # type: ignore[arg-type]
+        lambda: pipeline.snapshot(wall_ms()), consumer.stats, alerts=evaluator,
+        clock_ms=wall_ms, last_event_ms=lambda: pipeline.stats.last_event_ms,
+        scorecards=settings.scorecards))
+    registry.register(consumer)  # type: ignore[arg-type]
+
+    def health() -> tuple[bool, str]:
+        if not replica.is_alive():
+            return False, "replica thread stopped"
+        if consumer.received_at is None:
+            return False, "consumer starting"
+        if time.monotonic() - consumer.received_at > REPORT_STALE_S:
+            return False, "consumer not reporting"
+        return (True, "ok") if replica.caught_up.is_set() else (False, "catching up")
+
+    server = MetricsServer(registry, settings.metrics_host, settings.metrics_port, health,
+                           settings.metrics_credentials)
+    server.start()
+    replica.start()
+    log.info("serving_metrics", extra={"fields": {"port": server.port}})
+    try:
+        consumer.follow(reports)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        replica.stop()
+        server.stop()
+        if alertmanager is not None:
+            alertmanager.stop()
+        alert_producer.close(timeout=5)
