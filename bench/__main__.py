@@ -26,6 +26,7 @@ import orjson
 
 from bench.live import bench_live
 from ccpulse.exporter import KpiCollector, exposition
+from ccpulse.runtime import tune_gc
 from processors.decode import decode
 from processors.engine import KpiEngine
 from processors.snapshot import snapshot
@@ -54,6 +55,7 @@ def rate(count: int, run: Callable[[], object]) -> tuple[float, float]:
 def bench_engine(agents: int, hours: float) -> dict[str, object]:
     """Decode + validate + apply on one core, against msgspec's bare JSON decode."""
     lines = simulated(agents, hours)
+    tune_gc()  # as every ccpulse command does
     bare, _ = rate(len(lines), lambda: [msgspec.json.decode(line) for line in lines])
     validated, _ = rate(len(lines), lambda: [decode(line) for line in lines])
     decoded = [decode(line) for line in lines]
@@ -96,6 +98,7 @@ def rss_kib() -> int:
 def bench_scrape(agents: int, hours: float) -> dict[str, object]:
     """Computing the whole exposition at one instant, and the engine's memory."""
     lines = simulated(agents, hours)
+    tune_gc()
     before = rss_kib()
     engine = KpiEngine()
     for line in lines:

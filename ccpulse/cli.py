@@ -24,7 +24,7 @@ from ccpulse.exporter import KpiCollector, exposition
 from ccpulse.logs import configure_logging
 from ccpulse.report import DAY_MS, WEEK_MS, build_report
 from ccpulse.report_html import print_pdf, render
-from ccpulse.runtime import Monitor, alert_evaluator
+from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
 from ccpulse.settings import ConfigError, Settings, kafka_python_security, load_settings
 from processors.timefmt import format_ms, parse_ms
 from streams.kafka_io import ensure_topics, make_producer, produce, realtime_pacer
@@ -319,6 +319,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_format if hasattr(args, "log_format") else "text")
+    tune_gc()
     try:
         if args.command == "demo":
             return cmd_demo(args)

