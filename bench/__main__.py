@@ -114,7 +114,7 @@ def bench_scrape(agents: int, hours: float) -> dict[str, object]:
             "rss_per_agent_kib": round(grown_kib / agents, 1)}
 
 
-BENCHES: dict[str, Callable[[int, float], dict[str, object]]] = {
+BENCHES: dict[str, Callable[..., dict[str, object]]] = {
     "engine": bench_engine, "replay": bench_replay, "scrape": bench_scrape, "live": bench_live,
 }
 FULL = {"engine": ("M", 1.0), "replay": ("M", 8.0), "scrape": ("M", 8.0), "live": ("S", 8.0)}
@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--agents", help="S, M, L or a number (default per benchmark)")
     parser.add_argument("--hours", type=float)
+    parser.add_argument("--rate", type=int,
+                        help="live: background events/s while latency is probed (default 500)")
     args = parser.parse_args(argv)
     plan = SHORT if args.short else FULL
     for name in (BENCHES if args.which == "all" else [args.which]):
@@ -134,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.agents:
             size = args.agents
         agents = SIZES[size] if isinstance(size, str) and size in SIZES else int(size)
-        result = BENCHES[name](agents, args.hours or hours)
+        options = {"rate": args.rate} if name == "live" and args.rate else {}
+        result = BENCHES[name](agents, args.hours or hours, **options)
         print(json.dumps({"bench": name, "agents": agents, "hours": args.hours or hours,
                           "date": time.strftime("%Y-%m-%d"), "machine": machine(),
                           **result}), flush=True)

@@ -128,10 +128,13 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
             return
         observed = commit_seconds[:]
         commit_seconds.clear()
-        report_sender.send(ConsumerReport(
-            processed=dict(stats.processed), dead_lettered=dict(stats.dead_lettered),
-            duplicates=stats.duplicates, lag=consumer_lag(app, processor, topics),
-            commit_seconds=observed))
+        try:
+            report_sender.send(ConsumerReport(
+                processed=dict(stats.processed), dead_lettered=dict(stats.dead_lettered),
+                duplicates=stats.duplicates, lag=consumer_lag(app, processor, topics),
+                commit_seconds=observed))
+        except OSError:  # it died since is_alive(): the next tick stops the worker
+            return
 
     try:
         _run_faust(app, log_format)
