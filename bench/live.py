@@ -9,8 +9,11 @@ Starts its own single-node Kafka and redis-server on loopback (the test suite's 
   broker), a bare faust agent reads it all (:mod:`bench.bare_faust`: what the stream
   framework alone delivers), then one ``ccpulse worker`` consumes it into Redis; events/s of
   each, from the first event on (start-up apart, reported separately), and the ratios.
-- **recovery**: the caught-up worker is killed (-9), a further backlog of ``backlog`` events is
-  produced, and a new worker is started: seconds from its start to the backlog in Redis.
+- **recovery**: the caught-up worker is killed (-9), a further backlog of events is produced,
+  and a new worker is started: seconds from its start to the backlog in Redis. Twice: a new
+  group member (it waits until the dead member's 10 s session expires), then a restart under
+  the dead worker's ``CCPULSE_INSTANCE_ID`` (Kafka static membership: it takes the
+  partitions back at once).
 - **latency**: with the worker caught up, probe events (one a second, a fresh agent each)
   are produced while a background producer sends ``rate`` events/s; a scraper reads
   ``/metrics`` back to back, and each probe's latency is the time from its send to the end of
@@ -91,11 +94,14 @@ async def _bare_consume(bootstrap: str, count: int) -> float:
 
 
 class Worker:
-    def __init__(self, bootstrap: str, redis_url: str, workdir: Path) -> None:
+    def __init__(self, bootstrap: str, redis_url: str, workdir: Path,
+                 instance_id: str | None = None) -> None:
         self.port = free_port()
         env = {**os.environ, **ENV_TOPICS, "CCPULSE_KAFKA_BOOTSTRAP": bootstrap,
                "CCPULSE_REDIS_URL": redis_url, "CCPULSE_METRICS_PORT": str(self.port),
                "CCPULSE_METRICS_HOST": "127.0.0.1"}
+        if instance_id is not None:
+            env["CCPULSE_INSTANCE_ID"] = instance_id
         self.started = time.perf_counter()
         self.proc = subprocess.Popen([sys.executable, "-m", "ccpulse", "worker"], env=env,
                                      stdout=(workdir / "worker.log").open("ab"),
@@ -105,6 +111,20 @@ class Worker:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",
                                     timeout=120) as response:
             return response.read().decode()
+
+    def wait_caught_up(self, timeout_s: float = 600) -> None:
+        """Until ``/healthz`` says ok: the replica has read the whole log into the engine."""
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz",
+                                            timeout=10) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass  # 503 while catching up, refused while starting
+            time.sleep(0.1)
+        raise TimeoutError("the worker never caught up")
 
     def kill(self) -> None:
         self.proc.kill()
@@ -229,7 +249,7 @@ def _percentiles(name: str, values: list[float]) -> dict[str, float | None]:
 
 
 def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, object]:
-    """Sizes follow the floor: the recovery backlog is a quarter of the day (at most 60,000
+    """Sizes follow the floor: each recovery backlog is an eighth of the day (at most 30,000
     events, a minute of the issue's L peak would be 300,000), latency is probed for 30 s at
     ``rate`` background events/s (default 500; 3 s at 20/s for the CI-sized run)."""
     small = agents * hours < 100
@@ -246,9 +266,9 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
         try:
             ensure_topics(bootstrap, [AGENT_TOPIC, INTERACTION_TOPIC], partitions=8)
             day = backlog(agents, hours)
-            # the day's last events arrive while the worker is down: the recovery backlog
-            backlog_events = min(60_000, len(day) // 4)
-            lines, extra = day[:-backlog_events], day[-backlog_events:]
+            # the day's last events arrive while a worker is down: the recovery backlogs
+            size = min(30_000, len(day) // 8)
+            lines, extra, last = day[:-2 * size], day[-2 * size:-size], day[-size:]
             send(bootstrap, lines)
             bare_s = asyncio.run(_bare_consume(bootstrap, len(lines)))
             faust_s = _bare_faust(bootstrap, len(lines), work)
@@ -257,8 +277,13 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
             memory = client.info("memory")["used_memory"]
             worker.kill()
             send(bootstrap, extra)
-            worker = Worker(bootstrap, redis_url, work)
-            recovery_s, _ = _wait_log(client, len(day))
+            worker = Worker(bootstrap, redis_url, work, instance_id="bench-1")
+            recovery_s, _ = _wait_log(client, len(day) - size)
+            worker.kill()
+            send(bootstrap, last)
+            worker = Worker(bootstrap, redis_url, work, instance_id="bench-1")
+            static_recovery_s, _ = _wait_log(client, len(day))
+            worker.wait_caught_up()  # latency is a caught-up worker's, not a replaying one's
             committed, latencies = _latency(worker, bootstrap, client, rate, probe_s)
             worker.kill()
         finally:
@@ -274,7 +299,8 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
         "ratio_to_bare_faust": round(worker_rate / faust_rate, 3),
         "redis_used_memory_mib": round(memory / 2**20, 1),
         "redis_kib_per_agent": round(memory / 1024 / agents, 1),
-        "recovery_backlog_events": len(extra), "recovery_s": round(recovery_s, 1),
+        "recovery_backlog_events": size, "recovery_s": round(recovery_s, 1),
+        "recovery_same_instance_id_s": round(static_recovery_s, 1),
         "latency_rate_per_s": rate, "latency_probes": len(latencies),
         **_percentiles("latency_to_redis", committed), **_percentiles("latency", latencies),
     }
