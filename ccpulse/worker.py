@@ -159,8 +159,7 @@ def consumer_lag(app: faust.App, processor: BatchProcessor, topics: WorkerTopics
         if tp.topic not in (topics.agent_states, topics.interactions):
             continue
         highwater = app.consumer.highwater(tp)
-        key = partition_key(tp.topic, tp.partition)
-        read = max(processor.aligner.next_offset(key) or 0, processor.offsets.get(key, 0))
+        read = processor.next_to_read(partition_key(tp.topic, tp.partition))
         if highwater is not None:
             lag[(tp.topic, tp.partition)] = max(highwater - read, 0)
     return lag

@@ -90,6 +90,11 @@ class BatchProcessor:
         out.done = self._acknowledgeable(out.offsets)
         return out
 
+    def next_to_read(self, key: str) -> int:
+        """The offset after what this worker has read of a partition or found committed in
+        Redis: Kafka's highwater minus this is what is left to read."""
+        return max(self.aligner.next_offset(key) or 0, self.offsets.get(key, 0))
+
     def forget(self, partitions: list[str]) -> None:
         """Partitions revoked in a rebalance: what we held or had not acknowledged is read
         again by their next owner."""

@@ -104,7 +104,7 @@ def build_app(
             # reliability suite's rebalance runs).
             return False
         highwater = app.consumer.highwater(tp)
-        read = max(processor.aligner.next_offset(key) or 0, processor.offsets.get(key, 0))
+        read = processor.next_to_read(key)
         return highwater is None or read < highwater
 
     processor.aligner.has_backlog = has_backlog

@@ -111,6 +111,9 @@ def test_batch_processor_acknowledges_only_below_the_offset_stored_in_redis() ->
     assert [a.event_id for a in prepared.accepted] == ["e2", "e3", "e4"]  # up to 09:10
     assert prepared.offsets == {"cc.agent-states:0": 0, "cc.agent-states:1": 1}
     assert prepared.done == ["p1-0"]  # offsets 1 and 2 are stored, but 0 is not yet
+    assert processor.next_to_read("cc.agent-states:0") == 3  # read, though not all released
+    processor.offsets["cc.interactions:5"] = 7  # found in Redis, nothing read yet
+    assert processor.next_to_read("cc.interactions:5") == 7
     backlog["cc.agent-states:1"] = False
     prepared = processor.prepare([])
     assert [a.event_id for a in prepared.accepted] == ["e1"]
