@@ -31,7 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from kafka.errors import KafkaTimeoutError
 from processors.timefmt import format_ms
 from streams.kafka_io import ensure_topics, make_producer, produce
 from streams.simulator import HOUR, SimConfig, Simulator
+from tests.live import WorkerProcess
 from tests.servers import Server, free_port, start_kafka, start_redis
 
 AGENT_TOPIC, INTERACTION_TOPIC = "bench.agent-states", "bench.interactions"
@@ -93,42 +93,14 @@ async def _bare_consume(bootstrap: str, count: int) -> float:
         await consumer.stop()
 
 
-class Worker:
-    def __init__(self, bootstrap: str, redis_url: str, workdir: Path,
-                 instance_id: str | None = None) -> None:
-        self.port = free_port()
-        env = {**os.environ, **ENV_TOPICS, "CCPULSE_KAFKA_BOOTSTRAP": bootstrap,
-               "CCPULSE_REDIS_URL": redis_url, "CCPULSE_METRICS_PORT": str(self.port),
-               "CCPULSE_METRICS_HOST": "127.0.0.1"}
-        if instance_id is not None:
-            env["CCPULSE_INSTANCE_ID"] = instance_id
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-m", "ccpulse", "worker"], env=env,
-                                     stdout=(workdir / "worker.log").open("ab"),
-                                     stderr=subprocess.STDOUT)
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",
-                                    timeout=120) as response:
-            return response.read().decode()
-
-    def wait_caught_up(self, timeout_s: float = 600) -> None:
-        """Until ``/healthz`` says ok: the replica has read the whole log into the engine."""
-        deadline = time.perf_counter() + timeout_s
-        while time.perf_counter() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz",
-                                            timeout=10) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass  # 503 while catching up, refused while starting
-            time.sleep(0.1)
-        raise TimeoutError("the worker never caught up")
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
+def start_worker(bootstrap: str, redis_url: str, workdir: Path,
+                 instance_id: str | None = None) -> WorkerProcess:
+    env = {**os.environ, **ENV_TOPICS, "CCPULSE_KAFKA_BOOTSTRAP": bootstrap,
+           "CCPULSE_REDIS_URL": redis_url, "CCPULSE_METRICS_PORT": str(free_port()),
+           "CCPULSE_METRICS_HOST": "127.0.0.1"}
+    if instance_id is not None:
+        env["CCPULSE_INSTANCE_ID"] = instance_id
+    return WorkerProcess(env, workdir / "worker.log")
 
 
 def _wait_log(client: redis.Redis, count: int, timeout_s: float = 3600) -> tuple[float, float]:
@@ -170,15 +142,15 @@ def _load_events(rate: int, seconds: int) -> list[bytes]:
     return out
 
 
-def _scrape(worker: Worker, sent: dict[str, float], latencies: list[float]) -> None:
+def _scrape(worker: WorkerProcess, sent: dict[str, float], latencies: list[float]) -> None:
     """One whole scrape; every probe it shows is done, at the scrape's end."""
-    text = worker.metrics()
+    text = worker.get("/metrics")[1]
     done = time.perf_counter()
     for probe in [p for p in list(sent) if p in text]:
         latencies.append(done - sent.pop(probe))
 
 
-def _latency(worker: Worker, bootstrap: str, client: redis.Redis, rate: int, seconds: int,
+def _latency(worker: WorkerProcess, bootstrap: str, client: redis.Redis, rate: int, seconds: int,
              ) -> tuple[list[float], list[float]]:
     """Probe latencies (s) while ``rate`` events/s of background load flow: to the Redis log
     (the commit's dedup key appears) and to ``/metrics``."""
@@ -272,18 +244,18 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
             send(bootstrap, lines)
             bare_s = asyncio.run(_bare_consume(bootstrap, len(lines)))
             faust_s = _bare_faust(bootstrap, len(lines), work)
-            worker = Worker(bootstrap, redis_url, work)
+            worker = start_worker(bootstrap, redis_url, work)
             with_start_s, worker_s = _wait_log(client, len(lines))
             memory = client.info("memory")["used_memory"]
             worker.kill()
             send(bootstrap, extra)
-            worker = Worker(bootstrap, redis_url, work, instance_id="bench-1")
+            worker = start_worker(bootstrap, redis_url, work, instance_id="bench-1")
             recovery_s, _ = _wait_log(client, len(day) - size)
             worker.kill()
             send(bootstrap, last)
-            worker = Worker(bootstrap, redis_url, work, instance_id="bench-1")
+            worker = start_worker(bootstrap, redis_url, work, instance_id="bench-1")
             static_recovery_s, _ = _wait_log(client, len(day))
-            worker.wait_caught_up()  # latency is a caught-up worker's, not a replaying one's
+            worker.wait_healthy(600)  # latency is a caught-up worker's, not a replaying one's
             committed, latencies = _latency(worker, bootstrap, client, rate, probe_s)
             worker.kill()
         finally:
