@@ -41,6 +41,7 @@ from kafka.errors import KafkaTimeoutError
 
 from processors.timefmt import format_ms
 from streams.kafka_io import ensure_topics, make_producer, produce
+from streams.redis_log import log_key
 from streams.simulator import HOUR, SimConfig, Simulator
 from tests.live import WorkerProcess
 from tests.servers import Server, free_port, start_kafka, start_redis
@@ -106,9 +107,9 @@ def start_worker(bootstrap: str, redis_url: str, workdir: Path,
 def _wait_log(client: redis.Redis, count: int, timeout_s: float = 3600) -> tuple[float, float]:
     """Seconds until ``count`` events are in the log: from now, and from the first new one."""
     started = time.perf_counter()
-    before = client.xlen("{ccpulse}:log")
+    before = client.xlen(log_key())
     first: float | None = None
-    while (length := client.xlen("{ccpulse}:log")) < count:
+    while (length := client.xlen(log_key())) < count:
         if first is None and length > before:
             first = time.perf_counter()
         if time.perf_counter() - started > timeout_s:

@@ -37,7 +37,7 @@ from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
 from ccpulse.settings import Settings, kafka_python_security
 from streams.kafka_io import make_producer
 from streams.pipeline import Pipeline, PipelineStats
-from streams.redis_log import KEY_PREFIX, trim_log
+from streams.redis_log import KEY_PREFIX, log_key, trim_log
 from streams.replica import Replica
 
 log = logging.getLogger("ccpulse.worker")
@@ -148,7 +148,7 @@ def serve(settings: Settings, log_format: str, reports: Connection) -> None:
     leader = LeaderNotifier(client, evaluator, senders, prefix=KEY_PREFIX)
     leader.restore()
     monitor = Monitor(pipeline, evaluator, [leader])
-    stream_key = f"{KEY_PREFIX}:log"
+    stream_key = log_key()
     trim = LogTrimmer(client, stream_key, settings.engine.log_horizon_ms)
 
     def idle() -> None:

@@ -69,11 +69,11 @@ def until_reachable(attempt: Callable[[], T], errors: type[Exception] | tuple[ty
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
 
-def wait_for_redis(url: str) -> redis.Redis:
+def wait_for_redis(url: str) -> None:
     client = redis.Redis.from_url(url)
     until_reachable(client.ping, redis.RedisError, "redis_unreachable", {
         "redis": mask_url(url), "hint": "start Redis or set CCPULSE_REDIS_URL / --redis"})
-    return client
+    client.close()
 
 
 def wait_for_kafka(settings: Settings, names: list[str], partitions: int) -> None:

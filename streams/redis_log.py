@@ -52,6 +52,11 @@ class Accepted:
     payload: bytes
 
 
+def log_key(prefix: str = KEY_PREFIX) -> str:
+    """The Redis Stream every worker appends to and every replica tails."""
+    return f"{prefix}:log"
+
+
 def partition_key(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
 
@@ -62,7 +67,7 @@ class RedisEventLog:
     def __init__(self, client: Any, group: str, prefix: str = KEY_PREFIX) -> None:
         self._client = client
         self.prefix = prefix
-        self.stream_key = f"{prefix}:log"
+        self.stream_key = log_key(prefix)
         self.offsets_key = f"{prefix}:offsets:{group}"
         self._commit = client.register_script(_COMMIT)
 

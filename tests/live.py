@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from processors.timefmt import format_ms
 from streams.kafka_io import ensure_topics, make_producer, produce
+from streams.redis_log import log_key
 
 # Series that depend on the process or on the instant, not on the events.
 NOT_KPIS = ("ccpulse_events_", "ccpulse_event_lag", "ccpulse_alerts_firing", "ccpulse_alert_firing",
@@ -116,7 +117,7 @@ def assert_converges(worker: WorkerProcess, path: Path, timeout_s: float = 90, *
 
 
 def log_length(redis_url: str) -> int:
-    return int(redis.Redis.from_url(redis_url).xlen("{ccpulse}:log"))
+    return int(redis.Redis.from_url(redis_url).xlen(log_key()))
 
 
 def wait_for_log(redis_url: str, count: int, timeout_s: float, *workers: WorkerProcess,
