@@ -19,11 +19,14 @@ from typing import Any
 
 import faust
 
+from streams.worker import scratch_datadir
+
 
 def main(bootstrap: str, count: int, out: Path, topics: list[str]) -> None:
-    app = faust.App(f"bench-bare-faust-{time.time_ns()}", broker=f"kafka://{bootstrap}",
-                    store="memory://", web_enabled=False, consumer_auto_offset_reset="earliest",
-                    topic_allow_declare=False)
+    name = f"bench-bare-faust-{time.time_ns()}"
+    app = faust.App(name, broker=f"kafka://{bootstrap}", store="memory://",
+                    datadir=scratch_datadir(name), web_enabled=False,
+                    consumer_auto_offset_reset="earliest", topic_allow_declare=False)
     source = app.topic(*topics, key_serializer="raw", value_serializer="raw")
 
     @app.agent(source, concurrency=1)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -27,6 +29,14 @@ from streams.redis_log import RedisEventLog, decode_offsets, partition_key
 log = logging.getLogger("ccpulse.worker")
 
 MAX_BACKOFF_S = 10.0
+
+
+def scratch_datadir(app_name: str) -> Path:
+    """Where faust may create its data directory. It makes one even with the in-memory store,
+    by default in the working directory (``<group>-data/``, littering wherever a worker ran);
+    nothing is kept in it, the state is in Redis, so it goes to the system's temporary
+    directory."""
+    return Path(tempfile.gettempdir()) / "ccpulse-faust" / app_name
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ def build_app(
         broker=[f"kafka://{host}" for host in bootstrap.split(",")],
         broker_credentials=broker_credentials,
         store="memory://",
+        datadir=scratch_datadir(group),
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         topic_allow_declare=True,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import orjson
 import pytest
 
 from streams.align import Aligner
 from streams.consumer import BatchProcessor, RawMessage
 from streams.pipeline import DeadLetter, PipelineStats
-from streams.worker import DeadLetterLog
+from streams.redis_log import RedisEventLog
+from streams.worker import DeadLetterLog, WorkerTopics, build_app
 from tests.support import EventFactory, at
 
 
@@ -142,3 +146,21 @@ def test_dead_letter_log_lines_are_rate_limited(caplog: pytest.LogCaptureFixture
         limiter.record(DeadLetter("cc.interactions", 0, 5, "too_large", "x"))
     assert len(caplog.records) == 2
     assert {r.fields["reason"] for r in caplog.records} == {"not_json", "too_large"}  # type: ignore[attr-defined]
+
+
+def test_the_faust_app_keeps_its_data_directory_out_of_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """faust makes ``<group>-data/`` even with the in-memory store; a worker run from a
+    checkout must not leave one there."""
+
+    class NoRedis:
+        def register_script(self, _script: str) -> None:
+            return None
+
+    monkeypatch.chdir(tmp_path)
+    processor = BatchProcessor(PipelineStats(), lateness_ms=0, clock_ms=lambda: 0)
+    app = build_app(group="ccpulse-test", bootstrap="127.0.0.1:9", processor=processor,
+                    topics=WorkerTopics("a", "i", "d"), event_log=RedisEventLog(NoRedis(), "g"))
+    app.conf.tabledir.mkdir(parents=True, exist_ok=True)  # what faust does when it starts
+    assert list(tmp_path.iterdir()) == []
+    assert app.conf.datadir.is_relative_to(tempfile.gettempdir())
