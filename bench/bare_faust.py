@@ -19,7 +19,7 @@ from typing import Any
 
 import faust
 
-from streams.worker import scratch_datadir
+from streams.worker import scratch_datadir, use_uvloop
 
 
 def main(bootstrap: str, count: int, out: Path, topics: list[str]) -> None:
@@ -42,6 +42,7 @@ def main(bootstrap: str, count: int, out: Path, topics: list[str]) -> None:
                 out.write_text(json.dumps({"messages": seen, "seconds": seconds}))
                 os._exit(0)  # the measurement is done; faust's orderly shutdown takes seconds
 
+    use_uvloop()  # as the worker does
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
 

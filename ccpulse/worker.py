@@ -30,7 +30,7 @@ from streams.consumer import BatchProcessor
 from streams.kafka_io import ensure_topics
 from streams.pipeline import PipelineStats
 from streams.redis_log import RedisEventLog, partition_key
-from streams.worker import WorkerTopics, build_app
+from streams.worker import WorkerTopics, build_app, use_uvloop
 
 log = logging.getLogger("ccpulse.worker")
 T = TypeVar("T")
@@ -166,6 +166,7 @@ def consumer_lag(app: faust.App, processor: BatchProcessor, topics: WorkerTopics
 
 
 def _run_faust(app: faust.App, log_format: str) -> None:
+    use_uvloop()
     worker: Any = faust.Worker(app, loglevel="INFO", quiet=True, redirect_stdouts=False,
                                logging_config=logging_config(log_format))
     try:
