@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from alerts.engine import AlertEvaluator
 from ccpulse.scorecard_metrics import scorecard_metrics
 from ccpulse.staffing_metrics import staffing_metrics
-from ccpulse.textformat import render
+from ccpulse.textformat import LabelledGauge, render
 from processors.decode import REASONS
 from processors.kpis import Kpis
 from processors.scorecard import Scorecards
@@ -85,14 +85,14 @@ AGENT_KEYS = ("occupancy", "utilization", "load", "logged_in_seconds", "aht_seco
 
 
 def _families(prefix: str, kpis: Mapping[str, tuple[str, str]], labels: list[str],
-              ) -> dict[str, GaugeMetricFamily]:
+              ) -> dict[str, LabelledGauge]:
     return {
-        key: GaugeMetricFamily(f"ccpulse_{prefix}_{suffix}", help_text, labels=labels)
+        key: LabelledGauge(f"ccpulse_{prefix}_{suffix}", help_text, labels=labels)
         for key, (suffix, help_text) in kpis.items()
     }
 
 
-def _fill(families: dict[str, GaugeMetricFamily], kpis: Kpis, labels: list[str]) -> None:
+def _fill(families: dict[str, LabelledGauge], kpis: Kpis, labels: list[str]) -> None:
     for key, value in kpis.items():
         family = families.get(key)
         if family is not None:
@@ -158,10 +158,10 @@ class KpiCollector:
         queue = _families("queue", QUEUE_KPIS | OUTCOME_KPIS, ["queue", "window"])
         channel = _families("channel", QUEUE_KPIS | OUTCOME_KPIS, ["channel", "window"])
         iph_help = "interactions wrapped / logged-in hours (channel 'all' for the total)"
-        agent_iph = GaugeMetricFamily("ccpulse_agent_interactions_per_hour", iph_help,
-                                      labels=["agent", "team", "window", "channel"])
-        team_iph = GaugeMetricFamily("ccpulse_team_interactions_per_hour", iph_help,
-                                     labels=["team", "window", "channel"])
+        agent_iph = LabelledGauge("ccpulse_agent_interactions_per_hour", iph_help,
+                                  labels=["agent", "team", "window", "channel"])
+        team_iph = LabelledGauge("ccpulse_team_interactions_per_hour", iph_help,
+                                 labels=["team", "window", "channel"])
         for window, kpis in snap.windows.items():
             for agent_id, values in kpis.agent.items():
                 now = snap.agents.get(agent_id)
@@ -191,9 +191,9 @@ class KpiCollector:
 
     @staticmethod
     def _state_metrics(snap: Snapshot) -> Iterator[Metric]:
-        state = GaugeMetricFamily("ccpulse_agent_state",
-                                  "1 for the agent's current activity (handling > acw > idle > "
-                                  "not_ready > logged_out)", labels=["agent", "team", "state"])
+        state = LabelledGauge("ccpulse_agent_state",
+                              "1 for the agent's current activity (handling > acw > idle > "
+                              "not_ready > logged_out)", labels=["agent", "team", "state"])
         for agent_id, now in snap.agents.items():
             state.add_metric([agent_id, now.team, now.state], 1)
         yield state

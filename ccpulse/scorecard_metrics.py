@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 
+from ccpulse.textformat import LabelledGauge
 from processors.scorecard import Result, Scorecards, team_cards
 from processors.snapshot import Snapshot
 
@@ -27,20 +28,20 @@ def scorecard_metrics(snap: Snapshot, cards: Scorecards, window: str = WINDOW,
     kpis = snap.windows.get(window)
     if kpis is None:
         return
-    agent_score = GaugeMetricFamily("ccpulse_agent_scorecard_score",
-                                    "balanced scorecard, 0-100 (green 1, yellow 0.5, red 0 per "
-                                    "KPI; weighted groups)", labels=["agent", "team", "window"])
-    team_score = GaugeMetricFamily("ccpulse_team_scorecard_score", "balanced scorecard, 0-100",
-                                   labels=["team", "window"])
-    agent_points = GaugeMetricFamily("ccpulse_agent_scorecard_points",
-                                     "a scorecard KPI's band: 1 green, 0.5 yellow, 0 red",
-                                     labels=["agent", "team", "window", "kpi", "group"])
-    team_points = GaugeMetricFamily("ccpulse_team_scorecard_points",
-                                    "a scorecard KPI's band: 1 green, 0.5 yellow, 0 red",
-                                    labels=["team", "window", "kpi", "group"])
-    spread = GaugeMetricFamily("ccpulse_team_kpi_spread_ratio",
-                               "consistency: std dev / mean of the team's agents' values "
-                               "(higher = more uneven)", labels=["team", "window", "kpi"])
+    agent_score = LabelledGauge("ccpulse_agent_scorecard_score",
+                                "balanced scorecard, 0-100 (green 1, yellow 0.5, red 0 per "
+                                "KPI; weighted groups)", labels=["agent", "team", "window"])
+    team_score = LabelledGauge("ccpulse_team_scorecard_score", "balanced scorecard, 0-100",
+                               labels=["team", "window"])
+    agent_points = LabelledGauge("ccpulse_agent_scorecard_points",
+                                 "a scorecard KPI's band: 1 green, 0.5 yellow, 0 red",
+                                 labels=["agent", "team", "window", "kpi", "group"])
+    team_points = LabelledGauge("ccpulse_team_scorecard_points",
+                                "a scorecard KPI's band: 1 green, 0.5 yellow, 0 red",
+                                labels=["team", "window", "kpi", "group"])
+    spread = LabelledGauge("ccpulse_team_kpi_spread_ratio",
+                           "consistency: std dev / mean of the team's agents' values "
+                           "(higher = more uneven)", labels=["team", "window", "kpi"])
     by_team: dict[str, dict] = {}
     for agent, values in kpis.agent.items():
         now = snap.agents.get(agent)
@@ -55,8 +56,8 @@ def scorecard_metrics(snap: Snapshot, cards: Scorecards, window: str = WINDOW,
     yield from (agent_score, team_score, agent_points, team_points, spread)
 
 
-def _add(score: GaugeMetricFamily, points: GaugeMetricFamily, labels: list[str],
-         result: Result) -> None:
+def _add(score: LabelledGauge, points: LabelledGauge, labels: list[str], result: Result,
+         ) -> None:
     if result.score is not None:
         score.add_metric(labels, result.score)
     for m in result.marks:

@@ -11,7 +11,7 @@ rendered once per scrape and each metric name once. The output is checked agains
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.exposition import (
@@ -44,6 +44,40 @@ def _value(value: float) -> str:
     return floatToGoString(number)
 
 
+class LabelledGauge(Metric):
+    """``GaugeMetricFamily(name, help, labels=...)`` for the bulk of an exposition: one row per
+    ``add_metric``, kept as label values instead of a ``Sample`` with a dict of labels each.
+    :func:`render` then formats each distinct label set once per scrape (one agent's
+    ``agent, team, window`` recurs in every KPI of the window) and writes the rows straight
+    out; ``samples`` builds the usual Sample list for any other reader (``generate_latest``,
+    tests)."""
+
+    def __init__(self, name: str, documentation: str, labels: Sequence[str]) -> None:
+        super().__init__(name, documentation, "gauge")
+        self.label_names = tuple(labels)
+        self.rows: list[tuple[tuple[str, ...], float]] = []
+
+    def add_metric(self, labels: Sequence[str], value: float) -> None:
+        values = tuple(labels)
+        if len(values) != len(self.label_names):
+            raise ValueError(f"{self.name} has labels {self.label_names}, got {len(values)} "
+                             "values")
+        self.rows.append((values, value))
+
+    @property  # type: ignore[override]
+    def samples(self) -> list[Sample]:
+        names = self.label_names
+        return [Sample(self.name, dict(zip(names, values, strict=True)), value, None, None)
+                for values, value in self.rows]
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        """``Metric.__init__`` starts every family with an empty list; rows go through
+        ``add_metric``."""
+        if value:
+            raise TypeError("add rows to a LabelledGauge with add_metric")
+
+
 def _escape_help(text: str) -> str:
     return text.replace("\\", r"\\").replace("\n", r"\n")
 
@@ -53,6 +87,7 @@ class _Renderer:
 
     def __init__(self) -> None:
         self._labels: dict[tuple[tuple[str, str], ...], str] = {}
+        self._sets: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
         self._pairs: dict[tuple[str, str], str] = {}
         self._names: dict[str, str] = {}
 
@@ -68,6 +103,16 @@ class _Renderer:
         if text is None:
             text = self._labels[key] = "{" + ",".join(
                 [self._pair(pair) for pair in sorted(key)]) + "}"
+        return text
+
+    def label_set(self, names: tuple[str, ...], values: tuple[str, ...]) -> str:
+        """The same text as :meth:`labels` of ``dict(zip(names, values))``, keyed by the
+        values themselves: no dict is built per row."""
+        key = (names, values)
+        text = self._sets.get(key)
+        if text is None:
+            labels = dict(zip(names, values, strict=True))
+            text = self._sets[key] = self.labels(labels) if labels else ""
         return text
 
     def _pair(self, pair: tuple[str, str]) -> str:
@@ -91,6 +136,11 @@ class _Renderer:
         name = self.name(metric.name + suffix)
         help_text = _escape_help(metric.documentation)
         out.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n")
+        if isinstance(metric, LabelledGauge):
+            names, label_set = metric.label_names, self.label_set
+            out.extend([f"{name}{label_set(names, values)} {_value(value)}\n"
+                        for values, value in metric.rows])
+            return
         special = {metric.name + s: s for s in OPENMETRICS_SUFFIXES}
         moved: dict[str, list[str]] = {}
         line = self.line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import (
@@ -18,7 +19,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 
 from ccpulse.exporter import KpiCollector
-from ccpulse.textformat import render
+from ccpulse.textformat import LabelledGauge, render
 from streams.pipeline import Pipeline
 from streams.simulator import HOUR, SimConfig, Simulator
 
@@ -77,9 +78,19 @@ def test_any_label_values_and_floats(rows: list[tuple[str, str, float]]) -> None
     class Rows:
         def collect(self) -> list[Metric]:
             family = GaugeMetricFamily("rows", "hypothesis rows", labels=["agent", "team"])
+            # label names out of order: the text format sorts them
+            labelled = LabelledGauge("labelled", "the same rows", labels=["team", "agent", "k"])
             for agent, team, value in rows:
                 family.add_metric([agent, team], value)
-            return [family]
+                labelled.add_metric([team, agent, "v"], value)
+            return [family, labelled]
 
     registry.register(Rows())  # type: ignore[arg-type]
     same(registry)
+
+
+def test_a_labelled_gauge_refuses_rows_with_the_wrong_number_of_labels() -> None:
+    gauge = LabelledGauge("g", "two labels", labels=["a", "b"])
+    with pytest.raises(ValueError, match="has labels"):
+        gauge.add_metric(["only one"], 1.0)
+    assert gauge.rows == []
