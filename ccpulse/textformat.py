@@ -88,6 +88,7 @@ class _Renderer:
     def __init__(self) -> None:
         self._labels: dict[tuple[tuple[str, str], ...], str] = {}
         self._sets: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+        self._orders: dict[tuple[str, ...], list[int]] = {}
         self._pairs: dict[tuple[str, str], str] = {}
         self._names: dict[str, str] = {}
 
@@ -107,12 +108,17 @@ class _Renderer:
 
     def label_set(self, names: tuple[str, ...], values: tuple[str, ...]) -> str:
         """The same text as :meth:`labels` of ``dict(zip(names, values))``, keyed by the
-        values themselves: no dict is built per row."""
+        values themselves: no dict is built and nothing sorted per label set, the pairs are
+        joined in the names' sorted order, worked out once per family shape."""
         key = (names, values)
         text = self._sets.get(key)
         if text is None:
-            labels = dict(zip(names, values, strict=True))
-            text = self._sets[key] = self.labels(labels) if labels else ""
+            order = self._orders.get(names)
+            if order is None:
+                order = self._orders[names] = sorted(range(len(names)), key=names.__getitem__)
+            pair = self._pair
+            text = "{" + ",".join([pair((names[i], values[i])) for i in order]) + "}"
+            self._sets[key] = text = text if names else ""
         return text
 
     def _pair(self, pair: tuple[str, str]) -> str:
