@@ -1,10 +1,11 @@
 """The durable, shared record of applied events: a Redis Stream, written atomically with offsets.
 
 Each worker validates a batch from Kafka and commits it with one Lua script: every event whose
-``event_id`` was not seen in the last 24 h is appended to the stream, the ids are remembered,
-and the next Kafka offset of each partition is stored — all or nothing. A worker that crashes
-anywhere either committed the batch or did not; after a restart it skips offsets below the
-stored ones, so a redelivery changes nothing.
+``event_id`` was not seen in the last 24 h is appended to the stream (its bytes as sent,
+compressed by :mod:`streams.log_codec`), the ids are remembered, and the next Kafka offset of
+each partition is stored — all or nothing. A worker that crashes anywhere either committed the
+batch or did not; after a restart it skips offsets below the stored ones, so a redelivery
+changes nothing.
 
 Every worker then tails the same stream into its own in-memory engine (:mod:`streams.replica`),
 so all workers compute the same KPIs from the same ordered history, whatever partitions they
@@ -17,16 +18,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from streams.log_codec import FIELD, pack, unpack
+
 KEY_PREFIX = "{ccpulse}"
 DEDUP_TTL_S = 24 * 3600
 
-# KEYS[1] stream, KEYS[2] offsets hash. ARGV[1] dedup ttl, ARGV[2] key prefix, ARGV[3] n offsets,
-# then n × (partition key, next offset), then m × (event id, topic, payload).
+# KEYS[1] stream, KEYS[2] offsets hash. ARGV[1] dedup ttl, ARGV[2] key prefix, ARGV[3] payload
+# field, ARGV[4] n offsets, then n × (partition key, next offset), then m × (event id, topic,
+# packed payload).
 _COMMIT = """
 local ttl = tonumber(ARGV[1])
 local prefix = ARGV[2]
-local n = tonumber(ARGV[3])
-local i = 4
+local field = ARGV[3]
+local n = tonumber(ARGV[4])
+local i = 5
 for _ = 1, n do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -34,7 +39,7 @@ end
 local added = 0
 while i <= #ARGV do
   if redis.call('SET', prefix .. ':eid:' .. ARGV[i], '1', 'NX', 'EX', ttl) then
-    redis.call('XADD', KEYS[1], '*', 't', ARGV[i + 1], 'e', ARGV[i + 2])
+    redis.call('XADD', KEYS[1], '*', 't', ARGV[i + 1], field, ARGV[i + 2])
     added = added + 1
   end
   i = i + 3
@@ -72,11 +77,11 @@ class RedisEventLog:
         self._commit = client.register_script(_COMMIT)
 
     def commit_args(self, offsets: dict[str, int], events: Sequence[Accepted]) -> list[Any]:
-        args: list[Any] = [DEDUP_TTL_S, self.prefix, len(offsets)]
+        args: list[Any] = [DEDUP_TTL_S, self.prefix, FIELD, len(offsets)]
         for key, offset in offsets.items():
             args += [key, offset]
         for event in events:
-            args += [event.event_id, event.topic, event.payload]
+            args += [event.event_id, event.topic, pack(event.payload)]
         return args
 
     def commit(self, offsets: dict[str, int], events: Sequence[Accepted]) -> Any:
@@ -102,9 +107,10 @@ def decode_offsets(raw: dict[bytes, bytes]) -> dict[str, int]:
 
 
 def entries(response: Iterable[Any]) -> list[tuple[bytes, str, bytes]]:
-    """Flatten an XREAD reply into (entry id, topic, payload)."""
+    """Flatten an XREAD reply into (entry id, topic, payload as sent)."""
     out = []
+    field = FIELD.encode()
     for _stream, items in response or ():
         for entry_id, fields in items:
-            out.append((entry_id, fields[b"t"].decode(), fields[b"e"]))
+            out.append((entry_id, fields[b"t"].decode(), unpack(fields[field])))
     return out
