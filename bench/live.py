@@ -14,6 +14,8 @@ Starts its own single-node Kafka and redis-server on loopback (the test suite's 
   group member (it waits until the dead member's 10 s session expires), then a restart under
   the dead worker's ``CCPULSE_INSTANCE_ID`` (Kafka static membership: it takes the
   partitions back at once).
+- **Redis memory**: ``used_memory`` once the whole simulated day is in the log (event log and
+  dedup keys of ``hours`` of the floor), per agent.
 - **latency**: with the worker caught up, probe events (one a second, a fresh agent each)
   are produced while a background producer sends ``rate`` events/s; a scraper reads
   ``/metrics`` back to back, and each probe's latency is the time from its send to the end of
@@ -247,7 +249,6 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
             faust_s = _bare_faust(bootstrap, len(lines), work)
             worker = start_worker(bootstrap, redis_url, work)
             with_start_s, worker_s = _wait_log(client, len(lines))
-            memory = client.info("memory")["used_memory"]
             worker.kill()
             send(bootstrap, extra)
             worker = start_worker(bootstrap, redis_url, work, instance_id="bench-1")
@@ -256,6 +257,7 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
             send(bootstrap, last)
             worker = start_worker(bootstrap, redis_url, work, instance_id="bench-1")
             static_recovery_s, _ = _wait_log(client, len(day))
+            memory = client.info("memory")["used_memory"]  # the whole day is in: 8 h a floor
             worker.wait_healthy(600)  # latency is a caught-up worker's, not a replaying one's
             committed, latencies = _latency(worker, bootstrap, client, rate, probe_s)
             worker.kill()
