@@ -43,7 +43,7 @@ from kafka.errors import KafkaTimeoutError
 
 from processors.timefmt import format_ms
 from streams.kafka_io import ensure_topics, make_producer, produce
-from streams.redis_log import log_key
+from streams.redis_log import dedup_key, log_key
 from streams.simulator import HOUR, SimConfig, Simulator
 from tests.live import WorkerProcess
 from tests.servers import Server, free_port, start_kafka, start_redis
@@ -156,7 +156,7 @@ def _scrape(worker: WorkerProcess, sent: dict[str, float], latencies: list[float
 def _latency(worker: WorkerProcess, bootstrap: str, client: redis.Redis, rate: int, seconds: int,
              ) -> tuple[list[float], list[float]]:
     """Probe latencies (s) while ``rate`` events/s of background load flow: to the Redis log
-    (the commit's dedup key appears) and to ``/metrics``."""
+    (the commit puts its id in the dedup set) and to ``/metrics``."""
     load = _load_events(rate, seconds)
 
     def background() -> None:
@@ -184,9 +184,11 @@ def _latency(worker: WorkerProcess, bootstrap: str, client: redis.Redis, rate: i
                     deadline = time.perf_counter() + 30  # probes not seen by then are lost
         return loop
 
+    stamps: dict[str, int] = {}  # probe -> its event time, which names its dedup set
+
     def poll_redis() -> None:
         for probe, at in list(uncommitted.items()):
-            if client.exists(f"{{ccpulse}}:eid:{probe}"):
+            if client.sismember(dedup_key(stamps[probe]), probe):
                 committed.append(time.perf_counter() - at)
                 del uncommitted[probe]
         time.sleep(0.005)
@@ -202,8 +204,9 @@ def _latency(worker: WorkerProcess, bootstrap: str, client: redis.Redis, rate: i
     started = time.perf_counter()
     for n in range(seconds):
         agent = f"probe-{time.time_ns()}-{n}"
+        stamps[agent] = int(time.time() * 1000)
         produce(producer, [orjson.dumps({"event_id": agent, "type": "agent.login",
-                                         "ts": format_ms(int(time.time() * 1000)),
+                                         "ts": format_ms(stamps[agent]),
                                          "agent_id": agent, "team_id": "probe"})],
                 agent_topic=AGENT_TOPIC, interaction_topic=INTERACTION_TOPIC)
         sent[agent] = uncommitted[agent] = time.perf_counter()

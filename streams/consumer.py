@@ -82,7 +82,7 @@ class BatchProcessor:
                 self._refuse(out, m, checked)
                 continue
             event = decoded.event
-            out.accepted.append(Accepted(event.event_id, m.topic, m.value))
+            out.accepted.append(Accepted(event.event_id, decoded.ts_ms, m.value))
             self._finished(m)
             tag = type(event).__struct_config__.tag  # type: ignore[attr-defined]
             self.stats.processed[(m.topic, str(tag))] += 1

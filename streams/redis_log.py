@@ -1,11 +1,13 @@
 """The durable, shared record of applied events: a Redis Stream, written atomically with offsets.
 
 Each worker validates a batch from Kafka and commits it with one Lua script: every event whose
-``event_id`` was not seen in the last 24 h is appended to the stream (its bytes as sent,
-compressed by :mod:`streams.log_codec`), the ids are remembered, and the next Kafka offset of
-each partition is stored — all or nothing. A worker that crashes anywhere either committed the
-batch or did not; after a restart it skips offsets below the stored ones, so a redelivery
-changes nothing.
+``event_id`` is not yet in the dedup set of its hour of event time is appended to the stream
+(its bytes as sent, compressed by :mod:`streams.log_codec`), the ids are remembered (24 h past
+their hour's last new one), and the next Kafka offset of each partition is stored — all or
+nothing. An id sent again with another time passes here and is refused by every replica's
+engine, which remembers ids for 24 h whatever their time. A worker that crashes anywhere
+either committed the batch or did not; after a restart it skips offsets below the stored
+ones, so a redelivery changes nothing.
 
 Every worker then tails the same stream into its own in-memory engine (:mod:`streams.replica`),
 so all workers compute the same KPIs from the same ordered history, whatever partitions they
@@ -22,25 +24,30 @@ from streams.log_codec import FIELD, pack, unpack
 
 KEY_PREFIX = "{ccpulse}"
 DEDUP_TTL_S = 24 * 3600
+DEDUP_BUCKET_MS = 3_600_000
 
-# KEYS[1] stream, KEYS[2] offsets hash. ARGV[1] dedup ttl, ARGV[2] key prefix, ARGV[3] payload
-# field, ARGV[4] n offsets, then n × (partition key, next offset), then m × (event id, topic,
-# packed payload).
+# KEYS[1] stream, KEYS[2] offsets hash. ARGV[1] dedup ttl, ARGV[2] payload field, ARGV[3] n
+# offsets, then n × (partition key, next offset), then m × (dedup set, event id, packed event).
 _COMMIT = """
 local ttl = tonumber(ARGV[1])
-local prefix = ARGV[2]
-local field = ARGV[3]
-local n = tonumber(ARGV[4])
-local i = 5
+local field = ARGV[2]
+local n = tonumber(ARGV[3])
+local i = 4
 for _ = 1, n do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
 local added = 0
+local extended = {}
 while i <= #ARGV do
-  if redis.call('SET', prefix .. ':eid:' .. ARGV[i], '1', 'NX', 'EX', ttl) then
-    redis.call('XADD', KEYS[1], '*', 't', ARGV[i + 1], field, ARGV[i + 2])
+  local ids = ARGV[i]
+  if redis.call('SADD', ids, ARGV[i + 1]) == 1 then
+    redis.call('XADD', KEYS[1], '*', field, ARGV[i + 2])
     added = added + 1
+    if not extended[ids] then
+      redis.call('EXPIRE', ids, ttl)
+      extended[ids] = true
+    end
   end
   i = i + 3
 end
@@ -53,13 +60,20 @@ class Accepted:
     """A valid event ready for the shared log."""
 
     event_id: str
-    topic: str
+    ts_ms: int  # its event time, which picks the set its id is remembered in
     payload: bytes
 
 
 def log_key(prefix: str = KEY_PREFIX) -> str:
     """The Redis Stream every worker appends to and every replica tails."""
     return f"{prefix}:log"
+
+
+def dedup_key(ts_ms: int, prefix: str = KEY_PREFIX) -> str:
+    """The set of the event ids of one hour of event time. One set member costs Redis about
+    two thirds of a key of its own with a TTL; a redelivery carries the same time as the
+    original, so it meets its id in the same set. Each set lives 24 h after its last new id."""
+    return f"{prefix}:eid:{ts_ms // DEDUP_BUCKET_MS}"
 
 
 def partition_key(topic: str, partition: int) -> str:
@@ -77,11 +91,11 @@ class RedisEventLog:
         self._commit = client.register_script(_COMMIT)
 
     def commit_args(self, offsets: dict[str, int], events: Sequence[Accepted]) -> list[Any]:
-        args: list[Any] = [DEDUP_TTL_S, self.prefix, FIELD, len(offsets)]
+        args: list[Any] = [DEDUP_TTL_S, FIELD, len(offsets)]
         for key, offset in offsets.items():
             args += [key, offset]
         for event in events:
-            args += [event.event_id, event.topic, pack(event.payload)]
+            args += [dedup_key(event.ts_ms, self.prefix), event.event_id, pack(event.payload)]
         return args
 
     def commit(self, offsets: dict[str, int], events: Sequence[Accepted]) -> Any:
@@ -106,11 +120,8 @@ def decode_offsets(raw: dict[bytes, bytes]) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in raw.items()}
 
 
-def entries(response: Iterable[Any]) -> list[tuple[bytes, str, bytes]]:
-    """Flatten an XREAD reply into (entry id, topic, payload as sent)."""
-    out = []
+def entries(response: Iterable[Any]) -> list[tuple[bytes, bytes]]:
+    """Flatten an XREAD reply into (entry id, event as sent)."""
     field = FIELD.encode()
-    for _stream, items in response or ():
-        for entry_id, fields in items:
-            out.append((entry_id, fields[b"t"].decode(), unpack(fields[field])))
-    return out
+    return [(entry_id, unpack(fields[field]))
+            for _stream, items in response or () for entry_id, fields in items]

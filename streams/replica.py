@@ -50,8 +50,8 @@ class Replica(threading.Thread):
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
-            for entry_id, topic, payload in batch:
-                self.pipeline.feed(payload, topic, now_ms=None)
+            for entry_id, payload in batch:
+                self.pipeline.feed(payload, None, now_ms=None)  # topic from the event's type
                 self.last_id = entry_id
             if len(batch) < READ_COUNT:
                 self.caught_up.set()

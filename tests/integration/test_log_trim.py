@@ -8,6 +8,7 @@ import redis
 
 from ccpulse.serving import TRIM_EVERY_MS, TRIM_SLACK_MS, LogTrimmer
 from processors.config import EngineConfig
+from streams.log_codec import FIELD, pack
 
 HOUR = 3_600_000
 
@@ -23,7 +24,7 @@ def test_the_log_keeps_what_a_replica_needs_and_drops_the_rest(redis_url: str) -
     keep = horizon + TRIM_SLACK_MS
     now = int(time.time() * 1000)
     for age in (keep + HOUR, keep + 1, keep - 1, 60_000):  # ids in append order
-        client.xadd(key, {"t": "cc.agent-states", "e": b"{}"}, id=f"{now - age}-0")
+        client.xadd(key, {FIELD: pack(b"{}")}, id=f"{now - age}-0")
     trim = LogTrimmer(client, key, horizon)
 
     def times() -> list[int]:
