@@ -5,8 +5,8 @@ Most of an event's ~220 bytes of JSON are field names, event types and timestamp
 every event repeats. Compressed alone, one event gains little; compressed against a dictionary
 that already holds one example of each event type of contract §1, an event keeps only what is
 its own (ids, times, values): 70 bytes for the simulator's events, 95 with UUID event ids, at
-about 3 µs per event to compress and under 1 µs to expand (BENCHMARKS.md). That takes the log
-from about 260 to about 110 bytes of Redis per event.
+about 3 µs per event to compress and under 1 µs to expand (BENCHMARKS.md). With the stream
+entry's own overhead, the log holds about 95 bytes of Redis per event instead of 260.
 
 The dictionary is part of the log's format: entries written with it can only be read with it.
 It must never change; a better one would be stored under a new field name (``FIELD``) next to

@@ -130,9 +130,24 @@ def wait_for_log(redis_url: str, count: int, timeout_s: float, *workers: WorkerP
             return
         time.sleep(0.2)
     tails = "\n".join(f"--- {w.log.name}:\n" + "\n".join(w.log.read_text().splitlines()[-15:])
-                      for w in workers)
+                      + "\n" + _consumer_state(w) for w in workers)
+    client = redis.Redis.from_url(redis_url)
+    stored = {key.decode(): dict(sorted(client.hgetall(key).items()))
+              for key in client.scan_iter(match="{ccpulse}:offsets:*")}
     raise TimeoutError(f"{log_length(redis_url)} of {count} events in the Redis log after "
-                       f"{timeout_s:.0f} s\n{tails}")
+                       f"{timeout_s:.0f} s\noffsets in Redis: {stored}\n{tails}")
+
+
+def _consumer_state(worker: WorkerProcess) -> str:
+    """What a stalled worker says of its partitions: the messages left to read in each."""
+    if worker.proc.poll() is not None:
+        return "(not running)"
+    try:
+        text = worker.get("/metrics")[1]
+    except OSError as exc:
+        return f"(/metrics: {exc})"
+    return "\n".join(line for line in text.splitlines()
+                     if line.startswith("ccpulse_consumer_lag"))
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
