@@ -15,7 +15,7 @@ import importlib.util
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,26 @@ def scratch_datadir(app_name: str) -> Path:
     nothing is kept in it, the state is in Redis, so it goes to the system's temporary
     directory."""
     return Path(tempfile.gettempdir()) / "ccpulse-faust" / app_name
+
+
+def anchor_recovery_seek(consumer: Any,
+                        seek: Callable[[set[TP]], Awaitable[dict[TP, int]]]) -> None:
+    """faust ends every rebalance with its recovery's ``perform_seek``: each partition back to
+    Kafka's committed offset. It runs concurrently with ``on_partitions_assigned`` and its
+    seek, done in the consumer's thread, can land after ours. This makes ``seek`` (to Redis's
+    positions) the last word of that step, and reports its positions as the committed
+    offsets, so faust's own bookkeeping (read and committed offsets) agrees. Without it, a
+    group whose Kafka offsets ran ahead of Redis's resumed past events that never reached
+    Redis, and the aligner waited for them forever (a kill -9 reliability run stalled with
+    half the log missing; ``test_redis_not_kafka_decides_where_a_worker_resumes``)."""
+    seek_to_kafka = consumer.seek_to_committed
+
+    async def seek_to_committed() -> Mapping[TP, int]:
+        committed = dict(await seek_to_kafka())
+        committed.update(await seek(consumer.assignment()))
+        return committed
+
+    consumer.seek_to_committed = seek_to_committed
 
 
 @dataclass(frozen=True)
@@ -97,23 +117,39 @@ def build_app(
                        key_serializer="raw", value_serializer="raw")
     deadletter = app.topic(topics.deadletter, key_serializer="raw", value_serializer="raw")
 
+    inputs = (topics.agent_states, topics.interactions)
+
+    async def seek_to_stored(partitions: Iterable[TP]) -> dict[TP, int]:
+        """Seek each input partition to where Redis says it resumes: the offset stored with
+        the state, or the beginning where Redis holds nothing of it. Never Kafka's committed
+        offset: events the aligner still held when a partition was taken away must come
+        again, and faust acknowledges — so commits — messages it skips around a rebalance,
+        which can put Kafka's offset past events that never reached Redis."""
+        processor.offsets.update(decode_offsets(await _retry(event_log.stored_offsets)))
+        positions = {tp: processor.offsets.get(partition_key(tp.topic, tp.partition), 0)
+                     for tp in partitions if tp.topic in inputs}
+        for tp, offset in positions.items():
+            await app.consumer.seek(tp, offset)
+        return positions
+
     @app.on_partitions_assigned.connect
     async def resume(_app: faust.App, assigned: set, **_: Any) -> None:  # type: ignore[misc]
-        """Load the offsets stored with the state; skipping below them makes redeliveries free."""
-        processor.offsets.update(decode_offsets(await _retry(event_log.stored_offsets)))
-        inputs = [tp for tp in assigned if tp.topic in (topics.agent_states, topics.interactions)]
-        for tp in inputs:
-            # Read from what Redis holds, not from Kafka's committed offset: events the aligner
-            # still held when the partition was taken away (and maybe given back) come again.
-            stored = processor.offsets.get(partition_key(tp.topic, tp.partition))
-            if stored is not None:
-                await app.consumer.seek(tp, stored)
-        keys = [partition_key(tp.topic, tp.partition) for tp in inputs]
+        """Skipping below the offsets stored with the state makes redeliveries free."""
+        keys = [partition_key(tp.topic, tp.partition)
+                for tp in await seek_to_stored(assigned)]
         processor.aligner.track(keys)
         log.info("partitions_assigned", extra={"fields": {"partitions": len(keys)}})
 
+    anchored: list[bool] = []
+
     @app.on_partitions_revoked.connect
     async def release_revoked(_app: faust.App, revoked: set, **_: Any) -> None:  # type: ignore[misc]
+        """Also where Redis's positions take over faust's recovery seek: this signal comes
+        before every group join, the first one included (with nothing revoked), so before
+        the recovery of any assignment."""
+        if not anchored:
+            anchor_recovery_seek(app.consumer, seek_to_stored)
+            anchored.append(True)
         processor.forget([partition_key(tp.topic, tp.partition) for tp in revoked])
 
     def has_backlog(key: str) -> bool:
