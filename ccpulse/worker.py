@@ -94,8 +94,8 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
     event_log = RedisEventLog(aioredis.Redis.from_url(settings.redis), settings.group)
     topics = WorkerTopics(settings.agent_topic, settings.interaction_topic,
                           settings.deadletter_topic)
-    wait_for_kafka(settings, [topics.agent_states, topics.interactions, topics.deadletter,
-                              settings.alerts_topic], partitions)
+    wait_for_kafka(settings, [*topics.inputs, topics.deadletter, settings.alerts_topic],
+                   partitions)
 
     context = multiprocessing.get_context("spawn")  # no inherited threads or sockets
     reports, report_sender = context.Pipe(duplex=False)
@@ -156,7 +156,7 @@ def consumer_lag(app: faust.App, processor: BatchProcessor, topics: WorkerTopics
         return {}
     lag = {}
     for tp in assigned:
-        if tp.topic not in (topics.agent_states, topics.interactions):
+        if tp.topic not in topics.inputs:
             continue
         highwater = app.consumer.highwater(tp)
         read = processor.next_to_read(partition_key(tp.topic, tp.partition))

@@ -78,6 +78,11 @@ class WorkerTopics:
     interactions: str
     deadletter: str
 
+    @property
+    def inputs(self) -> tuple[str, str]:
+        """The topics events are read from."""
+        return (self.agent_states, self.interactions)
+
 
 def build_app(
     *,
@@ -113,21 +118,20 @@ def build_app(
         broker_heartbeat_interval=3.0,
         consumer_group_instance_id=instance_id,
     )
-    source = app.topic(topics.agent_states, topics.interactions,
-                       key_serializer="raw", value_serializer="raw")
+    source = app.topic(*topics.inputs, key_serializer="raw", value_serializer="raw")
     deadletter = app.topic(topics.deadletter, key_serializer="raw", value_serializer="raw")
-
-    inputs = (topics.agent_states, topics.interactions)
 
     async def seek_to_stored(partitions: Iterable[TP]) -> dict[TP, int]:
         """Seek each input partition to where Redis says it resumes: the offset stored with
         the state, or the beginning where Redis holds nothing of it. Never Kafka's committed
         offset: events the aligner still held when a partition was taken away must come
         again, and faust acknowledges — so commits — messages it skips around a rebalance,
-        which can put Kafka's offset past events that never reached Redis."""
+        which can put Kafka's offset past events that never reached Redis. Redis's offsets
+        are read each time: this runs from ``on_partitions_assigned`` and from faust's
+        recovery, concurrently and in either order."""
         processor.offsets.update(decode_offsets(await _retry(event_log.stored_offsets)))
         positions = {tp: processor.offsets.get(partition_key(tp.topic, tp.partition), 0)
-                     for tp in partitions if tp.topic in inputs}
+                     for tp in partitions if tp.topic in topics.inputs}
         for tp, offset in positions.items():
             await app.consumer.seek(tp, offset)
         return positions
