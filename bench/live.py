@@ -15,7 +15,7 @@ Starts its own single-node Kafka and redis-server on loopback (the test suite's 
   the dead worker's ``CCPULSE_INSTANCE_ID`` (Kafka static membership: it takes the
   partitions back at once).
 - **Redis memory**: ``used_memory`` once the whole simulated day is in the log (event log and
-  dedup keys of ``hours`` of the floor), per agent.
+  dedup sets of ``hours`` of the floor), per agent.
 - **latency**: with the worker caught up, probe events (one a second, a fresh agent each)
   are produced while a background producer sends ``rate`` events/s; a scraper reads
   ``/metrics`` back to back, and each probe's latency is the time from its send to the end of

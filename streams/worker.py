@@ -144,16 +144,17 @@ def build_app(
         processor.aligner.track(keys)
         log.info("partitions_assigned", extra={"fields": {"partitions": len(keys)}})
 
-    anchored: list[bool] = []
+    anchored = False
 
     @app.on_partitions_revoked.connect
     async def release_revoked(_app: faust.App, revoked: set, **_: Any) -> None:  # type: ignore[misc]
         """Also where Redis's positions take over faust's recovery seek: this signal comes
         before every group join, the first one included (with nothing revoked), so before
         the recovery of any assignment."""
+        nonlocal anchored
         if not anchored:
             anchor_recovery_seek(app.consumer, seek_to_stored)
-            anchored.append(True)
+            anchored = True
         processor.forget([partition_key(tp.topic, tp.partition) for tp in revoked])
 
     def has_backlog(key: str) -> bool:
