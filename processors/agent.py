@@ -179,8 +179,8 @@ class AgentMachine:
         self.timeline.truncate(state.segments, state.team_change_index)
 
     def _apply(self, ts: int, tr: Transition) -> int | None:
-        if tr.team is not None:
-            self.team = tr.team
+        if tr.team is not None and tr.team != self.team:
+            self.team = tr.team  # only when it changes: each event brings its own equal copy
         gap = None
         kind = tr.kind
         if kind == LOGIN:

@@ -25,7 +25,7 @@ from processors.agent import (
     AgentMachine,
     Transition,
 )
-from processors.config import EngineConfig
+from processors.config import HOUR_MS, EngineConfig
 from processors.decode import OVER_LIMIT, TOO_LATE, Decoded, Rejection
 from processors.events import (
     AgentAvailable,
@@ -43,7 +43,7 @@ from processors.events import (
     InteractionWrapped,
 )
 from processors.measures import WIDTH, Wrap
-from processors.series import PrefixSeries, Vector
+from processors.series import Cell, PrefixSeries, Vector
 
 UNKNOWN_CHANNEL = "unknown"
 UNKNOWN_QUEUE = "unknown"
@@ -92,7 +92,10 @@ class KpiEngine:
         self.queues: dict[str, int] = {}
         self.over_limit: Counter[str] = Counter()  # scope -> events refused
         # Dicts below are kept in (roughly) time order so that expiry pops from the front.
-        self.seen: dict[str, int] = {}  # event id -> ts, in arrival order (dedup)
+        # event id -> hour of its event time, in arrival order (dedup). An hour, not the
+        # time: the ids of one hour share one int object, and expiry needs no finer grain.
+        self.seen: dict[str, int] = {}
+        self._seen_hour = -1
         self.max_ts: int | None = None
 
     # -- public API --------------------------------------------------------------------------
@@ -111,7 +114,10 @@ class KpiEngine:
         refused = self._over_limit(event, agent_id, ts)
         if refused is not None:
             return refused
-        self.seen[event.event_id] = ts
+        hour = ts // HOUR_MS
+        if hour != self._seen_hour:
+            self._seen_hour = hour
+        self.seen[event.event_id] = self._seen_hour
         if self.max_ts is None or ts > self.max_ts:
             self.max_ts = ts
         handler = _HANDLERS[type(event)]
@@ -145,7 +151,7 @@ class KpiEngine:
         for history in self.customers.values():
             while history and history[0][0] < repeat_horizon:
                 history.pop(0)
-        _drop_oldest(self.seen, now - self.config.dedup_ms, lambda ts: ts)
+        _drop_oldest(self.seen, (now - self.config.dedup_ms) // HOUR_MS, lambda hour: hour)
         for names in (self.teams, self.queues):
             for name in [n for n, last in names.items() if last < horizon]:
                 del names[name]
@@ -178,12 +184,15 @@ class KpiEngine:
             self.queues[queue] = max(self.queues.get(queue, ts), ts)
         return None
 
-    def _count(self, family: str, key: tuple[str, ...], ts: int, values: Vector) -> None:
+    def _count(self, family: str, key: tuple[str, ...], ts: int, values: Vector) -> Cell:
+        """Add ``values`` to a cell at ``ts``; returns the cell's own key, which interaction
+        records keep instead of their own equal tuple (one per cell, not one per record)."""
         cells = self.families[family]
         series = cells.get(key)
         if series is None:
-            series = cells[key] = PrefixSeries(WIDTH[family])
+            series = cells[key] = PrefixSeries(WIDTH[family], key)
         series.add(ts, values)
+        return series.cell
 
     def _record(self, iid: str, ts: int) -> Interaction:
         rec = self.interactions.pop(iid, None)
@@ -314,8 +323,9 @@ class KpiEngine:
             # The answer arrived first and counted this as a direct contact: take it back.
             at, cell = rec.contact_at
             self._count("contact", cell, at, (0, -has_customer, -repeat))
-        rec.contact_at = (ts, (ev.queue_id, ev.channel))
-        self._count("contact", rec.contact_at[1], ts, (1, has_customer, repeat))
+        rec.contact_at = (ts, self._count("contact", (ev.queue_id, ev.channel), ts,
+                                          (1, has_customer, repeat)))
+        rec.queue_id, rec.channel = rec.contact_at[1]  # the same ids, one object per queue
         if rec.answered_ms is None and rec.abandoned_ms is None:
             self.waiting.setdefault(ev.queue_id, {})[iid] = ts
         else:
@@ -350,11 +360,11 @@ class KpiEngine:
         repeat = self._repeat(rec, iid, ts)
         if rec.queued_ms is None:
             # A direct or outbound interaction, or a queued event still on its way.
-            rec.contact_at = (ts, (ev.queue_id, ev.channel))
-            self._count("contact", rec.contact_at[1], ts, (0, has_customer, repeat))
-        rec.answer_at = (ts, (ev.agent_id, self._team_at(machine, ts), ev.queue_id, ev.channel))
-        self._count("answer", rec.answer_at[1], ts,
-                    (1, has_customer, repeat, gap or 0, 0 if gap is None else 1))
+            rec.contact_at = (ts, self._count("contact", (ev.queue_id, ev.channel), ts,
+                                              (0, has_customer, repeat)))
+        rec.answer_at = (ts, self._count(
+            "answer", (ev.agent_id, self._team_at(machine, ts), ev.queue_id, ev.channel), ts,
+            (1, has_customer, repeat, gap or 0, 0 if gap is None else 1)))
         self._join_wait(rec, iid)
 
     def _on_hold_started(self, ev: HoldStarted, ts: int) -> None:
@@ -442,8 +452,7 @@ class KpiEngine:
             rec.queue_id or UNKNOWN_QUEUE,
             rec.channel or UNKNOWN_CHANNEL,
         )
-        rec.wrap_at = (ts, key)
-        self._count("wrap", key, ts, values)
+        rec.wrap_at = (ts, self._count("wrap", key, ts, values))
 
     def _on_survey(self, ev: InteractionSurvey, ts: int) -> None:
         self._team_only(ev.agent_id, ev.team_id, ts)

@@ -51,12 +51,13 @@ class Timeline:
     __slots__ = ("cats", "cums", "dropped", "starts", "team_change_index", "teams", "weights")
 
     def __init__(self) -> None:
-        self.starts: list[int] = []
-        # running totals at each segment start, TIME_WIDTH doubles a row (typed: a tuple of
-        # boxed numbers per segment cost several times the memory)
+        # Typed arrays, not lists: boxed numbers cost several times the memory, and an agent
+        # keeps a segment for every change of activity over the longest window.
+        self.starts = array("q")
+        # running totals at each segment start, TIME_WIDTH doubles a row
         self.cums = array("d")
-        self.cats: list[int] = []
-        self.weights: list[float] = []
+        self.cats = array("b")
+        self.weights = array("d")
         self.teams: list[str] = []
         # Indexes below are absolute (they count trimmed segments too) so that snapshots taken
         # for rewinding stay valid across a trim.
@@ -84,6 +85,8 @@ class Timeline:
                                                t - self.starts[last]))
             if self.teams[last] != team:
                 self.team_change_index = self.count
+            else:
+                team = self.teams[last]  # one string object per team, not one per segment
         else:
             cum = ZERO_TIME
         self.starts.append(t)
