@@ -25,6 +25,7 @@ import msgspec
 import orjson
 
 from bench.live import bench_live
+from bench.procfs import rss_kib
 from ccpulse.exporter import KpiCollector, exposition
 from ccpulse.runtime import tune_gc
 from processors.decode import decode
@@ -86,23 +87,16 @@ def bench_replay(agents: int, hours: float) -> dict[str, object]:
                 "command": "ccpulse replay day.jsonl --metrics-out m.prom"}
 
 
-def rss_kib() -> int:
-    """Resident memory now (not the peak: the simulation's peak is not the engine's)."""
-    gc.collect()
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def bench_scrape(agents: int, hours: float) -> dict[str, object]:
     """Computing the whole exposition at one instant, and the engine's memory."""
     lines = simulated(agents, hours)
     tune_gc()
+    gc.collect()
     before = rss_kib()
     engine = KpiEngine()
     for line in lines:
         engine.apply(decode(line))  # type: ignore[arg-type]
+    gc.collect()
     grown_kib = rss_kib() - before
     now = engine.max_ts or 0
     _, snap_s = rate(1, lambda: snapshot(engine, now))

@@ -16,6 +16,9 @@ Starts its own single-node Kafka and redis-server on loopback (the test suite's 
   partitions back at once).
 - **Redis memory**: ``used_memory`` once the whole simulated day is in the log (event log and
   dedup sets of ``hours`` of the floor), per agent.
+- **worker memory**: resident memory of the restarted worker once its replica has caught up
+  with the whole day: all its processes together, and the serving process alone (the one
+  holding the KPI engine's state).
 - **latency**: with the worker caught up, probe events (one a second, a fresh agent each)
   are produced while a background producer sends ``rate`` events/s; a scraper reads
   ``/metrics`` back to back, and each probe's latency is the time from its send to the end of
@@ -41,6 +44,7 @@ import redis
 from aiokafka import AIOKafkaConsumer
 from kafka.errors import KafkaTimeoutError
 
+from bench.procfs import rss_kib
 from processors.timefmt import format_ms
 from streams.kafka_io import ensure_topics, make_producer, produce
 from streams.redis_log import dedup_key, log_key
@@ -262,6 +266,8 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
             static_recovery_s, _ = _wait_log(client, len(day))
             memory = client.info("memory")["used_memory"]  # the whole day is in: 8 h a floor
             worker.wait_healthy(600)  # latency is a caught-up worker's, not a replaying one's
+            serving_kib = rss_kib(worker.serving_pid())
+            worker_kib = rss_kib(worker.proc.pid) + sum(map(rss_kib, worker.children()))
             committed, latencies = _latency(worker, bootstrap, client, rate, probe_s)
             worker.kill()
         finally:
@@ -277,6 +283,8 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
         "ratio_to_bare_faust": round(worker_rate / faust_rate, 3),
         "redis_used_memory_mib": round(memory / 2**20, 1),
         "redis_kib_per_agent": round(memory / 1024 / agents, 1),
+        "worker_rss_mib": round(worker_kib / 1024, 1),
+        "serving_process_rss_mib": round(serving_kib / 1024, 1),
         "recovery_backlog_events": size, "recovery_s": round(recovery_s, 1),
         "recovery_same_instance_id_s": round(static_recovery_s, 1),
         "latency_rate_per_s": rate, "latency_probes": len(latencies),

@@ -92,7 +92,9 @@ def _families(prefix: str, kpis: Mapping[str, tuple[str, str]], labels: list[str
     }
 
 
-def _fill(families: dict[str, LabelledGauge], kpis: Kpis, labels: list[str]) -> None:
+def _fill(families: dict[str, LabelledGauge], kpis: Kpis, labels: tuple[str, ...]) -> None:
+    """One tuple of label values for every KPI of a scope and window: stored once, and the
+    exposition renders it once."""
     for key, value in kpis.items():
         family = families.get(key)
         if family is not None:
@@ -166,7 +168,7 @@ class KpiCollector:
             for agent_id, values in kpis.agent.items():
                 now = snap.agents.get(agent_id)
                 team_id = now.team if now is not None else "unknown"
-                _fill(agent, values, [agent_id, team_id, window])
+                _fill(agent, values, (agent_id, team_id, window))
                 if "interactions_per_hour" in values:
                     agent_iph.add_metric([agent_id, team_id, window, "all"],
                                          values["interactions_per_hour"])
@@ -175,15 +177,15 @@ class KpiCollector:
                 agent_iph.add_metric([agent_id, now.team if now else "unknown", window, ch],
                                      value)
             for team_id, values in kpis.team.items():
-                _fill(team, values, [team_id, window])
+                _fill(team, values, (team_id, window))
                 if "interactions_per_hour" in values:
                     team_iph.add_metric([team_id, window, "all"], values["interactions_per_hour"])
             for (team_id, ch), value in kpis.team_iph.items():
                 team_iph.add_metric([team_id, window, ch], value)
             for queue_id, values in kpis.queue.items():
-                _fill(queue, values, [queue_id, window])
+                _fill(queue, values, (queue_id, window))
             for ch, values in kpis.channel.items():
-                _fill(channel, values, [ch, window])
+                _fill(channel, values, (ch, window))
         for group in (agent, team, queue, channel):
             yield from group.values()
         yield agent_iph

@@ -58,7 +58,9 @@ class LabelledGauge(Metric):
         self.rows: list[tuple[tuple[str, ...], float]] = []
 
     def add_metric(self, labels: Sequence[str], value: float) -> None:
-        values = tuple(labels)
+        """Add a row. Passing one tuple of label values to several families (one agent's
+        ``agent, team, window`` to each of its KPIs) stores it once."""
+        values = tuple(labels)  # a tuple is kept as it is, not copied
         if len(values) != len(self.label_names):
             raise ValueError(f"{self.name} has labels {self.label_names}, got {len(values)} "
                              "values")
@@ -87,8 +89,8 @@ class _Renderer:
 
     def __init__(self) -> None:
         self._labels: dict[tuple[tuple[str, str], ...], str] = {}
-        self._sets: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
-        self._orders: dict[tuple[str, ...], list[int]] = {}
+        # label names -> label values -> rendered set: a row looks up its values alone
+        self._sets: dict[tuple[str, ...], dict[tuple[str, ...], str]] = {}
         self._pairs: dict[tuple[str, str], str] = {}
         self._names: dict[str, str] = {}
 
@@ -106,20 +108,21 @@ class _Renderer:
                 [self._pair(pair) for pair in sorted(key)]) + "}"
         return text
 
+    def label_sets(self, names: tuple[str, ...]) -> dict[tuple[str, ...], str]:
+        """The label sets of one family shape rendered so far, by their values."""
+        sets = self._sets.get(names)
+        if sets is None:
+            sets = self._sets[names] = {}
+        return sets
+
     def label_set(self, names: tuple[str, ...], values: tuple[str, ...]) -> str:
-        """The same text as :meth:`labels` of ``dict(zip(names, values))``, keyed by the
-        values themselves: no dict is built and nothing sorted per label set, the pairs are
-        joined in the names' sorted order, worked out once per family shape."""
-        key = (names, values)
-        text = self._sets.get(key)
-        if text is None:
-            order = self._orders.get(names)
-            if order is None:
-                order = self._orders[names] = sorted(range(len(names)), key=names.__getitem__)
-            pair = self._pair
-            text = "{" + ",".join([pair((names[i], values[i])) for i in order]) + "}"
-            self._sets[key] = text = text if names else ""
-        return text
+        """The same text as :meth:`labels` of ``dict(zip(names, values))`` without building
+        a dict or sorting per label set: the pairs are joined in the names' sorted order."""
+        if not names:
+            return ""
+        pair = self._pair
+        order = sorted(range(len(names)), key=names.__getitem__)
+        return "{" + ",".join([pair((names[i], values[i])) for i in order]) + "}"
 
     def _pair(self, pair: tuple[str, str]) -> str:
         """``name="value"``: one agent's id recurs in every family and window."""
@@ -143,9 +146,13 @@ class _Renderer:
         help_text = _escape_help(metric.documentation)
         out.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n")
         if isinstance(metric, LabelledGauge):
-            names, label_set = metric.label_names, self.label_set
-            out.extend([f"{name}{label_set(names, values)} {_value(value)}\n"
-                        for values, value in metric.rows])
+            names = metric.label_names
+            sets = self.label_sets(names)
+            for values, value in metric.rows:
+                text = sets.get(values)
+                if text is None:
+                    text = sets[values] = self.label_set(names, values)
+                out.append(f"{name}{text} {_value(value)}\n")
             return
         special = {metric.name + s: s for s in OPENMETRICS_SUFFIXES}
         moved: dict[str, list[str]] = {}
