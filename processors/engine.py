@@ -68,9 +68,13 @@ class Interaction:
     hold_ms: int = 0
     repeat: bool | None = None  # repeat contact? re-decided when an earlier contact turns up
     seen_ts: int | None = None  # where the contact stands in its customer's history
-    contact_at: tuple[int, tuple[str, str]] | None = None  # (ts, (queue, channel)) counted
-    answer_at: tuple[int, tuple[str, ...]] | None = None  # (ts, answer cell) counted
-    wrap_at: tuple[int, tuple[str, ...]] | None = None  # (ts, wrap cell) counted
+    # Where the interaction was counted, to correct those counts later: the cell and, for the
+    # contact, its time (the answer and the wrap are counted at answered_ms and wrapped_ms).
+    # Fields, not (ts, cell) tuples: a tuple each cost 56 bytes an interaction.
+    contact_ts: int | None = None
+    contact_cell: Cell | None = None  # (queue, channel)
+    answer_cell: Cell | None = None  # (agent, team, queue, channel)
+    wrap_cell: Cell | None = None  # (agent, team, queue, channel)
 
 
 class KpiEngine:
@@ -214,10 +218,10 @@ class KpiEngine:
         gap = machine.apply(ts, tr, self.config.lateness_ms)
         for iid, counted, now in machine.gap_corrections:
             rec = self.interactions.get(iid)
-            if rec is not None and rec.answer_at is not None:
-                at, cell = rec.answer_at
-                self._count("answer", cell, at, (0, 0, 0, (now or 0) - (counted or 0),
-                                                 (now is not None) - (counted is not None)))
+            if rec is not None and rec.answer_cell is not None and rec.answered_ms is not None:
+                gap_ms = (now or 0) - (counted or 0)
+                samples = (now is not None) - (counted is not None)
+                self._count("answer", rec.answer_cell, rec.answered_ms, (0, 0, 0, gap_ms, samples))
         machine.gap_corrections.clear()
         return machine, gap
 
@@ -265,10 +269,10 @@ class KpiEngine:
                 continue
             if rec.repeat is not None:  # counted with the other status: move the count
                 delta = 1 if repeat else -1
-                if rec.contact_at is not None:
-                    self._count("contact", rec.contact_at[1], rec.contact_at[0], (0, 0, delta))
-                if rec.answer_at is not None:
-                    self._count("answer", rec.answer_at[1], rec.answer_at[0],
+                if rec.contact_cell is not None and rec.contact_ts is not None:
+                    self._count("contact", rec.contact_cell, rec.contact_ts, (0, 0, delta))
+                if rec.answer_cell is not None and rec.answered_ms is not None:
+                    self._count("answer", rec.answer_cell, rec.answered_ms,
                                 (0, 0, delta, 0, 0))
             rec.repeat = repeat
 
@@ -319,13 +323,13 @@ class KpiEngine:
         self._saw_queue_event(ev.queue_id, ts)
         repeat = self._repeat(rec, iid, ts)
         has_customer = int(rec.customer_id is not None)
-        if rec.contact_at is not None:
+        if rec.contact_cell is not None and rec.contact_ts is not None:
             # The answer arrived first and counted this as a direct contact: take it back.
-            at, cell = rec.contact_at
-            self._count("contact", cell, at, (0, -has_customer, -repeat))
-        rec.contact_at = (ts, self._count("contact", (ev.queue_id, ev.channel), ts,
-                                          (1, has_customer, repeat)))
-        rec.queue_id, rec.channel = rec.contact_at[1]  # the same ids, one object per queue
+            self._count("contact", rec.contact_cell, rec.contact_ts, (0, -has_customer, -repeat))
+        rec.contact_ts = ts
+        rec.contact_cell = self._count("contact", (ev.queue_id, ev.channel), ts,
+                                       (1, has_customer, repeat))
+        rec.queue_id, rec.channel = rec.contact_cell  # the same ids, one object per queue
         if rec.answered_ms is None and rec.abandoned_ms is None:
             self.waiting.setdefault(ev.queue_id, {})[iid] = ts
         else:
@@ -360,11 +364,12 @@ class KpiEngine:
         repeat = self._repeat(rec, iid, ts)
         if rec.queued_ms is None:
             # A direct or outbound interaction, or a queued event still on its way.
-            rec.contact_at = (ts, self._count("contact", (ev.queue_id, ev.channel), ts,
-                                              (0, has_customer, repeat)))
-        rec.answer_at = (ts, self._count(
+            rec.contact_ts = ts
+            rec.contact_cell = self._count("contact", (ev.queue_id, ev.channel), ts,
+                                           (0, has_customer, repeat))
+        rec.answer_cell = self._count(
             "answer", (ev.agent_id, self._team_at(machine, ts), ev.queue_id, ev.channel), ts,
-            (1, has_customer, repeat, gap or 0, 0 if gap is None else 1)))
+            (1, has_customer, repeat, gap or 0, 0 if gap is None else 1))
         self._join_wait(rec, iid)
 
     def _on_hold_started(self, ev: HoldStarted, ts: int) -> None:
@@ -394,13 +399,14 @@ class KpiEngine:
         self._close_hold(rec, ts)
         if rec.ended_ms is None:
             rec.ended_ms = ts
-            if rec.wrap_at is not None and rec.answered_ms is not None:
+            wrapped = rec.wrapped_ms
+            if rec.wrap_cell is not None and wrapped is not None and rec.answered_ms is not None:
                 # Wrapped before this arrived: it was counted as all talk, no ACW. Move the
                 # after-call work where it belongs.
-                acw = rec.wrap_at[0] - ts
+                acw = wrapped - ts
                 delta = [0] * WIDTH["wrap"]
                 delta[Wrap.TALK_MS], delta[Wrap.ACW_MS] = -acw, acw
-                self._count("wrap", rec.wrap_at[1], rec.wrap_at[0], tuple(delta))
+                self._count("wrap", rec.wrap_cell, wrapped, tuple(delta))
         machine = self.agent(ev.agent_id)
         weight = self._weight(machine, rec.channel)
         self._transition(
@@ -452,7 +458,7 @@ class KpiEngine:
             rec.queue_id or UNKNOWN_QUEUE,
             rec.channel or UNKNOWN_CHANNEL,
         )
-        rec.wrap_at = (ts, self._count("wrap", key, ts, values))
+        rec.wrap_cell = self._count("wrap", key, ts, values)
 
     def _on_survey(self, ev: InteractionSurvey, ts: int) -> None:
         self._team_only(ev.agent_id, ev.team_id, ts)
