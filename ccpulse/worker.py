@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from kafka.errors import KafkaError
 
 from ccpulse.logs import logging_config
-from ccpulse.serving import ConsumerReport, serve, wall_ms
+from ccpulse.serving import ConsumerReport, serve_then_exit, wall_ms
 from ccpulse.settings import Settings, kafka_python_security, mask_url
 from streams.consumer import BatchProcessor
 from streams.kafka_io import ensure_topics
@@ -99,7 +99,7 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
 
     context = multiprocessing.get_context("spawn")  # no inherited threads or sockets
     reports, report_sender = context.Pipe(duplex=False)
-    serving = context.Process(target=serve, args=(settings, log_format, reports),
+    serving = context.Process(target=serve_then_exit, args=(settings, log_format, reports),
                               name="ccpulse-serving", daemon=True)
     serving.start()
     reports.close()  # the child's end: only the child holds it now
