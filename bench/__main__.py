@@ -1,4 +1,4 @@
-"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape|live] [--short]``.
+"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape|memory|live] [--short]``.
 
 Each benchmark simulates its floor with a fixed seed, measures, and prints one JSON line with
 the machine, the command and the numbers, next to the bare-library baseline measured in the
@@ -27,7 +27,7 @@ import orjson
 from bench.live import bench_live
 from bench.procfs import rss_kib
 from ccpulse.exporter import KpiCollector, exposition
-from ccpulse.runtime import tune_gc
+from ccpulse.runtime import EXPIRE_EVERY_MS, tune_gc
 from processors.decode import decode
 from processors.engine import KpiEngine
 from processors.snapshot import snapshot
@@ -108,11 +108,48 @@ def bench_scrape(agents: int, hours: float) -> dict[str, object]:
             "rss_per_agent_kib": round(grown_kib / agents, 1)}
 
 
+def bench_memory(agents: int, hours: float) -> dict[str, object]:
+    """The engine's resident memory hour by hour of a long run, expired every
+    ``EXPIRE_EVERY_MS`` of event time as a worker does: it grows until the oldest history kept
+    (24 h of event ids and of each customer's contacts; 8 h 10 min of everything else) starts
+    to expire, and is flat from then on. The steady state, not an 8-hour snapshot, is what a
+    worker needs."""
+    lines = simulated(agents, hours)
+    tune_gc()
+    gc.collect()
+    before = rss_kib()
+    engine = KpiEngine()
+    next_expiry: int | None = None
+    next_hour: int | None = None
+    per_hour: list[float] = []  # KiB per agent at the end of each hour of event time
+    for line in lines:
+        decoded = decode(line)
+        engine.apply(decoded)  # type: ignore[arg-type]
+        ts = decoded.ts_ms  # type: ignore[union-attr]
+        if next_expiry is None or ts >= next_expiry:
+            engine.expire(ts)
+            next_expiry = ts + EXPIRE_EVERY_MS
+        if next_hour is None:
+            next_hour = ts + HOUR
+        elif ts >= next_hour:
+            gc.collect()
+            per_hour.append(round((rss_kib() - before) / agents, 1))
+            next_hour += HOUR
+    gc.collect()
+    grown_kib = rss_kib() - before
+    return {"agents": agents, "events": len(lines), "rss_per_agent_kib_by_hour": per_hour,
+            "rss_per_agent_kib": round(grown_kib / agents, 1),
+            "engine_rss_growth_mib": round(grown_kib / 1024, 1)}
+
+
 BENCHES: dict[str, Callable[..., dict[str, object]]] = {
-    "engine": bench_engine, "replay": bench_replay, "scrape": bench_scrape, "live": bench_live,
+    "engine": bench_engine, "replay": bench_replay, "scrape": bench_scrape,
+    "memory": bench_memory, "live": bench_live,
 }
-FULL = {"engine": ("M", 1.0), "replay": ("M", 8.0), "scrape": ("M", 8.0), "live": ("S", 8.0)}
-SHORT = {"engine": (50, 0.25), "replay": (50, 0.25), "scrape": (50, 0.25), "live": (50, 0.5)}
+FULL = {"engine": ("M", 1.0), "replay": ("M", 8.0), "scrape": ("M", 8.0),
+        "memory": ("S", 30.0), "live": ("S", 8.0)}
+SHORT = {"engine": (50, 0.25), "replay": (50, 0.25), "scrape": (50, 0.25),
+         "memory": (50, 2.0), "live": (50, 0.5)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,12 +11,15 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     out = subprocess.run([sys.executable, "-m", "bench", "--short"], capture_output=True,
                          text=True, check=True, timeout=300).stdout
     results = {r["bench"]: r for r in map(json.loads, out.splitlines())}
-    assert set(results) == {"engine", "replay", "scrape", "live"}
+    assert set(results) == {"engine", "replay", "scrape", "memory", "live"}
     assert results["engine"]["events"] > 0 and results["engine"]["apply_per_s"] > 0
     assert results["replay"]["events_per_s"] > 0
     assert results["scrape"]["exposition_bytes"] > 0
+    assert results["memory"]["rss_per_agent_kib_by_hour"]  # one figure per hour of the run
     live = results["live"]  # its own Kafka and Redis, a worker, a bare consumer, probes
     assert live["bare_aiokafka_per_s"] > 0 and live["worker_per_s"] > 0
     assert live["recovery_s"] > 0 and live["latency_probes"] > 0
+    assert live["serving_process_rss_mib"] > 0
+    assert live["worker_rss_mib"] > live["serving_process_rss_mib"]  # all its processes
     for result in results.values():
         assert result["machine"]["cpus"] >= 1 and result["date"]
