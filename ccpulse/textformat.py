@@ -91,6 +91,7 @@ class _Renderer:
         self._labels: dict[tuple[tuple[str, str], ...], str] = {}
         # label names -> label values -> rendered set: a row looks up its values alone
         self._sets: dict[tuple[str, ...], dict[tuple[str, ...], str]] = {}
+        self._orders: dict[tuple[str, ...], list[int]] = {}  # label names -> sorted positions
         self._pairs: dict[tuple[str, str], str] = {}
         self._names: dict[str, str] = {}
 
@@ -117,11 +118,14 @@ class _Renderer:
 
     def label_set(self, names: tuple[str, ...], values: tuple[str, ...]) -> str:
         """The same text as :meth:`labels` of ``dict(zip(names, values))`` without building
-        a dict or sorting per label set: the pairs are joined in the names' sorted order."""
+        a dict or sorting per label set: the pairs are joined in the names' sorted order,
+        worked out once per family shape."""
         if not names:
             return ""
+        order = self._orders.get(names)
+        if order is None:
+            order = self._orders[names] = sorted(range(len(names)), key=names.__getitem__)
         pair = self._pair
-        order = sorted(range(len(names)), key=names.__getitem__)
         return "{" + ",".join([pair((names[i], values[i])) for i in order]) + "}"
 
     def _pair(self, pair: tuple[str, str]) -> str:
