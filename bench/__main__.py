@@ -87,25 +87,33 @@ def bench_replay(agents: int, hours: float) -> dict[str, object]:
                 "command": "ccpulse replay day.jsonl --metrics-out m.prom"}
 
 
+def settled_rss_kib() -> int:
+    """Resident memory once garbage that only a collection frees is gone."""
+    gc.collect()
+    return rss_kib()
+
+
+def memory_figures(grown_kib: int, agents: int) -> dict[str, float]:
+    return {"engine_rss_growth_mib": round(grown_kib / 1024, 1),
+            "rss_per_agent_kib": round(grown_kib / agents, 1)}
+
+
 def bench_scrape(agents: int, hours: float) -> dict[str, object]:
     """Computing the whole exposition at one instant, and the engine's memory."""
     lines = simulated(agents, hours)
     tune_gc()
-    gc.collect()
-    before = rss_kib()
+    before = settled_rss_kib()
     engine = KpiEngine()
     for line in lines:
         engine.apply(decode(line))  # type: ignore[arg-type]
-    gc.collect()
-    grown_kib = rss_kib() - before
+    grown_kib = settled_rss_kib() - before
     now = engine.max_ts or 0
     _, snap_s = rate(1, lambda: snapshot(engine, now))
     body: list[bytes] = []
     _, scrape_s = rate(1, lambda: body.append(exposition(KpiCollector(
         lambda: snapshot(engine, now)))))
     return {"agents": agents, "snapshot_s": round(snap_s, 3), "scrape_s": round(scrape_s, 3),
-            "exposition_bytes": len(body[0]), "engine_rss_growth_mib": round(grown_kib / 1024, 1),
-            "rss_per_agent_kib": round(grown_kib / agents, 1)}
+            "exposition_bytes": len(body[0]), **memory_figures(grown_kib, agents)}
 
 
 def bench_memory(agents: int, hours: float) -> dict[str, object]:
@@ -116,8 +124,7 @@ def bench_memory(agents: int, hours: float) -> dict[str, object]:
     worker needs."""
     lines = simulated(agents, hours)
     tune_gc()
-    gc.collect()
-    before = rss_kib()
+    before = settled_rss_kib()
     engine = KpiEngine()
     next_expiry: int | None = None
     next_hour: int | None = None
@@ -132,14 +139,11 @@ def bench_memory(agents: int, hours: float) -> dict[str, object]:
         if next_hour is None:
             next_hour = ts + HOUR
         elif ts >= next_hour:
-            gc.collect()
-            per_hour.append(round((rss_kib() - before) / agents, 1))
+            per_hour.append(round((settled_rss_kib() - before) / agents, 1))
             next_hour += HOUR
-    gc.collect()
-    grown_kib = rss_kib() - before
+    grown_kib = settled_rss_kib() - before
     return {"agents": agents, "events": len(lines), "rss_per_agent_kib_by_hour": per_hour,
-            "rss_per_agent_kib": round(grown_kib / agents, 1),
-            "engine_rss_growth_mib": round(grown_kib / 1024, 1)}
+            **memory_figures(grown_kib, agents)}
 
 
 BENCHES: dict[str, Callable[..., dict[str, object]]] = {
