@@ -12,6 +12,11 @@ order, not offset order, and faust commits the first run of consecutive acknowle
 even when it starts past a hole (an event still held). Kafka's committed offset then passed
 Redis's, and a partition that moved in a rebalance resumed past events nobody had applied
 (found by the reliability suite's rebalance runs: the log stopped short).
+
+Known ids come before lateness, as in the engine: an event refused as too late is only a
+candidate (``Prepared.late``) until the caller has asked the event log whether its id is
+already there (:meth:`BatchProcessor.settle_late`); a re-sent event that arrives after the
+lateness limit is a duplicate, not a loss, and does not belong on the dead-letter topic.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ class Prepared:
     offsets: dict[str, int] = field(default_factory=dict)  # partition key -> resume offset
     done: list[Any] = field(default_factory=list)  # handles that may be acknowledged
     skipped: int = 0  # below the committed offsets: applied before a restart
+    # too late unless the log knows their ids already (then duplicates): settle_late decides
+    late: list[tuple[DeadLetter, RawMessage, Accepted]] = field(default_factory=list)
+    late_duplicates: int = 0
 
 
 class BatchProcessor:
@@ -79,7 +87,11 @@ class BatchProcessor:
         for m, decoded in self.aligner.release():
             checked = self._check_lateness(decoded)
             if isinstance(checked, Rejection):
-                self._refuse(out, m, checked)
+                letter = DeadLetter(m.topic, m.partition, m.offset, checked.reason,
+                                    checked.detail)
+                out.late.append((letter, m, Accepted(decoded.event.event_id, decoded.ts_ms,
+                                                     m.value)))
+                self._finished(m)
                 continue
             event = decoded.event
             out.accepted.append(Accepted(event.event_id, decoded.ts_ms, m.value))
@@ -117,6 +129,16 @@ class BatchProcessor:
             waiting[:] = [(offset, handle) for offset, handle in waiting if offset >= limit]
         return out
 
+    def settle_late(self, prepared: Prepared, known: Sequence[bool]) -> None:
+        """``known[i]``: the event log has the id of ``prepared.late[i]`` already. Those are
+        duplicates; the rest are dead-lettered as too late."""
+        for (letter, message, _), is_known in zip(prepared.late, known, strict=True):
+            if is_known:
+                prepared.late_duplicates += 1
+            else:
+                prepared.dead.append((letter, message))
+        prepared.late = []
+
     def _refuse(self, out: Prepared, m: RawMessage, rejection: Rejection) -> None:
         letter = DeadLetter(m.topic, m.partition, m.offset, rejection.reason, rejection.detail)
         out.dead.append((letter, m))
@@ -135,6 +157,6 @@ class BatchProcessor:
     def committed(self, prepared: Prepared, added: int) -> None:
         """Record a successful commit: offsets, duplicates and dead letters counted."""
         self.offsets.update(prepared.offsets)
-        self.stats.duplicates += len(prepared.accepted) - added
+        self.stats.duplicates += len(prepared.accepted) - added + prepared.late_duplicates
         for letter, _ in prepared.dead:
             self.stats.dead_lettered[letter.reason] += 1

@@ -106,6 +106,14 @@ class RedisEventLog:
         return self._commit(keys=[self.stream_key, self.offsets_key],
                             args=self.commit_args(offsets, events))
 
+    def known(self, events: Sequence[Accepted]) -> Any:
+        """For each event, whether its id is in the log's dedup set of its hour already: one
+        round trip. With a ``redis.asyncio`` client the result is awaitable."""
+        pipe = self._client.pipeline(transaction=False)
+        for event in events:
+            pipe.sismember(dedup_key(event.ts_ms, self.prefix), event.event_id)
+        return pipe.execute()
+
     def stored_offsets(self) -> Any:
         return self._client.hgetall(self.offsets_key)
 

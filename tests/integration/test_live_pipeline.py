@@ -22,6 +22,7 @@ from tests.live import (
     BAD_REASONS,
     WorkerProcess,
     assert_converges,
+    dead_letters,
     log_length,
     recent_shift,
     send,
@@ -149,3 +150,42 @@ def test_redis_not_kafka_decides_where_a_worker_resumes(
     worker_factory().wait_healthy()
     wait_for(lambda: log_length(redis_url) >= len(lines), 90, "the second half in the log")
     assert log_length(redis_url) == len(lines)
+
+
+def test_a_late_redelivery_is_a_duplicate_and_only_lost_events_are_dead_lettered(
+        worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str, redis_url: str,
+        topics: dict[str, str], tmp_path: Path) -> None:
+    """Issue 17: an event sent again after the lateness limit (a producer's retry, a replayed
+    topic) was dead-lettered as ``too_late``; it is a duplicate. Only events the log does not
+    have are dead-lettered as late."""
+    config = tmp_path / "lateness.toml"
+    config.write_text("[engine]\nlateness_seconds = 60\n")
+    clean = recent_shift(tmp_path / "clean.jsonl", agents=30, minutes=6, seed=33)
+    lines = clean.read_bytes().splitlines()
+    worker = worker_factory(CCPULSE_CONFIG=str(config))
+    worker.wait_healthy()
+    send(clean, kafka_bootstrap, topics)
+    wait_for(lambda: log_length(redis_url) == len(lines), 90, "the shift in the Redis log")
+    first = [json.loads(line) for line in lines[:20]]  # minutes older than their keys' newest
+    lost = [{"event_id": f"lost-{i}", "type": "agent.not_ready", "reason": "lunch",
+             "agent_id": e["agent_id"], "ts": e["ts"]} for i, e in enumerate(first[:5])
+            if "agent_id" in e]
+    again = tmp_path / "again.jsonl"
+    again.write_bytes(b"\n".join(lines[:20] + [json.dumps(e).encode() for e in lost]) + b"\n")
+    send(again, kafka_bootstrap, topics)
+
+    def counters() -> tuple[float, float]:
+        samples = [s for f in text_string_to_metric_families(worker.get("/metrics")[1])
+                   for s in f.samples]
+        dup = sum(s.value for s in samples if s.name == "ccpulse_events_duplicate_total")
+        late = sum(s.value for s in samples if s.name == "ccpulse_events_dead_lettered_total"
+                   and s.labels["reason"] == "too_late")
+        return dup, late
+
+    wait_for(lambda: counters() == (20.0, float(len(lost))), 60,
+             f"20 duplicates and {len(lost)} too_late")
+    assert lost and log_length(redis_url) == len(lines)
+    letters = [json.loads(payload)["event_id"]
+               for _, payload in dead_letters(kafka_bootstrap, topics["CCPULSE_DEADLETTER_TOPIC"])]
+    assert sorted(letters) == sorted(e["event_id"] for e in lost)
+    assert_converges(worker, clean, config=config)

@@ -55,3 +55,12 @@ def test_nothing_is_stored_when_the_batch_holds_only_redeliveries(redis_url: str
     assert log.commit({"agents:0": 2}, [event("a", T)]) == 0
     assert client.xlen(log.stream_key) == before
     assert decode_offsets(log.stored_offsets()) == {"agents:0": 2}
+
+
+def test_the_log_says_which_ids_it_knows_already(redis_url: str) -> None:
+    """What the consumer asks before dead-lettering an event as too late (issue 17)."""
+    log = RedisEventLog(redis.Redis.from_url(redis_url), "group")
+    log.commit({}, [event("a", T), event("b", T + HOUR)])
+    assert log.known([event("a", T), event("b", T + HOUR), event("c", T), event("b", T)]) == [
+        True, True, False, False]
+    assert log.known([]) == []
