@@ -6,7 +6,14 @@ COPY processors processors
 COPY streams streams
 COPY alerts alerts
 COPY ccpulse ccpulse
-RUN pip install --no-cache-dir . && useradd --system ccpulse
+# The worker runs as a system user without a home. Its only writable need is a scratch data
+# directory (its Kafka library insists on one; nothing in it is kept, the state is in Redis),
+# made here and owned by that user, so the image starts as it is, with a read-only root too
+# if /var/lib/ccpulse is mounted as a tmpfs or an empty volume.
+RUN pip install --no-cache-dir . \
+ && useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ccpulse \
+ && install -d -o ccpulse -g ccpulse -m 0700 /var/lib/ccpulse
+ENV CCPULSE_DATA_DIR=/var/lib/ccpulse
 USER ccpulse
 EXPOSE 9464
 ENTRYPOINT ["ccpulse"]

@@ -12,7 +12,7 @@ demo: $(VENV)/.installed
 
 test: setup
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	scripts/run-suite.sh $(PY)
 
 setup: $(VENV)/.installed system
 

@@ -13,19 +13,21 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import faust
 
-from streams.worker import scratch_datadir, use_uvloop
+from streams.worker import prepare_datadir, use_uvloop
 
 
 def main(bootstrap: str, count: int, out: Path, topics: list[str]) -> None:
     name = f"bench-bare-faust-{time.time_ns()}"
+    datadir = prepare_datadir(Path(tempfile.gettempdir()) / "ccpulse", name)
     app = faust.App(name, broker=f"kafka://{bootstrap}", store="memory://",
-                    datadir=scratch_datadir(name), web_enabled=False,
+                    datadir=datadir, web_enabled=False,
                     consumer_auto_offset_reset="earliest", topic_allow_declare=False)
     source = app.topic(*topics, key_serializer="raw", value_serializer="raw")
 

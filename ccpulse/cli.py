@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "redis://localhost:6379/0); rediss:// for TLS, password in the URL")
     work.add_argument("--alertmanager", help="Alertmanager base URL (env "
                       "CCPULSE_ALERTMANAGER_URL)")
+    work.add_argument("--data-dir", help="scratch directory, created if missing; nothing in it "
+                      "is kept (env CCPULSE_DATA_DIR, default <temporary directory>/ccpulse)")
+    work.add_argument("--ready-max-lag", type=int, help="/readyz answers 200 once at most this "
+                      "many Kafka messages are left to read (env CCPULSE_READY_MAX_LAG, "
+                      "default 1000)")
     work.add_argument("--partitions", type=int, default=8,
                       help="partitions for input topics this worker creates (existing kept)")
     work.add_argument("--batch-size", type=int,
@@ -156,7 +161,7 @@ def _kafka_flags(parser: argparse.ArgumentParser) -> None:
 def _settings(args: argparse.Namespace) -> Settings:
     flags = {name: getattr(args, name, None)
              for name in ("config", "metrics_port", "metrics_host", "kafka", "redis",
-                          "alertmanager", "group")}
+                          "alertmanager", "group", "data_dir", "ready_max_lag")}
     return load_settings(flags)
 
 
@@ -338,7 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         return cmd_simulate(args)
     except ConfigError as exc:
-        Console(stderr=True).print(f"[red]configuration error:[/] {exc}", highlight=False)
+        Console(stderr=True).print(f"[red]configuration error:[/] {exc}", highlight=False,
+                                   soft_wrap=True)  # one line, however narrow the terminal
         return 2
 
 

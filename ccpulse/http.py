@@ -1,9 +1,11 @@
-"""``/metrics`` and ``/healthz`` on one port (contract §3), in a background thread.
+"""``/metrics``, ``/healthz`` and ``/readyz`` on one port (contract §3), in a background thread.
 
 prometheus-client's own ``start_http_server`` answers every path with metrics and has no
-health endpoint, so this small server routes the two paths and refuses the rest. With
+health endpoint, so this small server routes the paths and refuses the rest. With
 credentials, ``/metrics`` asks for HTTP basic auth (Prometheus' ``basic_auth`` scrape setting);
-``/healthz`` stays open for orchestrators and says nothing but "ok" or what it waits for.
+``/healthz`` (liveness: the process does its job) and ``/readyz`` (readiness: caught up with
+its input) stay open for orchestrators and say nothing but "ok"/"ready" or what they wait for.
+A process without a readiness of its own (the demo) answers ``/readyz`` as ``/healthz``.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ class MetricsServer:
     """Serves a registry; ``health`` says whether the process is doing its job, and why not."""
 
     def __init__(self, registry: CollectorRegistry, host: str, port: int,
-                 health: HealthCheck, credentials: tuple[str, str] | None = None) -> None:
-        handler = _handler(registry, health, credentials)
+                 health: HealthCheck, credentials: tuple[str, str] | None = None, *,
+                 ready: HealthCheck | None = None) -> None:
+        handler = _handler(registry, health, credentials, ready or health)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics",
@@ -46,7 +49,9 @@ class MetricsServer:
 
 
 def _handler(registry: CollectorRegistry, health: HealthCheck,
-             credentials: tuple[str, str] | None) -> type[BaseHTTPRequestHandler]:
+             credentials: tuple[str, str] | None, ready: HealthCheck,
+             ) -> type[BaseHTTPRequestHandler]:
+    probes = {"/healthz": health, "/readyz": ready}
     expected = None if credentials is None else (
         "Basic " + base64.b64encode(":".join(credentials).encode()).decode())
 
@@ -63,12 +68,13 @@ def _handler(registry: CollectorRegistry, health: HealthCheck,
                     self.end_headers()
                     return
                 self._send(200, CONTENT_TYPE_LATEST, render(registry.collect()))
-            elif path == "/healthz":
-                ok, message = health()
+            elif path in probes:
+                ok, message = probes[path]()
                 self._send(200 if ok else 503, "text/plain; charset=utf-8",
                            (message + "\n").encode())
             else:
-                self._send(404, "text/plain; charset=utf-8", b"try /metrics or /healthz\n")
+                self._send(404, "text/plain; charset=utf-8",
+                           b"try /metrics, /healthz or /readyz\n")
 
         def _send(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)

@@ -67,6 +67,7 @@ class ConsumerReport:
     duplicates: int = 0
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition)
     commit_seconds: list[float] = field(default_factory=list)  # since the previous report
+    assigned: bool = False  # the group has given this worker its partitions (maybe none)
 
 
 class LogTrimmer:
@@ -101,6 +102,7 @@ class ConsumerView:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.stats = PipelineStats()
         self._lag: dict[tuple[str, int], int] = {}
+        self.assigned = False
         self.received_at: float | None = None
         self._commit = Histogram("ccpulse_redis_commit_seconds",
                                  "latency of committing a batch and its offsets to Redis",
@@ -111,9 +113,15 @@ class ConsumerView:
         self.stats.dead_lettered = Counter(report.dead_lettered)
         self.stats.duplicates = report.duplicates
         self._lag = report.lag
+        self.assigned = report.assigned
         for seconds in report.commit_seconds:
             self._commit.observe(seconds)
         self.received_at = time.monotonic()
+
+    @property
+    def lag(self) -> int:
+        """Messages Kafka holds that this worker has not read, over its partitions."""
+        return sum(self._lag.values())
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """``ccpulse_consumer_lag_messages{topic,partition}``: what Kafka holds, unread."""
@@ -131,6 +139,22 @@ class ConsumerView:
                 self.update(reports.recv())
             except (EOFError, OSError):
                 return
+
+
+def readiness(health: tuple[bool, str], consumer: ConsumerView, max_lag: int,
+              ) -> tuple[bool, str]:
+    """``/readyz``: healthy, *and* the consumer holds its partitions and has read Kafka up to
+    ``max_lag`` messages. ``/healthz`` turns ok as soon as the replica has read the Redis log,
+    while a backlog in Kafka may still be unread: numbers shown then are minutes old. An
+    orchestrator sends traffic, or a rolling update moves on, once this says ready."""
+    ok, why = health
+    if not ok:
+        return ok, why
+    if not consumer.assigned:
+        return False, "waiting for partitions"
+    if consumer.lag > max_lag:
+        return False, f"catching up: {consumer.lag} messages behind (ready at {max_lag})"
+    return True, "ready"
 
 
 def serve_then_exit(settings: Settings, log_format: str, reports: Connection) -> None:
@@ -197,8 +221,11 @@ def serve(settings: Settings, log_format: str, reports: Connection) -> None:
             return False, "consumer not reporting"
         return (True, "ok") if replica.caught_up.is_set() else (False, "catching up")
 
+    def ready() -> tuple[bool, str]:
+        return readiness(health(), consumer, settings.ready_max_lag)
+
     server = MetricsServer(registry, settings.metrics_host, settings.metrics_port, health,
-                           settings.metrics_credentials)
+                           settings.metrics_credentials, ready=ready)
     server.start()
     replica.start()
     log.info("serving_metrics", extra={"fields": {"port": server.port}})

@@ -8,6 +8,7 @@ is worse than a refused start. Secrets in URLs are masked whenever settings are 
 from __future__ import annotations
 
 import os
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -82,6 +83,8 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
     metrics_user: str | None = None
     metrics_password: str | None = None
     alertmanager: str | None = None
+    data_dir: str | None = None
+    ready_max_lag: Annotated[int, msgspec.Meta(ge=0)] | None = None
     engine: _EngineFile = msgspec.field(default_factory=_EngineFile)
     staffing: _StaffingFile = msgspec.field(default_factory=_StaffingFile)
     scorecard: ScorecardFile = msgspec.field(default_factory=ScorecardFile)
@@ -111,6 +114,11 @@ class Settings:
     metrics_user: str | None = None
     metrics_password: str | None = field(default=None, repr=False)
     alertmanager: str | None = None
+    # Scratch space the worker's Kafka library insists on (nothing in it is kept: the state
+    # is in Redis). Under the system's temporary directory unless set; created if missing.
+    data_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "ccpulse")
+    # /readyz says "ready" once the consumer has at most this many messages left to read.
+    ready_max_lag: int = 1000
     config_path: Path | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -137,6 +145,8 @@ class Settings:
             "metrics_auth": "basic" if self.metrics_credentials else None,
             "alertmanager": mask_url(self.alertmanager) if self.alertmanager else None,
             "config": str(self.config_path) if self.config_path else None,
+            "data_dir": str(self.data_dir),
+            "ready_max_lag": self.ready_max_lag,
         }
 
 
@@ -260,6 +270,14 @@ def load_settings(flags: Mapping[str, object] | None = None,
     except ValueError as exc:
         raise ConfigError(f"metrics port must be a number, got {port!r} "
                           "(--metrics-port or CCPULSE_METRICS_PORT)") from exc
+    lag = pick("ready_max_lag", "CCPULSE_READY_MAX_LAG", defaults.ready_max_lag)
+    try:
+        ready_max_lag = int(str(lag))
+        if ready_max_lag < 0:
+            raise ValueError(lag)
+    except ValueError as exc:
+        raise ConfigError(f"ready max lag must be a whole number of messages, got {lag!r} "
+                          "(--ready-max-lag or CCPULSE_READY_MAX_LAG)") from exc
     metrics_user = pick("metrics_user", "CCPULSE_METRICS_USER", None)
     metrics_password = pick("metrics_password", "CCPULSE_METRICS_PASSWORD", None)
     if (metrics_user is None) != (metrics_password is None):
@@ -293,6 +311,8 @@ def load_settings(flags: Mapping[str, object] | None = None,
         metrics_user=metrics_user,
         metrics_password=metrics_password,
         alertmanager=pick("alertmanager", "CCPULSE_ALERTMANAGER_URL", None),  # type: ignore[arg-type]
+        data_dir=Path(str(pick("data_dir", "CCPULSE_DATA_DIR", defaults.data_dir))),
+        ready_max_lag=ready_max_lag,
         config_path=config_path,
         engine=_engine_config(file, thresholds),
         thresholds=thresholds,

@@ -25,12 +25,12 @@ from kafka.errors import KafkaError
 
 from ccpulse.logs import logging_config
 from ccpulse.serving import ConsumerReport, serve_then_exit, wall_ms
-from ccpulse.settings import Settings, kafka_python_security, mask_url
+from ccpulse.settings import ConfigError, Settings, kafka_python_security, mask_url
 from streams.consumer import BatchProcessor
 from streams.kafka_io import ensure_topics
 from streams.pipeline import PipelineStats
 from streams.redis_log import RedisEventLog, partition_key
-from streams.worker import WorkerTopics, build_app, use_uvloop
+from streams.worker import DataDirError, WorkerTopics, build_app, prepare_datadir, use_uvloop
 
 log = logging.getLogger("ccpulse.worker")
 T = TypeVar("T")
@@ -90,6 +90,10 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
     """The consumer here, replica/metrics/alerts in a second process (:mod:`ccpulse.serving`).
     Returns non-zero when that process died: the worker is not doing its job then."""
     log.info("starting", extra={"fields": settings.describe()})
+    try:  # first: a worker that cannot start should say so before waiting for servers
+        datadir = prepare_datadir(settings.data_dir, settings.group)
+    except DataDirError as exc:
+        raise ConfigError(str(exc)) from None
     wait_for_redis(settings.redis)
     event_log = RedisEventLog(aioredis.Redis.from_url(settings.redis), settings.group)
     topics = WorkerTopics(settings.agent_topic, settings.interaction_topic,
@@ -107,11 +111,13 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
     stats = PipelineStats()
     processor = BatchProcessor(stats, settings.engine.lateness_ms, wall_ms)
     commit_seconds: list[float] = []
+    assigned: list[bool] = []  # non-empty once the group has given this worker partitions
     app = build_app(group=settings.group, bootstrap=settings.kafka, topics=topics,
                     processor=processor, event_log=event_log, batch_size=batch_size,
                     broker_credentials=kafka_credentials(settings),
                     on_commit=commit_seconds.append,
-                    instance_id=os.environ.get("CCPULSE_INSTANCE_ID") or None)
+                    instance_id=os.environ.get("CCPULSE_INSTANCE_ID") or None,
+                    datadir=datadir, on_assigned=lambda: assigned.append(True))
 
     lost: list[int | None] = []  # the serving process's exit code, once it is gone
 
@@ -132,7 +138,7 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
             report_sender.send(ConsumerReport(
                 processed=dict(stats.processed), dead_lettered=dict(stats.dead_lettered),
                 duplicates=stats.duplicates, lag=consumer_lag(app, processor, topics),
-                commit_seconds=observed))
+                commit_seconds=observed, assigned=bool(assigned)))
         except OSError:  # it died since is_alive(): the next tick stops the worker
             return
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real servers the integration tests start on loopback, if they are missing:
-# Debian's prometheus (and promtool), prometheus-alertmanager (amtool), redis-server, and
-# chromium-headless-shell (the coaching report's rendering test and PDF output).
+# Debian's prometheus (and promtool), prometheus-alertmanager (amtool), redis-server,
+# chromium-headless-shell (the coaching report's rendering test and PDF output), and the Java
+# runtime and Maven that fetch and run the Kafka broker (scripts/kafka.sh).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null \
   || need+=(chromium-headless-shell)
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || need+=(maven)
 
 if ((${#need[@]})); then
   sudo=""

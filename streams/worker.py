@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -44,12 +43,29 @@ def use_uvloop() -> None:
         mode.loop.use("uvloop")
 
 
-def scratch_datadir(app_name: str) -> Path:
-    """Where faust may create its data directory. It makes one even with the in-memory store,
-    by default in the working directory (``<group>-data/``, littering wherever a worker ran);
-    nothing is kept in it, the state is in Redis, so it goes to the system's temporary
-    directory."""
-    return Path(tempfile.gettempdir()) / "ccpulse-faust" / app_name
+class DataDirError(Exception):
+    """The worker's data directory cannot be created or written; the message names it."""
+
+
+def prepare_datadir(base: Path, app_name: str) -> Path:
+    """Create (parents included) and return the directory faust is given for ``app_name``.
+
+    faust makes one even with the in-memory store — by default ``<group>-data/`` in the
+    working directory, littering wherever a worker ran — and creates it with a plain
+    ``mkdir``, without parents: given a path under a folder that did not exist yet, the
+    worker died at start with a ``FileNotFoundError`` on every machine that had never run it
+    (issue 17). Nothing is kept in it; the state is in Redis."""
+    path = base / app_name
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".writable"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise DataDirError(f"cannot use {path} as the worker's data directory "
+                           f"({exc.strerror or exc}): point --data-dir, CCPULSE_DATA_DIR or "
+                           "the config key data_dir at a writable directory") from exc
+    return path
 
 
 def anchor_recovery_seek(consumer: Any,
@@ -96,16 +112,19 @@ def build_app(
     broker_credentials: Any = None,
     on_commit: Callable[[float], None] | None = None,
     instance_id: str | None = None,
+    datadir: Path,
+    on_assigned: Callable[[], None] | None = None,
 ) -> faust.App:
     """``on_commit(seconds)`` observes each Redis commit's latency. ``instance_id`` turns on
     Kafka static membership: a restarted worker with the same id takes its partitions back at
-    once instead of waiting for the dead member's session to expire."""
+    once instead of waiting for the dead member's session to expire. ``datadir`` comes from
+    :func:`prepare_datadir`; ``on_assigned()`` runs after each partition assignment."""
     app = faust.App(
         group,
         broker=[f"kafka://{host}" for host in bootstrap.split(",")],
         broker_credentials=broker_credentials,
         store="memory://",
-        datadir=scratch_datadir(group),
+        datadir=datadir,
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         topic_allow_declare=True,
@@ -143,6 +162,8 @@ def build_app(
                 for tp in await seek_to_stored(assigned)]
         processor.aligner.track(keys)
         log.info("partitions_assigned", extra={"fields": {"partitions": len(keys)}})
+        if on_assigned is not None:
+            on_assigned()
 
     anchored = False
 
@@ -187,6 +208,10 @@ def build_app(
                                    e.message.key, e.message.value, e) for e in events
                         if e.message.tp in owned]
             prepared = processor.prepare(messages)
+            if prepared.late:
+                known = await _retry(lambda p=prepared: event_log.known(
+                    [accepted for _, _, accepted in p.late]))
+                processor.settle_late(prepared, [bool(k) for k in known])
             await _dead_letters(deadletter, prepared, dead_letter_log)
             started = time.perf_counter()
             added = await _retry(lambda p=prepared: event_log.commit(p.offsets, p.accepted))

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import redis
+from kafka import KafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from processors.timefmt import format_ms
@@ -186,6 +187,22 @@ def with_noise(clean: Path, out: Path, seed: int) -> tuple[Path, int]:
     out.write_bytes(b"\n".join(noisy) + b"\n")
     return out, len(lines)
 
+
+
+def dead_letters(bootstrap: str, topic: str) -> list[tuple[tuple[str, int, int], bytes]]:
+    """Every message on the dead-letter topic as (its source position, payload). The position
+    (source topic, partition, offset headers) is the key a consumer deduplicates by:
+    dead-lettering is at least once (README, guarantees)."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=5000)
+    out = []
+    for message in consumer:
+        headers = dict(message.headers)
+        out.append(((headers["ccpulse-source-topic"].decode(),
+                     int(headers["ccpulse-source-partition"]),
+                     int(headers["ccpulse-source-offset"])), message.value))
+    consumer.close()
+    return out
 
 
 def produce_slowly(path: Path, bootstrap: str, topics: dict[str, str],

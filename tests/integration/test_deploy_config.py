@@ -158,3 +158,30 @@ def test_compose_secrets_come_from_the_env_file() -> None:
     for variable in used:
         assert "change-me" in example[variable]
     assert (ROOT / ".gitignore").read_text().count(".env") >= 1
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1].strip())
+            for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_the_image_runs_the_worker_as_a_non_root_user_with_a_data_directory_it_owns() -> None:
+    """No Docker engine here: the Dockerfile is read the way the builder would (issue 17)."""
+    steps = dockerfile_instructions()
+    users = [args for op, args in steps if op == "USER"]
+    assert users and users[-1] not in ("root", "0"), "the image must not run as root"
+    user = users[-1]
+    user_at = max(i for i, (op, _) in enumerate(steps) if op == "USER")
+    envs = dict(re.findall(r"(\w+)=(\S+)", " ".join(a for op, a in steps if op == "ENV")))
+    data_dir = envs.get("CCPULSE_DATA_DIR")
+    assert data_dir, "the image sets CCPULSE_DATA_DIR to the directory the worker writes"
+    made = [args for op, args in steps[:user_at] if op == "RUN" and data_dir in args]
+    assert made, f"no RUN before USER creates {data_dir}"
+    owned = re.search(rf"install\s+-d\s+(?:-\S+\s+\S+\s+)*?-o\s+{user}\b[^&]*{data_dir}",
+                      made[0]) or re.search(rf"chown\s+(-R\s+)?{user}\S*\s+{data_dir}", made[0])
+    assert owned, f"{data_dir} is not made owned by {user}"
+    assert re.search(rf"useradd\b[^&]*\b{user}\b", " ".join(a for op, a in steps if op == "RUN"))
+    cmd = [args for op, args in steps if op == "CMD"][-1]
+    assert "worker" in cmd

@@ -13,7 +13,9 @@ import pytest
 from kafka import KafkaConsumer
 
 from tests.live import (
+    BAD_LINES,
     WorkerProcess,
+    dead_letters,
     firing,
     log_length,
     produce_slowly,
@@ -62,6 +64,15 @@ def test_kill_9_at_random_points_ends_with_the_same_numbers_and_alerts(
            differences=len(diff))
     assert not diff, diff[:8]
     assert log_length(redis_url) == unique
+    # Dead letters: at least once. A killed worker's successor re-reads from the offsets
+    # stored with the state and may send a bad message again; the same source position then
+    # carries the same payload, and deduplicated by position they are exactly the bad lines.
+    letters = dead_letters(kafka_bootstrap, topics["CCPULSE_DEADLETTER_TOPIC"])
+    by_position: dict[tuple[str, int, int], set[bytes]] = {}
+    for position, payload in letters:
+        by_position.setdefault(position, set()).add(payload)
+    assert all(len(payloads) == 1 for payloads in by_position.values())
+    assert sorted(p for (p,) in by_position.values()) == sorted(BAD_LINES)
     # The alerts topic ends where the alerts are: firing exactly for what fires now, once the
     # dead sender's 45 s lease has expired and the new one has caught up. (A crash between
     # sending and saving may repeat a transition: delivery is at least once, and

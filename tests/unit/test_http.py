@@ -1,4 +1,4 @@
-"""/metrics and /healthz: routing, optional basic auth, nothing secret on either."""
+"""/metrics, /healthz and /readyz: routing, optional basic auth, nothing secret on either."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from ccpulse.http import MetricsServer
+from ccpulse.serving import ConsumerReport, ConsumerView, readiness
 from ccpulse.settings import ConfigError, load_settings
 from tests.live import http_get
 
@@ -35,7 +36,31 @@ def test_metrics_need_the_credentials(server: MetricsServer) -> None:
 
 def test_health_stays_open_and_says_nothing_secret(server: MetricsServer) -> None:
     assert get(server.port, "/healthz") == (503, "catching up\n")
+    assert get(server.port, "/readyz") == (503, "catching up\n")  # none of its own: health's
     assert get(server.port, "/other")[0] == 404
+
+
+def test_readiness_is_its_own_probe_and_open_too() -> None:
+    running = MetricsServer(CollectorRegistry(), "127.0.0.1", 0, lambda: (True, "ok"),
+                            ("prom", "s3cret"), ready=lambda: (False, "catching up: 7")).start()
+    try:
+        assert get(running.port, "/healthz") == (200, "ok\n")
+        assert get(running.port, "/readyz") == (503, "catching up: 7\n")
+    finally:
+        running.stop()
+
+
+def test_ready_means_healthy_assigned_and_within_the_lag_bound() -> None:
+    consumer = ConsumerView(CollectorRegistry())
+    assert readiness((False, "consumer starting"), consumer, 10) == (False, "consumer starting")
+    consumer.update(ConsumerReport(lag={("t", 0): 5, ("t", 1): 8}))
+    assert readiness((True, "ok"), consumer, 10) == (False, "waiting for partitions")
+    consumer.update(ConsumerReport(lag={("t", 0): 5, ("t", 1): 8}, assigned=True))
+    assert readiness((True, "ok"), consumer, 10) == (
+        False, "catching up: 13 messages behind (ready at 10)")
+    assert readiness((True, "ok"), consumer, 13) == (True, "ready")
+    consumer.update(ConsumerReport(assigned=True))  # a member with no partitions is ready
+    assert readiness((True, "ok"), consumer, 0) == (True, "ready")
 
 
 def test_basic_auth_settings() -> None:

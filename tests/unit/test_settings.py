@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,27 @@ def test_precedence_flag_env_file(tmp_path: Path) -> None:
     assert load_settings({}, env).kafka == "file:9092"
     assert load_settings({"metrics_port": 9000}, env).metrics_port == 9000
     assert load_settings({}, {"CCPULSE_CONFIG": str(config)}).metrics_port == 7000
+
+
+def test_data_dir_and_readiness_bound_follow_the_same_order(tmp_path: Path) -> None:
+    assert load_settings({}, {}).data_dir == Path(tempfile.gettempdir()) / "ccpulse"
+    assert load_settings({}, {}).ready_max_lag == 1000
+    config = tmp_path / "c.toml"
+    config.write_text('data_dir = "/from/file"\nready_max_lag = 10\n')
+    env = {"CCPULSE_CONFIG": str(config)}
+    assert load_settings({}, env).data_dir == Path("/from/file")
+    assert load_settings({}, env).ready_max_lag == 10
+    env |= {"CCPULSE_DATA_DIR": "/from/env", "CCPULSE_READY_MAX_LAG": "20"}
+    assert (load_settings({}, env).data_dir, load_settings({}, env).ready_max_lag) == (
+        Path("/from/env"), 20)
+    flags = {"data_dir": "/from/flag", "ready_max_lag": 30}
+    assert (load_settings(flags, env).data_dir, load_settings(flags, env).ready_max_lag) == (
+        Path("/from/flag"), 30)
+    args = build_parser().parse_args(["worker", "--data-dir", "/d", "--ready-max-lag", "5"])
+    assert (args.data_dir, args.ready_max_lag) == ("/d", 5)
+    for bad in ("-1", "lots"):
+        with pytest.raises(ConfigError, match="CCPULSE_READY_MAX_LAG"):
+            load_settings({}, {"CCPULSE_READY_MAX_LAG": bad})
 
 
 def test_config_file_sets_engine_alerts_and_queues(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import orjson
@@ -12,7 +11,13 @@ from streams.align import Aligner
 from streams.consumer import BatchProcessor, RawMessage
 from streams.pipeline import DeadLetter, PipelineStats
 from streams.redis_log import RedisEventLog
-from streams.worker import DeadLetterLog, WorkerTopics, build_app
+from streams.worker import (
+    DataDirError,
+    DeadLetterLog,
+    WorkerTopics,
+    build_app,
+    prepare_datadir,
+)
 from tests.support import EventFactory, at
 
 
@@ -88,10 +93,30 @@ def test_batch_processor_skips_committed_offsets_and_refuses_bad_and_late() -> N
     late = [RawMessage("cc.agent-states", 0, 4, None,
                        orjson.dumps(ev("agent.available", "09:49:59", agent_id="a1")), 4)]
     prepared = processor.prepare(late)
+    assert prepared.dead == [] and len(prepared.late) == 1  # until the log is asked
+    processor.settle_late(prepared, [False])  # its id is not in the log: really too late
     assert [letter.reason for letter, _ in prepared.dead] == ["too_late"]
     processor.committed(prepared, added=0)
     assert stats.dead_lettered == {"too_late": 1, "missing_field": 1}
     assert stats.processed[("cc.agent-states", "agent.available")] == 1
+
+
+def test_a_late_resend_of_a_known_event_is_a_duplicate_not_a_dead_letter() -> None:
+    """Issue 17: known ids are checked before lateness, as the engine does."""
+    ev = EventFactory()
+    stats = PipelineStats()
+    processor = BatchProcessor(stats, lateness_ms=600_000, clock_ms=lambda: at("12:00:00"))
+    original = ev("agent.available", "09:00:00", agent_id="a1")
+    first = processor.prepare(messages([original, ev("agent.not_ready", "10:00:00",
+                                                     agent_id="a1", reason="x")]))
+    processor.committed(first, added=2)
+    resent = [RawMessage("cc.agent-states", 0, 2, None, orjson.dumps(original), 2)]
+    prepared = processor.prepare(resent)
+    assert [a.event_id for _, _, a in prepared.late] == [original["event_id"]]
+    processor.settle_late(prepared, [True])  # the log has its id: a redelivery
+    assert prepared.dead == [] and prepared.done == [2]
+    processor.committed(prepared, added=0)
+    assert stats.dead_lettered == {} and stats.duplicates == 1
 
 
 def test_batch_processor_acknowledges_only_below_the_offset_stored_in_redis() -> None:
@@ -151,16 +176,40 @@ def test_dead_letter_log_lines_are_rate_limited(caplog: pytest.LogCaptureFixture
 def test_the_faust_app_keeps_its_data_directory_out_of_the_working_directory(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """faust makes ``<group>-data/`` even with the in-memory store; a worker run from a
-    checkout must not leave one there."""
+    checkout must not leave one there. Its data directory is the one prepared under the
+    setting, whose parents did not exist before (a fresh machine: issue 17)."""
 
     class NoRedis:
         def register_script(self, _script: str) -> None:
             return None
 
-    monkeypatch.chdir(tmp_path)
+    workdir, base = tmp_path / "checkout", tmp_path / "fresh" / "tmp" / "ccpulse"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
     processor = BatchProcessor(PipelineStats(), lateness_ms=0, clock_ms=lambda: 0)
+    datadir = prepare_datadir(base, "ccpulse-test")
     app = build_app(group="ccpulse-test", bootstrap="127.0.0.1:9", processor=processor,
-                    topics=WorkerTopics("a", "i", "d"), event_log=RedisEventLog(NoRedis(), "g"))
-    app.conf.tabledir.mkdir(parents=True, exist_ok=True)  # what faust does when it starts
-    assert list(tmp_path.iterdir()) == []
-    assert app.conf.datadir.is_relative_to(tempfile.gettempdir())
+                    topics=WorkerTopics("a", "i", "d"), event_log=RedisEventLog(NoRedis(), "g"),
+                    datadir=datadir)
+    app._create_directories()  # faust's own step at start: mkdir without parents
+
+    assert list(workdir.iterdir()) == []
+    assert app.conf.datadir == base / "ccpulse-test"
+
+
+def test_the_data_directory_is_created_with_its_parents(tmp_path: Path) -> None:
+    made = prepare_datadir(tmp_path / "a" / "b", "group-1")
+    assert made.is_dir() and list(made.iterdir()) == []
+    assert prepare_datadir(tmp_path / "a" / "b", "group-1") == made  # again: fine
+
+
+def test_an_unusable_data_directory_is_one_line_naming_the_path_and_the_setting(
+        tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(DataDirError) as refused:
+        prepare_datadir(blocker, "group-1")
+    message = str(refused.value)
+    assert str(blocker / "group-1") in message
+    assert "--data-dir" in message and "CCPULSE_DATA_DIR" in message and "data_dir" in message
+    assert "\n" not in message
