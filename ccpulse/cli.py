@@ -338,7 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return cmd_report(args)
         if args.command == "dashboards":
-            for path in write_dashboards(_settings(args).thresholds, args.out):
+            settings = _settings(args)
+            for path in write_dashboards(settings.thresholds, args.out,
+                                         settings.scorecards.default):
                 Console(stderr=True).print(f"wrote {path}", highlight=False)
             return 0
         return cmd_simulate(args)

@@ -1,44 +1,49 @@
-"""The demo's live terminal view: teams and queues at a glance, colored by the contract's bands."""
+"""The demo's live terminal view: teams and queues at a glance, coloured by the bands in force
+(:mod:`ccpulse.bands`: the KPI catalogue's, the configured ones, the alert thresholds')."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from processors.catalogue import WINDOW_1H, WINDOW_15M, Band
+from processors.kpis import Kpis
 from processors.snapshot import Snapshot
 from streams.pipeline import PipelineStats
 
 
-def _band(value: float | None, fmt: str, good: tuple[float, float],
-          warn: tuple[float, float]) -> Text:
-    """Green inside ``good``, yellow inside ``warn``, red outside; '–' for no value."""
+def _cell(kpis: Kpis, key: str, fmt: str, bands: Mapping[str, Band]) -> Text:
+    """The value in its band's colour; plain where the KPI has no band; '–' for no value."""
+    value = kpis.get(key)
     if value is None:
         return Text("–", style="dim")
-    style = ("green" if good[0] <= value <= good[1]
-             else "yellow" if warn[0] <= value <= warn[1] else "red")
-    return Text(format(value, fmt), style=style)
+    band = bands.get(key)
+    return Text(format(value, fmt), style=band.colour(value) if band else "")
 
 
-def render(snap: Snapshot, stats: PipelineStats, clock: str, firing: int) -> Group:
+def render(snap: Snapshot, stats: PipelineStats, clock: str, firing: int,
+           bands: Mapping[str, Band]) -> Group:
     teams = Table(title=f"Teams — {clock}", expand=True)
     for column in ("team", "agents (h/a/i/nr)", "occ 15m", "occ 1h", "util 1h", "AHT 1h",
                    "CSAT 1h", "FCR 1h", "IPH 1h"):
         teams.add_column(column, justify="right" if column != "team" else "left")
-    w15, w1h = snap.windows["15m"], snap.windows["1h"]
+    w15, w1h = snap.windows[WINDOW_15M], snap.windows[WINDOW_1H]
     for team in sorted(snap.team_states):
         states = snap.team_states[team]
         k1, k15 = w1h.team.get(team, {}), w15.team.get(team, {})
         teams.add_row(
             team,
             f"{states['handling']}/{states['acw']}/{states['idle']}/{states['not_ready']}",
-            _band(k15.get("occupancy"), ".2f", (0.75, 0.85), (0.60, 0.90)),
-            _band(k1.get("occupancy"), ".2f", (0.75, 0.85), (0.60, 0.90)),
-            _band(k1.get("utilization"), ".2f", (0.85, 1.0), (0.60, 1.0)),
-            _band(k1.get("aht_seconds"), ".0f", (0, 1e9), (0, 1e9)),
-            _band(k1.get("csat"), ".2f", (4.0, 5.0), (3.5, 5.0)),
-            _band(k1.get("fcr"), ".2f", (0.70, 1.0), (0.60, 1.0)),
-            _band(k1.get("interactions_per_hour"), ".1f", (0, 1e9), (0, 1e9)),
+            _cell(k15, "occupancy", ".2f", bands),
+            _cell(k1, "occupancy", ".2f", bands),
+            _cell(k1, "utilization", ".2f", bands),
+            _cell(k1, "aht_seconds", ".0f", bands),
+            _cell(k1, "csat", ".2f", bands),
+            _cell(k1, "fcr", ".2f", bands),
+            _cell(k1, "interactions_per_hour", ".1f", bands),
         )
     queues = Table(title="Queues", expand=True)
     for column in ("queue", "waiting", "longest", "SL 15m", "abandon 15m", "ASA 15m",
@@ -51,10 +56,10 @@ def render(snap: Snapshot, stats: PipelineStats, clock: str, firing: int) -> Gro
             queue,
             str(count),
             f"{oldest:.0f}s",
-            _band(q15.get("service_level"), ".2f", (0.80, 1.0), (0.70, 1.0)),
-            _band(q15.get("abandon"), ".3f", (0.0, 0.05), (0.0, 0.08)),
-            _band(q15.get("asa_seconds"), ".0f", (0, 20), (0, 40)),
-            _band(q1.get("service_level"), ".2f", (0.80, 1.0), (0.70, 1.0)),
+            _cell(q15, "service_level", ".2f", bands),
+            _cell(q15, "abandon", ".3f", bands),
+            _cell(q15, "asa_seconds", ".0f", bands),
+            _cell(q1, "service_level", ".2f", bands),
         )
     processed = sum(stats.processed.values())
     dead = sum(stats.dead_lettered.values())

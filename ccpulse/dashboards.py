@@ -3,26 +3,34 @@
 Every KPI query takes ``max by (…)`` over its scope labels: with several workers, each
 reports the whole floor (they share one event log), so Prometheus holds one identical series
 per worker and the dashboards show one. Pipeline counters are per worker and are summed.
-Colour bands come from the contract's thresholds as configured (``Thresholds``).
+Colour bands are the bands in force (:mod:`ccpulse.bands`: the KPI catalogue's, the
+configured ``[scorecard]`` bands over them, and the alert thresholds), so the dashboards of a
+deployment follow its configuration: ``ccpulse dashboards --config …`` regenerates them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import orjson
 
 from alerts.rules import Thresholds
+from ccpulse.bands import bands_in_force
 from ccpulse.grafana import (
     Bands,
     Json,
     Panel,
     Query,
+    bands_of,
     dashboard,
     query_variable,
     window_variable,
 )
+from processors.catalogue import Band
+from processors.scorecard import Scorecard
 
+Bandset = Mapping[str, Band]
 TEAM = 'team=~"$team"'
 QUEUE = 'queue=~"$queue"'
 WINDOW = 'window="$window"'
@@ -33,20 +41,11 @@ def kpi(metric: str, by: str, *matchers: str) -> str:
     return f"max by ({by}) (ccpulse_{metric}{{{','.join(matchers)}}})"
 
 
-def occupancy_bands(t: Thresholds) -> Bands:
-    # orange: overstaffed; yellow: under the healthy band; green: healthy; red: burnout risk
-    return Bands("orange", ((t.overstaffed_below, "yellow"), (0.75, "green"),
+def occupancy_bands(t: Thresholds, b: Bandset) -> Bands:
+    """Orange where TeamOverstaffed fires, yellow under the healthy band, green inside it,
+    red where the occupancy alerts fire (burnout risk)."""
+    return Bands("orange", ((t.overstaffed_below, "yellow"), (b["occupancy"].green[0], "green"),
                             (t.occupancy_high, "red")))
-
-
-def service_level_bands(t: Thresholds) -> Bands:
-    # below target red; a thin margin (< 5 points above) yellow
-    return Bands("red", ((t.service_level_target, "yellow"),
-                         (t.service_level_target + 0.05, "green")))
-
-
-def abandon_bands(t: Thresholds) -> Bands:
-    return Bands("green", ((t.abandon_high * 0.8, "yellow"), (t.abandon_high, "red")))
 
 
 def aht_change_bands(t: Thresholds) -> Bands:
@@ -54,25 +53,21 @@ def aht_change_bands(t: Thresholds) -> Bands:
     return Bands("yellow", ((1 - t.aht_up, "green"), (1 + t.aht_up, "red")))
 
 
-CSAT_BANDS = Bands("red", ((3.5, "yellow"), (4.0, "green")))
-FCR_BANDS = Bands("red", ((0.6, "yellow"), (0.7, "green")))
-QA_BANDS = Bands("red", ((70, "yellow"), (85, "green")))
-SHARE_GOOD_HIGH = Bands("red", ((0.5, "yellow"), (0.75, "green")))
 GAP_BANDS = Bands("green", ((0.5, "yellow"), (2, "red")))
 SCORE_BANDS = Bands("red", ((50, "yellow"), (75, "green")))
 POINT_BANDS = Bands("red", ((0.5, "yellow"), (1, "green")))
 
 
-def operations(t: Thresholds) -> Json:
+def operations(t: Thresholds, b: Bandset) -> Json:
     queues = [
         Panel("timeseries", "Service level by queue ($window)",
               [Query(kpi("queue_service_level_ratio", "queue", QUEUE, WINDOW), "{{queue}}")],
               "Answered within the queue's threshold / (answered + abandoned after 5 s). "
-              "Red below target.", "percentunit", service_level_bands(t), min=0, max=1),
+              "Red below target.", "percentunit", bands_of(b["service_level"]), min=0, max=1),
         Panel("timeseries", "Abandon rate by queue ($window)",
               [Query(kpi("queue_abandon_ratio", "queue", QUEUE, WINDOW), "{{queue}}")],
               "Abandoned / queued. Red above the alert threshold.", "percentunit",
-              abandon_bands(t), min=0),
+              bands_of(b["abandon"]), min=0),
         Panel("timeseries", "ASA by queue ($window)",
               [Query(kpi("queue_asa_seconds", "queue", QUEUE, WINDOW), "{{queue}}")],
               "Mean wait of answered interactions.", "s", width=8),
@@ -88,8 +83,9 @@ def operations(t: Thresholds) -> Json:
     teams = [
         Panel("timeseries", "Occupancy by team ($window)",
               [Query(kpi("team_occupancy_ratio", "team", TEAM, WINDOW), "{{team}}")],
-              "Green is the healthy band 0.75-0.85; red is burnout risk, orange overstaffing.",
-              "percentunit", occupancy_bands(t), min=0, max=1),
+              f"Green is the healthy band {_green(b['occupancy'])}; red is burnout risk, "
+              "orange overstaffing.",
+              "percentunit", occupancy_bands(t, b), min=0, max=1),
         Panel("timeseries", "Interactions per hour by team ($window)",
               [Query(kpi("team_interactions_per_hour", "team", TEAM, WINDOW, 'channel="all"'),
                      "{{team}}")],
@@ -134,26 +130,28 @@ def operations(t: Thresholds) -> Json:
         [("Queues", queues), ("Teams", teams), ("Pipeline health", pipeline)])
 
 
-def supervisor(t: Thresholds) -> Json:
+def supervisor(t: Thresholds, b: Bandset, weights: Mapping[str, float]) -> Json:
     one_team = 'team="$team"'
     by_agent = "agent"
     summary = [
         Panel("stat", "Occupancy ($window)",
               [Query(kpi("team_occupancy_ratio", "team", one_team, WINDOW), "occupancy")],
               "Busy / available time of the team. Green is the healthy band.",
-              unit="percentunit", bands=occupancy_bands(t), width=4, height=4),
+              unit="percentunit", bands=occupancy_bands(t, b), width=4, height=4),
         Panel("stat", "AHT ($window)",
               [Query(kpi("team_aht_seconds", "team", one_team, WINDOW), "AHT")],
               "Mean talk + hold + after-call work of interactions wrapped in the window.",
               unit="s", width=4, height=4),
         Panel("stat", "CSAT ($window)",
               [Query(kpi("team_csat_score", "team", one_team, WINDOW), "CSAT")],
-              "Mean survey score (1-5) received in the window.", bands=CSAT_BANDS, width=4,
+              "Mean survey score (1-5) received in the window.", bands=bands_of(b["csat"]), width=4,
               height=4),
         Panel("stat", "Scorecard (shift)",
               [Query(kpi("team_scorecard_score", "team", one_team), "score")],
               "Balanced scorecard of the team over the last 8 h, 0-100: green KPIs 1 point, "
-              "yellow 1/2, red 0, groups weighted efficiency 40, quality 40, empathy 20.",
+              "yellow 1/2, red 0, groups weighted "
+              + ", ".join(f"{group} {weight:g}" for group, weight in weights.items() if weight)
+              + ".",
               bands=SCORE_BANDS, width=4, height=4),
         Panel("stat", "Agents by activity",
               [Query(f'max by (state) (ccpulse_team_agents{{{one_team},state!="logged_out"}})',
@@ -165,16 +163,16 @@ def supervisor(t: Thresholds) -> Json:
         Panel("table", "Agents now",
               [Query(f"max by (agent, state) (ccpulse_agent_state{{{one_team}}})"),
                Query(kpi("agent_occupancy_ratio", by_agent, one_team, 'window="1h"'),
-                     column="occupancy 1h", unit="percentunit", bands=occupancy_bands(t)),
+                     column="occupancy 1h", unit="percentunit", bands=occupancy_bands(t, b)),
                Query(kpi("agent_occupancy_ratio", by_agent, one_team, 'window="8h"'),
-                     column="occupancy 8h", unit="percentunit", bands=occupancy_bands(t)),
+                     column="occupancy 8h", unit="percentunit", bands=occupancy_bands(t, b)),
                Query(_aht_vs_baseline(one_team), column="AHT 1h / 8h", unit="percentunit",
                      bands=aht_change_bands(t)),
                Query(kpi("agent_csat_score", by_agent, one_team, 'window="8h"'),
-                     column="CSAT 8h", bands=CSAT_BANDS),
+                     column="CSAT 8h", bands=bands_of(b["csat"])),
                Query(kpi("agent_idle_between_interactions_seconds", by_agent, one_team,
                          'window="1h"'), column="idle between 1h", unit="s",
-                     bands=_idle_bands(t)),
+                     bands=_idle_bands(t, b)),
                Query(kpi("agent_scorecard_score", by_agent, one_team), column="scorecard",
                      bands=SCORE_BANDS)],
               "One line per agent and its activity now. Occupancy: green healthy, red "
@@ -183,7 +181,7 @@ def supervisor(t: Thresholds) -> Json:
         Panel("timeseries", "Occupancy by agent (1h)",
               [Query(kpi("agent_occupancy_ratio", by_agent, one_team, 'window="1h"'),
                      "{{agent}}")],
-              "Sustained red is the burnout-risk signal.", "percentunit", occupancy_bands(t),
+              "Sustained red is the burnout-risk signal.", "percentunit", occupancy_bands(t, b),
               min=0, max=1),
         Panel("timeseries", "AHT vs own 8h baseline",
               [Query(_aht_vs_baseline(one_team), "{{agent}}")],
@@ -195,7 +193,7 @@ def supervisor(t: Thresholds) -> Json:
               [Query(kpi("agent_idle_between_interactions_seconds", by_agent, one_team,
                          'window="1h"'), "{{agent}}")],
               f"Below {t.idle_between_below_s:.0f} s on average: no breathing space between "
-              "contacts (a burnout signal).", "s", _idle_bands(t), width=8),
+              "contacts (a burnout signal).", "s", _idle_bands(t, b), width=8),
         Panel("timeseries", "ACW share (1h)",
               [Query(kpi("agent_acw_share_ratio", by_agent, one_team, 'window="1h"'),
                      "{{agent}}")],
@@ -210,27 +208,27 @@ def supervisor(t: Thresholds) -> Json:
         Panel("stat", "Efficiency · occupancy 8h",
               [Query(kpi("team_occupancy_ratio", "team", one_team, 'window="8h"'), "occ")],
               "Efficiency: time busy while available, over the shift.",
-              unit="percentunit", bands=occupancy_bands(t), width=4, height=4),
+              unit="percentunit", bands=occupancy_bands(t, b), width=4, height=4),
         Panel("stat", "Efficiency · AHT 8h",
               [Query(kpi("team_aht_seconds", "team", one_team, 'window="8h"'), "AHT")],
               "Efficiency: a range to stay in, not a number to push down.",
               unit="s", width=4, height=4),
         Panel("stat", "Quality · FCR 8h",
               [Query(kpi("team_fcr_ratio", "team", one_team, 'window="8h"'), "FCR")],
-              "Quality: resolved on first contact; 0.70-0.79 is good.",
-              unit="percentunit", bands=FCR_BANDS, width=4, height=4),
+              f"Quality: resolved on first contact; {_green(b['fcr'])} is good.",
+              unit="percentunit", bands=bands_of(b["fcr"]), width=4, height=4),
         Panel("stat", "Quality · QA score 8h",
               [Query(kpi("team_qa_score", "team", one_team, 'window="8h"'), "QA")],
               "Quality: mean QA score (0-100) of reviewed interactions.",
-              bands=QA_BANDS, width=4, height=4),
+              bands=bands_of(b["qa_score"]), width=4, height=4),
         Panel("stat", "Empathy · CSAT 8h",
               [Query(kpi("team_csat_score", "team", one_team, 'window="8h"'), "CSAT")],
-              "Empathy: mean survey score over the shift.", bands=CSAT_BANDS, width=4,
+              "Empathy: mean survey score over the shift.", bands=bands_of(b["csat"]), width=4,
               height=4),
         Panel("stat", "Empathy · felt heard 8h",
               [Query(kpi("team_felt_heard_ratio", "team", one_team, 'window="8h"'), "heard")],
               "Empathy: share of surveyed customers who felt heard.",
-              unit="percentunit", bands=SHARE_GOOD_HIGH, width=4, height=4),
+              unit="percentunit", bands=bands_of(b["felt_heard"]), width=4, height=4),
         Panel("bargauge", "Consistency: spread across the team's agents (shift)",
               [Query(kpi("team_kpi_spread_ratio", "kpi", one_team), "{{kpi}}")],
               "Standard deviation / mean of the agents' values: above 25 % the team works "
@@ -248,8 +246,18 @@ def supervisor(t: Thresholds) -> Json:
          ("Balanced scorecard (efficiency · quality · empathy)", scorecard)])
 
 
-def _idle_bands(t: Thresholds) -> Bands:
-    return Bands("red", ((t.idle_between_below_s, "yellow"), (30, "green")))
+def _green(band: Band) -> str:
+    """A band's green range in words: "0.75-0.85", "0.70 and above"."""
+    low, high = band.green
+    if low is not None and high is not None:
+        return f"{low:.2f}-{high:.2f}"
+    return f"{low:.2f} and above" if low is not None else f"up to {high:.2f}"
+
+
+def _idle_bands(t: Thresholds, b: Bandset) -> Bands:
+    """Red where the burnout signal counts it (idle_between_below_s), green from the band."""
+    return Bands("red", ((t.idle_between_below_s, "yellow"),
+                         (b["idle_between_seconds"].green[0], "green")))
 
 
 def _aht_vs_baseline(team: str) -> str:
@@ -258,7 +266,7 @@ def _aht_vs_baseline(team: str) -> str:
     return f"{hour} / {baseline}"
 
 
-def workforce(t: Thresholds) -> Json:
+def workforce(t: Thresholds, b: Bandset) -> Json:
     qc = "queue, channel"
     staffing = [
         Panel("table", "Staffing now and in the next hour",
@@ -273,7 +281,7 @@ def workforce(t: Thresholds) -> Json:
                      column="gap in 60m", bands=GAP_BANDS),
                Query(kpi("queue_predicted_service_level_ratio", qc, QUEUE),
                      column="predicted SL now", unit="percentunit",
-                     bands=service_level_bands(t))],
+                     bands=bands_of(b["service_level"]))],
               "Erlang C on live arrivals and AHT, never planned above "
               f"{t.occupancy_high:.0%} occupancy. Gap > 0: add agents; < 0: agents could "
               "move elsewhere.", width=24, height=8),
@@ -301,14 +309,15 @@ def workforce(t: Thresholds) -> Json:
     teams = [
         Panel("timeseries", "Occupancy vs the healthy band ($window)",
               [Query(kpi("team_occupancy_ratio", "team", TEAM, WINDOW), "{{team}}")],
-              "Inside green (0.75-0.85) is healthy. Above: move work away or add people. "
+              f"Inside green ({_green(b['occupancy'])}) is healthy. Above: move work away or "
+              "add people. "
               f"Below {t.overstaffed_below:.2f}: lend agents or schedule coaching.",
-              "percentunit", occupancy_bands(t), min=0, max=1),
+              "percentunit", occupancy_bands(t, b), min=0, max=1),
         Panel("bargauge", "Team occupancy 1h (overstaffing below "
               f"{t.overstaffed_below:.2f})",
               [Query(kpi("team_occupancy_ratio", "team", TEAM, 'window="1h"'), "{{team}}")],
               "Sorted view of every team against the bands.", "percentunit",
-              occupancy_bands(t), min=0, max=1),
+              occupancy_bands(t, b), min=0, max=1),
         Panel("timeseries", "Logged-in agents by activity",
               [Query(f'sum by (state) (max by (team, state) '
                      f'(ccpulse_team_agents{{{TEAM},state!="logged_out"}}))', "{{state}}")],
@@ -325,7 +334,7 @@ def workforce(t: Thresholds) -> Json:
         [("Staffing", staffing), ("Queue load", load), ("Teams", teams)])
 
 
-def agent_view(t: Thresholds) -> Json:
+def agent_view(t: Thresholds, b: Bandset) -> Json:
     """An agent's own view: progress, wins (green), focus (red), and their own wellbeing."""
     me = 'agent="$agent"'
     card = [
@@ -347,7 +356,7 @@ def agent_view(t: Thresholds) -> Json:
         Panel("timeseries", "My occupancy (1h)",
               [Query(kpi("agent_occupancy_ratio", "agent", me, 'window="1h"'), "occupancy")],
               "Green is a healthy pace. Red for long is too much: tell your supervisor.",
-              "percentunit", occupancy_bands(t), min=0, max=1, width=8),
+              "percentunit", occupancy_bands(t, b), min=0, max=1, width=8),
         Panel("timeseries", "My handle time vs my usual",
               [Query(_aht_vs_baseline(me), "AHT 1h / 8h")],
               "Emotional calls are left out: take the time they need.", "percentunit",
@@ -356,20 +365,21 @@ def agent_view(t: Thresholds) -> Json:
               [Query(kpi("agent_idle_between_interactions_seconds", "agent", me,
                          'window="1h"'), "seconds")],
               "Average time between finishing one contact and the next one.", "s",
-              _idle_bands(t), width=8),
+              _idle_bands(t, b), width=8),
         Panel("stat", "CSAT (shift)",
               [Query(kpi("agent_csat_score", "agent", me, 'window="8h"'), "CSAT")],
-              "Mean survey score.", bands=CSAT_BANDS, width=6, height=4),
+              "Mean survey score.", bands=bands_of(b["csat"]), width=6, height=4),
         Panel("stat", "Felt heard (shift)",
               [Query(kpi("agent_felt_heard_ratio", "agent", me, 'window="8h"'), "heard")],
-              "Share of surveyed customers who felt heard.", "percentunit", SHARE_GOOD_HIGH,
-              width=6, height=4),
+              "Share of surveyed customers who felt heard.", "percentunit",
+              bands_of(b["felt_heard"]), width=6, height=4),
         Panel("stat", "First-contact resolution (shift)",
               [Query(kpi("agent_fcr_ratio", "agent", me, 'window="8h"'), "FCR")],
-              "Resolved on first contact.", "percentunit", FCR_BANDS, width=6, height=4),
+              "Resolved on first contact.", "percentunit", bands_of(b["fcr"]), width=6, height=4),
         Panel("stat", "QA score (shift)",
               [Query(kpi("agent_qa_score", "agent", me, 'window="8h"'), "QA")],
-              "Mean QA score of reviewed interactions.", bands=QA_BANDS, width=6, height=4),
+              "Mean QA score of reviewed interactions.", bands=bands_of(b["qa_score"]), width=6,
+              height=4),
     ]
     return dashboard(
         "ccpulse-agent", "ccpulse · My shift",
@@ -378,15 +388,19 @@ def agent_view(t: Thresholds) -> Json:
         [("Scorecard", card), ("How the shift is going", detail)])
 
 
-def all_dashboards(t: Thresholds) -> dict[str, Json]:
-    return {"operations": operations(t), "supervisor": supervisor(t), "wfm": workforce(t),
-            "agent": agent_view(t)}
+def all_dashboards(t: Thresholds, card: Scorecard | None = None) -> dict[str, Json]:
+    """``card``: the floor's configured scorecard (its bands and group weights)."""
+    card = card or Scorecard()
+    b = bands_in_force(t, card)
+    return {"operations": operations(t, b), "supervisor": supervisor(t, b, card.weights),
+            "wfm": workforce(t, b), "agent": agent_view(t, b)}
 
 
-def write_dashboards(t: Thresholds, directory: Path) -> list[Path]:
+def write_dashboards(t: Thresholds, directory: Path, card: Scorecard | None = None,
+                     ) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, board in all_dashboards(t).items():
+    for name, board in all_dashboards(t, card).items():
         path = directory / f"{name}.json"
         path.write_bytes(orjson.dumps(board, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
                          + b"\n")

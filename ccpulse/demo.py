@@ -9,6 +9,7 @@ and alert evaluation, so everything stays consistent whatever the speed.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import orjson
@@ -16,11 +17,13 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.live import Live
 
+from ccpulse.bands import bands_in_force
 from ccpulse.console import render
 from ccpulse.exporter import KpiCollector
 from ccpulse.http import MetricsServer
 from ccpulse.runtime import Monitor
 from ccpulse.settings import Settings
+from processors.catalogue import Band
 from processors.timefmt import format_ms, parse_ms
 from streams.simulator import MINUTE, TEAM_SIZE, SimConfig, Simulator, demo_scenarios
 
@@ -78,7 +81,9 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
                   f"{options.warmup_minutes:.0f} min of history…  metrics: "
                   f"http://localhost:{server.port}/metrics  (Ctrl-C to stop)", highlight=False)
     live = Live(console=console, auto_refresh=False) if options.live_view else None
-    view = _View(monitor, clock, live)
+    bands = bands_in_force(settings.thresholds, settings.scorecards.default,
+                           settings.engine.service_level_threshold_ms / 1000)
+    view = _View(monitor, clock, live, bands)
     stop_at = time.time() + options.duration_s if options.duration_s else None
     try:
         if live is not None:
@@ -107,8 +112,10 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
 class _View:
     """Redraws the live table at most once a second."""
 
-    def __init__(self, monitor: Monitor, clock: _DemoClock, live: Live | None) -> None:
+    def __init__(self, monitor: Monitor, clock: _DemoClock, live: Live | None,
+                 bands: Mapping[str, Band]) -> None:
         self._monitor = monitor
+        self._bands = bands
         self._clock = clock
         self._live = live
         self._last = 0.0
@@ -120,6 +127,6 @@ class _View:
         evaluator = self._monitor.evaluator
         firing = sum(n for _, _, n in evaluator.firing_counts()) if evaluator else 0
         pipeline = self._monitor.pipeline
-        self._live.update(render(pipeline.snapshot(now), pipeline.stats, format_ms(now), firing),
-                          refresh=True)
+        self._live.update(render(pipeline.snapshot(now), pipeline.stats, format_ms(now), firing,
+                                 self._bands), refresh=True)
         self._last = time.time()

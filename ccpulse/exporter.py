@@ -11,7 +11,7 @@ denominator simply yields no sample (never NaN). Example exposition::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -19,76 +19,26 @@ from alerts.engine import AlertEvaluator
 from ccpulse.scorecard_metrics import scorecard_metrics
 from ccpulse.staffing_metrics import staffing_metrics
 from ccpulse.textformat import LabelledGauge, render
+from processors import catalogue
 from processors.decode import REASONS
 from processors.kpis import Kpis
 from processors.scorecard import Scorecards
 from processors.snapshot import Snapshot
 from streams.pipeline import PipelineStats
 
-# KPI key -> (metric name suffix, help). Shared by agent and team scopes.
-PEOPLE_KPIS: dict[str, tuple[str, str]] = {
-    "occupancy": ("occupancy_ratio", "(handling + acw) / (handling + acw + idle) time"),
-    "utilization": ("utilization_ratio",
-                    "(handling + acw + productive not-ready) / logged-in time"),
-    "load": ("load_ratio", "time-weighted share of interaction slots in use while available"),
-    "logged_in_seconds": ("logged_in_seconds", "logged-in time in the window"),
-    "answered": ("answered_interactions", "interactions answered in the window"),
-    "repeat_contact": ("repeat_contact_ratio",
-                       "answered interactions whose customer had another in the last 24 h"),
-    "idle_between_seconds": ("idle_between_interactions_seconds",
-                             "mean time between wrapping one interaction and the next answer"),
-    "surveys": ("surveys", "surveys received in the window"),
-    "csat": ("csat_score", "mean CSAT (1-5) of surveys received in the window"),
-    "csat_top2": ("csat_top2_ratio", "share of CSAT answers of 4 or 5"),
-    "felt_heard": ("felt_heard_ratio", "share of surveyed customers who felt heard"),
-}
-OUTCOME_KPIS: dict[str, tuple[str, str]] = {
-    "wrapped": ("wrapped_interactions", "interactions wrapped in the window"),
-    "aht_seconds": ("aht_seconds", "mean handle time (talk + hold + acw) of wrapped interactions"),
-    "talk_seconds": ("talk_seconds", "mean talk time of wrapped interactions"),
-    "hold_seconds": ("hold_seconds", "mean hold time of wrapped interactions"),
-    "acw_seconds": ("acw_seconds", "mean after-call work of wrapped interactions"),
-    "acw_share": ("acw_share_ratio", "after-call work / handle time"),
-    "aht_non_emotional_seconds": ("aht_non_emotional_seconds",
-                                  "mean handle time of interactions not marked emotional"),
-    "aht_emotional_seconds": ("aht_emotional_seconds",
-                              "mean handle time of interactions marked emotional"),
-    "fcr": ("fcr_ratio", "wrapped interactions resolved on first contact / wrapped"),
-    "sales_conversion": ("sales_conversion_ratio", "wrapped with a sale / wrapped"),
-    "request_capture": ("request_capture_ratio", "wrapped with the request captured / wrapped"),
-    "revenue_per_interaction": ("revenue_per_interaction", "revenue / wrapped interactions"),
-    "escalation": ("escalation_ratio", "wrapped and escalated / wrapped"),
-    "transfer": ("transfer_ratio", "wrapped and transferred / wrapped"),
-    "emotional": ("emotional_ratio", "wrapped interactions marked emotional / wrapped"),
-    "sentiment": ("sentiment_score", "mean sentiment (-1..1) of wrapped interactions"),
-    "qa_score": ("qa_score", "mean QA score (0-100) of wrapped interactions"),
-}
-QUEUE_KPIS: dict[str, tuple[str, str]] = {
-    "service_level": ("service_level_ratio",
-                      "answered within threshold / (answered + abandoned after short-abandon)"),
-    "abandon": ("abandon_ratio", "abandoned / queued, each counted at its own time"),
-    "asa_seconds": ("asa_seconds", "mean wait of answered interactions"),
-    "queued": ("queued_interactions", "interactions queued in the window"),
-    "abandoned": ("abandoned_interactions", "interactions abandoned in the window"),
-    "answered_from_queue": ("answered_interactions", "queued interactions answered"),
-    "repeat_contact": ("repeat_contact_ratio",
-                       "interactions whose customer had another in the last 24 h"),
-}
 STATES = ("handling", "acw", "idle", "not_ready", "logged_out")
-# Per agent only what a supervisor acts on (contract §3's list, the burnout signals and the
-# default scorecard's KPIs): a
-# floor of 5,000 agents × 3 windows × every KPI would be millions of series. Teams, queues
-# and channels get everything.
-AGENT_KEYS = ("occupancy", "utilization", "load", "logged_in_seconds", "aht_seconds",
-              "aht_non_emotional_seconds", "acw_share", "fcr", "escalation", "csat", "surveys",
-              "wrapped", "idle_between_seconds", "qa_score", "felt_heard")
 
 
-def _families(prefix: str, kpis: Mapping[str, tuple[str, str]], labels: list[str],
+def _families(scope: str, labels: list[str], agent_set: frozenset[str] | None = None,
               ) -> dict[str, LabelledGauge]:
+    """One family per KPI of the scope in the catalogue. Per agent only the per-agent set
+    (what a supervisor acts on: contract §3's list, the burnout signals, the default
+    scorecard): a floor of 5,000 agents × 3 windows × every KPI would be millions of series.
+    Teams, queues and channels get everything."""
     return {
-        key: LabelledGauge(f"ccpulse_{prefix}_{suffix}", help_text, labels=labels)
-        for key, (suffix, help_text) in kpis.items()
+        kpi.key: LabelledGauge(f"ccpulse_{scope}_{kpi.metric}", kpi.help_for(scope),
+                               labels=labels)
+        for kpi in catalogue.in_scope(scope, agent_set=agent_set) if not kpi.by_channel
     }
 
 
@@ -153,16 +103,14 @@ class KpiCollector:
             yield from self._pipeline_metrics(self._stats)
 
     def _kpi_metrics(self, snap: Snapshot) -> Iterator[Metric]:
-        agent_labels = ["agent", "team", "window"]
-        every = PEOPLE_KPIS | OUTCOME_KPIS
-        agent = _families("agent", {k: every[k] for k in AGENT_KEYS}, agent_labels)
-        team = _families("team", PEOPLE_KPIS | OUTCOME_KPIS, ["team", "window"])
-        queue = _families("queue", QUEUE_KPIS | OUTCOME_KPIS, ["queue", "window"])
-        channel = _families("channel", QUEUE_KPIS | OUTCOME_KPIS, ["channel", "window"])
-        iph_help = "interactions wrapped / logged-in hours (channel 'all' for the total)"
-        agent_iph = LabelledGauge("ccpulse_agent_interactions_per_hour", iph_help,
+        agent = _families(catalogue.AGENT, ["agent", "team", "window"])
+        team = _families(catalogue.TEAM, ["team", "window"])
+        queue = _families(catalogue.QUEUE, ["queue", "window"])
+        channel = _families(catalogue.CHANNEL, ["channel", "window"])
+        iph = catalogue.BY_KEY["interactions_per_hour"]
+        agent_iph = LabelledGauge(f"ccpulse_agent_{iph.metric}", iph.help,
                                   labels=["agent", "team", "window", "channel"])
-        team_iph = LabelledGauge("ccpulse_team_interactions_per_hour", iph_help,
+        team_iph = LabelledGauge(f"ccpulse_team_{iph.metric}", iph.help,
                                  labels=["team", "window", "channel"])
         for window, kpis in snap.windows.items():
             for agent_id, values in kpis.agent.items():

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from processors.catalogue import GREEN, RED, YELLOW, Band
+
 DATASOURCE = {"type": "prometheus", "uid": "ccpulse-prometheus"}
 Json = dict[str, Any]
 
@@ -26,6 +28,24 @@ class Bands:
     def json(self) -> Json:
         return {"mode": "absolute", "steps": [{"color": self.base, "value": None}]
                 + [{"color": colour, "value": edge} for edge, colour in self.steps]}
+
+
+def bands_of(band: Band) -> Bands:
+    """A KPI band as Grafana's colour steps (each applies from its edge upwards): red below
+    yellow's floor, yellow below green's, green, then yellow and red above the ceilings. Edge
+    values take the colour above them, where the band's ranges are inclusive."""
+    (green_low, green_high), (yellow_low, yellow_high) = band.green, band.yellow
+    base = RED if yellow_low is not None else YELLOW if green_low is not None else GREEN
+    steps: list[tuple[float, str]] = []
+    if yellow_low is not None and green_low is not None:
+        steps.append((yellow_low, YELLOW))
+    if green_low is not None:
+        steps.append((green_low, GREEN))
+    if green_high is not None:
+        steps.append((green_high, YELLOW))
+    if yellow_high is not None:
+        steps.append((yellow_high, RED))
+    return Bands(base, tuple(steps))
 
 
 @dataclass(frozen=True)

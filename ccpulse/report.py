@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ccpulse.settings import Settings
+from processors import catalogue
 from processors.kpis import Kpis
 from processors.scorecard import AHT, GREEN, RED, Result, Scorecard, team_cards
 from processors.snapshot import Snapshot
@@ -121,17 +122,9 @@ def build_report(events: Path, settings: Settings, *, subject: str, ident: str,
     return report
 
 
-LABELS = {
-    "occupancy": "occupancy", AHT: "AHT (emotional calls left out)", "fcr": "first-contact "
-    "resolution", "qa_score": "QA score", "csat": "CSAT", "felt_heard": "felt heard",
-    "idle_between_seconds": "breathing room between contacts", "sentiment": "sentiment",
-    "sales_conversion": "sales conversion", "request_capture": "request capture",
-    "utilization": "utilization", "repeat_contact": "repeat contacts",
-}
-
-
 def label(key: str) -> str:
-    return LABELS.get(key, key.replace("_", " "))
+    kpi = catalogue.BY_KEY.get(key)
+    return kpi.label if kpi is not None else key.replace("_", " ")
 
 
 def wins(report: Report) -> list[str]:
@@ -153,7 +146,11 @@ def focus_areas(report: Report) -> list[Focus]:
     k = report.kpis
     found: list[Focus] = []
     idle = k.get("idle_between_seconds")
-    if colours.get("idle_between_seconds") == RED or (k.get("occupancy", 0) > 0.90):
+    # above the top of occupancy's yellow band, whether or not the card scores occupancy
+    ceiling = report.card_definition.bands.get(
+        "occupancy", catalogue.DEFAULT_BANDS["occupancy"]).yellow[1]
+    overloaded = ceiling is not None and k.get("occupancy", 0) > ceiling
+    if colours.get("idle_between_seconds") == RED or overloaded:
         found.append(Focus(
             "Workload", f"occupancy {k.get('occupancy', 0):.0%}, "
             + (f"{idle:.0f} s on average between contacts" if idle is not None else

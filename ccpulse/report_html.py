@@ -16,7 +16,8 @@ from pathlib import Path
 import orjson
 
 from ccpulse.report import Bucket, Report, label
-from processors.scorecard import AHT, POINTS, Band
+from processors.catalogue import Band
+from processors.scorecard import AHT, POINTS
 from processors.timefmt import format_ms
 
 RATIOS = {"occupancy", "utilization", "fcr", "felt_heard", "sales_conversion",

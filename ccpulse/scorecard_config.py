@@ -25,7 +25,8 @@ from typing import Annotated
 
 import msgspec
 
-from processors.scorecard import DEFAULT_BANDS, Band, Scorecard, Scorecards
+from processors.catalogue import DEFAULT_BANDS, Band
+from processors.scorecard import Scorecard, Scorecards
 
 Number = float | int
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MINUTE_MS = 60_000
-HOUR_MS = 60 * MINUTE_MS
+from processors.catalogue import HOUR_MS, MINUTE_MS, WINDOW_1H, WINDOW_15M, WINDOWS
 
-DEFAULT_WINDOWS: dict[str, int] = {"15m": 15 * MINUTE_MS, "1h": HOUR_MS, "8h": 8 * HOUR_MS}
+DEFAULT_WINDOWS: dict[str, int] = WINDOWS
 DEFAULT_CAPACITY: dict[str, int] = {
     "voice": 1,
     "chat": 3,
@@ -35,7 +34,7 @@ class StaffingConfig:
     # not mean planning agents into burnout.
     occupancy_cap: float = 0.85
     # Live offered load is measured over these windows; the first one drives "now".
-    load_windows: tuple[str, ...] = ("15m", "1h")
+    load_windows: tuple[str, ...] = (WINDOW_15M, WINDOW_1H)
     horizons_ms: dict[str, int] = field(
         default_factory=lambda: {"15m": 15 * MINUTE_MS, "30m": 30 * MINUTE_MS, "60m": HOUR_MS}
     )

@@ -23,50 +23,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from processors.catalogue import DEFAULT_BANDS, GREEN, RED, YELLOW, Band
 from processors.kpis import Kpis
 
-GREEN, YELLOW, RED = "green", "yellow", "red"
 POINTS = {GREEN: 1.0, YELLOW: 0.5, RED: 0.0}
-AHT = "aht_non_emotional_seconds"
+AHT = "aht_non_emotional_seconds"  # judged as a ratio to its target (catalogue: its band)
 
-Range = tuple[float | None, float | None]  # inclusive; None = open
-
-
-def _inside(value: float, bounds: Range) -> bool:
-    low, high = bounds
-    return (low is None or value >= low) and (high is None or value <= high)
-
-
-@dataclass(frozen=True)
-class Band:
-    """Green inside ``green``, yellow inside ``yellow`` (which contains green), red outside."""
-
-    green: Range
-    yellow: Range
-
-    def colour(self, value: float) -> str:
-        if _inside(value, self.green):
-            return GREEN
-        return YELLOW if _inside(value, self.yellow) else RED
-
-
-# Defaults from the contract's bands where it has them (occupancy, utilization, FCR,
-# conversion, capture), from common practice where it does not (CSAT, QA, felt heard).
-DEFAULT_BANDS: dict[str, Band] = {
-    "occupancy": Band((0.75, 0.85), (0.60, 0.90)),
-    "utilization": Band((0.85, None), (0.60, None)),
-    "fcr": Band((0.70, None), (0.60, None)),
-    "qa_score": Band((85, None), (70, None)),
-    "csat": Band((4.0, None), (3.5, None)),
-    "felt_heard": Band((0.75, None), (0.50, None)),
-    "sentiment": Band((0.2, None), (0.0, None)),
-    "idle_between_seconds": Band((30, None), (10, None)),
-    "sales_conversion": Band((0.30, None), (0.10, None)),
-    "request_capture": Band((0.85, None), (0.50, None)),
-    "repeat_contact": Band((None, 0.10), (None, 0.20)),
-    # AHT is judged as a ratio to its target
-    AHT: Band((0.85, 1.15), (0.70, 1.30)),
-}
 DEFAULT_KPIS: tuple[tuple[str, str], ...] = (
     ("occupancy", "efficiency"),
     (AHT, "efficiency"),

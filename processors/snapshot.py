@@ -21,7 +21,7 @@ from processors.kpis import (
     time_kpis,
     wrap_kpis,
 )
-from processors.measures import WIDTH
+from processors.measures import WIDTH, Wrap
 from processors.series import Vector, add
 from processors.staffing import QueueChannel, QueueStaffing, staffing
 from processors.timeline import STATE_NAMES, ZERO_TIME
@@ -120,12 +120,13 @@ def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
             kpis |= wrap_kpis(wrap)
             kpis |= survey_kpis(sums["survey"][scope].get(scope_id, _zero("survey")))
             kpis |= answer_kpis(sums["answer"][scope].get(scope_id, _zero("answer")))
-            iph = interactions_per_hour(wrap[0], logged_in_ms(time))
+            iph = interactions_per_hour(wrap[Wrap.COUNT], logged_in_ms(time))
             if iph is not None:
                 kpis["interactions_per_hour"] = iph
             target[scope_id] = kpis
         for (scope_id, channel), wrap in sums["wrap"][f"{scope}_channel"].items():
-            iph = interactions_per_hour(wrap[0], logged_in_ms(time_sums.get(scope_id, ZERO_TIME)))
+            logged_in = logged_in_ms(time_sums.get(scope_id, ZERO_TIME))
+            iph = interactions_per_hour(wrap[Wrap.COUNT], logged_in)
             if iph is not None:
                 (out.agent_iph if scope == "agent" else out.team_iph)[(scope_id, channel)] = iph
 

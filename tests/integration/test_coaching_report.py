@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ccpulse.exporter import AGENT_KEYS, OUTCOME_KPIS, PEOPLE_KPIS
 from ccpulse.report_html import chromium
+from processors import catalogue
 from processors.timefmt import format_ms, parse_ms
 
 START = "2026-11-23T08:00:00Z"
 END = "2026-11-23T16:00:00Z"  # an 8 h period: replay's 8h window ending at --to
-SUFFIX = {k: suffix for k, (suffix, _) in (PEOPLE_KPIS | OUTCOME_KPIS).items()}
+AGENT_KEYS = [kpi.key for kpi in catalogue.in_scope(catalogue.AGENT) if not kpi.by_channel]
+SUFFIX = {kpi.key: kpi.metric for kpi in catalogue.CATALOGUE}
 
 
 def ccpulse(*args: str) -> subprocess.CompletedProcess:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import orjson
 import pytest
@@ -185,3 +187,19 @@ def test_the_image_runs_the_worker_as_a_non_root_user_with_a_data_directory_it_o
     assert re.search(rf"useradd\b[^&]*\b{user}\b", " ".join(a for op, a in steps if op == "RUN"))
     cmd = [args for op, args in steps if op == "CMD"][-1]
     assert "worker" in cmd
+
+
+def test_dashboards_follow_the_configured_scorecard_bands_and_weights(tmp_path: Path) -> None:
+    """Issue 18: `[scorecard]` bands and weights reach the generated dashboards."""
+    config = tmp_path / "c.toml"
+    config.write_text("[scorecard]\nweights = { efficiency = 50, quality = 30, empathy = 20 }\n"
+                      "[scorecard.bands.csat]\ngreen_min = 4.4\nyellow_min = 4.1\n")
+    out = tmp_path / "dashboards"
+    run(sys.executable, "-m", "ccpulse", "dashboards", "--config", str(config), "--out", str(out))
+    board = orjson.loads((out / "supervisor.json").read_bytes())
+    panels = [p for p in board["panels"] if p.get("title") == "Empathy · CSAT 8h"]
+    steps = panels[0]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [(s["color"], s["value"]) for s in steps] == [
+        ("red", None), ("yellow", 4.1), ("green", 4.4)]
+    score = next(p for p in board["panels"] if p.get("title") == "Scorecard (shift)")
+    assert "efficiency 50, quality 30, empathy 20" in score["description"]
