@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from alerts.rules import RULES, Finding, Rule, Thresholds, findings
+from alerts.rules import RULES, Finding, Rule, Thresholds
 from processors.snapshot import Snapshot
 from processors.timefmt import format_ms
 
@@ -59,6 +59,7 @@ class _SavedState(msgspec.Struct, frozen=True):
 
 @dataclass
 class _Track:
+    rule: Rule
     pending_since: int | None = None
     firing_since: int | None = None
     last: Finding | None = None
@@ -92,14 +93,14 @@ class AlertEvaluator:
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         for rule in self.rules:
             hold = rule.hold_ms(self.thresholds)
-            for finding in findings(rule, snap, self.thresholds):
+            for finding in rule.find(snap, self.thresholds):
                 key = (rule.alertname, tuple(sorted(finding.labels.items())))
                 seen.add(key)
                 track = self.tracks.get(key)
                 if track is None:
                     if not finding.active:
                         continue
-                    track = self.tracks[key] = _Track()
+                    track = self.tracks[key] = _Track(rule)
                 track.last = finding
                 if track.firing_since is not None:
                     if not finding.keep_firing:
@@ -117,8 +118,7 @@ class AlertEvaluator:
         for key in [k for k in self.tracks if k not in seen]:
             track = self.tracks.pop(key)
             if track.firing_since is not None:
-                rule = next(r for r in self.rules if r.alertname == key[0])
-                transitions.append(self._alert(rule, track, "resolved", now))
+                transitions.append(self._alert(track.rule, track, "resolved", now))
         return transitions
 
     def _alert(self, rule: Rule, track: _Track, status: str, now: int) -> Alert:
@@ -147,27 +147,26 @@ class AlertEvaluator:
         """Alerts firing now, as Alertmanager wants them re-sent while they last."""
         out = []
         # list(): other threads (the Alertmanager sender, a scrape) read while we evaluate
-        for (name, _), track in list(self.tracks.items()):
+        for track in list(self.tracks.values()):
             if track.firing_since is not None:
-                rule = next(r for r in self.rules if r.alertname == name)
-                out.append(self._alert(rule, track, "firing", track.firing_since))
+                out.append(self._alert(track.rule, track, "firing", track.firing_since))
         return out
 
     def dump(self) -> bytes:
         """Pending and firing alerts with their clocks: what a restart must not forget, or
         holds would start over and firing alerts would fire again with a new startsAt."""
-        tracks = [_SavedTrack(name, dict(labels), t.pending_since, t.firing_since, t.last)
-                  for (name, labels), t in self.tracks.items()]
+        tracks = [_SavedTrack(t.rule.alertname, dict(labels), t.pending_since, t.firing_since,
+                              t.last) for (_, labels), t in self.tracks.items()]
         return msgspec.json.encode(_SavedState(self.next_due_ms, tracks))
 
     def load(self, raw: bytes) -> None:
         state = msgspec.json.decode(raw, type=_SavedState)
-        known = {rule.alertname for rule in self.rules}
+        rules = {rule.alertname: rule for rule in self.rules}  # a saved state names its rules
         self.next_due_ms = state.next_due_ms
         self.tracks = {
-            (t.rule, tuple(sorted(t.labels.items()))): _Track(t.pending_since, t.firing_since,
-                                                               t.last)
-            for t in state.tracks if t.rule in known
+            (t.rule, tuple(sorted(t.labels.items()))): _Track(rules[t.rule], t.pending_since,
+                                                               t.firing_since, t.last)
+            for t in state.tracks if t.rule in rules
         }
 
     def catch_up(self, delivered: bytes | None) -> list[Alert]:
@@ -180,16 +179,15 @@ class AlertEvaluator:
         if delivered:
             before.load(delivered)
         now = (self.next_due_ms or 0) - self.interval_ms  # the latest evaluation
-        rules = {rule.alertname: rule for rule in self.rules}
         out = []
         for key, track in list(self.tracks.items()):
             old = before.tracks.get(key)
             if track.firing_since is not None and (old is None or old.firing_since is None):
-                out.append(self._alert(rules[key[0]], track, "firing", now))
+                out.append(self._alert(track.rule, track, "firing", now))
         for key, old in before.tracks.items():
             track = self.tracks.get(key)
             if old.firing_since is not None and (track is None or track.firing_since is None):
-                out.append(before._alert(rules[key[0]], old, "resolved", now))
+                out.append(before._alert(old.rule, old, "resolved", now))
         return out
 
     def firing_counts(self) -> Iterable[tuple[str, str, int]]:

@@ -1,9 +1,10 @@
-"""The seven alert rules of contract §4, as pure checks over a KPI snapshot.
+"""The alert rules of contract §4 (and QueueUnderstaffed), as pure checks over a KPI snapshot.
 
-A rule looks at one snapshot and says, per scope (an agent, a team, a queue), whether its
-condition holds, whether a firing alert should stay firing (hysteresis), and the values that
-explain it. Holding periods and the firing/resolved life cycle live in
-:mod:`alerts.engine`; here is only "what is true right now".
+``RULES`` is the one table: a row carries the rule's labels, its finder (per scope — an agent,
+a team, a queue — whether its condition holds, whether a firing alert should stay firing, its
+resolve threshold, and the values that explain it) and how long the condition must hold. A
+new rule is one row and its finder. Holding periods and the firing/resolved life cycle live
+in :mod:`alerts.engine`; here is only "what is true right now".
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from processors.catalogue import WINDOW_1H, WINDOW_8H, WINDOW_15M
 from processors.kpis import Kpis
 from processors.snapshot import Snapshot
 from processors.staffing import NOW, QueueStaffing
@@ -78,27 +80,6 @@ class Finding:
     keep_firing: bool  # a firing alert stays firing (its resolve threshold is not crossed)
     description: str
     values: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Rule:
-    alertname: str
-    severity: str
-    audience: str
-    summary: str
-
-    def hold_ms(self, t: Thresholds) -> int:
-        """How long the condition must hold at every evaluation before the alert fires."""
-        if self.alertname in ("AgentOccupancyHigh", "TeamOccupancyHigh"):
-            return t.occupancy_hold_ms
-        if self.alertname == "TeamOverstaffed":
-            return t.overstaffed_hold_ms
-        if self.alertname == "QueueUnderstaffed":
-            return t.understaffed_hold_ms
-        return 0
-
-    def runbook_url(self, t: Thresholds) -> str:
-        return f"{t.runbook_base}#{self.alertname.lower()}"
 
 
 def _aht_key(t: Thresholds) -> str:
@@ -174,36 +155,6 @@ def _burnout_signals(now: Kpis, base: Kpis, t: Thresholds) -> list[str]:
     return signals
 
 
-AGENT_OCCUPANCY_HIGH = Rule("AgentOccupancyHigh", "warning", "supervisor",
-                            "Agent occupancy above the healthy band for a sustained period")
-TEAM_OCCUPANCY_HIGH = Rule("TeamOccupancyHigh", "warning", "supervisor,wfm",
-                           "Team occupancy above the healthy band for a sustained period")
-CSAT_AHT_DIVERGENCE = Rule("CsatAhtDivergence", "warning", "supervisor",
-                           "Handle time rising while customer satisfaction falls")
-AGENT_BURNOUT_RISK = Rule("AgentBurnoutRisk", "critical", "supervisor",
-                          "Several burnout-risk signals at once for one agent")
-TEAM_OVERSTAFFED = Rule("TeamOverstaffed", "warning", "wfm",
-                        "Team occupancy below the healthy band: more agents than work")
-QUEUE_SERVICE_LEVEL_LOW = Rule("QueueServiceLevelLow", "warning", "operations,wfm",
-                               "Queue service level below target")
-QUEUE_ABANDON_RATE_HIGH = Rule("QueueAbandonRateHigh", "warning", "operations,wfm",
-                               "Queue abandon rate above target")
-QUEUE_UNDERSTAFFED = Rule("QueueUnderstaffed", "warning", "wfm",
-                          "Queue needs more agents to meet its service level at a healthy "
-                          "occupancy")
-
-RULES: tuple[Rule, ...] = (
-    AGENT_OCCUPANCY_HIGH,
-    TEAM_OCCUPANCY_HIGH,
-    CSAT_AHT_DIVERGENCE,
-    AGENT_BURNOUT_RISK,
-    TEAM_OVERSTAFFED,
-    QUEUE_SERVICE_LEVEL_LOW,
-    QUEUE_ABANDON_RATE_HIGH,
-    QUEUE_UNDERSTAFFED,
-)
-
-
 def _understaffed(plan: QueueStaffing) -> str:
     """The workforce manager's answer in one sentence: how many to add now, and why."""
     def add(horizon: str) -> str:
@@ -221,12 +172,12 @@ def _understaffed(plan: QueueStaffing) -> str:
 
 
 def _agent_occupancy_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    w1h = snap.windows["1h"]
+    w1h = snap.windows[WINDOW_1H]
     for agent, kpis in w1h.agent.items():
         occ = kpis.get("occupancy")
         if occ is None:
             continue
-        team = snap.agents[agent].team if agent in snap.agents else "unknown"
+        team = snap.team_of(agent)
         tt = t.for_team(team)
         yield Finding({"agent": agent, "team": team}, occ > tt.occupancy_high,
                       occ >= tt.occupancy_resolve,
@@ -235,7 +186,7 @@ def _agent_occupancy_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 
 def _team_occupancy_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    w1h = snap.windows["1h"]
+    w1h = snap.windows[WINDOW_1H]
     for team, kpis in w1h.team.items():
         occ = kpis.get("occupancy")
         if occ is not None:
@@ -247,8 +198,8 @@ def _team_occupancy_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 
 def _csat_aht_divergence(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    w1h = snap.windows["1h"]
-    w8h = snap.windows["8h"]
+    w1h = snap.windows[WINDOW_1H]
+    w8h = snap.windows[WINDOW_8H]
     for scope, now_by, base_by in (("team", w1h.team, w8h.team),
                                    ("agent", w1h.agent, w8h.agent)):
         for scope_id, now in now_by.items():
@@ -263,10 +214,10 @@ def _csat_aht_divergence(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 
 def _agent_burnout_risk(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    w1h = snap.windows["1h"]
-    w8h = snap.windows["8h"]
+    w1h = snap.windows[WINDOW_1H]
+    w8h = snap.windows[WINDOW_8H]
     for agent, now in w1h.agent.items():
-        team = snap.agents[agent].team if agent in snap.agents else "unknown"
+        team = snap.team_of(agent)
         tt = t.for_team(team)
         signals = _burnout_signals(now, w8h.agent.get(agent, {}), tt)
         active = len(signals) >= tt.burnout_min_signals
@@ -276,7 +227,7 @@ def _agent_burnout_risk(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 
 def _team_overstaffed(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    w1h = snap.windows["1h"]
+    w1h = snap.windows[WINDOW_1H]
     for team, kpis in w1h.team.items():
         occ = kpis.get("occupancy")
         if occ is None:
@@ -291,7 +242,7 @@ def _team_overstaffed(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 
 def _queue_service_level_low(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    w15 = snap.windows["15m"]
+    w15 = snap.windows[WINDOW_15M]
     for queue, kpis in w15.queue.items():
         sl = kpis.get("service_level")
         if sl is not None:
@@ -302,7 +253,7 @@ def _queue_service_level_low(snap: Snapshot, t: Thresholds) -> Iterator[Finding]
 
 
 def _queue_abandon_rate_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    w15 = snap.windows["15m"]
+    w15 = snap.windows[WINDOW_15M]
     for queue, kpis in w15.queue.items():
         rate = kpis.get("abandon")
         if rate is not None:
@@ -320,18 +271,49 @@ def _queue_understaffed(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
                       _understaffed(plan), {"gap_agents": gap})
 
 
-_FINDERS: dict[str, Callable[[Snapshot, Thresholds], Iterator[Finding]]] = {
-    "AgentOccupancyHigh": _agent_occupancy_high,
-    "TeamOccupancyHigh": _team_occupancy_high,
-    "CsatAhtDivergence": _csat_aht_divergence,
-    "AgentBurnoutRisk": _agent_burnout_risk,
-    "TeamOverstaffed": _team_overstaffed,
-    "QueueServiceLevelLow": _queue_service_level_low,
-    "QueueAbandonRateHigh": _queue_abandon_rate_high,
-    "QueueUnderstaffed": _queue_understaffed,
-}
+Finder = Callable[[Snapshot, Thresholds], Iterator[Finding]]
 
 
-def findings(rule: Rule, snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    """Every scope the rule has an opinion about at this snapshot."""
-    return _FINDERS[rule.alertname](snap, t)
+def _no_hold(_t: Thresholds) -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class Rule:
+    alertname: str
+    severity: str
+    audience: str
+    summary: str
+    find: Finder  # every scope the rule has an opinion about at a snapshot
+    hold: Callable[[Thresholds], int] = _no_hold  # how long the condition must hold
+
+    def hold_ms(self, t: Thresholds) -> int:
+        """How long the condition must hold at every evaluation before the alert fires."""
+        return self.hold(t)
+
+    def runbook_url(self, t: Thresholds) -> str:
+        return f"{t.runbook_base}#{self.alertname.lower()}"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("AgentOccupancyHigh", "warning", "supervisor",
+         "Agent occupancy above the healthy band for a sustained period",
+         _agent_occupancy_high, hold=lambda t: t.occupancy_hold_ms),
+    Rule("TeamOccupancyHigh", "warning", "supervisor,wfm",
+         "Team occupancy above the healthy band for a sustained period",
+         _team_occupancy_high, hold=lambda t: t.occupancy_hold_ms),
+    Rule("CsatAhtDivergence", "warning", "supervisor",
+         "Handle time rising while customer satisfaction falls", _csat_aht_divergence),
+    Rule("AgentBurnoutRisk", "critical", "supervisor",
+         "Several burnout-risk signals at once for one agent", _agent_burnout_risk),
+    Rule("TeamOverstaffed", "warning", "wfm",
+         "Team occupancy below the healthy band: more agents than work", _team_overstaffed,
+         hold=lambda t: t.overstaffed_hold_ms),
+    Rule("QueueServiceLevelLow", "warning", "operations,wfm", "Queue service level below target",
+         _queue_service_level_low),
+    Rule("QueueAbandonRateHigh", "warning", "operations,wfm", "Queue abandon rate above target",
+         _queue_abandon_rate_high),
+    Rule("QueueUnderstaffed", "warning", "wfm",
+         "Queue needs more agents to meet its service level at a healthy occupancy",
+         _queue_understaffed, hold=lambda t: t.understaffed_hold_ms),
+)

@@ -27,13 +27,22 @@ from ccpulse.grafana import (
     query_variable,
     window_variable,
 )
-from processors.catalogue import Band
+from processors.catalogue import WINDOW_1H, WINDOW_8H, WINDOW_15M, WINDOWS, Band
 from processors.scorecard import Scorecard
 
 Bandset = Mapping[str, Band]
 TEAM = 'team=~"$team"'
 QUEUE = 'queue=~"$queue"'
 WINDOW = 'window="$window"'
+
+
+def window(name: str) -> str:
+    """A label matcher for one of the catalogue's windows."""
+    assert name in WINDOWS, name
+    return f'window="{name}"'
+
+
+HOUR, SHIFT = window(WINDOW_1H), window(WINDOW_8H)
 
 
 def kpi(metric: str, by: str, *matchers: str) -> str:
@@ -126,7 +135,7 @@ def operations(t: Thresholds, b: Bandset) -> Json:
         "Queues, teams and pipeline health for the operations floor.",
         [query_variable("queue", "queue", "ccpulse_queue_queued_interactions", multi=True),
          query_variable("team", "team", "ccpulse_team_logged_in_seconds", multi=True),
-         window_variable("15m")],
+         window_variable(WINDOW_15M)],
         [("Queues", queues), ("Teams", teams), ("Pipeline health", pipeline)])
 
 
@@ -162,16 +171,16 @@ def supervisor(t: Thresholds, b: Bandset, weights: Mapping[str, float]) -> Json:
     agents = [
         Panel("table", "Agents now",
               [Query(f"max by (agent, state) (ccpulse_agent_state{{{one_team}}})"),
-               Query(kpi("agent_occupancy_ratio", by_agent, one_team, 'window="1h"'),
+               Query(kpi("agent_occupancy_ratio", by_agent, one_team, HOUR),
                      column="occupancy 1h", unit="percentunit", bands=occupancy_bands(t, b)),
-               Query(kpi("agent_occupancy_ratio", by_agent, one_team, 'window="8h"'),
+               Query(kpi("agent_occupancy_ratio", by_agent, one_team, SHIFT),
                      column="occupancy 8h", unit="percentunit", bands=occupancy_bands(t, b)),
                Query(_aht_vs_baseline(one_team), column="AHT 1h / 8h", unit="percentunit",
                      bands=aht_change_bands(t)),
-               Query(kpi("agent_csat_score", by_agent, one_team, 'window="8h"'),
+               Query(kpi("agent_csat_score", by_agent, one_team, SHIFT),
                      column="CSAT 8h", bands=bands_of(b["csat"])),
                Query(kpi("agent_idle_between_interactions_seconds", by_agent, one_team,
-                         'window="1h"'), column="idle between 1h", unit="s",
+                         HOUR), column="idle between 1h", unit="s",
                      bands=_idle_bands(t, b)),
                Query(kpi("agent_scorecard_score", by_agent, one_team), column="scorecard",
                      bands=SCORE_BANDS)],
@@ -179,7 +188,7 @@ def supervisor(t: Thresholds, b: Bandset, weights: Mapping[str, float]) -> Json:
               "burnout risk. AHT compares the last hour with the agent's own 8 h baseline, "
               "emotional interactions left out.", width=24, height=10),
         Panel("timeseries", "Occupancy by agent (1h)",
-              [Query(kpi("agent_occupancy_ratio", by_agent, one_team, 'window="1h"'),
+              [Query(kpi("agent_occupancy_ratio", by_agent, one_team, HOUR),
                      "{{agent}}")],
               "Sustained red is the burnout-risk signal.", "percentunit", occupancy_bands(t, b),
               min=0, max=1),
@@ -191,11 +200,11 @@ def supervisor(t: Thresholds, b: Bandset, weights: Mapping[str, float]) -> Json:
     wellbeing = [
         Panel("timeseries", "Idle time between interactions (1h)",
               [Query(kpi("agent_idle_between_interactions_seconds", by_agent, one_team,
-                         'window="1h"'), "{{agent}}")],
+                         HOUR), "{{agent}}")],
               f"Below {t.idle_between_below_s:.0f} s on average: no breathing space between "
               "contacts (a burnout signal).", "s", _idle_bands(t, b), width=8),
         Panel("timeseries", "ACW share (1h)",
-              [Query(kpi("agent_acw_share_ratio", by_agent, one_team, 'window="1h"'),
+              [Query(kpi("agent_acw_share_ratio", by_agent, one_team, HOUR),
                      "{{agent}}")],
               "After-call work / handle time.", "percentunit", width=8),
         Panel("table", "Firing alerts for this team",
@@ -206,27 +215,27 @@ def supervisor(t: Thresholds, b: Bandset, weights: Mapping[str, float]) -> Json:
     ]
     scorecard = [
         Panel("stat", "Efficiency · occupancy 8h",
-              [Query(kpi("team_occupancy_ratio", "team", one_team, 'window="8h"'), "occ")],
+              [Query(kpi("team_occupancy_ratio", "team", one_team, SHIFT), "occ")],
               "Efficiency: time busy while available, over the shift.",
               unit="percentunit", bands=occupancy_bands(t, b), width=4, height=4),
         Panel("stat", "Efficiency · AHT 8h",
-              [Query(kpi("team_aht_seconds", "team", one_team, 'window="8h"'), "AHT")],
+              [Query(kpi("team_aht_seconds", "team", one_team, SHIFT), "AHT")],
               "Efficiency: a range to stay in, not a number to push down.",
               unit="s", width=4, height=4),
         Panel("stat", "Quality · FCR 8h",
-              [Query(kpi("team_fcr_ratio", "team", one_team, 'window="8h"'), "FCR")],
+              [Query(kpi("team_fcr_ratio", "team", one_team, SHIFT), "FCR")],
               f"Quality: resolved on first contact; {_green(b['fcr'])} is good.",
               unit="percentunit", bands=bands_of(b["fcr"]), width=4, height=4),
         Panel("stat", "Quality · QA score 8h",
-              [Query(kpi("team_qa_score", "team", one_team, 'window="8h"'), "QA")],
+              [Query(kpi("team_qa_score", "team", one_team, SHIFT), "QA")],
               "Quality: mean QA score (0-100) of reviewed interactions.",
               bands=bands_of(b["qa_score"]), width=4, height=4),
         Panel("stat", "Empathy · CSAT 8h",
-              [Query(kpi("team_csat_score", "team", one_team, 'window="8h"'), "CSAT")],
+              [Query(kpi("team_csat_score", "team", one_team, SHIFT), "CSAT")],
               "Empathy: mean survey score over the shift.", bands=bands_of(b["csat"]), width=4,
               height=4),
         Panel("stat", "Empathy · felt heard 8h",
-              [Query(kpi("team_felt_heard_ratio", "team", one_team, 'window="8h"'), "heard")],
+              [Query(kpi("team_felt_heard_ratio", "team", one_team, SHIFT), "heard")],
               "Empathy: share of surveyed customers who felt heard.",
               unit="percentunit", bands=bands_of(b["felt_heard"]), width=4, height=4),
         Panel("bargauge", "Consistency: spread across the team's agents (shift)",
@@ -241,7 +250,7 @@ def supervisor(t: Thresholds, b: Bandset, weights: Mapping[str, float]) -> Json:
         "One team's agents: activity, load, handle time against their own baseline, "
         "wellbeing signals and the balanced scorecard.",
         [query_variable("team", "team", "ccpulse_team_logged_in_seconds", multi=False),
-         window_variable("1h")],
+         window_variable(WINDOW_1H)],
         [("Team now", summary), ("Agents", agents), ("Wellbeing signals", wellbeing),
          ("Balanced scorecard (efficiency · quality · empathy)", scorecard)])
 
@@ -261,8 +270,8 @@ def _idle_bands(t: Thresholds, b: Bandset) -> Bands:
 
 
 def _aht_vs_baseline(team: str) -> str:
-    hour = kpi("agent_aht_non_emotional_seconds", "agent", team, 'window="1h"')
-    baseline = kpi("agent_aht_non_emotional_seconds", "agent", team, 'window="8h"')
+    hour = kpi("agent_aht_non_emotional_seconds", "agent", team, HOUR)
+    baseline = kpi("agent_aht_non_emotional_seconds", "agent", team, SHIFT)
     return f"{hour} / {baseline}"
 
 
@@ -298,7 +307,7 @@ def workforce(t: Thresholds, b: Bandset) -> Json:
     ]
     load = [
         Panel("timeseries", "Offered load (Erlangs, 15m)",
-              [Query(kpi("queue_offered_load_erlangs", qc, QUEUE, 'window="15m"'),
+              [Query(kpi("queue_offered_load_erlangs", qc, QUEUE, window(WINDOW_15M)),
                      "{{queue}}")],
               "Arrivals per second x AHT: the agents' worth of work arriving.", "none"),
         Panel("timeseries", "Arrivals per hour: measured and forecast",
@@ -315,7 +324,7 @@ def workforce(t: Thresholds, b: Bandset) -> Json:
               "percentunit", occupancy_bands(t, b), min=0, max=1),
         Panel("bargauge", "Team occupancy 1h (overstaffing below "
               f"{t.overstaffed_below:.2f})",
-              [Query(kpi("team_occupancy_ratio", "team", TEAM, 'window="1h"'), "{{team}}")],
+              [Query(kpi("team_occupancy_ratio", "team", TEAM, HOUR), "{{team}}")],
               "Sorted view of every team against the bands.", "percentunit",
               occupancy_bands(t, b), min=0, max=1),
         Panel("timeseries", "Logged-in agents by activity",
@@ -330,7 +339,7 @@ def workforce(t: Thresholds, b: Bandset) -> Json:
         "against the healthy band.",
         [query_variable("queue", "queue", "ccpulse_queue_required_agents", multi=True),
          query_variable("team", "team", "ccpulse_team_logged_in_seconds", multi=True),
-         window_variable("1h")],
+         window_variable(WINDOW_1H)],
         [("Staffing", staffing), ("Queue load", load), ("Teams", teams)])
 
 
@@ -354,7 +363,7 @@ def agent_view(t: Thresholds, b: Bandset) -> Json:
     ]
     detail = [
         Panel("timeseries", "My occupancy (1h)",
-              [Query(kpi("agent_occupancy_ratio", "agent", me, 'window="1h"'), "occupancy")],
+              [Query(kpi("agent_occupancy_ratio", "agent", me, HOUR), "occupancy")],
               "Green is a healthy pace. Red for long is too much: tell your supervisor.",
               "percentunit", occupancy_bands(t, b), min=0, max=1, width=8),
         Panel("timeseries", "My handle time vs my usual",
@@ -363,21 +372,21 @@ def agent_view(t: Thresholds, b: Bandset) -> Json:
               aht_change_bands(t), width=8),
         Panel("timeseries", "Breathing room between contacts (1h)",
               [Query(kpi("agent_idle_between_interactions_seconds", "agent", me,
-                         'window="1h"'), "seconds")],
+                         HOUR), "seconds")],
               "Average time between finishing one contact and the next one.", "s",
               _idle_bands(t, b), width=8),
         Panel("stat", "CSAT (shift)",
-              [Query(kpi("agent_csat_score", "agent", me, 'window="8h"'), "CSAT")],
+              [Query(kpi("agent_csat_score", "agent", me, SHIFT), "CSAT")],
               "Mean survey score.", bands=bands_of(b["csat"]), width=6, height=4),
         Panel("stat", "Felt heard (shift)",
-              [Query(kpi("agent_felt_heard_ratio", "agent", me, 'window="8h"'), "heard")],
+              [Query(kpi("agent_felt_heard_ratio", "agent", me, SHIFT), "heard")],
               "Share of surveyed customers who felt heard.", "percentunit",
               bands_of(b["felt_heard"]), width=6, height=4),
         Panel("stat", "First-contact resolution (shift)",
-              [Query(kpi("agent_fcr_ratio", "agent", me, 'window="8h"'), "FCR")],
+              [Query(kpi("agent_fcr_ratio", "agent", me, SHIFT), "FCR")],
               "Resolved on first contact.", "percentunit", bands_of(b["fcr"]), width=6, height=4),
         Panel("stat", "QA score (shift)",
-              [Query(kpi("agent_qa_score", "agent", me, 'window="8h"'), "QA")],
+              [Query(kpi("agent_qa_score", "agent", me, SHIFT), "QA")],
               "Mean QA score of reviewed interactions.", bands=bands_of(b["qa_score"]), width=6,
               height=4),
     ]

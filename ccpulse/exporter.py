@@ -114,16 +114,13 @@ class KpiCollector:
                                  labels=["team", "window", "channel"])
         for window, kpis in snap.windows.items():
             for agent_id, values in kpis.agent.items():
-                now = snap.agents.get(agent_id)
-                team_id = now.team if now is not None else "unknown"
+                team_id = snap.team_of(agent_id)
                 _fill(agent, values, (agent_id, team_id, window))
                 if "interactions_per_hour" in values:
                     agent_iph.add_metric([agent_id, team_id, window, "all"],
                                          values["interactions_per_hour"])
             for (agent_id, ch), value in kpis.agent_iph.items():
-                now = snap.agents.get(agent_id)
-                agent_iph.add_metric([agent_id, now.team if now else "unknown", window, ch],
-                                     value)
+                agent_iph.add_metric([agent_id, snap.team_of(agent_id), window, ch], value)
             for team_id, values in kpis.team.items():
                 _fill(team, values, (team_id, window))
                 if "interactions_per_hour" in values:

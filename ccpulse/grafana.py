@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from processors.catalogue import GREEN, RED, YELLOW, Band
+from processors.catalogue import GREEN, RED, WINDOW_1H, WINDOWS, YELLOW, Band
 
 DATASOURCE = {"type": "prometheus", "uid": "ccpulse-prometheus"}
 Json = dict[str, Any]
@@ -158,8 +158,8 @@ def query_variable(name: str, label: str, metric: str, *, multi: bool) -> Json:
             "options": []}
 
 
-def window_variable(default: str = "1h") -> Json:
-    values = ("15m", "1h", "8h")
+def window_variable(default: str = WINDOW_1H) -> Json:
+    values = tuple(WINDOWS)
     return {"name": "window", "label": "window", "type": "custom", "query": ",".join(values),
             "current": {"text": default, "value": default},
             "options": [{"text": v, "value": v, "selected": v == default} for v in values]}

@@ -64,8 +64,7 @@ def _scope(snap: Snapshot, window: str, subject: str, ident: str,
            ) -> tuple[str, Kpis, Kpis, dict[str, Kpis]]:
     """(team, subject's KPIs, team's KPIs, the team's agents' KPIs) in one window."""
     kpis = snap.windows[window]
-    team = ident if subject == "team" else (
-        snap.agents[ident].team if ident in snap.agents else "unknown")
+    team = ident if subject == "team" else snap.team_of(ident)
     members = {a: k for a, k in kpis.agent.items()
                if a in snap.agents and snap.agents[a].team == team}
     own = kpis.team.get(team, {}) if subject == "team" else kpis.agent.get(ident, {})

@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from ccpulse.textformat import LabelledGauge
+from processors.catalogue import WINDOW_8H
 from processors.scorecard import Result, Scorecards, team_cards
 from processors.snapshot import Snapshot
 
-WINDOW = "8h"
+WINDOW = WINDOW_8H  # the shift
 
 
 def scorecard_metrics(snap: Snapshot, cards: Scorecards, window: str = WINDOW,
@@ -44,8 +45,7 @@ def scorecard_metrics(snap: Snapshot, cards: Scorecards, window: str = WINDOW,
                            "(higher = more uneven)", labels=["team", "window", "kpi"])
     by_team: dict[str, dict] = {}
     for agent, values in kpis.agent.items():
-        now = snap.agents.get(agent)
-        by_team.setdefault(now.team if now else "unknown", {})[agent] = values
+        by_team.setdefault(snap.team_of(agent), {})[agent] = values
     for team, team_kpis in kpis.team.items():
         cards_of_team = team_cards(team_kpis, by_team.get(team, {}), cards.for_team(team))
         _add(team_score, team_points, [team, window], cards_of_team.team)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from processors.agent import UNKNOWN_TEAM
 from processors.engine import KpiEngine
 from processors.kpis import (
     Kpis,
@@ -59,6 +60,12 @@ class Snapshot:
     staffing: dict[QueueChannel, QueueStaffing] = field(default_factory=dict)
     entities: dict[str, tuple[int, int]] = field(default_factory=dict)  # scope -> (n, limit)
     over_limit: dict[str, int] = field(default_factory=dict)  # scope -> events refused so far
+
+    def team_of(self, agent: str) -> str:
+        """The agent's team now; ``unknown`` where it has none (contract §2) or is no longer
+        tracked."""
+        now = self.agents.get(agent)
+        return now.team if now is not None else UNKNOWN_TEAM
 
 
 def _accumulate(sums: dict, key: object, vector: Vector) -> None:
