@@ -20,11 +20,14 @@ from collections.abc import Callable
 import msgspec
 
 from alerts.engine import Alert
+from processors.backoff import backoff_s
 
 log = logging.getLogger("ccpulse.alertmanager")
 
 RESEND_EVERY_S = 60.0
-MAX_BACKOFF_S = 60.0
+# Longer than the other servers' cap: firing alerts are re-sent every minute anyway, and a
+# down Alertmanager gains nothing from being asked more often than that.
+MAX_BACKOFF_S = RESEND_EVERY_S
 
 
 def postable(alerts: list[Alert]) -> bytes:
@@ -63,10 +66,11 @@ class AlertmanagerNotifier:
 
     def _run(self) -> None:
         pending: dict[str, Alert] = {}  # fingerprint -> newest state not yet delivered
-        backoff = 0.0
+        failures = 0
         next_resend = time.monotonic() + self._resend_every_s
         while not self._stop.is_set():
-            wait = backoff if pending else max(next_resend - time.monotonic(), 0.05)
+            wait = (backoff_s(failures, MAX_BACKOFF_S) if pending
+                    else max(next_resend - time.monotonic(), 0.05))
             try:
                 batch = self._queue.get(timeout=wait)
                 for alert in batch:
@@ -85,10 +89,10 @@ class AlertmanagerNotifier:
             if self._post(list(pending.values())):
                 self.sent += len(pending)
                 pending.clear()
-                backoff = 0.0
+                failures = 0
             else:
                 self.failures += 1
-                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_S)
+                failures += 1
 
     def _post(self, alerts: list[Alert]) -> bool:
         request = urllib.request.Request(self._url, data=postable(alerts), method="POST",

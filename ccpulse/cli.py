@@ -7,7 +7,6 @@ The composition root: settings are resolved here, adapters are built here, and t
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +24,15 @@ from ccpulse.logs import configure_logging
 from ccpulse.report import DAY_MS, WEEK_MS, build_report
 from ccpulse.report_html import print_pdf, render
 from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
-from ccpulse.settings import ConfigError, Settings, kafka_python_security, load_settings
+from ccpulse.settings import (
+    CONFIG,
+    LOG_FORMATS,
+    OPTIONS,
+    ConfigError,
+    Settings,
+    kafka_python_security,
+    load_settings,
+)
 from processors.timefmt import format_ms, parse_ms
 from streams.kafka_io import ensure_topics, make_producer, produce, realtime_pacer
 from streams.pipeline import Pipeline
@@ -43,9 +50,9 @@ def _parse_time(text: str) -> int:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="TOML or YAML file with thresholds, queues, teams "
                         "(env CCPULSE_CONFIG)")
-    parser.add_argument("--log-format", choices=("text", "json"),
-                        default=os.environ.get("CCPULSE_LOG_FORMAT", "text"),
-                        help="log lines as key=value text or JSON (env CCPULSE_LOG_FORMAT)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS,
+                        help="log lines as key=value text or JSON (env CCPULSE_LOG_FORMAT, "
+                        "default text)")
 
 
 def _metrics_flags(parser: argparse.ArgumentParser) -> None:
@@ -89,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     work.add_argument("--partitions", type=int, default=8,
                       help="partitions for input topics this worker creates (existing kept)")
     work.add_argument("--batch-size", type=int,
-                      default=int(os.environ.get("CCPULSE_BATCH_SIZE", "2000")),
-                      help="messages per batch committed to Redis (env CCPULSE_BATCH_SIZE)")
+                      help="messages per batch committed to Redis (env CCPULSE_BATCH_SIZE, "
+                      "default 2000)")
+    work.add_argument("--instance-id", help="Kafka static membership id, e.g. the pod name "
+                      "of a StatefulSet (env CCPULSE_INSTANCE_ID; default none)")
 
     rep = commands.add_parser("replay", help="feed a JSONL file of events through the engine")
     _common(rep)
@@ -159,10 +168,9 @@ def _kafka_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    flags = {name: getattr(args, name, None)
-             for name in ("config", "metrics_port", "metrics_host", "kafka", "redis",
-                          "alertmanager", "group", "data_dir", "ready_max_lag")}
-    return load_settings(flags)
+    """The flags a command has and the user gave, then the environment, file, defaults."""
+    names = [CONFIG.name] + [option.name for option in OPTIONS if option.flag]
+    return load_settings({name: getattr(args, name, None) for name in names})
 
 
 def _monitor(settings: Settings, notifiers: Sequence[Notifier], alerts: bool) -> Monitor:
@@ -323,7 +331,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_format if hasattr(args, "log_format") else "text")
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        return _config_error(exc)
+    configure_logging(settings.log_format)
     tune_gc()
     try:
         if args.command == "demo":
@@ -333,8 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "worker":
             from ccpulse.worker import run_worker  # noqa: PLC0415 - faust is slow to import
 
-            return run_worker(_settings(args), partitions=args.partitions,
-                              batch_size=args.batch_size, log_format=args.log_format)
+            return run_worker(settings, partitions=args.partitions)
         if args.command == "report":
             return cmd_report(args)
         if args.command == "dashboards":
@@ -345,9 +356,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         return cmd_simulate(args)
     except ConfigError as exc:
-        Console(stderr=True).print(f"[red]configuration error:[/] {exc}", highlight=False,
-                                   soft_wrap=True)  # one line, however narrow the terminal
-        return 2
+        return _config_error(exc)
+
+
+def _config_error(exc: ConfigError) -> int:
+    Console(stderr=True).print(f"[red]configuration error:[/] {exc}", highlight=False,
+                               soft_wrap=True)  # one line, however narrow the terminal
+    return 2
 
 
 if __name__ == "__main__":

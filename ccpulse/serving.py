@@ -157,7 +157,7 @@ def readiness(health: tuple[bool, str], consumer: ConsumerView, max_lag: int,
     return True, "ready"
 
 
-def serve_then_exit(settings: Settings, log_format: str, reports: Connection) -> None:
+def serve_then_exit(settings: Settings, reports: Connection) -> None:
     """The second process's entry point (``multiprocessing`` target): :func:`serve`, then out
     at once. Once the consumer has gone nothing here needs finalizing, and Python's own
     teardown of a large engine (millions of objects freed, a last full collection) took 5 s
@@ -165,7 +165,7 @@ def serve_then_exit(settings: Settings, log_format: str, reports: Connection) ->
     port stayed taken. So the process leaves with ``os._exit`` after flushing its logs."""
     code = 0
     try:
-        serve(settings, log_format, reports)
+        serve(settings, reports)
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -176,9 +176,9 @@ def serve_then_exit(settings: Settings, log_format: str, reports: Connection) ->
         os._exit(code)
 
 
-def serve(settings: Settings, log_format: str, reports: Connection) -> None:
+def serve(settings: Settings, reports: Connection) -> None:
     """The second process's body: runs until ``reports`` closes."""
-    logging.config.dictConfig(logging_config(log_format))
+    logging.config.dictConfig(logging_config(settings.log_format))
     tune_gc()  # a spawned process starts with CPython's defaults
     client = redis.Redis.from_url(settings.redis)
     pipeline = Pipeline(settings.engine)

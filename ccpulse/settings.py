@@ -1,5 +1,10 @@
 """One settings object: flag, then ``CCPULSE_*`` variable, then config file, then default.
 
+``OPTIONS`` is the one table of the top-level settings: each row names the setting (its
+``Settings`` field and its config-file key), its variable, its flag and how a value is read.
+Defaults are written once, on :class:`Settings` (and on the engine's, staffing's and alert
+rules' own dataclasses for their tables); the config file's schema follows from the table.
+
 The config file (TOML or YAML, ``--config`` / ``CCPULSE_CONFIG``) is validated strictly: an
 unknown or mistyped key is an error that names the key, because a silently ignored threshold
 is worse than a refused start. Secrets in URLs are masked whenever settings are shown.
@@ -10,8 +15,8 @@ from __future__ import annotations
 import os
 import tempfile
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -21,76 +26,43 @@ import yaml
 
 from alerts.rules import Thresholds
 from ccpulse.scorecard_config import ScorecardFile, scorecards
-from processors.config import (
-    DEFAULT_CAPACITY,
-    DEFAULT_PRODUCTIVE_REASONS,
-    EngineConfig,
-    StaffingConfig,
-)
+from processors.config import DEFAULT_CAPACITY, EngineConfig, StaffingConfig
 from processors.scorecard import Scorecards
 from streams.pipeline import AGENT_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, INTERACTION_TOPIC
 
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
+Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
     """A setting is wrong; the message says which one and what to do."""
 
 
-class _QueueFile(msgspec.Struct, forbid_unknown_fields=True):
-    service_level_threshold_seconds: Seconds | None = None
-    service_level_target: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
-
-
+# The [engine] and [staffing] tables: a key left out keeps EngineConfig's / StaffingConfig's
+# default (None here means "not given", so no default is written twice).
 class _EngineFile(msgspec.Struct, forbid_unknown_fields=True):
-    service_level_threshold_seconds: Seconds = 20
-    short_abandon_seconds: Seconds = 5
-    lateness_seconds: Seconds = 600
-    productive_reasons: list[str] = msgspec.field(
-        default_factory=lambda: sorted(DEFAULT_PRODUCTIVE_REASONS))
+    service_level_threshold_seconds: Seconds | None = None
+    short_abandon_seconds: Seconds | None = None
+    lateness_seconds: Seconds | None = None
+    productive_reasons: list[str] | None = None
     capacity: dict[str, Annotated[int, msgspec.Meta(ge=1, le=100)]] = msgspec.field(
         default_factory=dict)
-    max_agents: Annotated[int, msgspec.Meta(ge=1)] = 100_000
-    max_teams: Annotated[int, msgspec.Meta(ge=1)] = 10_000
-    max_queues: Annotated[int, msgspec.Meta(ge=1)] = 10_000
-
-
-Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
+    max_agents: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_teams: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_queues: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
 class _StaffingFile(msgspec.Struct, forbid_unknown_fields=True):
-    occupancy_cap: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.85
-    level_smoothing: Share = 0.3
-    trend_smoothing: Share = 0.1
-    trend_damping: Share = 0.9
+    occupancy_cap: Annotated[float, msgspec.Meta(gt=0, le=1)] | None = None
+    level_smoothing: Share | None = None
+    trend_smoothing: Share | None = None
+    trend_damping: Share | None = None
 
 
-class _File(msgspec.Struct, forbid_unknown_fields=True):
-    kafka: str | None = None
-    group: str | None = None
-    agent_topic: str | None = None
-    interaction_topic: str | None = None
-    deadletter_topic: str | None = None
-    alerts_topic: str | None = None
-    kafka_security_protocol: str | None = None
-    kafka_sasl_mechanism: str | None = None
-    kafka_username: str | None = None
-    kafka_password: str | None = None
-    kafka_ca_file: str | None = None
-    redis: str | None = None
-    metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
-    metrics_host: str | None = None
-    metrics_user: str | None = None
-    metrics_password: str | None = None
-    alertmanager: str | None = None
-    data_dir: str | None = None
-    ready_max_lag: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    engine: _EngineFile = msgspec.field(default_factory=_EngineFile)
-    staffing: _StaffingFile = msgspec.field(default_factory=_StaffingFile)
-    scorecard: ScorecardFile = msgspec.field(default_factory=ScorecardFile)
-    alerts: dict[str, float | int | bool | str] = msgspec.field(default_factory=dict)
-    teams: dict[str, dict[str, float | int | bool]] = msgspec.field(default_factory=dict)
-    queues: dict[str, _QueueFile] = msgspec.field(default_factory=dict)
+class _QueueFile(msgspec.Struct, forbid_unknown_fields=True):
+    service_level_threshold_seconds: Seconds | None = None
+    service_level_target: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +79,10 @@ class Settings:
     kafka_username: str | None = None
     kafka_password: str | None = field(default=None, repr=False)  # secret: never shown
     kafka_ca_file: str | None = None
+    # Kafka static membership: a restarted worker with the same id (e.g. a StatefulSet's pod
+    # name) takes its partitions back at once instead of after the dead one's session.
+    instance_id: str | None = None
+    batch_size: int = 2000  # messages per batch committed to Redis
     redis: str = "redis://localhost:6379/0"
     metrics_port: int = 9464
     metrics_host: str = "0.0.0.0"
@@ -119,6 +95,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "ccpulse")
     # /readyz says "ready" once the consumer has at most this many messages left to read.
     ready_max_lag: int = 1000
+    log_format: str = "text"  # key=value text, or json for log shippers
     config_path: Path | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -138,6 +115,7 @@ class Settings:
             "kafka_username": self.kafka_username,
             "kafka_password": "***" if self.kafka_password else None,
             "group": self.group,
+            "instance_id": self.instance_id,
             "topics": [self.agent_topic, self.interaction_topic, self.deadletter_topic,
                        self.alerts_topic],
             "redis": mask_url(self.redis),
@@ -147,7 +125,92 @@ class Settings:
             "config": str(self.config_path) if self.config_path else None,
             "data_dir": str(self.data_dir),
             "ready_max_lag": self.ready_max_lag,
+            "batch_size": self.batch_size,
         }
+
+
+def _count(minimum: int) -> Callable[[object], int]:
+    def read(value: object) -> int:
+        number = int(str(value))
+        if number < minimum:
+            raise ValueError(f"{number} is below {minimum}")
+        return number
+    return read
+
+
+def _port(value: object) -> int:
+    number = int(str(value))
+    if not 0 <= number <= 65535:
+        raise ValueError(f"{number} is not a port")
+    return number
+
+
+def _one_of(*choices: str) -> Callable[[object], str]:
+    def read(value: object) -> str:
+        text = str(value).lower()
+        if text not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return text
+    return read
+
+
+def _upper(value: object) -> str:
+    return str(value).upper()
+
+
+@dataclass(frozen=True)
+class Option:
+    """A top-level setting: ``name`` is its ``Settings`` field and its config-file key."""
+
+    name: str
+    variable: str
+    flag: str | None = None  # None: no flag (secrets never get one; topics need none)
+    read: Callable[[object], Any] = str  # from a flag, variable or file value; ValueError
+
+    def where(self) -> str:
+        """How a user sets it, for error messages."""
+        return " or ".join(filter(None, (self.flag, self.variable, f"the config key {self.name}")))
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("kafka", "CCPULSE_KAFKA_BOOTSTRAP", "--kafka"),
+    Option("group", "CCPULSE_GROUP", "--group"),
+    Option("agent_topic", "CCPULSE_AGENT_TOPIC"),
+    Option("interaction_topic", "CCPULSE_INTERACTION_TOPIC"),
+    Option("deadletter_topic", "CCPULSE_DEADLETTER_TOPIC"),
+    Option("alerts_topic", "CCPULSE_ALERTS_TOPIC"),
+    Option("kafka_security_protocol", "CCPULSE_KAFKA_SECURITY_PROTOCOL", read=_upper),
+    Option("kafka_sasl_mechanism", "CCPULSE_KAFKA_SASL_MECHANISM"),
+    Option("kafka_username", "CCPULSE_KAFKA_USERNAME"),
+    Option("kafka_password", "CCPULSE_KAFKA_PASSWORD"),
+    Option("kafka_ca_file", "CCPULSE_KAFKA_CA_FILE"),
+    Option("instance_id", "CCPULSE_INSTANCE_ID", "--instance-id"),
+    Option("batch_size", "CCPULSE_BATCH_SIZE", "--batch-size", _count(1)),
+    Option("redis", "CCPULSE_REDIS_URL", "--redis"),
+    Option("metrics_port", "CCPULSE_METRICS_PORT", "--metrics-port", _port),
+    Option("metrics_host", "CCPULSE_METRICS_HOST", "--metrics-host"),
+    Option("metrics_user", "CCPULSE_METRICS_USER"),
+    Option("metrics_password", "CCPULSE_METRICS_PASSWORD"),
+    Option("alertmanager", "CCPULSE_ALERTMANAGER_URL", "--alertmanager"),
+    Option("data_dir", "CCPULSE_DATA_DIR", "--data-dir", lambda value: Path(str(value))),
+    Option("ready_max_lag", "CCPULSE_READY_MAX_LAG", "--ready-max-lag", _count(0)),
+    Option("log_format", "CCPULSE_LOG_FORMAT", "--log-format", _one_of(*LOG_FORMATS)),
+)
+CONFIG = Option("config", "CCPULSE_CONFIG", "--config")
+
+# The config file: a key per option (checked by its option's reader), and the tables.
+_File = msgspec.defstruct(
+    "_File",
+    [(option.name, str | int | None, None) for option in OPTIONS] + [
+        ("engine", _EngineFile, msgspec.field(default_factory=_EngineFile)),
+        ("staffing", _StaffingFile, msgspec.field(default_factory=_StaffingFile)),
+        ("scorecard", ScorecardFile, msgspec.field(default_factory=ScorecardFile)),
+        ("alerts", dict[str, float | int | bool | str], msgspec.field(default_factory=dict)),
+        ("teams", dict[str, dict[str, float | int | bool]], msgspec.field(default_factory=dict)),
+        ("queues", dict[str, _QueueFile], msgspec.field(default_factory=dict)),
+    ],
+    forbid_unknown_fields=True,
+)
 
 
 def mask_url(url: str) -> str:
@@ -184,7 +247,7 @@ def kafka_python_security(settings: Settings) -> dict[str, Any]:
     return out
 
 
-def _read_file(path: Path) -> _File:
+def _read_file(path: Path) -> Any:
     try:
         text = path.read_bytes()
     except OSError as exc:
@@ -200,32 +263,41 @@ def _read_file(path: Path) -> _File:
         raise ConfigError(f"config file {path}: {exc}") from exc
 
 
-def _engine_config(file: _File, thresholds: Thresholds) -> EngineConfig:
-    eng = file.engine
-    return EngineConfig(
-        capacity={**DEFAULT_CAPACITY, **eng.capacity},
-        productive_reasons=frozenset(eng.productive_reasons),
-        service_level_threshold_ms=round(eng.service_level_threshold_seconds * 1000),
+def _given(struct: msgspec.Struct) -> dict[str, Any]:
+    """The keys of a file table that were set."""
+    return {k: v for k, v in msgspec.structs.asdict(struct).items() if v is not None}
+
+
+def _engine_config(file: Any, thresholds: Thresholds) -> EngineConfig:
+    eng = _given(file.engine)
+    eng.pop("capacity")  # merged with the defaults below
+    ms = {key.removesuffix("_seconds") + "_ms": round(eng.pop(key) * 1000)
+          for key in ("service_level_threshold_seconds", "short_abandon_seconds",
+                      "lateness_seconds") if key in eng}
+    if "productive_reasons" in eng:
+        eng["productive_reasons"] = frozenset(eng["productive_reasons"])
+    return replace(
+        EngineConfig(),
+        **eng,
+        **ms,
+        capacity={**DEFAULT_CAPACITY, **file.engine.capacity},
         queue_service_level_threshold_ms={
             queue: round(q.service_level_threshold_seconds * 1000)
             for queue, q in file.queues.items()
             if q.service_level_threshold_seconds is not None
         },
-        short_abandon_ms=round(eng.short_abandon_seconds * 1000),
-        lateness_ms=round(eng.lateness_seconds * 1000),
-        max_agents=eng.max_agents,
-        max_teams=eng.max_teams,
-        max_queues=eng.max_queues,
-        staffing=StaffingConfig(
-            # One service-level target per queue for both the alert and the staffing plan.
+        staffing=replace(
+            StaffingConfig(),
+            # The configured value reaches both: one service-level target per queue for the
+            # alert and the staffing plan.
             service_level_target=thresholds.service_level_target,
             queue_service_level_target=thresholds.queue_service_level_target,
-            **msgspec.structs.asdict(file.staffing),
+            **_given(file.staffing),
         ),
     )
 
 
-def _thresholds(file: _File, path: Path | None) -> Thresholds:
+def _thresholds(file: Any, path: Path | None) -> Thresholds:
     """The ``[alerts]`` table overrides :class:`Thresholds` fields by name."""
     known = {f.name for f in fields(Thresholds)} - {"queue_service_level_target", "teams"}
     tables = [("alerts", file.alerts)] + [(f'teams."{team}"', overrides)
@@ -251,36 +323,25 @@ def load_settings(flags: Mapping[str, object] | None = None,
     """Resolve settings. ``flags`` holds only the flags the user gave (None = not given)."""
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     env = os.environ if env is None else env
-    config = flags.get("config") or env.get("CCPULSE_CONFIG")
+    config = flags.get(CONFIG.name) or env.get(CONFIG.variable)
     config_path = Path(str(config)) if config else None
     file = _read_file(config_path) if config_path else _File()
-    defaults = Settings()
-
-    def pick(name: str, variable: str, default: object) -> object:
-        if name in flags:
-            return flags[name]
-        if variable in env:
-            return env[variable]
-        from_file = getattr(file, name)
-        return default if from_file is None else from_file
-
-    port = pick("metrics_port", "CCPULSE_METRICS_PORT", defaults.metrics_port)
-    try:
-        metrics_port = int(str(port))
-    except ValueError as exc:
-        raise ConfigError(f"metrics port must be a number, got {port!r} "
-                          "(--metrics-port or CCPULSE_METRICS_PORT)") from exc
-    lag = pick("ready_max_lag", "CCPULSE_READY_MAX_LAG", defaults.ready_max_lag)
-    try:
-        ready_max_lag = int(str(lag))
-        if ready_max_lag < 0:
-            raise ValueError(lag)
-    except ValueError as exc:
-        raise ConfigError(f"ready max lag must be a whole number of messages, got {lag!r} "
-                          "(--ready-max-lag or CCPULSE_READY_MAX_LAG)") from exc
-    metrics_user = pick("metrics_user", "CCPULSE_METRICS_USER", None)
-    metrics_password = pick("metrics_password", "CCPULSE_METRICS_PASSWORD", None)
-    if (metrics_user is None) != (metrics_password is None):
+    chosen: dict[str, Any] = {}
+    for option in OPTIONS:
+        if option.name in flags:
+            given, source = flags[option.name], option.flag
+        elif option.variable in env:
+            given, source = env[option.variable], option.variable
+        elif getattr(file, option.name) is not None:
+            given, source = getattr(file, option.name), f"config file {config_path}"
+        else:
+            continue  # the default, from Settings
+        try:
+            chosen[option.name] = option.read(given)
+        except ValueError as exc:
+            raise ConfigError(f"{option.name.replace('_', ' ')} from {source}: {exc} "
+                              f"(set it with {option.where()})") from None
+    if ("metrics_user" in chosen) != ("metrics_password" in chosen):
         raise ConfigError("basic auth on /metrics needs both CCPULSE_METRICS_USER and "
                           "CCPULSE_METRICS_PASSWORD (or neither)")
     thresholds = _thresholds(file, config_path)
@@ -288,33 +349,6 @@ def load_settings(flags: Mapping[str, object] | None = None,
         cards = scorecards(file.scorecard)
     except ValueError as exc:
         raise ConfigError(f"config file {config_path}: {exc}") from exc
-    return Settings(
-        kafka=str(pick("kafka", "CCPULSE_KAFKA_BOOTSTRAP", defaults.kafka)),
-        group=str(pick("group", "CCPULSE_GROUP", defaults.group)),
-        agent_topic=str(pick("agent_topic", "CCPULSE_AGENT_TOPIC", defaults.agent_topic)),
-        interaction_topic=str(pick("interaction_topic", "CCPULSE_INTERACTION_TOPIC",
-                                   defaults.interaction_topic)),
-        deadletter_topic=str(pick("deadletter_topic", "CCPULSE_DEADLETTER_TOPIC",
-                                  defaults.deadletter_topic)),
-        alerts_topic=str(pick("alerts_topic", "CCPULSE_ALERTS_TOPIC", defaults.alerts_topic)),
-        kafka_security_protocol=str(pick("kafka_security_protocol",
-                                         "CCPULSE_KAFKA_SECURITY_PROTOCOL",
-                                         defaults.kafka_security_protocol)).upper(),
-        kafka_sasl_mechanism=pick("kafka_sasl_mechanism", "CCPULSE_KAFKA_SASL_MECHANISM",
-                                  None),  # type: ignore[arg-type]
-        kafka_username=pick("kafka_username", "CCPULSE_KAFKA_USERNAME", None),  # type: ignore[arg-type]
-        kafka_password=pick("kafka_password", "CCPULSE_KAFKA_PASSWORD", None),  # type: ignore[arg-type]
-        kafka_ca_file=pick("kafka_ca_file", "CCPULSE_KAFKA_CA_FILE", None),  # type: ignore[arg-type]
-        redis=str(pick("redis", "CCPULSE_REDIS_URL", defaults.redis)),
-        metrics_port=metrics_port,
-        metrics_host=str(pick("metrics_host", "CCPULSE_METRICS_HOST", defaults.metrics_host)),
-        metrics_user=metrics_user,
-        metrics_password=metrics_password,
-        alertmanager=pick("alertmanager", "CCPULSE_ALERTMANAGER_URL", None),  # type: ignore[arg-type]
-        data_dir=Path(str(pick("data_dir", "CCPULSE_DATA_DIR", defaults.data_dir))),
-        ready_max_lag=ready_max_lag,
-        config_path=config_path,
-        engine=_engine_config(file, thresholds),
-        thresholds=thresholds,
-        scorecards=cards,
-    )
+    return Settings(**chosen, config_path=config_path,
+                    engine=_engine_config(file, thresholds), thresholds=thresholds,
+                    scorecards=cards)

@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import signal
 import ssl
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,12 +29,12 @@ from streams.consumer import BatchProcessor
 from streams.kafka_io import ensure_topics
 from streams.pipeline import PipelineStats
 from streams.redis_log import RedisEventLog, partition_key
+from streams.retry import retrying
 from streams.worker import DataDirError, WorkerTopics, build_app, prepare_datadir, use_uvloop
 
 log = logging.getLogger("ccpulse.worker")
 T = TypeVar("T")
 
-MAX_BACKOFF_S = 15.0
 REPORT_EVERY_S = 1.0
 
 
@@ -58,15 +57,7 @@ def until_reachable(attempt: Callable[[], T], errors: type[Exception] | tuple[ty
                     event: str, fields: dict[str, object]) -> T:
     """Call ``attempt`` until it stops raising ``errors``, backing off and saying why: a
     worker started before its dependencies should wait for them, not crash-loop."""
-    backoff = 0.5
-    while True:
-        try:
-            return attempt()
-        except errors as exc:
-            log.error(event, extra={"fields": {**fields, "error": type(exc).__name__,
-                                               "retry_in_s": backoff}})
-            time.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+    return retrying(event, fields, errors, level=logging.ERROR)(attempt)
 
 
 def wait_for_redis(url: str) -> None:
@@ -85,8 +76,7 @@ def wait_for_kafka(settings: Settings, names: list[str], partitions: int) -> Non
                         "hint": "start Kafka or set CCPULSE_KAFKA_BOOTSTRAP / --kafka"})
 
 
-def run_worker(settings: Settings, *, partitions: int, batch_size: int,
-               log_format: str = "text") -> int:
+def run_worker(settings: Settings, *, partitions: int) -> int:
     """The consumer here, replica/metrics/alerts in a second process (:mod:`ccpulse.serving`).
     Returns non-zero when that process died: the worker is not doing its job then."""
     log.info("starting", extra={"fields": settings.describe()})
@@ -103,7 +93,7 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
 
     context = multiprocessing.get_context("spawn")  # no inherited threads or sockets
     reports, report_sender = context.Pipe(duplex=False)
-    serving = context.Process(target=serve_then_exit, args=(settings, log_format, reports),
+    serving = context.Process(target=serve_then_exit, args=(settings, reports),
                               name="ccpulse-serving", daemon=True)
     serving.start()
     reports.close()  # the child's end: only the child holds it now
@@ -113,10 +103,10 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
     commit_seconds: list[float] = []
     assigned: list[bool] = []  # non-empty once the group has given this worker partitions
     app = build_app(group=settings.group, bootstrap=settings.kafka, topics=topics,
-                    processor=processor, event_log=event_log, batch_size=batch_size,
+                    processor=processor, event_log=event_log, batch_size=settings.batch_size,
                     broker_credentials=kafka_credentials(settings),
                     on_commit=commit_seconds.append,
-                    instance_id=os.environ.get("CCPULSE_INSTANCE_ID") or None,
+                    instance_id=settings.instance_id or None,
                     datadir=datadir, on_assigned=lambda: assigned.append(True))
 
     lost: list[int | None] = []  # the serving process's exit code, once it is gone
@@ -143,7 +133,7 @@ def run_worker(settings: Settings, *, partitions: int, batch_size: int,
             return
 
     try:
-        _run_faust(app, log_format)
+        _run_faust(app, settings.log_format)
     finally:
         report_sender.close()  # the serving process sees the pipe close and exits
         serving.join(timeout=10)

@@ -7,19 +7,16 @@ evaluated on half-loaded history). Redis errors are retried with backoff, never 
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from streams.pipeline import Pipeline
 from streams.redis_log import entries
-
-log = logging.getLogger("ccpulse.replica")
+from streams.retry import retrying
 
 READ_COUNT = 5000
 BLOCK_MS = 250
-MAX_BACKOFF_S = 10.0
 
 
 class Replica(threading.Thread):
@@ -38,18 +35,13 @@ class Replica(threading.Thread):
         self._stop.set()
 
     def run(self) -> None:
-        backoff = 0.5
+        read = retrying("redis_read_failed", {"hint": "check CCPULSE_REDIS_URL"},
+                        until=self._stop)
         while not self._stop.is_set():
             try:
-                batch = entries(self._client.xread({self._stream_key: self.last_id},
-                                                   count=READ_COUNT, block=BLOCK_MS))
-                backoff = 0.5
-            except Exception as exc:
-                log.warning("redis_read_failed", extra={"fields": {
-                    "error": type(exc).__name__, "retry_in_s": backoff}})
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-                continue
+                batch = read(self._read)
+            except Exception:
+                return  # stopped while Redis was away
             for entry_id, payload in batch:
                 self.pipeline.feed(payload, None, now_ms=None)  # topic from the event's type
                 self.last_id = entry_id
@@ -57,3 +49,7 @@ class Replica(threading.Thread):
                 self.caught_up.set()
                 if self._on_idle is not None:
                     self._on_idle()
+
+    def _read(self) -> list[tuple[bytes, bytes]]:
+        return entries(self._client.xread({self._stream_key: self.last_id},
+                                          count=READ_COUNT, block=BLOCK_MS))

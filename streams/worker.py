@@ -10,7 +10,6 @@ blocks the agent (with backoff) instead of acknowledging work that was not store
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import logging
 import time
@@ -26,10 +25,10 @@ from faust.types import TP
 from streams.consumer import BatchProcessor, Prepared, RawMessage
 from streams.pipeline import DeadLetter
 from streams.redis_log import RedisEventLog, decode_offsets, partition_key
+from streams.retry import async_retrying
 
 log = logging.getLogger("ccpulse.worker")
 
-MAX_BACKOFF_S = 10.0
 
 
 def use_uvloop() -> None:
@@ -257,24 +256,13 @@ async def _dead_letters(topic: faust.TopicT, prepared: Prepared, log_: DeadLette
         log_.record(letter)
 
 
-async def _retry(call: Any) -> Any:
-    """Await ``call()`` until it succeeds, backing off; the stream waits rather than drops."""
-    backoff = 0.5
-    failed_at: float | None = None
-    while True:
-        try:
-            result = await call()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            failed_at = failed_at or time.monotonic()
-            log.warning("redis_unavailable", extra={"fields": {
-                "error": type(exc).__name__, "retry_in_s": backoff,
-                "hint": "check CCPULSE_REDIS_URL and that Redis is up"}})
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
-            continue
-        if failed_at is not None:
-            log.info("redis_reachable", extra={"fields": {
-                "away_s": round(time.monotonic() - failed_at, 1)}})
-        return result
+async def _retry(call: Callable[[], Awaitable[Any]]) -> Any:
+    """Await ``call()`` until Redis answers, backing off; the stream waits rather than drops."""
+    retry = async_retrying("redis_unavailable", {
+        "hint": "check CCPULSE_REDIS_URL and that Redis is up"})
+    started = time.monotonic()
+    result = await retry(call)
+    if retry.statistics.get("attempt_number", 1) > 1:
+        log.info("redis_reachable", extra={"fields": {
+            "away_s": round(time.monotonic() - started, 1)}})
+    return result

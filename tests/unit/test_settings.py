@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from ccpulse.cli import build_parser
-from ccpulse.settings import ConfigError, kafka_python_security, load_settings, mask_url
+from ccpulse.settings import (
+    OPTIONS,
+    ConfigError,
+    kafka_python_security,
+    load_settings,
+    mask_url,
+)
+from processors.config import EngineConfig
 
 
 def test_defaults() -> None:
@@ -137,3 +145,42 @@ def test_per_team_alert_thresholds_from_the_config_file(tmp_path: Path) -> None:
     config.write_text('[teams."team-7"]\noccupancy_hihg = 0.9\n')
     with pytest.raises(ConfigError, match=r'teams\."team-7"\.occupancy_hihg'):
         load_settings({"config": str(config)}, {})
+
+
+def test_every_option_has_one_path_flag_variable_file_default(tmp_path: Path) -> None:
+    """Issue 18: each option resolves the same way; the worker's flags are the table's."""
+    worker = build_parser()._subparsers._group_actions[0].choices["worker"]
+    flags = {action.dest for action in worker._actions}
+    for option in OPTIONS:
+        assert option.variable == "CCPULSE_" + option.variable.removeprefix("CCPULSE_")
+        if option.flag:
+            assert option.name in flags, option.flag
+    assert "password" not in " ".join(str(o.flag) for o in OPTIONS)  # secrets: no flag
+    config = tmp_path / "c.toml"
+    config.write_text('instance_id = "from-file"\nlog_format = "json"\nbatch_size = 50\n')
+    s = load_settings({}, {"CCPULSE_CONFIG": str(config)})
+    assert (s.instance_id, s.log_format, s.batch_size) == ("from-file", "json", 50)
+    s = load_settings({"instance_id": "flag"}, {"CCPULSE_CONFIG": str(config),
+                                                "CCPULSE_INSTANCE_ID": "env"})
+    assert s.instance_id == "flag"
+    assert load_settings({}, {"CCPULSE_INSTANCE_ID": "env"}).instance_id == "env"
+    assert load_settings({}, {}).instance_id is None
+
+
+def test_engine_defaults_are_written_once() -> None:
+    """A config file that leaves the engine and staffing tables out changes nothing."""
+    assert load_settings({}, {}).engine == EngineConfig()
+
+
+def test_only_the_settings_module_reads_the_environment() -> None:
+    """Flags, environment, file and default go through load_settings; nothing else in the
+    product reads CCPULSE_* variables itself (the worker read CCPULSE_INSTANCE_ID, the CLI
+    two more, each in its own way)."""
+    root = Path(__file__).resolve().parents[2]
+    readers = []
+    for package in ("ccpulse", "streams", "alerts", "processors"):
+        for path in (root / package).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
+                    readers.append(path.name)
+    assert set(readers) == {"settings.py"}

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import orjson
 import pytest
 
+from processors.backoff import backoff_s
 from streams.align import Aligner
 from streams.consumer import BatchProcessor, RawMessage
 from streams.pipeline import DeadLetter, PipelineStats
 from streams.redis_log import RedisEventLog
+from streams.retry import retrying
 from streams.worker import (
     DataDirError,
     DeadLetterLog,
@@ -213,3 +216,40 @@ def test_an_unusable_data_directory_is_one_line_naming_the_path_and_the_setting(
     assert str(blocker / "group-1") in message
     assert "--data-dir" in message and "CCPULSE_DATA_DIR" in message and "data_dir" in message
     assert "\n" not in message
+
+
+def test_one_backoff_policy_doubles_from_half_a_second_to_its_cap() -> None:
+    assert [backoff_s(n) for n in range(7)] == [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 10.0]
+    assert backoff_s(9, cap_s=60) == 60.0
+
+
+def test_retrying_waits_logs_each_failure_and_returns_the_result(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("streams.retry.time.sleep", slept.append)
+    failures = iter([ConnectionError(), ConnectionError(), None])
+
+    def flaky() -> str:
+        error = next(failures)
+        if error is not None:
+            raise error
+        return "answer"
+
+    with caplog.at_level("WARNING", logger="ccpulse.retry"):
+        assert retrying("redis_unreachable", {"hint": "start Redis"}, ConnectionError)(
+            flaky) == "answer"
+    assert slept == [0.5, 1.0]
+    fields = [r.fields for r in caplog.records]  # type: ignore[attr-defined]
+    assert fields == [{"hint": "start Redis", "error": "ConnectionError", "retry_in_s": 0.5},
+                      {"hint": "start Redis", "error": "ConnectionError", "retry_in_s": 1.0}]
+    with pytest.raises(ValueError, match="not retried"):  # other errors go straight through
+        retrying("x", {}, ConnectionError)(lambda: (_ for _ in ()).throw(ValueError(
+            "not retried")))
+
+
+def test_a_stopped_retry_ends_its_wait_at_once() -> None:
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(ConnectionError):
+        retrying("x", {}, ConnectionError, until=stop)(
+            lambda: (_ for _ in ()).throw(ConnectionError()))
