@@ -19,6 +19,8 @@ setup: $(VENV)/.installed system
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	@# the distribution was called "ccpulse" before it moved to one import namespace
+	$(PY) -m pip uninstall --quiet --yes ccpulse 2>/dev/null || true
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 

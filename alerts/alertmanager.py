@@ -18,9 +18,8 @@ import urllib.request
 from collections.abc import Callable
 
 import msgspec
-
-from alerts.engine import Alert
-from processors.backoff import backoff_s
+from ccpulse.alerts.engine import Alert
+from ccpulse.processors.backoff import backoff_s
 
 log = logging.getLogger("ccpulse.alertmanager")
 

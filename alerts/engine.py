@@ -15,10 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import msgspec
-
-from alerts.rules import RULES, Finding, Rule, Thresholds
-from processors.snapshot import Snapshot
-from processors.timefmt import format_ms
+from ccpulse.alerts.rules import RULES, Finding, Rule, Thresholds
+from ccpulse.processors.snapshot import Snapshot
+from ccpulse.processors.timefmt import format_ms
 
 DEFAULT_INTERVAL_MS = 15_000
 

@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from alerts.engine import Alert, AlertEvaluator
-from alerts.notify import Notifier
+from ccpulse.alerts.engine import Alert, AlertEvaluator
+from ccpulse.alerts.notify import Notifier
 
 log = logging.getLogger("ccpulse.alerts")
 

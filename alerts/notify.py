@@ -11,9 +11,8 @@ from collections.abc import Callable
 from typing import IO, Protocol
 
 import msgspec
+from ccpulse.alerts.engine import Alert
 from rich.console import Console
-
-from alerts.engine import Alert
 
 
 class Notifier(Protocol):

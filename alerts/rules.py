@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from processors.catalogue import WINDOW_1H, WINDOW_8H, WINDOW_15M
-from processors.kpis import Kpis
-from processors.snapshot import Snapshot
-from processors.staffing import NOW, QueueStaffing
+from ccpulse.processors.catalogue import WINDOW_1H, WINDOW_8H, WINDOW_15M
+from ccpulse.processors.kpis import Kpis
+from ccpulse.processors.snapshot import Snapshot
+from ccpulse.processors.staffing import NOW, QueueStaffing
 
 RUNBOOK_BASE = "https://github.com/ccpulse/ccpulse/blob/main/docs/runbooks.md"
 

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
-
-from streams.worker import prepare_datadir, use_uvloop
+from ccpulse.streams.worker import prepare_datadir, use_uvloop
 
 
 def main(bootstrap: str, count: int, out: Path, topics: list[str]) -> None:

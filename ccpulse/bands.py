@@ -8,10 +8,10 @@ a queue is red exactly where its alert fires, so a wallboard and an alert never 
 
 from __future__ import annotations
 
-from alerts.rules import Thresholds
-from processors.catalogue import DEFAULT_BANDS, Band
-from processors.config import EngineConfig
-from processors.scorecard import Scorecard
+from ccpulse.alerts.rules import Thresholds
+from ccpulse.processors.catalogue import DEFAULT_BANDS, Band
+from ccpulse.processors.config import EngineConfig
+from ccpulse.processors.scorecard import Scorecard
 
 # Above the service-level target by less than this: yellow, a thin margin.
 SL_MARGIN = 0.05

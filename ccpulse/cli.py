@@ -16,11 +16,12 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-from alerts.notify import ConsoleNotifier, JsonLinesNotifier, Notifier
+from ccpulse.alerts.notify import ConsoleNotifier, JsonLinesNotifier, Notifier
 from ccpulse.dashboards import write_dashboards
 from ccpulse.demo import DemoOptions, run_demo
 from ccpulse.exporter import KpiCollector, exposition
 from ccpulse.logs import configure_logging
+from ccpulse.processors.timefmt import format_ms, parse_ms
 from ccpulse.report import DAY_MS, WEEK_MS, build_report
 from ccpulse.report_html import print_pdf, render
 from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
@@ -33,11 +34,10 @@ from ccpulse.settings import (
     kafka_python_security,
     load_settings,
 )
-from processors.timefmt import format_ms, parse_ms
-from streams.kafka_io import ensure_topics, make_producer, produce, realtime_pacer
-from streams.pipeline import Pipeline
-from streams.replay import BadLine, lines, replay, time_range
-from streams.simulator import HOUR, SimConfig, Simulator
+from ccpulse.streams.kafka_io import ensure_topics, make_producer, produce, realtime_pacer
+from ccpulse.streams.pipeline import Pipeline
+from ccpulse.streams.replay import BadLine, lines, replay, time_range
+from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 
 
 def _parse_time(text: str) -> int:

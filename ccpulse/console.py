@@ -9,10 +9,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from processors.catalogue import WINDOW_1H, WINDOW_15M, Band
-from processors.kpis import Kpis
-from processors.snapshot import Snapshot
-from streams.pipeline import PipelineStats
+from ccpulse.processors.catalogue import WINDOW_1H, WINDOW_15M, Band
+from ccpulse.processors.kpis import Kpis
+from ccpulse.processors.snapshot import Snapshot
+from ccpulse.streams.pipeline import PipelineStats
 
 
 def _cell(kpis: Kpis, key: str, fmt: str, bands: Mapping[str, Band]) -> Text:

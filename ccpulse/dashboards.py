@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from alerts.rules import Thresholds
+from ccpulse.alerts.rules import Thresholds
 from ccpulse.bands import bands_in_force
 from ccpulse.grafana import (
     Bands,
@@ -27,8 +27,8 @@ from ccpulse.grafana import (
     query_variable,
     window_variable,
 )
-from processors.catalogue import WINDOW_1H, WINDOW_8H, WINDOW_15M, WINDOWS, Band
-from processors.scorecard import Scorecard
+from ccpulse.processors.catalogue import WINDOW_1H, WINDOW_8H, WINDOW_15M, WINDOWS, Band
+from ccpulse.processors.scorecard import Scorecard
 
 Bandset = Mapping[str, Band]
 TEAM = 'team=~"$team"'

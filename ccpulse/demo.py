@@ -21,11 +21,11 @@ from ccpulse.bands import bands_in_force
 from ccpulse.console import render
 from ccpulse.exporter import KpiCollector
 from ccpulse.http import MetricsServer
+from ccpulse.processors.catalogue import Band
+from ccpulse.processors.timefmt import format_ms, parse_ms
 from ccpulse.runtime import Monitor
 from ccpulse.settings import Settings
-from processors.catalogue import Band
-from processors.timefmt import format_ms, parse_ms
-from streams.simulator import MINUTE, TEAM_SIZE, SimConfig, Simulator, demo_scenarios
+from ccpulse.streams.simulator import MINUTE, TEAM_SIZE, SimConfig, Simulator, demo_scenarios
 
 # Only the end of the warm-up is evaluated for alerts: enough for "held 15 min" rules to be
 # in their right state when the view opens, without evaluating hours of history every 15 s.

@@ -15,16 +15,16 @@ from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from alerts.engine import AlertEvaluator
+from ccpulse.alerts.engine import AlertEvaluator
+from ccpulse.processors import catalogue
+from ccpulse.processors.decode import REASONS
+from ccpulse.processors.kpis import Kpis
+from ccpulse.processors.scorecard import Scorecards
+from ccpulse.processors.snapshot import Snapshot
 from ccpulse.scorecard_metrics import scorecard_metrics
 from ccpulse.staffing_metrics import staffing_metrics
+from ccpulse.streams.pipeline import PipelineStats
 from ccpulse.textformat import LabelledGauge, render
-from processors import catalogue
-from processors.decode import REASONS
-from processors.kpis import Kpis
-from processors.scorecard import Scorecards
-from processors.snapshot import Snapshot
-from streams.pipeline import PipelineStats
 
 STATES = ("handling", "acw", "idle", "not_ready", "logged_out")
 

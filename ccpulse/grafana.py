@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from processors.catalogue import GREEN, RED, WINDOW_1H, WINDOWS, YELLOW, Band
+from ccpulse.processors.catalogue import GREEN, RED, WINDOW_1H, WINDOWS, YELLOW, Band
 
 DATASOURCE = {"type": "prometheus", "uid": "ccpulse-prometheus"}
 Json = dict[str, Any]

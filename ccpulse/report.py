@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ccpulse.processors import catalogue
+from ccpulse.processors.kpis import Kpis
+from ccpulse.processors.scorecard import AHT, GREEN, RED, Result, Scorecard, team_cards
+from ccpulse.processors.snapshot import Snapshot
 from ccpulse.settings import Settings
-from processors import catalogue
-from processors.kpis import Kpis
-from processors.scorecard import AHT, GREEN, RED, Result, Scorecard, team_cards
-from processors.snapshot import Snapshot
-from streams.pipeline import Pipeline
-from streams.replay import replay
+from ccpulse.streams.pipeline import Pipeline
+from ccpulse.streams.replay import replay
 
 DAY_MS = 24 * 3_600_000
 WEEK_MS = 7 * DAY_MS

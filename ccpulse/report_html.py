@@ -15,10 +15,10 @@ from pathlib import Path
 
 import orjson
 
+from ccpulse.processors.catalogue import Band
+from ccpulse.processors.scorecard import AHT, POINTS
+from ccpulse.processors.timefmt import format_ms
 from ccpulse.report import Bucket, Report, label
-from processors.catalogue import Band
-from processors.scorecard import AHT, POINTS
-from processors.timefmt import format_ms
 
 RATIOS = {"occupancy", "utilization", "fcr", "felt_heard", "sales_conversion",
           "request_capture", "repeat_contact", "escalation", "acw_share"}

@@ -11,10 +11,10 @@ import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from alerts.engine import Alert, AlertEvaluator
-from alerts.notify import Notifier
+from ccpulse.alerts.engine import Alert, AlertEvaluator
+from ccpulse.alerts.notify import Notifier
 from ccpulse.settings import Settings
-from streams.pipeline import Pipeline
+from ccpulse.streams.pipeline import Pipeline
 
 # Expiry walks every cell; every 5 min of event time keeps it off the per-event path.
 EXPIRE_EVERY_MS = 5 * 60_000

@@ -25,8 +25,8 @@ from typing import Annotated
 
 import msgspec
 
-from processors.catalogue import DEFAULT_BANDS, Band
-from processors.scorecard import Scorecard, Scorecards
+from ccpulse.processors.catalogue import DEFAULT_BANDS, Band
+from ccpulse.processors.scorecard import Scorecard, Scorecards
 
 Number = float | int
 

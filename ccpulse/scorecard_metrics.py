@@ -16,10 +16,10 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 
+from ccpulse.processors.catalogue import WINDOW_8H
+from ccpulse.processors.scorecard import Result, Scorecards, team_cards
+from ccpulse.processors.snapshot import Snapshot
 from ccpulse.textformat import LabelledGauge
-from processors.catalogue import WINDOW_8H
-from processors.scorecard import Result, Scorecards, team_cards
-from processors.snapshot import Snapshot
 
 WINDOW = WINDOW_8H  # the shift
 

@@ -30,18 +30,18 @@ import redis
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
-from alerts.alertmanager import AlertmanagerNotifier
-from alerts.leader import LeaderNotifier
-from alerts.notify import LogNotifier, TopicNotifier
+from ccpulse.alerts.alertmanager import AlertmanagerNotifier
+from ccpulse.alerts.leader import LeaderNotifier
+from ccpulse.alerts.notify import LogNotifier, TopicNotifier
 from ccpulse.exporter import KpiCollector
 from ccpulse.http import MetricsServer
 from ccpulse.logs import logging_config
 from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
 from ccpulse.settings import Settings, kafka_python_security
-from streams.kafka_io import make_producer
-from streams.pipeline import Pipeline, PipelineStats
-from streams.redis_log import KEY_PREFIX, log_key, trim_log
-from streams.replica import Replica
+from ccpulse.streams.kafka_io import make_producer
+from ccpulse.streams.pipeline import Pipeline, PipelineStats
+from ccpulse.streams.redis_log import KEY_PREFIX, log_key, trim_log
+from ccpulse.streams.replica import Replica
 
 log = logging.getLogger("ccpulse.worker")
 

@@ -24,11 +24,11 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 import yaml
 
-from alerts.rules import Thresholds
+from ccpulse.alerts.rules import Thresholds
+from ccpulse.processors.config import DEFAULT_CAPACITY, EngineConfig, StaffingConfig
+from ccpulse.processors.scorecard import Scorecards
 from ccpulse.scorecard_config import ScorecardFile, scorecards
-from processors.config import DEFAULT_CAPACITY, EngineConfig, StaffingConfig
-from processors.scorecard import Scorecards
-from streams.pipeline import AGENT_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, INTERACTION_TOPIC
+from ccpulse.streams.pipeline import AGENT_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, INTERACTION_TOPIC
 
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 Share = Annotated[float, msgspec.Meta(ge=0, le=1)]

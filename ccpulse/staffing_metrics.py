@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from processors.snapshot import Snapshot
+from ccpulse.processors.snapshot import Snapshot
 
 QC = ["queue", "channel"]
 

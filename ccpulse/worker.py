@@ -25,12 +25,18 @@ from kafka.errors import KafkaError
 from ccpulse.logs import logging_config
 from ccpulse.serving import ConsumerReport, serve_then_exit, wall_ms
 from ccpulse.settings import ConfigError, Settings, kafka_python_security, mask_url
-from streams.consumer import BatchProcessor
-from streams.kafka_io import ensure_topics
-from streams.pipeline import PipelineStats
-from streams.redis_log import RedisEventLog, partition_key
-from streams.retry import retrying
-from streams.worker import DataDirError, WorkerTopics, build_app, prepare_datadir, use_uvloop
+from ccpulse.streams.consumer import BatchProcessor
+from ccpulse.streams.kafka_io import ensure_topics
+from ccpulse.streams.pipeline import PipelineStats
+from ccpulse.streams.redis_log import RedisEventLog, partition_key
+from ccpulse.streams.retry import retrying
+from ccpulse.streams.worker import (
+    DataDirError,
+    WorkerTopics,
+    build_app,
+    prepare_datadir,
+    use_uvloop,
+)
 
 log = logging.getLogger("ccpulse.worker")
 T = TypeVar("T")

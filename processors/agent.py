@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from typing import NamedTuple
 
-from processors.timeline import (
+from ccpulse.processors.timeline import (
     ACW,
     HANDLING,
     IDLE,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from processors.catalogue import HOUR_MS, MINUTE_MS, WINDOW_1H, WINDOW_15M, WINDOWS
+from ccpulse.processors.catalogue import HOUR_MS, MINUTE_MS, WINDOW_1H, WINDOW_15M, WINDOWS
 
 DEFAULT_WINDOWS: dict[str, int] = WINDOWS
 DEFAULT_CAPACITY: dict[str, int] = {

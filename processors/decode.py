@@ -12,8 +12,7 @@ import re
 from typing import NamedTuple
 
 import msgspec
-
-from processors.events import AnyEvent
+from ccpulse.processors.events import AnyEvent
 
 MAX_EVENT_BYTES = 64 * 1024
 FUTURE_TOLERANCE_MS = 5 * 60 * 1000

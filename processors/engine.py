@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from processors.agent import (
+from ccpulse.processors.agent import (
     ANSWERED,
     AVAILABLE,
     ENDED,
@@ -25,9 +25,9 @@ from processors.agent import (
     AgentMachine,
     Transition,
 )
-from processors.config import HOUR_MS, EngineConfig
-from processors.decode import OVER_LIMIT, TOO_LATE, Decoded, Rejection
-from processors.events import (
+from ccpulse.processors.config import HOUR_MS, EngineConfig
+from ccpulse.processors.decode import OVER_LIMIT, TOO_LATE, Decoded, Rejection
+from ccpulse.processors.events import (
     AgentAvailable,
     AgentLogin,
     AgentLogout,
@@ -42,8 +42,8 @@ from processors.events import (
     InteractionSurvey,
     InteractionWrapped,
 )
-from processors.measures import WIDTH, Wrap
-from processors.series import Cell, PrefixSeries, Vector
+from ccpulse.processors.measures import WIDTH, Wrap
+from ccpulse.processors.series import Cell, PrefixSeries, Vector
 
 UNKNOWN_CHANNEL = "unknown"
 UNKNOWN_QUEUE = "unknown"

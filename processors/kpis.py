@@ -7,9 +7,9 @@ never becomes NaN or 0 downstream.
 
 from __future__ import annotations
 
-from processors.measures import Abandon, Answer, Contact, QueueAnswer, Survey, Wrap
-from processors.series import Vector
-from processors.timeline import ACW, HANDLING, IDLE, LOAD, NOT_READY_PRODUCTIVE
+from ccpulse.processors.measures import Abandon, Answer, Contact, QueueAnswer, Survey, Wrap
+from ccpulse.processors.series import Vector
+from ccpulse.processors.timeline import ACW, HANDLING, IDLE, LOAD, NOT_READY_PRODUCTIVE
 
 MS_PER_HOUR = 3_600_000
 

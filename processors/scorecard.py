@@ -23,8 +23,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from processors.catalogue import DEFAULT_BANDS, GREEN, RED, YELLOW, Band
-from processors.kpis import Kpis
+from ccpulse.processors.catalogue import DEFAULT_BANDS, GREEN, RED, YELLOW, Band
+from ccpulse.processors.kpis import Kpis
 
 POINTS = {GREEN: 1.0, YELLOW: 0.5, RED: 0.0}
 AHT = "aht_non_emotional_seconds"  # judged as a ratio to its target (catalogue: its band)

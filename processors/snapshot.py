@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from processors.agent import UNKNOWN_TEAM
-from processors.engine import KpiEngine
-from processors.kpis import (
+from ccpulse.processors.agent import UNKNOWN_TEAM
+from ccpulse.processors.engine import KpiEngine
+from ccpulse.processors.kpis import (
     Kpis,
     answer_kpis,
     interactions_per_hour,
@@ -22,10 +22,10 @@ from processors.kpis import (
     time_kpis,
     wrap_kpis,
 )
-from processors.measures import WIDTH, Wrap
-from processors.series import Vector, add
-from processors.staffing import QueueChannel, QueueStaffing, staffing
-from processors.timeline import STATE_NAMES, ZERO_TIME
+from ccpulse.processors.measures import WIDTH, Wrap
+from ccpulse.processors.series import Vector, add
+from ccpulse.processors.staffing import QueueChannel, QueueStaffing, staffing
+from ccpulse.processors.timeline import STATE_NAMES, ZERO_TIME
 
 Sums = dict[str, Vector]
 

@@ -28,12 +28,12 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from processors.config import StaffingConfig
-from processors.engine import KpiEngine
-from processors.erlang import average_speed_of_answer, required_servers, service_level
-from processors.kpis import Kpis
-from processors.measures import Answer, Contact
-from processors.series import PrefixSeries
+from ccpulse.processors.config import StaffingConfig
+from ccpulse.processors.engine import KpiEngine
+from ccpulse.processors.erlang import average_speed_of_answer, required_servers, service_level
+from ccpulse.processors.kpis import Kpis
+from ccpulse.processors.measures import Answer, Contact
+from ccpulse.processors.series import PrefixSeries
 
 NOW = "now"
 IN_PRODUCTION = frozenset({"handling", "acw", "idle"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 
-from processors.series import Vector, add, sub
+from ccpulse.processors.series import Vector, add, sub
 
 # Activity categories, by the contract's precedence. Indexes into the time vector.
 HANDLING = 0

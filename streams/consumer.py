@@ -25,10 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from processors.decode import TOO_LATE, Decoded, Rejection, decode
-from streams.align import Aligner
-from streams.pipeline import DeadLetter, PipelineStats
-from streams.redis_log import Accepted, partition_key
+from ccpulse.processors.decode import TOO_LATE, Decoded, Rejection, decode
+from ccpulse.streams.align import Aligner
+from ccpulse.streams.pipeline import DeadLetter, PipelineStats
+from ccpulse.streams.redis_log import Accepted, partition_key
 
 
 @dataclass(frozen=True)

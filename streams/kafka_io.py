@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
+from ccpulse.processors.timefmt import parse_ms
+from ccpulse.streams.pipeline import topic_for_type
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
-
-from processors.timefmt import parse_ms
-from streams.pipeline import topic_for_type
 
 log = logging.getLogger("ccpulse.kafka")
 

@@ -14,10 +14,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from processors.config import EngineConfig
-from processors.decode import Decoded, Rejection, decode
-from processors.engine import KpiEngine
-from processors.snapshot import Snapshot, snapshot
+from ccpulse.processors.config import EngineConfig
+from ccpulse.processors.decode import Decoded, Rejection, decode
+from ccpulse.processors.engine import KpiEngine
+from ccpulse.processors.snapshot import Snapshot, snapshot
 
 AGENT_TOPIC = "cc.agent-states"
 INTERACTION_TOPIC = "cc.interactions"

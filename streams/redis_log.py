@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from streams.log_codec import FIELD, pack, unpack
+from ccpulse.streams.log_codec import FIELD, pack, unpack
 
 KEY_PREFIX = "{ccpulse}"
 DEDUP_TTL_S = 24 * 3600

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from processors.decode import Decoded, Rejection, decode
-from streams.pipeline import Pipeline
+from ccpulse.processors.decode import Decoded, Rejection, decode
+from ccpulse.streams.pipeline import Pipeline
 
 # A progress bar redrawn per line costs more than decoding the line.
 PROGRESS_EVERY_BYTES = 1 << 20

@@ -11,9 +11,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from streams.pipeline import Pipeline
-from streams.redis_log import entries
-from streams.retry import retrying
+from ccpulse.streams.pipeline import Pipeline
+from ccpulse.streams.redis_log import entries
+from ccpulse.streams.retry import retrying
 
 READ_COUNT = 5000
 BLOCK_MS = 250

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from processors.timefmt import format_ms
+from ccpulse.processors.timefmt import format_ms
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE

@@ -20,12 +20,11 @@ from typing import Any
 
 import faust
 import mode.loop
+from ccpulse.streams.consumer import BatchProcessor, Prepared, RawMessage
+from ccpulse.streams.pipeline import DeadLetter
+from ccpulse.streams.redis_log import RedisEventLog, decode_offsets, partition_key
+from ccpulse.streams.retry import async_retrying
 from faust.types import TP
-
-from streams.consumer import BatchProcessor, Prepared, RawMessage
-from streams.pipeline import DeadLetter
-from streams.redis_log import RedisEventLog, decode_offsets, partition_key
-from streams.retry import async_retrying
 
 log = logging.getLogger("ccpulse.worker")
 

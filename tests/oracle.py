@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from processors.timefmt import parse_ms
+from ccpulse.processors.timefmt import parse_ms
 
 PRODUCTIVE = {"training", "coaching", "meeting", "backoffice"}
 CAPACITY = {"voice": 1, "chat": 3, "email": 5, "social": 3, "sms": 3, "video": 1}

@@ -6,11 +6,10 @@ import itertools
 from typing import Any
 
 import orjson
-
-from processors.decode import Decoded, decode
-from processors.engine import KpiEngine
-from processors.snapshot import Snapshot, snapshot
-from processors.timefmt import format_ms, parse_ms
+from ccpulse.processors.decode import Decoded, decode
+from ccpulse.processors.engine import KpiEngine
+from ccpulse.processors.snapshot import Snapshot, snapshot
+from ccpulse.processors.timefmt import format_ms, parse_ms
 
 DAY = "2026-11-22"
 

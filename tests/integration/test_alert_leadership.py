@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import redis
-
-from alerts.engine import Alert, AlertEvaluator
-from alerts.leader import LeaderNotifier
-from processors.snapshot import Snapshot, WindowKpis
+from ccpulse.alerts.engine import Alert, AlertEvaluator
+from ccpulse.alerts.leader import LeaderNotifier
+from ccpulse.processors.snapshot import Snapshot, WindowKpis
 
 
 class Collect:

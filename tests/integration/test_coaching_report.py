@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from ccpulse.processors import catalogue
+from ccpulse.processors.timefmt import format_ms, parse_ms
 from prometheus_client.parser import text_string_to_metric_families
 
 from ccpulse.report_html import chromium
-from processors import catalogue
-from processors.timefmt import format_ms, parse_ms
 
 START = "2026-11-23T08:00:00Z"
 END = "2026-11-23T16:00:00Z"  # an 8 h period: replay's 8h window ending at --to

@@ -10,9 +10,8 @@ import sys
 from collections import defaultdict
 
 import pytest
-
-from processors.timefmt import parse_ms
-from streams.simulator import HOUR, MINUTE, SimConfig, Simulator
+from ccpulse.processors.timefmt import parse_ms
+from ccpulse.streams.simulator import HOUR, MINUTE, SimConfig, Simulator
 
 AGENTS, HOURS, SEED = 60, 6, 13
 

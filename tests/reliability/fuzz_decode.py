@@ -15,7 +15,7 @@ import atheris
 import orjson
 
 with atheris.instrument_imports():
-    from processors.decode import REASONS, Decoded, Rejection, decode
+    from ccpulse.processors.decode import REASONS, Decoded, Rejection, decode
 
 SEEDS = [
     {"event_id": "e1", "type": "agent.login", "ts": "2026-11-22T09:00:00Z", "agent_id": "a1",

@@ -4,15 +4,15 @@ for the console, the dashboards and the scorecard."""
 from __future__ import annotations
 
 import pytest
+from ccpulse.alerts.rules import Thresholds
+from ccpulse.processors import catalogue, kpis
+from ccpulse.processors.catalogue import AGENT, CATALOGUE, CHANNEL, QUEUE, TEAM, Band
+from ccpulse.processors.measures import WIDTH, Wrap
+from ccpulse.processors.scorecard import Scorecard
 
-from alerts.rules import Thresholds
 from ccpulse.bands import bands_in_force
 from ccpulse.console import _cell
 from ccpulse.grafana import Bands, bands_of
-from processors import catalogue, kpis
-from processors.catalogue import AGENT, CATALOGUE, CHANNEL, QUEUE, TEAM, Band
-from processors.measures import WIDTH, Wrap
-from processors.scorecard import Scorecard
 
 # Counts the formulas return beside the KPIs, for the alert rules' minimum samples only.
 INTERNAL = {"idle_between_samples"}

@@ -6,15 +6,15 @@ import math
 
 import orjson
 import pytest
+from ccpulse.alerts.engine import AlertEvaluator
+from ccpulse.alerts.rules import Thresholds
+from ccpulse.processors.decode import REASONS
+from ccpulse.processors.timefmt import format_ms
+from ccpulse.streams.pipeline import Pipeline
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from alerts.engine import AlertEvaluator
-from alerts.rules import Thresholds
 from ccpulse.exporter import KpiCollector, exposition
-from processors.decode import REASONS
-from processors.timefmt import format_ms
-from streams.pipeline import Pipeline
 from tests.support import EventFactory, at
 
 REQUIRED = [

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from ccpulse.processors.kpis import Kpis
+from ccpulse.processors.scorecard import AHT, Scorecard, mark
 
 from ccpulse.report import Bucket, Report, focus_areas, wins
-from processors.kpis import Kpis
-from processors.scorecard import AHT, Scorecard, mark
 
 GOOD: Kpis = {"occupancy": 0.80, AHT: 300.0, "fcr": 0.75, "qa_score": 90.0, "csat": 4.5,
               "felt_heard": 0.9, "idle_between_seconds": 40.0}

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from ccpulse.settings import ConfigError, load_settings
-from processors.scorecard import (
+from ccpulse.processors.scorecard import (
     AHT,
     DEFAULT_BANDS,
     Band,
@@ -16,6 +14,8 @@ from processors.scorecard import (
     spread,
     team_cards,
 )
+
+from ccpulse.settings import ConfigError, load_settings
 
 
 @pytest.mark.parametrize(("key", "value", "colour"), [

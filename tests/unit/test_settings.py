@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from ccpulse.processors.config import EngineConfig
 
 from ccpulse.cli import build_parser
 from ccpulse.settings import (
@@ -16,7 +17,6 @@ from ccpulse.settings import (
     load_settings,
     mask_url,
 )
-from processors.config import EngineConfig
 
 
 def test_defaults() -> None:

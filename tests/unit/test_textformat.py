@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from ccpulse.streams.pipeline import Pipeline
+from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import (
@@ -20,8 +22,6 @@ from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 
 from ccpulse.exporter import KpiCollector
 from ccpulse.textformat import LabelledGauge, render
-from streams.pipeline import Pipeline
-from streams.simulator import HOUR, SimConfig, Simulator
 
 AWKWARD = ['plain', 'quote " in', 'back\\slash', 'new\nline', '"}', 'ünïcödé ✓', '', '{x="1"}']
 

@@ -7,20 +7,20 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-from processors.backoff import backoff_s
-from streams.align import Aligner
-from streams.consumer import BatchProcessor, RawMessage
-from streams.pipeline import DeadLetter, PipelineStats
-from streams.redis_log import RedisEventLog
-from streams.retry import retrying
-from streams.worker import (
+from ccpulse.processors.backoff import backoff_s
+from ccpulse.streams.align import Aligner
+from ccpulse.streams.consumer import BatchProcessor, RawMessage
+from ccpulse.streams.pipeline import DeadLetter, PipelineStats
+from ccpulse.streams.redis_log import RedisEventLog
+from ccpulse.streams.retry import retrying
+from ccpulse.streams.worker import (
     DataDirError,
     DeadLetterLog,
     WorkerTopics,
     build_app,
     prepare_datadir,
 )
+
 from tests.support import EventFactory, at
 
 
@@ -226,7 +226,7 @@ def test_one_backoff_policy_doubles_from_half_a_second_to_its_cap() -> None:
 def test_retrying_waits_logs_each_failure_and_returns_the_result(
         caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr("streams.retry.time.sleep", slept.append)
+    monkeypatch.setattr("ccpulse.streams.retry.time.sleep", slept.append)
     failures = iter([ConnectionError(), ConnectionError(), None])
 
     def flaky() -> str:
