@@ -65,6 +65,15 @@ _decoder = msgspec.json.Decoder(AnyEvent)
 _QUOTED = re.compile(r"'[^']*'")
 
 
+def too_late(ts: int, newest: int | None, lateness_ms: int) -> Rejection | None:
+    """The lateness rule, for the engine and the worker's consumer alike: an event older than
+    the newest event of its key (its agent, or its queue) by more than ``lateness_ms`` is
+    refused. Known ids are checked before it: a late duplicate is a duplicate."""
+    if newest is not None and ts < newest - lateness_ms:
+        return Rejection(TOO_LATE, f"{newest - ts} ms older than the newest event of its key")
+    return None
+
+
 def _reason_for(message: str) -> str:
     if message.startswith("Object missing required field"):
         return MISSING_FIELD

@@ -26,7 +26,7 @@ from ccpulse.processors.agent import (
     Transition,
 )
 from ccpulse.processors.config import HOUR_MS, EngineConfig
-from ccpulse.processors.decode import OVER_LIMIT, TOO_LATE, Decoded, Rejection
+from ccpulse.processors.decode import OVER_LIMIT, Decoded, Rejection, too_late
 from ccpulse.processors.events import (
     AgentAvailable,
     AgentLogin,
@@ -113,8 +113,9 @@ class KpiEngine:
             last = self.agents[agent_id].last_ts if agent_id in self.agents else None
         else:
             last = self.queue_last_ts.get(event.queue_id)  # type: ignore[attr-defined]
-        if last is not None and ts < last - self.config.lateness_ms:
-            return Rejection(TOO_LATE, f"{last - ts} ms older than the newest event of its key")
+        late = too_late(ts, last, self.config.lateness_ms)
+        if late is not None:
+            return late
         refused = self._over_limit(event, agent_id, ts)
         if refused is not None:
             return refused

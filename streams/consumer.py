@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccpulse.processors.decode import TOO_LATE, Decoded, Rejection, decode
+from ccpulse.processors.decode import Decoded, Rejection, decode, too_late
 from ccpulse.streams.align import Aligner
 from ccpulse.streams.pipeline import DeadLetter, PipelineStats
 from ccpulse.streams.redis_log import Accepted, partition_key
@@ -148,8 +148,9 @@ class BatchProcessor:
         event, ts = decoded
         entity = getattr(event, "agent_id", None) or f"queue:{event.queue_id}"  # type: ignore[attr-defined]
         newest = self.watermarks.get(entity)
-        if newest is not None and ts < newest - self.lateness_ms:
-            return Rejection(TOO_LATE, f"{newest - ts} ms older than the newest event of its key")
+        late = too_late(ts, newest, self.lateness_ms)
+        if late is not None:
+            return late
         if newest is None or ts > newest:
             self.watermarks[entity] = ts
         return decoded
