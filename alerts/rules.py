@@ -14,7 +14,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ccpulse.processors.catalogue import WINDOW_1H, WINDOW_8H, WINDOW_15M
+from ccpulse.processors.catalogue import (
+    OCCUPANCY_HEALTHY_HIGH,
+    OCCUPANCY_OVERSTAFFED_BELOW,
+    WINDOW_1H,
+    WINDOW_8H,
+    WINDOW_15M,
+)
 from ccpulse.processors.kpis import Kpis
 from ccpulse.processors.snapshot import Snapshot
 from ccpulse.processors.staffing import NOW, QueueStaffing
@@ -26,11 +32,11 @@ RUNBOOK_BASE = "https://github.com/ccpulse/ccpulse/blob/main/docs/runbooks.md"
 class Thresholds:
     """Defaults from contract §4; every one can be overridden in the config file."""
 
-    occupancy_high: float = 0.85
+    occupancy_high: float = OCCUPANCY_HEALTHY_HIGH
     occupancy_resolve: float = 0.80
     occupancy_hold_ms: int = 10 * 60_000
-    team_occupancy_resolve: float = 0.85
-    overstaffed_below: float = 0.60
+    team_occupancy_resolve: float = OCCUPANCY_HEALTHY_HIGH
+    overstaffed_below: float = OCCUPANCY_OVERSTAFFED_BELOW
     overstaffed_min_agents: int = 3
     overstaffed_hold_ms: int = 15 * 60_000
     aht_up: float = 0.15

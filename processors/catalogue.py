@@ -77,13 +77,20 @@ class Kpi:
         return self.queue_help if self.queue_help and scope in CONTACTS else self.help
 
 
+# Contract §2: occupancy healthy 0.75-0.85, burnout risk above 0.85 sustained, overstaffing
+# below 0.60. The alert thresholds and the staffing plan's ceiling default to these.
+OCCUPANCY_HEALTHY_LOW, OCCUPANCY_HEALTHY_HIGH = 0.75, 0.85
+OCCUPANCY_OVERSTAFFED_BELOW = 0.60
+
 # Bands: the contract's where it has them (occupancy healthy 0.75-0.85, overstaffing below
 # 0.60; utilization above 0.85; FCR 0.70+; conversion above 0.30 / below 0.10; capture above
 # 0.85 / below 0.50), common practice where it does not (CSAT, QA, felt heard, sentiment).
 CATALOGUE: tuple[Kpi, ...] = (
     # Time and presence (agents and teams)
     Kpi("occupancy", "occupancy_ratio", "(handling + acw) / (handling + acw + idle) time",
-        PEOPLE, per_agent=True, band=Band((0.75, 0.85), (0.60, 0.90))),
+        PEOPLE, per_agent=True,
+        band=Band((OCCUPANCY_HEALTHY_LOW, OCCUPANCY_HEALTHY_HIGH),
+                  (OCCUPANCY_OVERSTAFFED_BELOW, 0.90))),
     Kpi("utilization", "utilization_ratio",
         "(handling + acw + productive not-ready) / logged-in time", PEOPLE, per_agent=True,
         band=Band((0.85, None), (0.60, None))),

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ccpulse.processors.catalogue import HOUR_MS, MINUTE_MS, WINDOW_1H, WINDOW_15M, WINDOWS
+from ccpulse.processors.catalogue import (
+    HOUR_MS,
+    MINUTE_MS,
+    OCCUPANCY_HEALTHY_HIGH,
+    WINDOW_1H,
+    WINDOW_15M,
+    WINDOWS,
+)
 
 DEFAULT_WINDOWS: dict[str, int] = WINDOWS
 DEFAULT_CAPACITY: dict[str, int] = {
@@ -32,7 +39,7 @@ class StaffingConfig:
     queue_service_level_target: dict[str, float] = field(default_factory=dict)
     # Never plan above the top of the healthy occupancy band: meeting the service level must
     # not mean planning agents into burnout.
-    occupancy_cap: float = 0.85
+    occupancy_cap: float = OCCUPANCY_HEALTHY_HIGH
     # Live offered load is measured over these windows; the first one drives "now".
     load_windows: tuple[str, ...] = (WINDOW_15M, WINDOW_1H)
     horizons_ms: dict[str, int] = field(
