@@ -260,7 +260,13 @@ async def _retry(call: Callable[[], Awaitable[Any]]) -> Any:
     retry = async_retrying("redis_unavailable", {
         "hint": "check CCPULSE_REDIS_URL and that Redis is up"})
     started = time.monotonic()
-    result = await retry(call)
+
+    async def attempt() -> Any:
+        # a coroutine function: tenacity runs a plain callable synchronously, and would hand
+        # back the awaitable that redis.asyncio returns instead of its result
+        return await call()
+
+    result = await retry(attempt)
     if retry.statistics.get("attempt_number", 1) > 1:
         log.info("redis_reachable", extra={"fields": {
             "away_s": round(time.monotonic() - started, 1)}})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -17,6 +19,7 @@ from ccpulse.streams.worker import (
     DataDirError,
     DeadLetterLog,
     WorkerTopics,
+    _retry,
     build_app,
     prepare_datadir,
 )
@@ -253,3 +256,25 @@ def test_a_stopped_retry_ends_its_wait_at_once() -> None:
     with pytest.raises(ConnectionError):
         retrying("x", {}, ConnectionError, until=stop)(
             lambda: (_ for _ in ()).throw(ConnectionError()))
+
+
+def test_the_stream_retry_awaits_what_a_plain_callable_returns(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """redis.asyncio's calls are plain methods returning awaitables (found by the live
+    benchmark: the worker crashed on a coroutine where it expected offsets)."""
+    failures = iter([ConnectionError(), None])
+
+    async def answer() -> dict[str, int]:
+        return {"a:0": 7}
+
+    def stored_offsets() -> Any:  # not a coroutine function, like redis.asyncio's methods
+        error = next(failures)
+        if error is not None:
+            raise error
+        return answer()
+
+    async def no_sleep(_seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr("asyncio.sleep", no_sleep)
+    assert asyncio.run(_retry(stored_offsets)) == {"a:0": 7}
