@@ -228,7 +228,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         else:
             collector = KpiCollector(lambda: monitor.pipeline.snapshot(now),
                                      alerts=monitor.evaluator,
-                                     scorecards=settings.scorecards)
+                                     scorecards=settings.scorecards,
+                                     metrics=settings.metrics)
             text = exposition(collector)
         if args.metrics_out == "-":
             sys.stdout.buffer.write(text)

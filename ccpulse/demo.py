@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.live import Live
 
+from ccpulse.api import RecentSnapshot, api
 from ccpulse.bands import bands_in_force
 from ccpulse.console import render
 from ccpulse.exporter import KpiCollector
@@ -69,17 +70,21 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
     registry = CollectorRegistry()
     registry.register(KpiCollector(lambda: pipeline.snapshot(clock()),  # type: ignore[arg-type]
                                    pipeline.stats, alerts=evaluator, clock_ms=clock,
-                                   scorecards=settings.scorecards))
+                                   scorecards=settings.scorecards,
+                                   metrics=settings.metrics))
     try:
         server = MetricsServer(registry, settings.metrics_host, settings.metrics_port,
-                               lambda: (True, "ok"), settings.metrics_credentials).start()
+                               lambda: (True, "ok"), settings.metrics_credentials,
+                               api=api(RecentSnapshot(pipeline.snapshot, clock))).start()
     except OSError as exc:
         console.print(f"[red]cannot serve metrics on port {settings.metrics_port}: "
                       f"{exc.strerror}. Pick another with --metrics-port.[/]")
         return 2
     console.print(f"[bold]ccpulse demo[/]: {options.agents} simulated agents, warming up with "
                   f"{options.warmup_minutes:.0f} min of history…  metrics: "
-                  f"http://localhost:{server.port}/metrics  (Ctrl-C to stop)", highlight=False)
+                  f"http://localhost:{server.port}/metrics, one agent's every KPI: "
+                  f"http://localhost:{server.port}/api/v1/agent/agent-00001  (Ctrl-C to stop)",
+                  highlight=False)
     live = Live(console=console, auto_refresh=False) if options.live_view else None
     bands = bands_in_force(settings.thresholds, settings.scorecards.default,
                            settings.engine.service_level_threshold_ms / 1000)

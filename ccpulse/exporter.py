@@ -12,6 +12,7 @@ denominator simply yields no sample (never NaN). Example exposition::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -29,12 +30,26 @@ from ccpulse.textformat import LabelledGauge, render
 STATES = ("handling", "acw", "idle", "not_ready", "logged_out")
 
 
-def _families(scope: str, labels: list[str], agent_set: frozenset[str] | None = None,
+@dataclass(frozen=True)
+class MetricsConfig:
+    """What ``/metrics`` holds per agent (``[metrics]`` in the config file). Teams, queues and
+    channels get every KPI in every window; an agent gets the per-agent budget, because a
+    floor of 50,000 agents × 3 windows × every KPI is millions of series and a scrape that
+    outlasts Prometheus' timeout. The rest is one request away: ``/api/v1/agent/ID``."""
+
+    agent_series: catalogue.AgentSeries = field(
+        default_factory=lambda: dict(catalogue.DEFAULT_AGENT_SERIES))
+    # interactions per hour of each agent split by channel too (channel "all" is always there)
+    agent_channels: bool = False
+
+    def series_per_agent(self) -> int:
+        """KPI series an agent with a value for each has (state and scorecard not counted)."""
+        return sum(len(keys) for keys in self.agent_series.values())
+
+
+def _families(scope: str, labels: list[str], agent_set: catalogue.AgentSeries | None = None,
               ) -> dict[str, LabelledGauge]:
-    """One family per KPI of the scope in the catalogue. Per agent only the per-agent set
-    (what a supervisor acts on: contract §3's list, the burnout signals, the default
-    scorecard): a floor of 5,000 agents × 3 windows × every KPI would be millions of series.
-    Teams, queues and channels get everything."""
+    """One family per KPI of the scope in the catalogue (per agent: of the budget)."""
     return {
         kpi.key: LabelledGauge(f"ccpulse_{scope}_{kpi.metric}", kpi.help_for(scope),
                                labels=labels)
@@ -42,12 +57,13 @@ def _families(scope: str, labels: list[str], agent_set: frozenset[str] | None = 
     }
 
 
-def _fill(families: dict[str, LabelledGauge], kpis: Kpis, labels: tuple[str, ...]) -> None:
-    """One tuple of label values for every KPI of a scope and window: stored once, and the
-    exposition renders it once."""
+def _fill(families: dict[str, LabelledGauge], kpis: Kpis, labels: tuple[str, ...],
+          only: frozenset[str] | None = None) -> None:
+    """One tuple of label values for every KPI of a scope and window (of ``only``, where
+    given): stored once, and the exposition renders it once."""
     for key, value in kpis.items():
         family = families.get(key)
-        if family is not None:
+        if family is not None and (only is None or key in only):
             family.add_metric(labels, value)
 
 
@@ -81,6 +97,7 @@ class KpiCollector:
         clock_ms: Callable[[], int] | None = None,
         last_event_ms: Callable[[], int | None] | None = None,
         scorecards: Scorecards | None = None,
+        metrics: MetricsConfig | None = None,
     ) -> None:
         """``last_event_ms`` overrides where the lag comes from: in a worker, counters are the
         consumer's own but the lag is that of the replica behind ``/metrics``."""
@@ -88,6 +105,7 @@ class KpiCollector:
         self._stats = stats
         self._alerts = alerts
         self._scorecards = scorecards or Scorecards()
+        self._metrics = metrics or MetricsConfig()
         self._clock_ms = clock_ms
         self._last_event_ms = last_event_ms or (lambda: stats.last_event_ms if stats else None)
 
@@ -103,7 +121,8 @@ class KpiCollector:
             yield from self._pipeline_metrics(self._stats)
 
     def _kpi_metrics(self, snap: Snapshot) -> Iterator[Metric]:
-        agent = _families(catalogue.AGENT, ["agent", "team", "window"])
+        budget = self._metrics.agent_series
+        agent = _families(catalogue.AGENT, ["agent", "team", "window"], budget)
         team = _families(catalogue.TEAM, ["team", "window"])
         queue = _families(catalogue.QUEUE, ["queue", "window"])
         channel = _families(catalogue.CHANNEL, ["channel", "window"])
@@ -113,14 +132,18 @@ class KpiCollector:
         team_iph = LabelledGauge(f"ccpulse_team_{iph.metric}", iph.help,
                                  labels=["team", "window", "channel"])
         for window, kpis in snap.windows.items():
+            keys = budget.get(window, frozenset())
+            agent_iph_here = iph.key in keys
             for agent_id, values in kpis.agent.items():
+                if not keys:
+                    break
                 team_id = snap.team_of(agent_id)
-                _fill(agent, values, (agent_id, team_id, window))
-                if "interactions_per_hour" in values:
-                    agent_iph.add_metric([agent_id, team_id, window, "all"],
-                                         values["interactions_per_hour"])
-            for (agent_id, ch), value in kpis.agent_iph.items():
-                agent_iph.add_metric([agent_id, snap.team_of(agent_id), window, ch], value)
+                _fill(agent, values, (agent_id, team_id, window), keys)
+                if agent_iph_here and iph.key in values:
+                    agent_iph.add_metric([agent_id, team_id, window, "all"], values[iph.key])
+            if agent_iph_here and self._metrics.agent_channels:
+                for (agent_id, ch), value in kpis.agent_iph.items():
+                    agent_iph.add_metric([agent_id, snap.team_of(agent_id), window, ch], value)
             for team_id, values in kpis.team.items():
                 _fill(team, values, (team_id, window))
                 if "interactions_per_hour" in values:

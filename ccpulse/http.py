@@ -6,6 +6,8 @@ credentials, ``/metrics`` asks for HTTP basic auth (Prometheus' ``basic_auth`` s
 ``/healthz`` (liveness: the process does its job) and ``/readyz`` (readiness: caught up with
 its input) stay open for orchestrators and say nothing but "ok"/"ready" or what they wait for.
 A process without a readiness of its own (the demo) answers ``/readyz`` as ``/healthz``.
+``/api/v1/<scope>/<id>`` (:mod:`ccpulse.api`) answers JSON behind the same credentials as
+``/metrics``: it holds the same numbers, and more of them.
 """
 
 from __future__ import annotations
@@ -15,12 +17,18 @@ import hmac
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from ccpulse.textformat import render
 
 HealthCheck = Callable[[], tuple[bool, str]]
+ScopeApi = Callable[[str, str], dict[str, Any] | None]  # (scope, id) -> document or unknown
+API_PREFIX = "/api/v1/"
+JSON = "application/json"
 
 
 class MetricsServer:
@@ -28,8 +36,8 @@ class MetricsServer:
 
     def __init__(self, registry: CollectorRegistry, host: str, port: int,
                  health: HealthCheck, credentials: tuple[str, str] | None = None, *,
-                 ready: HealthCheck | None = None) -> None:
-        handler = _handler(registry, health, credentials, ready or health)
+                 ready: HealthCheck | None = None, api: ScopeApi | None = None) -> None:
+        handler = _handler(registry, health, credentials, ready or health, api)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics",
@@ -49,7 +57,7 @@ class MetricsServer:
 
 
 def _handler(registry: CollectorRegistry, health: HealthCheck,
-             credentials: tuple[str, str] | None, ready: HealthCheck,
+             credentials: tuple[str, str] | None, ready: HealthCheck, api: ScopeApi | None,
              ) -> type[BaseHTTPRequestHandler]:
     probes = {"/healthz": health, "/readyz": ready}
     expected = None if credentials is None else (
@@ -59,22 +67,39 @@ def _handler(registry: CollectorRegistry, health: HealthCheck,
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                given = self.headers.get("Authorization", "")
-                if expected is not None and not hmac.compare_digest(given.encode(),
-                                                                    expected.encode()):
-                    self.send_response(401)
-                    self.send_header("WWW-Authenticate", 'Basic realm="ccpulse"')
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self._send(200, CONTENT_TYPE_LATEST, render(registry.collect()))
+                if self._authorized():
+                    self._send(200, CONTENT_TYPE_LATEST, render(registry.collect()))
+            elif api is not None and path.startswith(API_PREFIX):
+                if self._authorized():
+                    self._api(path.removeprefix(API_PREFIX))
             elif path in probes:
                 ok, message = probes[path]()
                 self._send(200 if ok else 503, "text/plain; charset=utf-8",
                            (message + "\n").encode())
             else:
                 self._send(404, "text/plain; charset=utf-8",
-                           b"try /metrics, /healthz or /readyz\n")
+                           b"try /metrics, /healthz, /readyz or /api/v1/agent/ID\n")
+
+        def _authorized(self) -> bool:
+            """True, or a 401 asking for basic auth has been sent."""
+            given = self.headers.get("Authorization", "")
+            if expected is None or hmac.compare_digest(given.encode(), expected.encode()):
+                return True
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="ccpulse"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return False
+
+        def _api(self, rest: str) -> None:
+            scope, _, ident = rest.partition("/")
+            document = api(scope, unquote(ident)) if ident else None  # type: ignore[misc]
+            if document is None:
+                self._send(404, JSON, orjson.dumps({"error": "unknown scope or id", "try": [
+                    f"{API_PREFIX}{name}/ID" for name in ("agent", "team", "queue",
+                                                          "channel")]}))
+                return
+            self._send(200, JSON, orjson.dumps(document))
 
         def _send(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)

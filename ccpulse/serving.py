@@ -33,6 +33,7 @@ from prometheus_client.core import GaugeMetricFamily
 from ccpulse.alerts.alertmanager import AlertmanagerNotifier
 from ccpulse.alerts.leader import LeaderNotifier
 from ccpulse.alerts.notify import LogNotifier, TopicNotifier
+from ccpulse.api import RecentSnapshot, api
 from ccpulse.exporter import KpiCollector
 from ccpulse.http import MetricsServer
 from ccpulse.logs import logging_config
@@ -209,7 +210,7 @@ def serve(settings: Settings, reports: Connection) -> None:
     registry.register(KpiCollector(  # type: ignore[arg-type]
         lambda: pipeline.snapshot(wall_ms()), consumer.stats, alerts=evaluator,
         clock_ms=wall_ms, last_event_ms=lambda: pipeline.stats.last_event_ms,
-        scorecards=settings.scorecards))
+        scorecards=settings.scorecards, metrics=settings.metrics))
     registry.register(consumer)  # type: ignore[arg-type]
 
     def health() -> tuple[bool, str]:
@@ -224,8 +225,9 @@ def serve(settings: Settings, reports: Connection) -> None:
     def ready() -> tuple[bool, str]:
         return readiness(health(), consumer, settings.ready_max_lag)
 
+    snapshots = RecentSnapshot(pipeline.snapshot, wall_ms)
     server = MetricsServer(registry, settings.metrics_host, settings.metrics_port, health,
-                           settings.metrics_credentials, ready=ready)
+                           settings.metrics_credentials, ready=ready, api=api(snapshots))
     server.start()
     replica.start()
     log.info("serving_metrics", extra={"fields": {"port": server.port}})

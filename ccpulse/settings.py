@@ -25,6 +25,8 @@ import msgspec
 import yaml
 
 from ccpulse.alerts.rules import Thresholds
+from ccpulse.exporter import MetricsConfig
+from ccpulse.processors.catalogue import agent_series
 from ccpulse.processors.config import DEFAULT_CAPACITY, EngineConfig, StaffingConfig
 from ccpulse.processors.scorecard import Scorecards
 from ccpulse.scorecard_config import ScorecardFile, scorecards
@@ -58,6 +60,11 @@ class _StaffingFile(msgspec.Struct, forbid_unknown_fields=True):
     level_smoothing: Share | None = None
     trend_smoothing: Share | None = None
     trend_damping: Share | None = None
+
+
+class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True):
+    agent_series: str | list[str] = "default"  # "default", "all" or ["KPI[:WINDOW]", …]
+    agent_channels: bool = False
 
 
 class _QueueFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -100,6 +107,7 @@ class Settings:
     engine: EngineConfig = field(default_factory=EngineConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
     scorecards: Scorecards = field(default_factory=Scorecards)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @property
     def metrics_credentials(self) -> tuple[str, str] | None:
@@ -204,6 +212,7 @@ _File = msgspec.defstruct(
     [(option.name, str | int | None, None) for option in OPTIONS] + [
         ("engine", _EngineFile, msgspec.field(default_factory=_EngineFile)),
         ("staffing", _StaffingFile, msgspec.field(default_factory=_StaffingFile)),
+        ("metrics", _MetricsFile, msgspec.field(default_factory=_MetricsFile)),
         ("scorecard", ScorecardFile, msgspec.field(default_factory=ScorecardFile)),
         ("alerts", dict[str, float | int | bool | str], msgspec.field(default_factory=dict)),
         ("teams", dict[str, dict[str, float | int | bool]], msgspec.field(default_factory=dict)),
@@ -349,6 +358,11 @@ def load_settings(flags: Mapping[str, object] | None = None,
         cards = scorecards(file.scorecard)
     except ValueError as exc:
         raise ConfigError(f"config file {config_path}: {exc}") from exc
+    try:
+        budget = agent_series(file.metrics.agent_series)
+    except ValueError as exc:
+        raise ConfigError(f"config file {config_path}: `metrics.agent_series`: {exc}") from exc
     return Settings(**chosen, config_path=config_path,
                     engine=_engine_config(file, thresholds), thresholds=thresholds,
-                    scorecards=cards)
+                    scorecards=cards,
+                    metrics=MetricsConfig(budget, file.metrics.agent_channels))

@@ -24,6 +24,8 @@ HOUR_MS = 60 * MINUTE_MS
 WINDOW_15M, WINDOW_1H, WINDOW_8H = "15m", "1h", "8h"
 WINDOWS: dict[str, int] = {WINDOW_15M: 15 * MINUTE_MS, WINDOW_1H: HOUR_MS, WINDOW_8H: 8 * HOUR_MS}
 
+HOUR, SHIFT, HOUR_AND_SHIFT = (WINDOW_1H,), (WINDOW_8H,), (WINDOW_1H, WINDOW_8H)
+
 AGENT, TEAM, QUEUE, CHANNEL = "agent", "team", "queue", "channel"
 PEOPLE = frozenset({AGENT, TEAM})
 CONTACTS = frozenset({QUEUE, CHANNEL})
@@ -58,7 +60,10 @@ class Kpi:
     metric: str  # the metric name after ``ccpulse_<scope>_`` (contract §3)
     help: str
     scopes: frozenset[str]
-    per_agent: bool = False  # in every agent's default series
+    # The windows every agent gets a series of by default: the per-agent budget (issue 19).
+    # What the supervisor and agent dashboards read, and one window of each agent metric
+    # contract §3 requires; the rest of an agent's KPIs are served on demand (/api/v1).
+    agent_windows: tuple[str, ...] = ()
     band: Band | None = None  # default band; [scorecard] bands override it
     queue_help: str | None = None  # where a queue's or channel's meaning differs
     by_channel: bool = False  # also split by a ``channel`` label (``all`` for the total)
@@ -88,16 +93,16 @@ OCCUPANCY_OVERSTAFFED_BELOW = 0.60
 CATALOGUE: tuple[Kpi, ...] = (
     # Time and presence (agents and teams)
     Kpi("occupancy", "occupancy_ratio", "(handling + acw) / (handling + acw + idle) time",
-        PEOPLE, per_agent=True,
+        PEOPLE, agent_windows=HOUR_AND_SHIFT,
         band=Band((OCCUPANCY_HEALTHY_LOW, OCCUPANCY_HEALTHY_HIGH),
                   (OCCUPANCY_OVERSTAFFED_BELOW, 0.90))),
     Kpi("utilization", "utilization_ratio",
-        "(handling + acw + productive not-ready) / logged-in time", PEOPLE, per_agent=True,
+        "(handling + acw + productive not-ready) / logged-in time", PEOPLE, agent_windows=HOUR,
         band=Band((0.85, None), (0.60, None))),
     Kpi("load", "load_ratio", "time-weighted share of interaction slots in use while available",
-        PEOPLE, per_agent=True),
+        PEOPLE, agent_windows=HOUR),
     Kpi("logged_in_seconds", "logged_in_seconds", "logged-in time in the window", PEOPLE,
-        per_agent=True),
+        ),
     Kpi("answered", "answered_interactions", "interactions answered in the window", PEOPLE),
     Kpi("repeat_contact", "repeat_contact_ratio",
         "answered interactions whose customer had another in the last 24 h", EVERY_SCOPE,
@@ -105,17 +110,17 @@ CATALOGUE: tuple[Kpi, ...] = (
         queue_help="interactions whose customer had another in the last 24 h"),
     Kpi("idle_between_seconds", "idle_between_interactions_seconds",
         "mean time between wrapping one interaction and the next answer", PEOPLE,
-        per_agent=True, band=Band((30, None), (10, None)),
+        agent_windows=HOUR, band=Band((30, None), (10, None)),
         name="breathing room between contacts"),
-    Kpi("surveys", "surveys", "surveys received in the window", PEOPLE, per_agent=True),
+    Kpi("surveys", "surveys", "surveys received in the window", PEOPLE),
     Kpi("csat", "csat_score", "mean CSAT (1-5) of surveys received in the window", PEOPLE,
-        per_agent=True, band=Band((4.0, None), (3.5, None)), name="CSAT"),
+        agent_windows=SHIFT, band=Band((4.0, None), (3.5, None)), name="CSAT"),
     Kpi("csat_top2", "csat_top2_ratio", "share of CSAT answers of 4 or 5", PEOPLE),
     Kpi("felt_heard", "felt_heard_ratio", "share of surveyed customers who felt heard", PEOPLE,
-        per_agent=True, band=Band((0.75, None), (0.50, None))),
+        agent_windows=SHIFT, band=Band((0.75, None), (0.50, None))),
     Kpi("interactions_per_hour", "interactions_per_hour",
         "interactions wrapped / logged-in hours (channel 'all' for the total)", PEOPLE,
-        per_agent=True, by_channel=True),
+        agent_windows=HOUR, by_channel=True),
     # Queues and channels
     Kpi("service_level", "service_level_ratio",
         "answered within threshold / (answered + abandoned after short-abandon)", CONTACTS),
@@ -129,24 +134,25 @@ CATALOGUE: tuple[Kpi, ...] = (
         CONTACTS),
     # Outcomes of wrapped interactions (every scope)
     Kpi("wrapped", "wrapped_interactions", "interactions wrapped in the window", EVERY_SCOPE,
-        per_agent=True),
+        ),
     Kpi("aht_seconds", "aht_seconds",
         "mean handle time (talk + hold + acw) of wrapped interactions", EVERY_SCOPE,
-        per_agent=True),
+        agent_windows=HOUR),
     Kpi("talk_seconds", "talk_seconds", "mean talk time of wrapped interactions", EVERY_SCOPE),
     Kpi("hold_seconds", "hold_seconds", "mean hold time of wrapped interactions", EVERY_SCOPE),
     Kpi("acw_seconds", "acw_seconds", "mean after-call work of wrapped interactions",
         EVERY_SCOPE),
     Kpi("acw_share", "acw_share_ratio", "after-call work / handle time", EVERY_SCOPE,
-        per_agent=True),
+        agent_windows=HOUR),
     # Scored as a ratio to its target (the team's own AHT unless configured): ±15 % green.
     Kpi("aht_non_emotional_seconds", "aht_non_emotional_seconds",
-        "mean handle time of interactions not marked emotional", EVERY_SCOPE, per_agent=True,
+        "mean handle time of interactions not marked emotional", EVERY_SCOPE,
+        agent_windows=HOUR_AND_SHIFT,
         band=Band((0.85, 1.15), (0.70, 1.30)), name="AHT (emotional calls left out)"),
     Kpi("aht_emotional_seconds", "aht_emotional_seconds",
         "mean handle time of interactions marked emotional", EVERY_SCOPE),
     Kpi("fcr", "fcr_ratio", "wrapped interactions resolved on first contact / wrapped",
-        EVERY_SCOPE, per_agent=True, band=Band((0.70, None), (0.60, None)),
+        EVERY_SCOPE, agent_windows=SHIFT, band=Band((0.70, None), (0.60, None)),
         name="first-contact resolution"),
     Kpi("sales_conversion", "sales_conversion_ratio", "wrapped with a sale / wrapped",
         EVERY_SCOPE, band=Band((0.30, None), (0.10, None))),
@@ -155,25 +161,59 @@ CATALOGUE: tuple[Kpi, ...] = (
     Kpi("revenue_per_interaction", "revenue_per_interaction", "revenue / wrapped interactions",
         EVERY_SCOPE),
     Kpi("escalation", "escalation_ratio", "wrapped and escalated / wrapped", EVERY_SCOPE,
-        per_agent=True),
+        ),
     Kpi("transfer", "transfer_ratio", "wrapped and transferred / wrapped", EVERY_SCOPE),
     Kpi("emotional", "emotional_ratio", "wrapped interactions marked emotional / wrapped",
         EVERY_SCOPE),
     Kpi("sentiment", "sentiment_score", "mean sentiment (-1..1) of wrapped interactions",
         EVERY_SCOPE, band=Band((0.2, None), (0.0, None))),
     Kpi("qa_score", "qa_score", "mean QA score (0-100) of wrapped interactions", EVERY_SCOPE,
-        per_agent=True, band=Band((85, None), (70, None)), name="QA score"),
+        agent_windows=SHIFT, band=Band((85, None), (70, None)), name="QA score"),
 )
 
 BY_KEY: dict[str, Kpi] = {kpi.key: kpi for kpi in CATALOGUE}
 DEFAULT_BANDS: dict[str, Band] = {kpi.key: kpi.band for kpi in CATALOGUE if kpi.band}
 
 
-def in_scope(scope: str, *, agent_set: frozenset[str] | None = None) -> tuple[Kpi, ...]:
-    """The KPIs a scope exports, in catalogue order. For agents, the per-agent set (or
-    ``agent_set``, the keys a configuration chose)."""
+# Per window, the KPI keys every agent gets a series of: the budget in force.
+AgentSeries = dict[str, frozenset[str]]
+
+DEFAULT_AGENT_SERIES: AgentSeries = {
+    window: frozenset(kpi.key for kpi in CATALOGUE if window in kpi.agent_windows)
+    for window in WINDOWS
+}
+ALL_AGENT_SERIES: AgentSeries = {
+    window: frozenset(kpi.key for kpi in CATALOGUE if AGENT in kpi.scopes) for window in WINDOWS
+}
+
+
+def agent_series(entries: str | list[str]) -> AgentSeries:
+    """``[metrics] agent_series``: ``"default"``, ``"all"``, or a list of ``KPI`` (every
+    window) and ``KPI:WINDOW`` entries. ValueError names an entry that is not one."""
+    if entries == "default":
+        return dict(DEFAULT_AGENT_SERIES)
+    if entries == "all":
+        return dict(ALL_AGENT_SERIES)
+    if isinstance(entries, str):
+        raise ValueError(f"{entries!r}: give \"default\", \"all\" or a list of KPI[:WINDOW]")
+    chosen: dict[str, set[str]] = {window: set() for window in WINDOWS}
+    for entry in entries:
+        key, _, window = entry.partition(":")
+        if key not in BY_KEY or AGENT not in BY_KEY[key].scopes:
+            known = ", ".join(kpi.key for kpi in CATALOGUE if AGENT in kpi.scopes)
+            raise ValueError(f"{entry!r}: no agent KPI {key!r} (known: {known})")
+        if window and window not in WINDOWS:
+            raise ValueError(f"{entry!r}: no window {window!r} (known: {', '.join(WINDOWS)})")
+        for name in [window] if window else WINDOWS:
+            chosen[name].add(key)
+    return {window: frozenset(keys) for window, keys in chosen.items()}
+
+
+def in_scope(scope: str, *, agent_set: AgentSeries | None = None) -> tuple[Kpi, ...]:
+    """The KPIs a scope exports, in catalogue order. For agents, those with a series in some
+    window of ``agent_set`` (default: the per-agent budget)."""
     rows = tuple(kpi for kpi in CATALOGUE if scope in kpi.scopes)
     if scope != AGENT:
         return rows
-    return tuple(kpi for kpi in rows
-                 if (kpi.key in agent_set if agent_set is not None else kpi.per_agent))
+    keys = set().union(*(agent_set or DEFAULT_AGENT_SERIES).values())
+    return tuple(kpi for kpi in rows if kpi.key in keys)

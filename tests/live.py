@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import redis
+from ccpulse.processors import catalogue
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.kafka_io import ensure_topics, make_producer, produce
 from ccpulse.streams.redis_log import log_key
@@ -80,6 +81,35 @@ HOLDLESS = ("[alerts]\noccupancy_hold_ms = 0\noverstaffed_hold_ms = 0\n"
 
 def send(path: Path, bootstrap: str, topics: dict[str, str]) -> None:
     ccpulse("replay", str(path), "--kafka", bootstrap, env={**os.environ, **topics})
+
+
+def api_differences(worker: WorkerProcess, path: Path, agents: int = 5) -> list[str]:
+    """The worker's /api/v1 documents of some agents and teams against ``ccpulse replay`` of
+    the same file with every series of every agent (``[metrics] agent_series = "all"``)."""
+    config = path.with_suffix(".every-series.toml")
+    config.write_text('[metrics]\nagent_series = "all"\n')
+    want = expected_kpis(path, config)
+    kpi_metrics = {f"ccpulse_agent_{kpi.metric}" for kpi in catalogue.CATALOGUE
+                   if catalogue.AGENT in kpi.scopes and not kpi.by_channel}
+    found: dict[tuple[str, frozenset], float] = {}
+    compared: dict[tuple[str, frozenset], float] = {}
+    agent_ids = sorted({dict(labels)["agent"] for (name, labels) in want
+                        if name.startswith("ccpulse_agent_") and "agent" in dict(labels)})
+    for agent in agent_ids[:agents]:
+        status, body = worker.get(f"/api/v1/agent/{agent}")
+        assert status == 200, (agent, status)
+        doc = json.loads(body)
+        for window, kpis in doc["windows"].items():
+            for metric, value in kpis.items():
+                key = (f"ccpulse_agent_{metric}", frozenset(
+                    {"agent": agent, "team": doc["team"], "window": window}.items()))
+                if key[0] in kpi_metrics:
+                    found[key] = value
+        compared |= {k: v for k, v in want.items()
+                     if k[0] in kpi_metrics and dict(k[1]).get("agent") == agent}
+    if len(compared) < 20 * agents:  # a real comparison, not an empty one
+        return [f"only {len(compared)} values compared"]
+    return differences(found, compared)
 
 
 def differences(got: dict, want: dict) -> list[str]:

@@ -18,8 +18,9 @@ from ccpulse.report_html import chromium
 
 START = "2026-11-23T08:00:00Z"
 END = "2026-11-23T16:00:00Z"  # an 8 h period: replay's 8h window ending at --to
-AGENT_KEYS = [kpi.key for kpi in catalogue.in_scope(catalogue.AGENT) if not kpi.by_channel]
-SUFFIX = {kpi.key: kpi.metric for kpi in catalogue.CATALOGUE}
+AGENT_KEYS = [kpi.key for kpi in catalogue.CATALOGUE
+              if catalogue.AGENT in kpi.scopes and not kpi.by_channel]
+SUFFIX = {kpi.key: kpi.metric for kpi in catalogue.CATALOGUE if not kpi.by_channel}
 
 
 def ccpulse(*args: str) -> subprocess.CompletedProcess:
@@ -37,7 +38,11 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def replayed(day: Path) -> dict[tuple[str, frozenset], float]:
-    text = ccpulse("replay", str(day), "--metrics-out", "-", "--now", END).stdout
+    """Every agent KPI in every window (not only the per-agent budget of /metrics)."""
+    config = day.parent / "every-series.toml"
+    config.write_text('[metrics]\nagent_series = "all"\n')
+    text = ccpulse("replay", str(day), "--metrics-out", "-", "--now", END,
+                   "--config", str(config)).stdout
     return {(s.name, frozenset(s.labels.items())): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 

@@ -21,6 +21,7 @@ from tests.live import (
     BAD_LINES,
     BAD_REASONS,
     WorkerProcess,
+    api_differences,
     assert_converges,
     dead_letters,
     log_length,
@@ -44,6 +45,8 @@ def test_worker_equals_replay_and_dead_letters_bad_input(
     wait_for(lambda: log_length(redis_url) >= unique, 90, "events in the Redis log")
     assert_converges(worker, clean)
     assert log_length(redis_url) == unique  # duplicates never reached the log
+    # beyond the per-agent budget of /metrics: every KPI of an agent on request (issue 19)
+    assert not api_differences(worker, clean)
 
     def counters() -> dict[tuple[str, str | None], float]:
         return {(s.name, s.labels.get("reason")): s.value

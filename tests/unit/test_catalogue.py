@@ -3,6 +3,9 @@ for the console, the dashboards and the scorecard."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from ccpulse.alerts.rules import Thresholds
 from ccpulse.processors import catalogue, kpis
@@ -12,6 +15,7 @@ from ccpulse.processors.scorecard import Scorecard
 
 from ccpulse.bands import bands_in_force
 from ccpulse.console import _cell
+from ccpulse.dashboards import all_dashboards
 from ccpulse.grafana import Bands, bands_of
 
 # Counts the formulas return beside the KPIs, for the alert rules' minimum samples only.
@@ -38,7 +42,7 @@ def test_every_computed_kpi_has_one_row_and_every_row_is_computed() -> None:
 def test_metric_names_follow_the_contract() -> None:
     """§3: ccpulse_<scope>_<kpi>_<unit>, and the required metrics are there."""
     names = {f"ccpulse_{scope}_{kpi.metric}" for kpi in CATALOGUE for scope in kpi.scopes
-             if scope != AGENT or kpi.per_agent}
+             if scope != AGENT or kpi.agent_windows}
     required = {
         "ccpulse_agent_occupancy_ratio", "ccpulse_team_occupancy_ratio",
         "ccpulse_agent_utilization_ratio", "ccpulse_team_utilization_ratio",
@@ -55,16 +59,37 @@ def test_metric_names_follow_the_contract() -> None:
         assert kpi.scopes and kpi.scopes <= {AGENT, TEAM, QUEUE, CHANNEL}
 
 
-def test_the_per_agent_set_is_what_dashboards_and_alerts_read() -> None:
-    per_agent = {kpi.key for kpi in catalogue.in_scope(AGENT)}
-    assert len(per_agent) == 16
-    # the burnout signals and the default scorecard need these per agent
-    assert {"occupancy", "load", "aht_seconds", "acw_share", "escalation", "csat", "surveys",
-            "wrapped", "idle_between_seconds", "aht_non_emotional_seconds", "fcr",
-            "qa_score", "felt_heard"} <= per_agent
-    chosen = catalogue.in_scope(AGENT, agent_set=frozenset({"occupancy", "csat"}))
-    assert [kpi.key for kpi in chosen] == ["occupancy", "csat"]
-    assert len(catalogue.in_scope(TEAM)) > len(per_agent)  # teams get everything
+def dashboard_agent_series() -> set[tuple[str, str]]:
+    """(KPI key, window) of every per-agent KPI query of the generated dashboards."""
+    metric_to_key = {f"ccpulse_agent_{kpi.metric}": kpi.key for kpi in CATALOGUE}
+    out = set()
+    for board in all_dashboards(Thresholds()).values():
+        for expr in re.findall(r'"expr": "([^"]*)"', json.dumps(board).replace('\\"', "'")):
+            for metric, window in re.findall(r"(ccpulse_agent_[a-z_]+)\{[^}]*window='(\w+)'",
+                                             expr):
+                if metric in metric_to_key:
+                    out.add((metric_to_key[metric], window))
+    return out
+
+
+def test_the_per_agent_budget_serves_the_dashboards_and_the_contract() -> None:
+    """Issue 19: at most 25 series per agent by default (KPIs, state, scorecard score and up
+    to 7 points), and nothing a dashboard or contract §3 asks of an agent is left out."""
+    budget = catalogue.DEFAULT_AGENT_SERIES
+    kpi_series = sum(len(keys) for keys in budget.values())
+    assert kpi_series + 1 + 1 + 7 <= 25
+    wanted = dashboard_agent_series()
+    assert len(wanted) >= 8  # the parser found the dashboards' queries
+    assert all(key in budget[window] for key, window in wanted), wanted
+    required = {"occupancy", "utilization", "load", "aht_seconds", "interactions_per_hour",
+                "csat"}  # contract §3's agent metrics
+    assert required <= set().union(*budget.values())
+    chosen = catalogue.agent_series(["occupancy", "csat:15m"])
+    assert chosen == {"15m": {"occupancy", "csat"}, "1h": {"occupancy"}, "8h": {"occupancy"}}
+    assert catalogue.agent_series("all")["15m"] >= budget["1h"]
+    for bad in (["nonsense"], ["csat:2h"], ["service_level"], "some"):
+        with pytest.raises(ValueError, match=r"nonsense|2h|service_level|some"):
+            catalogue.agent_series(bad)
 
 
 def test_the_scorecard_bands_are_the_catalogue_bands() -> None:

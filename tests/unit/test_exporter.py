@@ -8,13 +8,14 @@ import orjson
 import pytest
 from ccpulse.alerts.engine import AlertEvaluator
 from ccpulse.alerts.rules import Thresholds
+from ccpulse.processors import catalogue
 from ccpulse.processors.decode import REASONS
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.pipeline import Pipeline
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from ccpulse.exporter import KpiCollector, exposition
+from ccpulse.exporter import KpiCollector, MetricsConfig, exposition
 from tests.support import EventFactory, at
 
 REQUIRED = [
@@ -52,15 +53,39 @@ def pipeline() -> Pipeline:
     return pipe
 
 
-def registry_for(pipeline: Pipeline, now: int) -> CollectorRegistry:
+def registry_for(pipeline: Pipeline, now: int, metrics: MetricsConfig | None = None,
+                 ) -> CollectorRegistry:
     # a low threshold with no hold: a1 (occupancy 0.29) fires at the first evaluation
     evaluator = AlertEvaluator(Thresholds(occupancy_high=0.2, occupancy_resolve=0.2,
                                           occupancy_hold_ms=0))
     evaluator.evaluate(pipeline.snapshot(now))
     registry = CollectorRegistry()
     registry.register(KpiCollector(lambda: pipeline.snapshot(now), pipeline.stats,  # type: ignore[arg-type]
-                                   alerts=evaluator, clock_ms=lambda: now))
+                                   alerts=evaluator, clock_ms=lambda: now, metrics=metrics))
     return registry
+
+
+def per_agent(registry: CollectorRegistry, agent: str) -> set[tuple[str, str]]:
+    return {(s.name, s.labels.get("window", "")) for family in registry.collect()
+            for s in family.samples if s.labels.get("agent") == agent
+            and not s.name.startswith(("ccpulse_alert", "ccpulse_agent_scorecard"))}
+
+
+def test_each_agent_gets_the_budget_and_a_config_changes_it(pipeline: Pipeline) -> None:
+    """Issue 19: per agent, the catalogue's default set; every KPI and window on request."""
+    now = at("09:20:00")
+    default = per_agent(registry_for(pipeline, now), "a1")
+    assert ("ccpulse_agent_occupancy_ratio", "1h") in default
+    assert ("ccpulse_agent_occupancy_ratio", "15m") not in default
+    assert len(default) <= MetricsConfig().series_per_agent() + 1  # + its state
+    everything = per_agent(registry_for(pipeline, now, MetricsConfig(
+        agent_series=catalogue.agent_series("all"), agent_channels=True)), "a1")
+    assert default < everything
+    assert {w for _, w in everything} == {"15m", "1h", "8h", ""}
+    chosen = per_agent(registry_for(pipeline, now, MetricsConfig(
+        agent_series=catalogue.agent_series(["aht_seconds:15m", "occupancy"]))), "a1")
+    assert chosen == {("ccpulse_agent_aht_seconds", "15m"), ("ccpulse_agent_state", ""),
+                      *(("ccpulse_agent_occupancy_ratio", w) for w in ("15m", "1h", "8h"))}
 
 
 def test_required_metrics_and_labels(pipeline: Pipeline) -> None:
@@ -71,7 +96,11 @@ def test_required_metrics_and_labels(pipeline: Pipeline) -> None:
     assert value("ccpulse_agent_occupancy_ratio", labels) == pytest.approx(350 / 1200)
     assert value("ccpulse_agent_aht_seconds", labels) == 350
     assert value("ccpulse_agent_interactions_per_hour", {**labels, "channel": "all"}) == 3
-    assert value("ccpulse_agent_interactions_per_hour", {**labels, "channel": "voice"}) == 3
+    # the per-channel split per agent is opt-in ([metrics] agent_channels)
+    assert value("ccpulse_agent_interactions_per_hour", {**labels, "channel": "voice"}) is None
+    split = registry_for(pipeline, at("09:20:00"), MetricsConfig(agent_channels=True))
+    assert split.get_sample_value("ccpulse_agent_interactions_per_hour",
+                                  {**labels, "channel": "voice"}) == 3
     assert value("ccpulse_team_sales_conversion_ratio", {"team": "t1", "window": "15m"}) == 1
     assert value("ccpulse_team_revenue_per_interaction", {"team": "t1", "window": "8h"}) == 20
     assert value("ccpulse_team_request_capture_ratio", {"team": "t1", "window": "8h"}) == 0

@@ -184,3 +184,16 @@ def test_only_the_settings_module_reads_the_environment() -> None:
                 if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
                     readers.append(path.name)
     assert set(readers) == {"settings.py"}
+
+
+def test_the_per_agent_budget_is_configured_in_the_metrics_table(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[metrics]\nagent_series = ["occupancy:15m", "csat"]\n'
+                      "agent_channels = true\n")
+    metrics = load_settings({"config": str(config)}, {}).metrics
+    assert metrics.agent_series["15m"] == {"occupancy", "csat"}
+    assert metrics.agent_series["1h"] == {"csat"} and metrics.agent_channels
+    assert load_settings({}, {}).metrics.series_per_agent() <= 16
+    config.write_text('[metrics]\nagent_series = ["ocupancy"]\n')
+    with pytest.raises(ConfigError, match=r"metrics\.agent_series.*ocupancy"):
+        load_settings({"config": str(config)}, {})

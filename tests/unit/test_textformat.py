@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from ccpulse.processors import catalogue
 from ccpulse.streams.pipeline import Pipeline
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 from hypothesis import given
@@ -20,7 +21,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 
-from ccpulse.exporter import KpiCollector
+from ccpulse.exporter import KpiCollector, MetricsConfig
 from ccpulse.textformat import LabelledGauge, render
 
 AWKWARD = ['plain', 'quote " in', 'back\\slash', 'new\nline', '"}', 'ünïcödé ✓', '', '{x="1"}']
@@ -63,8 +64,10 @@ def test_a_simulated_floor_renders_the_same() -> None:
     for event in events:
         pipeline.feed(orjson.dumps(event), None, now_ms=None)
     registry = CollectorRegistry()
+    every_series = MetricsConfig(agent_series=catalogue.agent_series("all"), agent_channels=True)
     registry.register(KpiCollector(  # type: ignore[arg-type]
-        lambda: pipeline.snapshot(config.start_ms + 2 * HOUR), pipeline.stats))
+        lambda: pipeline.snapshot(config.start_ms + 2 * HOUR), pipeline.stats,
+        metrics=every_series))
     body = render(registry.collect())
     assert body.count(b"\n") > 2_000  # a real floor, not an empty exposition
     same(registry)

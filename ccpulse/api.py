@@ -1,0 +1,105 @@
+"""``/api/v1/<scope>/<id>``: every KPI of one agent, team, queue or channel, in every window.
+
+``/metrics`` carries each agent's per-agent budget only (a floor of 50,000 agents × every KPI
+× 3 windows is millions of series); drill-down, coaching pages and the web views ask here for
+the rest, one scope at a time. Keys are the metric names of contract §3 without the
+``ccpulse_<scope>_`` prefix, as in contract §7.5's report JSON (``occupancy_ratio``,
+``aht_seconds``, …); a KPI without a denominator in a window is absent, never null or NaN.
+Example::
+
+    GET /api/v1/agent/agent-00042
+    {"scope": "agent", "id": "agent-00042", "at": "2026-11-30T10:00:00.000Z",
+     "team": "team-003", "state": "handling",
+     "windows": {"15m": {"occupancy_ratio": 0.91, …}, "1h": {…}, "8h": {…}},
+     "interactions_per_hour_by_channel": {"1h": {"voice": 7.5}, …}}
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ccpulse.processors import catalogue
+from ccpulse.processors.kpis import Kpis
+from ccpulse.processors.snapshot import Snapshot, WindowKpis
+from ccpulse.processors.timefmt import format_ms
+
+SCOPES = (catalogue.AGENT, catalogue.TEAM, catalogue.QUEUE, catalogue.CHANNEL)
+IPH = catalogue.BY_KEY["interactions_per_hour"]
+
+
+def _named(scope: str, kpis: Kpis) -> dict[str, float]:
+    """KPI keys as metric names (without ``ccpulse_<scope>_``); only catalogue KPIs."""
+    out = {}
+    for key, value in kpis.items():
+        kpi = catalogue.BY_KEY.get(key)
+        if kpi is not None and scope in kpi.scopes:
+            out[kpi.metric] = value
+    return out
+
+
+def _of(window: WindowKpis, scope: str) -> dict[str, Kpis]:
+    return {catalogue.AGENT: window.agent, catalogue.TEAM: window.team,
+            catalogue.QUEUE: window.queue, catalogue.CHANNEL: window.channel}[scope]
+
+
+def scope_view(snap: Snapshot, scope: str, ident: str) -> dict[str, Any] | None:
+    """The JSON document of one scope at ``snap.now``; None for a scope or id unknown here."""
+    if scope not in SCOPES:
+        return None
+    windows = {name: _named(scope, _of(window, scope).get(ident, {}))
+               for name, window in snap.windows.items()}
+    known = any(ident in _of(window, scope) for window in snap.windows.values())
+    out: dict[str, Any] = {"scope": scope, "id": ident, "at": format_ms(snap.now)}
+    if scope == catalogue.AGENT:
+        now = snap.agents.get(ident)
+        known = known or now is not None
+        if now is not None:
+            out |= {"team": now.team, "state": now.state}
+    elif scope == catalogue.TEAM:
+        states = snap.team_states.get(ident)
+        known = known or states is not None
+        if states is not None:
+            out["agents_by_state"] = dict(states)
+    elif scope == catalogue.QUEUE and ident in snap.waiting:
+        known = True
+        waiting, longest = snap.waiting[ident]
+        out |= {"waiting_interactions": waiting, "longest_wait_seconds": longest}
+    if not known:
+        return None
+    out["windows"] = windows
+    if scope in (catalogue.AGENT, catalogue.TEAM):
+        out[f"{IPH.metric}_by_channel"] = {
+            name: {channel: value for (who, channel), value in
+                   (window.agent_iph if scope == catalogue.AGENT else window.team_iph).items()
+                   if who == ident}
+            for name, window in snap.windows.items()}
+    return out
+
+
+class RecentSnapshot:
+    """The floor's snapshot, computed at most once per ``max_age_ms`` for API requests: a
+    wallboard polling twenty scopes a second costs one snapshot, not twenty. Each answer
+    carries the instant it is exact at (``at``)."""
+
+    def __init__(self, compute: Callable[[int], Snapshot], clock_ms: Callable[[], int],
+                 max_age_ms: int = 1000) -> None:
+        self._compute = compute
+        self._clock_ms = clock_ms
+        self._max_age_ms = max_age_ms
+        self._lock = threading.Lock()
+        self._latest: Snapshot | None = None
+
+    def __call__(self) -> Snapshot:
+        with self._lock:
+            now = self._clock_ms()
+            latest = self._latest
+            if latest is None or not 0 <= now - latest.now < self._max_age_ms:
+                latest = self._latest = self._compute(now)
+            return latest
+
+
+def api(snapshots: Callable[[], Snapshot]) -> Callable[[str, str], dict[str, Any] | None]:
+    """The handler the HTTP server calls with (scope, id)."""
+    return lambda scope, ident: scope_view(snapshots(), scope, ident)
