@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Callable
 
 import msgspec
+
 from ccpulse.alerts.engine import Alert
 from ccpulse.processors.backoff import backoff_s
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import msgspec
+
 from ccpulse.alerts.rules import RULES, Finding, Rule, Thresholds
 from ccpulse.processors.snapshot import Snapshot
 from ccpulse.processors.timefmt import format_ms

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import IO, Protocol
 
 import msgspec
-from ccpulse.alerts.engine import Alert
 from rich.console import Console
+
+from ccpulse.alerts.engine import Alert
 
 
 class Notifier(Protocol):

@@ -23,15 +23,15 @@ from pathlib import Path
 
 import msgspec
 import orjson
-from ccpulse.processors.decode import decode
-from ccpulse.processors.engine import KpiEngine
-from ccpulse.processors.snapshot import snapshot
-from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 
 from bench.live import bench_live
 from bench.procfs import rss_kib
 from ccpulse.exporter import KpiCollector, exposition
+from ccpulse.processors.decode import decode
+from ccpulse.processors.engine import KpiEngine
+from ccpulse.processors.snapshot import snapshot
 from ccpulse.runtime import EXPIRE_EVERY_MS, tune_gc
+from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 
 SIZES = {"S": 500, "M": 5_000, "L": 50_000}
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+
 from ccpulse.streams.worker import prepare_datadir, use_uvloop
 
 

@@ -42,13 +42,13 @@ from pathlib import Path
 import orjson
 import redis
 from aiokafka import AIOKafkaConsumer
+from kafka.errors import KafkaTimeoutError
+
+from bench.procfs import rss_kib
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.kafka_io import ensure_topics, make_producer, produce
 from ccpulse.streams.redis_log import dedup_key, log_key
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
-from kafka.errors import KafkaTimeoutError
-
-from bench.procfs import rss_kib
 from tests.live import WorkerProcess
 from tests.servers import Server, free_port, start_kafka, start_redis
 

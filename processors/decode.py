@@ -12,6 +12,7 @@ import re
 from typing import NamedTuple
 
 import msgspec
+
 from ccpulse.processors.events import AnyEvent
 
 MAX_EVENT_BYTES = 64 * 1024

@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
-from ccpulse.processors.timefmt import parse_ms
-from ccpulse.streams.pipeline import topic_for_type
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from ccpulse.processors.timefmt import parse_ms
+from ccpulse.streams.pipeline import topic_for_type
 
 log = logging.getLogger("ccpulse.kafka")
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import tenacity
+
 from ccpulse.processors.backoff import CAP_S, FIRST_S
 
 log = logging.getLogger("ccpulse.retry")

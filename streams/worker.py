@@ -20,11 +20,12 @@ from typing import Any
 
 import faust
 import mode.loop
+from faust.types import TP
+
 from ccpulse.streams.consumer import BatchProcessor, Prepared, RawMessage
 from ccpulse.streams.pipeline import DeadLetter
 from ccpulse.streams.redis_log import RedisEventLog, decode_offsets, partition_key
 from ccpulse.streams.retry import async_retrying
-from faust.types import TP
 
 log = logging.getLogger("ccpulse.worker")
 

@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 import redis
+from kafka import KafkaConsumer
+from prometheus_client.parser import text_string_to_metric_families
+
 from ccpulse.processors import catalogue
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.kafka_io import ensure_topics, make_producer, produce
 from ccpulse.streams.redis_log import log_key
-from kafka import KafkaConsumer
-from prometheus_client.parser import text_string_to_metric_families
 
 # Series that depend on the process or on the instant, not on the events.
 NOT_KPIS = ("ccpulse_events_", "ccpulse_event_lag", "ccpulse_alerts_firing", "ccpulse_alert_firing",

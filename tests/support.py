@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 import orjson
+
 from ccpulse.processors.decode import Decoded, decode
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import Snapshot, snapshot

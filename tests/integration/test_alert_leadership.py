@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import redis
+
 from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.alerts.leader import LeaderNotifier
 from ccpulse.processors.snapshot import Snapshot, WindowKpis

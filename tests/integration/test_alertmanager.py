@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from ccpulse.alerts.alertmanager import AlertmanagerNotifier
 from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.processors.snapshot import AgentNow, Snapshot, WindowKpis
-
 from tests.live import wait_for_alerts
 from tests.servers import Server, free_port, start_alertmanager
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from ccpulse.processors.timefmt import parse_ms
 from prometheus_client.parser import text_string_to_metric_families
 
+from ccpulse.processors.timefmt import parse_ms
 from tests import oracle
 from tests.servers import free_port
 

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from ccpulse.processors import catalogue
-from ccpulse.processors.timefmt import format_ms, parse_ms
 from prometheus_client.parser import text_string_to_metric_families
 
+from ccpulse.processors import catalogue
+from ccpulse.processors.timefmt import format_ms, parse_ms
 from ccpulse.report_html import chromium
 
 START = "2026-11-23T08:00:00Z"

@@ -15,8 +15,8 @@ from pathlib import Path
 import orjson
 import pytest
 import yaml
-from ccpulse.alerts.rules import Thresholds
 
+from ccpulse.alerts.rules import Thresholds
 from ccpulse.dashboards import all_dashboards
 from tests.servers import ROOT, require
 

@@ -12,11 +12,11 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from ccpulse.alerts.engine import fingerprint
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from prometheus_client.parser import text_string_to_metric_families
 
+from ccpulse.alerts.engine import fingerprint
 from tests.live import (
     BAD_LINES,
     BAD_REASONS,

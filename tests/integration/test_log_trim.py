@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import redis
-from ccpulse.processors.config import EngineConfig
-from ccpulse.streams.log_codec import FIELD, pack
 
+from ccpulse.processors.config import EngineConfig
 from ccpulse.serving import TRIM_EVERY_MS, TRIM_SLACK_MS, LogTrimmer
+from ccpulse.streams.log_codec import FIELD, pack
 
 HOUR = 3_600_000
 

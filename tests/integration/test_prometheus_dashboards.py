@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 import yaml
-from ccpulse.alerts.rules import Thresholds
 from prometheus_client.parser import text_string_to_metric_families
 
+from ccpulse.alerts.rules import Thresholds
 from ccpulse.dashboards import all_dashboards
 from ccpulse.grafana import expressions
 from tests.live import (

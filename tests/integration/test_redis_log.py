@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import redis
+
 from ccpulse.streams.redis_log import (
     DEDUP_TTL_S,
     Accepted,

@@ -10,6 +10,7 @@ import sys
 from collections import defaultdict
 
 import pytest
+
 from ccpulse.processors.timefmt import parse_ms
 from ccpulse.streams.simulator import HOUR, MINUTE, SimConfig, Simulator
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from ccpulse.processors.config import EngineConfig
-from ccpulse.processors.decode import REASONS, Decoded, Rejection, decode
-from ccpulse.streams.pipeline import Pipeline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from ccpulse.processors.config import EngineConfig
+from ccpulse.processors.decode import REASONS, Decoded, Rejection, decode
+from ccpulse.streams.pipeline import Pipeline
 from tests.servers import require
 from tests.support import EventFactory
 

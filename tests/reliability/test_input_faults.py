@@ -10,9 +10,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from ccpulse.processors.timefmt import format_ms, parse_ms
 from prometheus_client.parser import text_string_to_metric_families
 
+from ccpulse.processors.timefmt import format_ms, parse_ms
 from tests.live import (
     WorkerProcess,
     log_length,

@@ -7,12 +7,12 @@ import random
 
 import orjson
 import pytest
+
 from ccpulse.processors.decode import Decoded, decode
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import snapshot
 from ccpulse.processors.timefmt import parse_ms
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
-
 from tests import oracle
 
 

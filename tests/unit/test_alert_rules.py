@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+
 from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.alerts.rules import Thresholds
 from ccpulse.processors.snapshot import AgentNow, Snapshot, WindowKpis
-
 from tests.support import run, staffing_floor
 
 T0 = 1_700_000_000_000 // 15_000 * 15_000

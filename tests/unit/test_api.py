@@ -8,12 +8,12 @@ from urllib.parse import quote
 
 import orjson
 import pytest
-from ccpulse.processors.timefmt import format_ms
-from ccpulse.streams.pipeline import Pipeline
 from prometheus_client import CollectorRegistry
 
 from ccpulse.api import RecentSnapshot, api, scope_view
 from ccpulse.http import MetricsServer
+from ccpulse.processors.timefmt import format_ms
+from ccpulse.streams.pipeline import Pipeline
 from tests.live import http_get
 from tests.support import EventFactory, at
 

@@ -7,16 +7,16 @@ import json
 import re
 
 import pytest
-from ccpulse.alerts.rules import Thresholds
-from ccpulse.processors import catalogue, kpis
-from ccpulse.processors.catalogue import AGENT, CATALOGUE, CHANNEL, QUEUE, TEAM, Band
-from ccpulse.processors.measures import WIDTH, Wrap
-from ccpulse.processors.scorecard import Scorecard
 
+from ccpulse.alerts.rules import Thresholds
 from ccpulse.bands import bands_in_force
 from ccpulse.console import _cell
 from ccpulse.dashboards import all_dashboards
 from ccpulse.grafana import Bands, bands_of
+from ccpulse.processors import catalogue, kpis
+from ccpulse.processors.catalogue import AGENT, CATALOGUE, CHANNEL, QUEUE, TEAM, Band
+from ccpulse.processors.measures import WIDTH, Wrap
+from ccpulse.processors.scorecard import Scorecard
 
 # Counts the formulas return beside the KPIs, for the alert rules' minimum samples only.
 INTERNAL = {"idle_between_samples"}

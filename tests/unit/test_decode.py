@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 import pytest
+
 from ccpulse.processors import decode as d
 from ccpulse.processors.events import TYPE_NAMES, InteractionWrapped
-
 from tests.support import EventFactory, at
 
 NOW = at("10:00:00")

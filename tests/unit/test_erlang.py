@@ -6,14 +6,15 @@ import math
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from ccpulse.processors.erlang import (
     average_speed_of_answer,
     probability_of_waiting,
     required_servers,
     service_level,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def textbook_erlang_c(servers: int, load: Fraction) -> float:

@@ -6,16 +6,16 @@ import math
 
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
 from ccpulse.alerts.engine import AlertEvaluator
 from ccpulse.alerts.rules import Thresholds
+from ccpulse.exporter import KpiCollector, MetricsConfig, exposition
 from ccpulse.processors import catalogue
 from ccpulse.processors.decode import REASONS
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.pipeline import Pipeline
-from prometheus_client import CollectorRegistry
-from prometheus_client.parser import text_string_to_metric_families
-
-from ccpulse.exporter import KpiCollector, MetricsConfig, exposition
 from tests.support import EventFactory, at
 
 REQUIRED = [

@@ -4,11 +4,11 @@ the comment above it from the rules, not read off the engine."""
 from __future__ import annotations
 
 import pytest
+
 from ccpulse.processors.config import EngineConfig
 from ccpulse.processors.decode import TOO_LATE, Rejection
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import snapshot
-
 from tests.support import EventFactory, at, feed, run
 
 A = "agent.available"

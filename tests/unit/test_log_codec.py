@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import orjson
-from ccpulse.streams.log_codec import DICTIONARY, pack, unpack
-from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 from hypothesis import given
 from hypothesis import strategies as st
+
+from ccpulse.streams.log_codec import DICTIONARY, pack, unpack
+from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 
 
 @given(st.binary(max_size=4096))

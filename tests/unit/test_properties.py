@@ -8,14 +8,14 @@ import random
 from typing import Any
 
 import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from ccpulse.processors.config import EngineConfig
 from ccpulse.processors.decode import Decoded, decode
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import Snapshot, snapshot
 from ccpulse.processors.timefmt import format_ms, parse_ms
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from tests import oracle
 from tests.support import at
 

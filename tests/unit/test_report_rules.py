@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from ccpulse.processors.kpis import Kpis
 from ccpulse.processors.scorecard import AHT, Scorecard, mark
-
 from ccpulse.report import Bucket, Report, focus_areas, wins
 
 GOOD: Kpis = {"occupancy": 0.80, AHT: 300.0, "fcr": 0.75, "qa_score": 90.0, "csat": 4.5,

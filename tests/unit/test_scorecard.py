@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ccpulse.processors.scorecard import (
     AHT,
     DEFAULT_BANDS,
@@ -14,7 +15,6 @@ from ccpulse.processors.scorecard import (
     spread,
     team_cards,
 )
-
 from ccpulse.settings import ConfigError, load_settings
 
 

@@ -7,9 +7,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from ccpulse.processors.config import EngineConfig
 
 from ccpulse.cli import build_parser
+from ccpulse.processors.config import EngineConfig
 from ccpulse.settings import (
     OPTIONS,
     ConfigError,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import statistics
 
 import pytest
+
 from ccpulse.processors.config import HOUR_MS, MINUTE_MS, EngineConfig, StaffingConfig
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.erlang import average_speed_of_answer, service_level
 from ccpulse.processors.staffing import NOW, holt_forecast
-
 from tests.mmc import mmc_events
 from tests.support import EventFactory, at, run, staffing_floor
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from ccpulse.processors import catalogue
-from ccpulse.streams.pipeline import Pipeline
-from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import (
@@ -22,6 +19,9 @@ from prometheus_client import (
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 
 from ccpulse.exporter import KpiCollector, MetricsConfig
+from ccpulse.processors import catalogue
+from ccpulse.streams.pipeline import Pipeline
+from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 from ccpulse.textformat import LabelledGauge, render
 
 AWKWARD = ['plain', 'quote " in', 'back\\slash', 'new\nline', '"}', 'ünïcödé ✓', '', '{x="1"}']

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from ccpulse.processors.backoff import backoff_s
 from ccpulse.streams.align import Aligner
 from ccpulse.streams.consumer import BatchProcessor, RawMessage
@@ -23,7 +24,6 @@ from ccpulse.streams.worker import (
     build_app,
     prepare_datadir,
 )
-
 from tests.support import EventFactory, at
 
 
