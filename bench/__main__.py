@@ -26,7 +26,8 @@ import orjson
 
 from bench.live import bench_live
 from bench.procfs import rss_kib
-from ccpulse.exporter import KpiCollector, exposition
+from ccpulse.exporter import KpiCollector, MetricsConfig, exposition
+from ccpulse.processors.catalogue import agent_series
 from ccpulse.processors.decode import decode
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import snapshot
@@ -98,8 +99,16 @@ def memory_figures(grown_kib: int, agents: int) -> dict[str, float]:
             "rss_per_agent_kib": round(grown_kib / agents, 1)}
 
 
+def series_per_agent(body: bytes, agents: int) -> float:
+    """Sample lines that carry an ``agent`` label, per agent."""
+    return round(sum(1 for line in body.splitlines()
+                     if b'agent="' in line and not line.startswith(b"#")) / agents, 1)
+
+
 def bench_scrape(agents: int, hours: float) -> dict[str, object]:
-    """Computing the whole exposition at one instant, and the engine's memory."""
+    """Computing the whole exposition at one instant, and the engine's memory: with the
+    per-agent budget (the default), and with every KPI of every agent in every window (what
+    /metrics held before the budget) as the same run's baseline."""
     lines = simulated(agents, hours)
     tune_gc()
     before = settled_rss_kib()
@@ -109,11 +118,21 @@ def bench_scrape(agents: int, hours: float) -> dict[str, object]:
     grown_kib = settled_rss_kib() - before
     now = engine.max_ts or 0
     _, snap_s = rate(1, lambda: snapshot(engine, now))
-    body: list[bytes] = []
-    _, scrape_s = rate(1, lambda: body.append(exposition(KpiCollector(
-        lambda: snapshot(engine, now)))))
+
+    def scrape(metrics: MetricsConfig) -> tuple[float, bytes]:
+        body: list[bytes] = []
+        _, seconds = rate(1, lambda: body.append(exposition(KpiCollector(
+            lambda: snapshot(engine, now), metrics=metrics))))
+        return seconds, body[0]
+
+    scrape_s, body = scrape(MetricsConfig())
+    every_s, every = scrape(MetricsConfig(agent_series("all"), agent_channels=True))
     return {"agents": agents, "snapshot_s": round(snap_s, 3), "scrape_s": round(scrape_s, 3),
-            "exposition_bytes": len(body[0]), **memory_figures(grown_kib, agents)}
+            "exposition_bytes": len(body), "series_per_agent": series_per_agent(body, agents),
+            "every_series": {"scrape_s": round(every_s, 3), "exposition_bytes": len(every),
+                             "series_per_agent": series_per_agent(every, agents)},
+            "scrape_vs_every_series": round(scrape_s / every_s, 2),
+            **memory_figures(grown_kib, agents)}
 
 
 def bench_memory(agents: int, hours: float) -> dict[str, object]:

@@ -41,6 +41,9 @@ class MetricsConfig:
         default_factory=lambda: dict(catalogue.DEFAULT_AGENT_SERIES))
     # interactions per hour of each agent split by channel too (channel "all" is always there)
     agent_channels: bool = False
+    # a worker exports the per-agent series of the agents of its partitions only
+    # (ccpulse.sharding); off: every worker exports every agent
+    shard_agents: bool = True
 
     def series_per_agent(self) -> int:
         """KPI series an agent with a value for each has (state and scorecard not counted)."""
@@ -98,6 +101,7 @@ class KpiCollector:
         last_event_ms: Callable[[], int | None] | None = None,
         scorecards: Scorecards | None = None,
         metrics: MetricsConfig | None = None,
+        owns_agent: Callable[[str], bool] | None = None,
     ) -> None:
         """``last_event_ms`` overrides where the lag comes from: in a worker, counters are the
         consumer's own but the lag is that of the replica behind ``/metrics``."""
@@ -106,6 +110,9 @@ class KpiCollector:
         self._alerts = alerts
         self._scorecards = scorecards or Scorecards()
         self._metrics = metrics or MetricsConfig()
+        # whose per-agent series this process exports (ccpulse.sharding); all where None
+        self._owns = owns_agent or (lambda _agent: True)
+        self._sharded = owns_agent is not None
         self._clock_ms = clock_ms
         self._last_event_ms = last_event_ms or (lambda: stats.last_event_ms if stats else None)
 
@@ -114,7 +121,8 @@ class KpiCollector:
         yield from self._kpi_metrics(snap)
         yield from self._state_metrics(snap)
         yield from staffing_metrics(snap)
-        yield from scorecard_metrics(snap, self._scorecards)
+        yield from scorecard_metrics(snap, self._scorecards,
+                                     owns_agent=self._owns if self._sharded else None)
         if self._alerts is not None:
             yield from _alert_metrics(self._alerts)
         if self._stats is not None:
@@ -122,6 +130,7 @@ class KpiCollector:
 
     def _kpi_metrics(self, snap: Snapshot) -> Iterator[Metric]:
         budget = self._metrics.agent_series
+        owns = self._owns
         agent = _families(catalogue.AGENT, ["agent", "team", "window"], budget)
         team = _families(catalogue.TEAM, ["team", "window"])
         queue = _families(catalogue.QUEUE, ["queue", "window"])
@@ -137,13 +146,17 @@ class KpiCollector:
             for agent_id, values in kpis.agent.items():
                 if not keys:
                     break
+                if not owns(agent_id):
+                    continue
                 team_id = snap.team_of(agent_id)
                 _fill(agent, values, (agent_id, team_id, window), keys)
                 if agent_iph_here and iph.key in values:
                     agent_iph.add_metric([agent_id, team_id, window, "all"], values[iph.key])
             if agent_iph_here and self._metrics.agent_channels:
                 for (agent_id, ch), value in kpis.agent_iph.items():
-                    agent_iph.add_metric([agent_id, snap.team_of(agent_id), window, ch], value)
+                    if owns(agent_id):
+                        agent_iph.add_metric([agent_id, snap.team_of(agent_id), window, ch],
+                                             value)
             for team_id, values in kpis.team.items():
                 _fill(team, values, (team_id, window))
                 if "interactions_per_hour" in values:
@@ -159,13 +172,13 @@ class KpiCollector:
         yield agent_iph
         yield team_iph
 
-    @staticmethod
-    def _state_metrics(snap: Snapshot) -> Iterator[Metric]:
+    def _state_metrics(self, snap: Snapshot) -> Iterator[Metric]:
         state = LabelledGauge("ccpulse_agent_state",
                               "1 for the agent's current activity (handling > acw > idle > "
                               "not_ready > logged_out)", labels=["agent", "team", "state"])
         for agent_id, now in snap.agents.items():
-            state.add_metric([agent_id, now.team, now.state], 1)
+            if self._owns(agent_id):
+                state.add_metric([agent_id, now.team, now.state], 1)
         yield state
         agents = GaugeMetricFamily("ccpulse_team_agents", "agents of the team in each activity now",
                                    labels=["team", "state"])

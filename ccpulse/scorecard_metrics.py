@@ -12,7 +12,7 @@ Points are 1 (green), 0.5 (yellow) or 0 (red), so a band change never creates a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client.core import Metric
 
@@ -25,7 +25,9 @@ WINDOW = WINDOW_8H  # the shift
 
 
 def scorecard_metrics(snap: Snapshot, cards: Scorecards, window: str = WINDOW,
-                      ) -> Iterator[Metric]:
+                      owns_agent: Callable[[str], bool] | None = None) -> Iterator[Metric]:
+    """``owns_agent``: whose per-agent series this process exports (all where None); teams
+    are scored from all their agents whatever it says."""
     kpis = snap.windows.get(window)
     if kpis is None:
         return
@@ -50,7 +52,8 @@ def scorecard_metrics(snap: Snapshot, cards: Scorecards, window: str = WINDOW,
         cards_of_team = team_cards(team_kpis, by_team.get(team, {}), cards.for_team(team))
         _add(team_score, team_points, [team, window], cards_of_team.team)
         for agent, result in cards_of_team.agents.items():
-            _add(agent_score, agent_points, [agent, team, window], result)
+            if owns_agent is None or owns_agent(agent):
+                _add(agent_score, agent_points, [agent, team, window], result)
         for key, value in cards_of_team.spread.items():
             spread.add_metric([team, window, key], value)
     yield from (agent_score, team_score, agent_points, team_points, spread)

@@ -39,6 +39,7 @@ from ccpulse.http import MetricsServer
 from ccpulse.logs import logging_config
 from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
 from ccpulse.settings import Settings, kafka_python_security
+from ccpulse.sharding import AgentShards
 from ccpulse.streams.kafka_io import make_producer
 from ccpulse.streams.pipeline import Pipeline, PipelineStats
 from ccpulse.streams.redis_log import KEY_PREFIX, log_key, trim_log
@@ -69,6 +70,9 @@ class ConsumerReport:
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition)
     commit_seconds: list[float] = field(default_factory=list)  # since the previous report
     assigned: bool = False  # the group has given this worker its partitions (maybe none)
+    # the agent-state topic's partition count and the ones this worker owns (sharding)
+    agent_partitions: int | None = None
+    owned_agent_partitions: frozenset[int] = frozenset()
 
 
 class LogTrimmer:
@@ -104,6 +108,7 @@ class ConsumerView:
         self.stats = PipelineStats()
         self._lag: dict[tuple[str, int], int] = {}
         self.assigned = False
+        self.shards = AgentShards()
         self.received_at: float | None = None
         self._commit = Histogram("ccpulse_redis_commit_seconds",
                                  "latency of committing a batch and its offsets to Redis",
@@ -115,6 +120,7 @@ class ConsumerView:
         self.stats.duplicates = report.duplicates
         self._lag = report.lag
         self.assigned = report.assigned
+        self.shards.update(report.agent_partitions, report.owned_agent_partitions)
         for seconds in report.commit_seconds:
             self._commit.observe(seconds)
         self.received_at = time.monotonic()
@@ -132,6 +138,14 @@ class ConsumerView:
         for (topic, partition), count in sorted(self._lag.items()):
             lag.add_metric([topic, str(partition)], count)
         yield lag
+        owned = GaugeMetricFamily("ccpulse_agent_shard_partitions",
+                                  "agent-state partitions whose agents' series this worker "
+                                  "exports (1 each), of how many (ccpulse.sharding)",
+                                  labels=["partition", "of"])
+        if self.shards.partitions:
+            for partition in sorted(self.shards.owned):
+                owned.add_metric([str(partition), str(self.shards.partitions)], 1)
+        yield owned
 
     def follow(self, reports: Connection) -> None:
         """Apply reports until the consumer process closes the pipe (or dies)."""
@@ -210,7 +224,8 @@ def serve(settings: Settings, reports: Connection) -> None:
     registry.register(KpiCollector(  # type: ignore[arg-type]
         lambda: pipeline.snapshot(wall_ms()), consumer.stats, alerts=evaluator,
         clock_ms=wall_ms, last_event_ms=lambda: pipeline.stats.last_event_ms,
-        scorecards=settings.scorecards, metrics=settings.metrics))
+        scorecards=settings.scorecards, metrics=settings.metrics,
+        owns_agent=consumer.shards.owns if settings.metrics.shard_agents else None))
     registry.register(consumer)  # type: ignore[arg-type]
 
     def health() -> tuple[bool, str]:

@@ -65,6 +65,7 @@ class _StaffingFile(msgspec.Struct, forbid_unknown_fields=True):
 class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True):
     agent_series: str | list[str] = "default"  # "default", "all" or ["KPI[:WINDOW]", …]
     agent_channels: bool = False
+    shard_agents: bool = True
 
 
 class _QueueFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -365,4 +366,5 @@ def load_settings(flags: Mapping[str, object] | None = None,
     return Settings(**chosen, config_path=config_path,
                     engine=_engine_config(file, thresholds), thresholds=thresholds,
                     scorecards=cards,
-                    metrics=MetricsConfig(budget, file.metrics.agent_channels))
+                    metrics=MetricsConfig(budget, file.metrics.agent_channels,
+                                          file.metrics.shard_agents))

@@ -134,7 +134,8 @@ def run_worker(settings: Settings, *, partitions: int) -> int:
             report_sender.send(ConsumerReport(
                 processed=dict(stats.processed), dead_lettered=dict(stats.dead_lettered),
                 duplicates=stats.duplicates, lag=consumer_lag(app, processor, topics),
-                commit_seconds=observed, assigned=bool(assigned)))
+                commit_seconds=observed, assigned=bool(assigned),
+                **agent_partitions(app, topics.agent_states)))
         except OSError:  # it died since is_alive(): the next tick stops the worker
             return
 
@@ -165,6 +166,31 @@ def consumer_lag(app: faust.App, processor: BatchProcessor, topics: WorkerTopics
         if highwater is not None:
             lag[(tp.topic, tp.partition)] = max(highwater - read, 0)
     return lag
+
+
+def agent_partitions(app: faust.App, topic: str) -> dict[str, Any]:
+    """The agent-state topic's partition count and the partitions of it this worker owns:
+    which agents' series it exports (:mod:`ccpulse.sharding`)."""
+    try:
+        owned = frozenset(tp.partition for tp in app.consumer.assignment() if tp.topic == topic)
+        count = partition_count(app, topic)
+    except Exception:  # no consumer yet, or in the middle of a rebalance
+        return {}
+    return {"agent_partitions": count, "owned_agent_partitions": owned}
+
+
+def partition_count(app: faust.App, topic: str) -> int | None:
+    """How many partitions ``topic`` has, from the consumer's cluster metadata. faust's own
+    ``topic_partitions`` reads aiokafka's group-coordinator snapshot, which only the group's
+    leader fills (a second worker exported no agent at all); aiokafka's
+    ``partitions_for_topic`` is public, reached through faust's consumer thread (hence the
+    upper bound on faust-streaming)."""
+    thread = getattr(app.consumer, "_thread", None)
+    if thread is not None:
+        partitions = thread._ensure_consumer().partitions_for_topic(topic)
+        if partitions:
+            return len(partitions)
+    return app.consumer.topic_partitions(topic)
 
 
 def _run_faust(app: faust.App, log_format: str) -> None:

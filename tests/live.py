@@ -29,7 +29,8 @@ from ccpulse.streams.redis_log import log_key
 
 # Series that depend on the process or on the instant, not on the events.
 NOT_KPIS = ("ccpulse_events_", "ccpulse_event_lag", "ccpulse_alerts_firing", "ccpulse_alert_firing",
-            "ccpulse_queue_longest_wait_seconds", "ccpulse_redis_commit", "ccpulse_consumer_lag")
+            "ccpulse_queue_longest_wait_seconds", "ccpulse_redis_commit", "ccpulse_consumer_lag",
+            "ccpulse_agent_shard_")
 
 
 def ccpulse(*args: str, env: dict[str, str] | None = None) -> str:
@@ -111,6 +112,43 @@ def api_differences(worker: WorkerProcess, path: Path, agents: int = 5) -> list[
     if len(compared) < 20 * agents:  # a real comparison, not an empty one
         return [f"only {len(compared)} values compared"]
     return differences(found, compared)
+
+
+def union_differences(workers: list[WorkerProcess], path: Path) -> list[str]:
+    """Sharded exposition (issue 19): every worker shows every team, queue and channel series
+    as replay does; each agent's series come from exactly one worker; their union is replay's.
+    Empty when all holds."""
+    want = expected_kpis(path)
+    union: dict[tuple[str, frozenset], float] = {}
+    owner: dict[str, int] = {}
+    out = []
+    for index, worker in enumerate(workers):
+        status, text = worker.get("/metrics")
+        if status != 200:
+            return [f"worker {index}: /metrics {status}"]
+        got = kpis(text)
+        shared = {k: v for k, v in got.items() if "agent" not in dict(k[1])}
+        out += [f"worker {index}: {d}" for d in differences(
+            shared, {k: v for k, v in want.items() if "agent" not in dict(k[1])})]
+        for key, value in got.items():
+            agent = dict(key[1]).get("agent")
+            if agent is not None:
+                if owner.setdefault(agent, index) != index:
+                    out.append(f"agent {agent} on workers {owner[agent]} and {index}")
+                union[key] = value
+    return out + differences(union, {k: v for k, v in want.items() if "agent" in dict(k[1])})
+
+
+def assert_union_converges(workers: list[WorkerProcess], path: Path, timeout_s: float = 90,
+                           ) -> None:
+    deadline = time.monotonic() + timeout_s
+    diff = ["never compared"]
+    while time.monotonic() < deadline:
+        diff = union_differences(workers, path)
+        if not diff:
+            return
+        time.sleep(1)
+    raise AssertionError(f"{len(diff)} differences, e.g. {diff[:: max(1, len(diff) // 8)]}")
 
 
 def differences(got: dict, want: dict) -> list[str]:

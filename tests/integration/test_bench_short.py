@@ -15,6 +15,8 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     assert results["engine"]["events"] > 0 and results["engine"]["apply_per_s"] > 0
     assert results["replay"]["events_per_s"] > 0
     assert results["scrape"]["exposition_bytes"] > 0
+    scrape = results["scrape"]
+    assert 0 < scrape["series_per_agent"] <= 25 < scrape["every_series"]["series_per_agent"]
     assert results["memory"]["rss_per_agent_kib_by_hour"]  # one figure per hour of the run
     live = results["live"]  # its own Kafka and Redis, a worker, a bare consumer, probes
     assert live["bare_aiokafka_per_s"] > 0 and live["worker_per_s"] > 0

@@ -23,6 +23,7 @@ from tests.live import (
     WorkerProcess,
     api_differences,
     assert_converges,
+    assert_union_converges,
     dead_letters,
     log_length,
     recent_shift,
@@ -82,15 +83,22 @@ def test_worker_equals_replay_and_dead_letters_bad_input(
 def test_two_workers_report_what_one_reports(
         worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str, redis_url: str,
         topics: dict[str, str], tmp_path: Path) -> None:
+    """Each shows every team, queue and channel; each agent is on one of them; together they
+    are replay's numbers. With sharding off, each shows everything."""
     clean = recent_shift(tmp_path / "clean.jsonl", agents=60, minutes=8, seed=23)
+    unsharded = tmp_path / "unsharded.toml"
+    unsharded.write_text("[metrics]\nshard_agents = false\n")
     first, second = worker_factory(), worker_factory()
-    first.wait_healthy()
-    second.wait_healthy()
+    # in a group of its own: it owns every partition there (and its commits are duplicates)
+    whole = worker_factory(CCPULSE_CONFIG=str(unsharded),
+                           CCPULSE_GROUP=topics["CCPULSE_GROUP"] + "-whole")
+    for worker in (first, second, whole):
+        worker.wait_healthy()
     send(clean, kafka_bootstrap, topics)
     unique = len(clean.read_bytes().splitlines())
     wait_for(lambda: log_length(redis_url) >= unique, 120, "events in the Redis log")
-    assert_converges(first, clean)
-    assert_converges(second, clean)
+    assert_converges(whole, clean)
+    assert_union_converges([first, second], clean)
     assert log_length(redis_url) == unique
 
 

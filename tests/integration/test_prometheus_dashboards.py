@@ -54,14 +54,15 @@ class PromApi:
         return data["result"] if data["resultType"] == "vector" else [data["result"]]
 
 
-def prometheus_config(worker_port: int) -> str:
-    """The deploy/ configuration's rules, scraping the test's worker every second."""
+def prometheus_config(*worker_ports: int) -> str:
+    """The deploy/ configuration's rules, scraping the test's workers every second."""
     config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
     config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
     config["rule_files"] = [str(path) for path in RULES]
     config.pop("alerting")
     config["scrape_configs"] = [{"job_name": "ccpulse",
-                                 "static_configs": [{"targets": [f"127.0.0.1:{worker_port}"]}]}]
+                                 "static_configs": [{"targets": [
+                                     f"127.0.0.1:{port}" for port in worker_ports]}]}]
     return yaml.safe_dump(config)
 
 

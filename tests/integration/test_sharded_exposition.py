@@ -1,0 +1,78 @@
+"""Sharded exposition (issue 19): three workers, one real Prometheus scraping all three.
+
+Each worker exports the per-agent series of the agents of its agent-topic partitions only,
+and every team, queue and channel series. In Prometheus every agent series then exists once
+(one instance), every team series three times with one value, and together they are
+``ccpulse replay``'s numbers; the dashboards (``max by`` over their scope) read them as they
+read one worker.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_prometheus_dashboards import (
+    TARGET_LABELS,
+    PromApi,
+    eight_hour_series_of_replay,
+    prometheus_config,
+)
+from tests.live import (
+    WorkerProcess,
+    assert_union_converges,
+    log_length,
+    recent_shift,
+    send,
+    wait_for,
+)
+from tests.servers import start_prometheus
+
+
+def test_three_sharded_workers_in_prometheus_equal_replay(
+        worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str, redis_url: str,
+        topics: dict[str, str], tmp_path: Path) -> None:
+    events = recent_shift(tmp_path / "shift.jsonl", agents=60, minutes=12, seed=9)
+    count = sum(1 for _ in events.open("rb"))
+    workers = [worker_factory() for _ in range(3)]
+    for worker in workers:
+        worker.wait_healthy()
+    prometheus = start_prometheus(tmp_path, prometheus_config(*(w.port for w in workers)))
+    try:
+        api = PromApi(prometheus)
+        send(events, kafka_bootstrap, topics)
+        wait_for(lambda: log_length(redis_url) >= count, 90, "events in the Redis log")
+        assert_union_converges(workers, events)
+        # each worker's report of its own processed events adds up to the stream
+        wait_for(lambda: bool(api.query(f"sum(ccpulse_events_processed_total) == {count}")),
+                 60, "Prometheus to scrape the caught-up workers")
+        wait_for(lambda: len(api.query('count by (instance) (ccpulse_agent_state)')) == 3, 30,
+                 "agent series from all three workers")
+
+        by_series: dict[tuple[str, frozenset], dict[str, float]] = defaultdict(dict)
+        for sample in api.query('{__name__=~"ccpulse_.+", window="8h"}'):
+            labels = dict(sample["metric"])
+            instance = labels["instance"]
+            name = labels.pop("__name__")
+            key = (name, frozenset((k, v) for k, v in labels.items() if k not in TARGET_LABELS))
+            by_series[key][instance] = float(sample["value"][1])
+        want = eight_hour_series_of_replay(events)
+        assert len(want) > 300
+        assert by_series.keys() == want.keys()
+        for key, values in by_series.items():
+            per_agent = any(k == "agent" for k, _ in key[1])
+            assert len(values) == (1 if per_agent else 3), (key, values)
+            assert all(v == pytest.approx(want[key], rel=1e-9, abs=1e-12)
+                       for v in values.values()), key
+        owners = {sample["metric"]["agent"]: sample["metric"]["instance"]
+                  for sample in api.query("ccpulse_agent_state")}
+        assert len(owners) == 60 and len(set(owners.values())) == 3  # all agents, all workers
+        # what a dashboard panel does: one series per team, whatever the number of workers
+        teams = api.query('max by (team) (ccpulse_team_occupancy_ratio{window="8h"})')
+        assert len(teams) == len({dict(k[1])["team"] for k in want
+                                  if k[0] == "ccpulse_team_occupancy_ratio"})
+    finally:
+        prometheus.stop()
