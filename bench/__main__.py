@@ -32,9 +32,11 @@ from ccpulse.processors.decode import decode
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import snapshot
 from ccpulse.runtime import EXPIRE_EVERY_MS, tune_gc
+from ccpulse.sharding import AgentShards
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 
 SIZES = {"S": 500, "M": 5_000, "L": 50_000}
+PARTITIONS = 8  # of the agent-state topic, for --workers (ccpulse worker's default)
 
 
 def machine() -> dict[str, object]:
@@ -105,10 +107,12 @@ def series_per_agent(body: bytes, agents: int) -> float:
                      if b'agent="' in line and not line.startswith(b"#")) / agents, 1)
 
 
-def bench_scrape(agents: int, hours: float) -> dict[str, object]:
+def bench_scrape(agents: int, hours: float, workers: int = 1) -> dict[str, object]:
     """Computing the whole exposition at one instant, and the engine's memory: with the
     per-agent budget (the default), and with every KPI of every agent in every window (what
-    /metrics held before the budget) as the same run's baseline."""
+    /metrics held before the budget) as the same run's baseline. With ``workers`` > 1, also
+    each worker's scrape when ``workers`` share 8 agent-topic partitions (the same
+    exposition, filtered by ccpulse.sharding as a worker's is)."""
     lines = simulated(agents, hours)
     tune_gc()
     before = settled_rss_kib()
@@ -119,19 +123,32 @@ def bench_scrape(agents: int, hours: float) -> dict[str, object]:
     now = engine.max_ts or 0
     _, snap_s = rate(1, lambda: snapshot(engine, now))
 
-    def scrape(metrics: MetricsConfig) -> tuple[float, bytes]:
+    def scrape(metrics: MetricsConfig, owns: Callable[[str], bool] | None = None,
+               ) -> tuple[float, bytes]:
         body: list[bytes] = []
         _, seconds = rate(1, lambda: body.append(exposition(KpiCollector(
-            lambda: snapshot(engine, now), metrics=metrics))))
+            lambda: snapshot(engine, now), metrics=metrics, owns_agent=owns))))
         return seconds, body[0]
 
     scrape_s, body = scrape(MetricsConfig())
     every_s, every = scrape(MetricsConfig(agent_series("all"), agent_channels=True))
+    sharded: dict[str, object] = {}
+    if workers > 1:
+        per_worker = []
+        for index in range(workers):
+            shards = AgentShards()
+            shards.update(PARTITIONS, frozenset(range(index, PARTITIONS, workers)))
+            seconds, share = scrape(MetricsConfig(), shards.owns)
+            per_worker.append({"scrape_s": round(seconds, 3), "exposition_bytes": len(share),
+                               "agent_series_lines": round(series_per_agent(share, 1))})
+        sharded = {"workers": workers, "per_worker": per_worker,
+                   "slowest_worker_vs_one": round(
+                       max(float(w["scrape_s"]) for w in per_worker) / scrape_s, 2)}
     return {"agents": agents, "snapshot_s": round(snap_s, 3), "scrape_s": round(scrape_s, 3),
             "exposition_bytes": len(body), "series_per_agent": series_per_agent(body, agents),
             "every_series": {"scrape_s": round(every_s, 3), "exposition_bytes": len(every),
                              "series_per_agent": series_per_agent(every, agents)},
-            "scrape_vs_every_series": round(scrape_s / every_s, 2),
+            "scrape_vs_every_series": round(scrape_s / every_s, 2), **sharded,
             **memory_figures(grown_kib, agents)}
 
 
@@ -181,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--agents", help="S, M, L or a number (default per benchmark)")
     parser.add_argument("--hours", type=float)
+    parser.add_argument("--workers", type=int,
+                        help="scrape: also each worker's scrape when N workers share the floor")
     parser.add_argument("--rate", type=int,
                         help="live: background events/s while latency is probed (default 500)")
     args = parser.parse_args(argv)
@@ -190,7 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.agents:
             size = args.agents
         agents = SIZES[size] if isinstance(size, str) and size in SIZES else int(size)
-        options = {"rate": args.rate} if name == "live" and args.rate else {}
+        options: dict[str, int] = {}
+        if name == "live" and args.rate:
+            options["rate"] = args.rate
+        if name == "scrape" and (args.workers or args.short):
+            options["workers"] = args.workers or 2
         result = BENCHES[name](agents, args.hours or hours, **options)
         print(json.dumps({"bench": name, "agents": agents, "hours": args.hours or hours,
                           "date": time.strftime("%Y-%m-%d"), "machine": machine(),

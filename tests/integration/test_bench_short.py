@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def test_bench_short_mode_reports_every_benchmark() -> None:
     out = subprocess.run([sys.executable, "-m", "bench", "--short"], capture_output=True,
@@ -17,6 +19,9 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     assert results["scrape"]["exposition_bytes"] > 0
     scrape = results["scrape"]
     assert 0 < scrape["series_per_agent"] <= 25 < scrape["every_series"]["series_per_agent"]
+    shares = [w["agent_series_lines"] for w in scrape["per_worker"]]
+    assert len(shares) == 2 and all(shares)  # two workers share the floor's agent series
+    assert sum(shares) == pytest.approx(scrape["series_per_agent"] * scrape["agents"], abs=2)
     assert results["memory"]["rss_per_agent_kib_by_hour"]  # one figure per hour of the run
     live = results["live"]  # its own Kafka and Redis, a worker, a bare consumer, probes
     assert live["bare_aiokafka_per_s"] > 0 and live["worker_per_s"] > 0
