@@ -37,6 +37,8 @@ def test_the_wheel_installs_one_namespace_under_its_own_name(wheel: Path) -> Non
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
     assert top == {"ccpulse", info}
     assert metadata["Name"] == "ccpulse-monitor"
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert any(name.endswith("/licenses/LICENSE") for name in names)
     for layer in ("processors", "streams", "alerts"):
         assert f"ccpulse/{layer}/__init__.py" in names
     assert "ccpulse/processors/catalogue.py" in names
