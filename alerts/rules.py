@@ -62,6 +62,14 @@ class Thresholds:
     # whole agent to add), held this long.
     understaffed_gap: float = 0.5
     understaffed_hold_ms: int = 10 * 60_000
+    # AgentStateTooLong (contract §7.3): how long an activity may last before the supervisor
+    # is asked to look. A long ACW or hold is a prompt to ask whether the agent needs help.
+    acw_limit_s: float = 300
+    not_ready_limit_s: float = 1200
+    # per not_ready reason label (contract §7.2's reason), over not_ready_limit_s
+    not_ready_reason_limits_s: dict[str, float] = field(
+        default_factory=lambda: {"break": 900, "lunch": 3600})
+    hold_limit_s: float = 180
     # Empathy guardrail: emotional calls may take longer; they never raise an AHT signal alone.
     exclude_emotional_from_aht: bool = True
     runbook_base: str = RUNBOOK_BASE
@@ -277,6 +285,35 @@ def _queue_understaffed(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
                       _understaffed(plan), {"gap_agents": gap})
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def _agent_state_too_long(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    """Fires at the first evaluation past the limit; resolves when the activity (or the
+    hold) ends, because the finding is gone then (its labels name the activity)."""
+    for agent, now in snap.agents.items():
+        tt = t.for_team(now.team)
+        if now.hold_seconds is not None and now.hold_seconds > tt.hold_limit_s:
+            yield Finding({"agent": agent, "team": now.team, "state": "hold"}, True, True,
+                          f"an interaction on hold for {_minutes(now.hold_seconds)} (limit "
+                          f"{_minutes(tt.hold_limit_s)})", {"hold_seconds": now.hold_seconds})
+        if now.state_seconds is None:
+            continue
+        if now.state == "acw":
+            limit, labels = tt.acw_limit_s, {"state": "acw"}
+        elif now.state == "not_ready":
+            limit = tt.not_ready_reason_limits_s.get(now.reason, tt.not_ready_limit_s)
+            labels = {"state": "not_ready", "reason": now.reason}
+        else:
+            continue
+        if now.state_seconds > limit:
+            what = " ".join(labels.values()).replace("_", " ")
+            yield Finding({"agent": agent, "team": now.team, **labels}, True, True,
+                          f"{what} for {_minutes(now.state_seconds)} (limit "
+                          f"{_minutes(limit)})", {"state_seconds": now.state_seconds})
+
+
 Finder = Callable[[Snapshot, Thresholds], Iterator[Finding]]
 
 
@@ -322,4 +359,7 @@ RULES: tuple[Rule, ...] = (
     Rule("QueueUnderstaffed", "warning", "wfm",
          "Queue needs more agents to meet its service level at a healthy occupancy",
          _queue_understaffed, hold=lambda t: t.understaffed_hold_ms),
+    Rule("AgentStateTooLong", "warning", "supervisor",
+         "An agent has been in one activity longer than usual: check in, they may need help",
+         _agent_state_too_long),
 )

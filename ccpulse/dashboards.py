@@ -171,6 +171,9 @@ def supervisor(t: Thresholds, b: Bandset, weights: Mapping[str, float]) -> Json:
     agents = [
         Panel("table", "Agents now",
               [Query(f"max by (agent, state) (ccpulse_agent_state{{{one_team}}})"),
+               # contract §7.2: how long the activity has lasted; AgentStateTooLong's input
+               Query(f"max by (agent) (ccpulse_agent_state_seconds{{{one_team}}})",
+                     column="in it for", unit="s"),
                Query(kpi("agent_occupancy_ratio", by_agent, one_team, HOUR),
                      column="occupancy 1h", unit="percentunit", bands=occupancy_bands(t, b)),
                Query(kpi("agent_occupancy_ratio", by_agent, one_team, SHIFT),
@@ -184,7 +187,8 @@ def supervisor(t: Thresholds, b: Bandset, weights: Mapping[str, float]) -> Json:
                      bands=_idle_bands(t, b)),
                Query(kpi("agent_scorecard_score", by_agent, one_team), column="scorecard",
                      bands=SCORE_BANDS)],
-              "One line per agent and its activity now. Occupancy: green healthy, red "
+              "One line per agent, its activity now and for how long. Occupancy: green "
+              "healthy, red "
               "burnout risk. AHT compares the last hour with the agent's own 8 h baseline, "
               "emotional interactions left out.", width=24, height=10),
         Panel("timeseries", "Occupancy by agent (1h)",

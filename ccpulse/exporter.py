@@ -70,7 +70,8 @@ def _fill(families: dict[str, LabelledGauge], kpis: Kpis, labels: tuple[str, ...
             family.add_metric(labels, value)
 
 
-ALERT_LABELS = ["alertname", "severity", "audience", "team", "agent", "queue", "channel"]
+ALERT_LABELS = ["alertname", "severity", "audience", "team", "agent", "queue", "channel",
+                "state", "reason"]
 
 
 def _alert_metrics(alerts: AlertEvaluator) -> Iterator[Metric]:
@@ -176,10 +177,18 @@ class KpiCollector:
         state = LabelledGauge("ccpulse_agent_state",
                               "1 for the agent's current activity (handling > acw > idle > "
                               "not_ready > logged_out)", labels=["agent", "team", "state"])
+        seconds = LabelledGauge("ccpulse_agent_state_seconds",
+                                "seconds since the agent's current activity began (reason: the "
+                                "not_ready reason if configured, else other)",
+                                labels=["agent", "team", "state", "reason"])
         for agent_id, now in snap.agents.items():
             if self._owns(agent_id):
                 state.add_metric([agent_id, now.team, now.state], 1)
+                if now.state_seconds is not None:
+                    seconds.add_metric([agent_id, now.team, now.state, now.reason],
+                                       now.state_seconds)
         yield state
+        yield seconds
         agents = GaugeMetricFamily("ccpulse_team_agents", "agents of the team in each activity now",
                                    labels=["team", "state"])
         for team_id, counts in snap.team_states.items():

@@ -49,6 +49,7 @@ class Transition(NamedTuple):
     team: str | None = None
     interaction_id: str = ""
     productive: bool = False  # not_ready: is the reason a productive one?
+    reason: str = ""  # login / not_ready: the reason's label (configured reasons, else other)
     weight: float = 0.0  # answered/ended: the slot the interaction takes, 1/capacity
 
 
@@ -58,6 +59,7 @@ class _State(NamedTuple):
     team: str
     logged_in: bool
     presence: int
+    reason: str
     active: dict[str, tuple[int, float]]
     cut: frozenset[str]
     free_since: int | None
@@ -78,6 +80,7 @@ class AgentMachine:
         "last_ts",
         "logged_in",
         "presence",
+        "reason",
         "recent",
         "team",
         "timeline",
@@ -87,6 +90,7 @@ class AgentMachine:
         self.team = team
         self.logged_in = False
         self.presence = NOT_READY_OTHER
+        self.reason = ""  # the label of the not_ready reason while presence is not ready
         # interaction id -> (HANDLING or ACW, 1/capacity of its channel); replaced, never
         # mutated, so that rewind snapshots can share it
         self.active: dict[str, tuple[int, float]] = {}
@@ -162,6 +166,7 @@ class AgentMachine:
             self.team,
             self.logged_in,
             self.presence,
+            self.reason,
             self.active,  # never mutated in place, so sharing it is safe
             self.cut,
             self.free_since,
@@ -173,6 +178,7 @@ class AgentMachine:
         self.team = state.team
         self.logged_in = state.logged_in
         self.presence = state.presence
+        self.reason = state.reason
         self.active = state.active
         self.cut = state.cut
         self.free_since = state.free_since
@@ -184,11 +190,11 @@ class AgentMachine:
         gap = None
         kind = tr.kind
         if kind == LOGIN:
-            self._login(NOT_READY_OTHER)
+            self._login(NOT_READY_OTHER, tr.reason)
         elif kind == AVAILABLE:
             self._login(IDLE)
         elif kind == NOT_READY:
-            self._login(NOT_READY_PRODUCTIVE if tr.productive else NOT_READY_OTHER)
+            self._login(NOT_READY_PRODUCTIVE if tr.productive else NOT_READY_OTHER, tr.reason)
         elif kind == LOGOUT:
             if self.active:
                 self.cut = self.cut | self.active.keys()
@@ -219,14 +225,19 @@ class AgentMachine:
                 if not self.active:
                     self.free_since = ts
             self.cut = self.cut - {iid} if iid in self.cut else self.cut
-        self.timeline.mark(ts, self.category(), self.weight(), self.team)
+        category = self.category()
+        reason = self.reason if category in (NOT_READY_PRODUCTIVE, NOT_READY_OTHER) else ""
+        self.timeline.mark(ts, category, self.weight(), self.team, reason)
         return gap
 
-    def _login(self, presence: int) -> None:
+    def _login(self, presence: int, reason: str = "") -> None:
+        """Logged in (if not yet) with this presence; ``reason`` labels a not_ready one.
+        An ``agent.login`` while logged in only changes presence, as before."""
         if not self.logged_in:
             self.logged_in = True
             self.free_since = None
         self.presence = presence
+        self.reason = reason
 
     def trim(self, before: int) -> None:
         self.timeline.trim(before)

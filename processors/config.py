@@ -29,6 +29,11 @@ DEFAULT_CAPACITY: dict[str, int] = {
 DEFAULT_PRODUCTIVE_REASONS: frozenset[str] = frozenset(
     {"training", "coaching", "meeting", "backoffice"}
 )
+# not_ready reasons that label time in state (contract §7.2) as themselves, beside the
+# productive ones; any other reason is "other" (free text must not become label values).
+# "login" is the reason contract §2 gives the not_ready that starts every session.
+DEFAULT_STATE_REASONS: frozenset[str] = frozenset({"login", "break", "lunch"})
+OTHER_REASON = "other"
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class EngineConfig:
     windows: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
     capacity: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
     productive_reasons: frozenset[str] = DEFAULT_PRODUCTIVE_REASONS
+    state_reasons: frozenset[str] = DEFAULT_STATE_REASONS
     service_level_threshold_ms: int = 20_000
     queue_service_level_threshold_ms: dict[str, int] = field(default_factory=dict)
     short_abandon_ms: int = 5_000
@@ -96,3 +102,11 @@ class EngineConfig:
 
     def sl_threshold_ms(self, queue_id: str) -> int:
         return self.queue_service_level_threshold_ms.get(queue_id, self.service_level_threshold_ms)
+
+    @property
+    def reason_labels(self) -> dict[str, str]:
+        """Each labelled reason to one shared string object (an agent keeps one per segment)."""
+        return {reason: reason for reason in self.state_reasons | self.productive_reasons}
+
+    def reason_label(self, reason: str) -> str:
+        return self.reason_labels.get(reason, OTHER_REASON)

@@ -25,7 +25,7 @@ from ccpulse.processors.agent import (
     AgentMachine,
     Transition,
 )
-from ccpulse.processors.config import HOUR_MS, EngineConfig
+from ccpulse.processors.config import HOUR_MS, OTHER_REASON, EngineConfig
 from ccpulse.processors.decode import OVER_LIMIT, Decoded, Rejection, too_late
 from ccpulse.processors.events import (
     AgentAvailable,
@@ -82,8 +82,12 @@ class KpiEngine:
 
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
+        self._reasons = self.config.reason_labels
         self.agents: dict[str, AgentMachine] = {}
         self.interactions: dict[str, Interaction] = {}
+        # interaction id -> (agent, when its open hold began): the holds going on now, so a
+        # snapshot finds them without looking at every interaction
+        self.on_hold: dict[str, tuple[str, int]] = {}
         self.families: dict[str, dict[tuple[str, ...], PrefixSeries]] = {
             name: {} for name in WIDTH
         }
@@ -149,6 +153,8 @@ class KpiEngine:
             if not machine.logged_in and (machine.last_ts or 0) < horizon:
                 del self.agents[agent_id]
         _drop_oldest(self.interactions, horizon, lambda rec: rec.touched_ms)
+        for iid in [i for i in self.on_hold if i not in self.interactions]:
+            del self.on_hold[iid]  # a hold whose interaction was forgotten never ended
         for queue in self.waiting.values():
             _drop_oldest(queue, horizon, lambda queued_at: queued_at)
         repeat_horizon = now - self.config.repeat_contact_ms
@@ -298,14 +304,17 @@ class KpiEngine:
         machine = self.agent(ev.agent_id)
         if ev.capacity is not None:
             machine.capacity = {**self.config.capacity, **ev.capacity}
-        self._transition(ev.agent_id, ts, Transition(LOGIN, ev.team_id))
+        label = self._reasons.get("login", OTHER_REASON)  # contract §2: login is not_ready
+        self._transition(ev.agent_id, ts, Transition(LOGIN, ev.team_id, reason=label))
 
     def _on_available(self, ev: AgentAvailable, ts: int) -> None:
         self._transition(ev.agent_id, ts, Transition(AVAILABLE, ev.team_id))
 
     def _on_not_ready(self, ev: AgentNotReady, ts: int) -> None:
         productive = ev.reason in self.config.productive_reasons
-        self._transition(ev.agent_id, ts, Transition(NOT_READY, ev.team_id, productive=productive))
+        label = self._reasons.get(ev.reason, OTHER_REASON)
+        self._transition(ev.agent_id, ts, Transition(NOT_READY, ev.team_id, productive=productive,
+                                                     reason=label))
 
     def _on_logout(self, ev: AgentLogout, ts: int) -> None:
         self._transition(ev.agent_id, ts, Transition(LOGOUT, ev.team_id))
@@ -378,17 +387,26 @@ class KpiEngine:
         rec = self._record(ev.interaction_id, ts)
         if rec.hold_started_ms is None:
             rec.hold_started_ms = ts
+            self.on_hold[ev.interaction_id] = (ev.agent_id, ts)
 
     def _on_hold_ended(self, ev: HoldEnded, ts: int) -> None:
         self._team_only(ev.agent_id, ev.team_id, ts)
         rec = self._record(ev.interaction_id, ts)
-        self._close_hold(rec, ts)
+        self._close_hold(ev.interaction_id, rec, ts)
 
-    @staticmethod
-    def _close_hold(rec: Interaction, ts: int) -> None:
+    def _close_hold(self, iid: str, rec: Interaction, ts: int) -> None:
         if rec.hold_started_ms is not None:
             rec.hold_ms += max(ts - rec.hold_started_ms, 0)
             rec.hold_started_ms = None
+            self.on_hold.pop(iid, None)
+
+    def holds_by_agent(self) -> dict[str, int]:
+        """Per agent with an interaction on hold now, when the oldest of its holds began."""
+        out: dict[str, int] = {}
+        for agent, started in self.on_hold.values():
+            if agent not in out or started < out[agent]:
+                out[agent] = started
+        return out
 
     def _team_only(self, agent_id: str, team: str | None, ts: int) -> None:
         machine = self.agent(agent_id)
@@ -397,7 +415,7 @@ class KpiEngine:
 
     def _on_ended(self, ev: InteractionEnded, ts: int) -> None:
         rec = self._record(ev.interaction_id, ts)
-        self._close_hold(rec, ts)
+        self._close_hold(ev.interaction_id, rec, ts)
         if rec.ended_ms is None:
             rec.ended_ms = ts
             wrapped = rec.wrapped_ms
@@ -423,7 +441,7 @@ class KpiEngine:
         if rec.wrapped_ms is not None:
             return  # wrapped twice under different event ids: the outcome counts once
         rec.wrapped_ms = ts
-        self._close_hold(rec, rec.ended_ms if rec.ended_ms is not None else ts)
+        self._close_hold(iid, rec, rec.ended_ms if rec.ended_ms is not None else ts)
         handled = handle = talk = acw = 0
         if rec.answered_ms is not None:
             ended = rec.ended_ms if rec.ended_ms is not None else ts

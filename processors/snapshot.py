@@ -48,6 +48,9 @@ class WindowKpis:
 class AgentNow:
     team: str
     state: str  # handling, acw, idle, not_ready, logged_out
+    reason: str = ""  # not_ready: the reason's label (configured reasons, else "other")
+    state_seconds: float | None = None  # since the activity began; None: before our history
+    hold_seconds: float | None = None  # the longest interaction on hold now, while handling
 
 
 @dataclass
@@ -160,11 +163,17 @@ def snapshot(engine: KpiEngine, now: int) -> Snapshot:
     }
     agents: dict[str, AgentNow] = {}
     team_states: dict[str, Counter[str]] = {}
+    holds = engine.holds_by_agent()
     for agent_id, machine in engine.agents.items():
         timeline = machine.timeline
-        state = STATE_NAMES[timeline.category_at(now)]
+        category, reason, since = timeline.state_at(now)
+        state = STATE_NAMES[category]
         team = timeline.team_at(now) or machine.team
-        agents[agent_id] = AgentNow(team, state)
+        hold = holds.get(agent_id)
+        agents[agent_id] = AgentNow(
+            team, state, reason, None if since is None else (now - since) / 1000,
+            (now - hold) / 1000 if hold is not None and hold <= now and state == "handling"
+            else None)
         team_states.setdefault(team, Counter())[state] += 1
     waiting = {}
     for queue, entries in engine.waiting.items():

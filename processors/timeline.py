@@ -48,7 +48,8 @@ def accrued(category: int, weight: float, duration: int) -> Vector:
 class Timeline:
     """Append-only segments; :meth:`truncate` undoes appends when a late event rewinds time."""
 
-    __slots__ = ("cats", "cums", "dropped", "starts", "team_change_index", "teams", "weights")
+    __slots__ = ("cats", "cums", "dropped", "reasons", "since", "starts", "team_change_index",
+                 "teams", "weights")
 
     def __init__(self) -> None:
         # Typed arrays, not lists: boxed numbers cost several times the memory, and an agent
@@ -59,6 +60,11 @@ class Timeline:
         self.cats = array("b")
         self.weights = array("d")
         self.teams: list[str] = []
+        # the not_ready reason's label of each segment ("" in other activities), and when the
+        # activity the segment belongs to began: time in state (contract §7.2) is one lookup,
+        # exact after a trim or a rewind
+        self.reasons: list[str] = []
+        self.since = array("q")
         # Indexes below are absolute (they count trimmed segments too) so that snapshots taken
         # for rewinding stay valid across a trim.
         self.dropped = 0
@@ -71,16 +77,22 @@ class Timeline:
         """Segments ever appended and not truncated, trimmed ones included."""
         return self.dropped + len(self.starts)
 
-    def mark(self, t: int, category: int, weight: float, team: str) -> None:
-        """From ``t`` on, the agent is in ``category`` with load ``weight`` in ``team``."""
+    def mark(self, t: int, category: int, weight: float, team: str, reason: str = "") -> None:
+        """From ``t`` on, the agent is in ``category`` with load ``weight`` in ``team``;
+        ``reason`` is the not_ready reason's label ("" in other activities)."""
+        since = t
         if self.starts:
             last = len(self.starts) - 1
             if (
                 self.cats[last] == category
                 and self.weights[last] == weight
                 and self.teams[last] == team
+                and self.reasons[last] == reason
             ):
                 return
+            if (STATE_NAMES[self.cats[last]], self.reasons[last]) == (STATE_NAMES[category],
+                                                                       reason):
+                since = self.since[last]  # the same activity goes on (another load, team)
             cum = add(self._cum(last), accrued(self.cats[last], self.weights[last],
                                                t - self.starts[last]))
             if self.teams[last] != team:
@@ -94,14 +106,19 @@ class Timeline:
         self.cats.append(category)
         self.weights.append(weight)
         self.teams.append(team)
+        self.reasons.append(reason)
+        self.since.append(since)
 
     def truncate(self, count: int, team_change_index: int) -> None:
         """Drop segments appended after a snapshot was taken (see ``AgentMachine``)."""
         keep = count - self.dropped
-        for column in (self.starts, self.cats, self.weights, self.teams):
+        for column in self._columns():
             del column[keep:]
         del self.cums[keep * TIME_WIDTH:]
         self.team_change_index = team_change_index
+
+    def _columns(self) -> tuple:
+        return (self.starts, self.cats, self.weights, self.teams, self.reasons, self.since)
 
     def _cum(self, i: int) -> Vector:
         return tuple(self.cums[i * TIME_WIDTH:(i + 1) * TIME_WIDTH])
@@ -137,6 +154,14 @@ class Timeline:
         i = self._segment_at(t)
         return self.cats[i] if i >= 0 else LOGGED_OUT
 
+    def state_at(self, t: int) -> tuple[int, str, int | None]:
+        """(category, not_ready reason label, when that activity began) at instant ``t``;
+        the start is None before the first segment (logged out since we know the agent)."""
+        i = self._segment_at(t)
+        if i < 0:
+            return LOGGED_OUT, "", None
+        return self.cats[i], self.reasons[i], self.since[i]
+
     def team_at(self, t: int) -> str | None:
         i = self._segment_at(t)
         return self.teams[i] if i >= 0 else None
@@ -145,7 +170,7 @@ class Timeline:
         """Forget segments that ended at or before ``before``; later windows stay exact."""
         cut = self._segment_at(before)
         if cut > 0:
-            for column in (self.starts, self.cats, self.weights, self.teams):
+            for column in self._columns():
                 del column[:cut]
             del self.cums[:cut * TIME_WIDTH]
             self.dropped += cut

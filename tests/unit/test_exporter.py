@@ -77,7 +77,7 @@ def test_each_agent_gets_the_budget_and_a_config_changes_it(pipeline: Pipeline) 
     default = per_agent(registry_for(pipeline, now), "a1")
     assert ("ccpulse_agent_occupancy_ratio", "1h") in default
     assert ("ccpulse_agent_occupancy_ratio", "15m") not in default
-    assert len(default) <= MetricsConfig().series_per_agent() + 1  # + its state
+    assert len(default) <= MetricsConfig().series_per_agent() + 2  # + state, time in it
     everything = per_agent(registry_for(pipeline, now, MetricsConfig(
         agent_series=catalogue.agent_series("all"), agent_channels=True)), "a1")
     assert default < everything
@@ -85,6 +85,7 @@ def test_each_agent_gets_the_budget_and_a_config_changes_it(pipeline: Pipeline) 
     chosen = per_agent(registry_for(pipeline, now, MetricsConfig(
         agent_series=catalogue.agent_series(["aht_seconds:15m", "occupancy"]))), "a1")
     assert chosen == {("ccpulse_agent_aht_seconds", "15m"), ("ccpulse_agent_state", ""),
+                      ("ccpulse_agent_state_seconds", ""),
                       *(("ccpulse_agent_occupancy_ratio", w) for w in ("15m", "1h", "8h"))}
 
 
@@ -121,7 +122,7 @@ def test_required_metrics_and_labels(pipeline: Pipeline) -> None:
     assert value("ccpulse_alert_firing_info",
                  {"alertname": "AgentOccupancyHigh", "severity": "warning",
                   "audience": "supervisor", "agent": "a1", "team": "t1", "queue": "",
-                  "channel": ""}) == 1
+                  "channel": "", "state": "", "reason": ""}) == 1
     text = exposition(KpiCollector(lambda: pipeline.snapshot(at("09:20:00"))))
     names = {f.name for f in text_string_to_metric_families(text.decode())}
     for name in REQUIRED:
