@@ -50,6 +50,7 @@ class _SavedTrack(msgspec.Struct, frozen=True):
     pending_since: int | None
     firing_since: int | None
     last: Finding | None
+    false_since: int | None = None  # saved by v1.1 on; absent in older saved states
 
 
 class _SavedState(msgspec.Struct, frozen=True):
@@ -63,6 +64,8 @@ class _Track:
     pending_since: int | None = None
     firing_since: int | None = None
     last: Finding | None = None
+    # firing, but its resolve condition false since then (resolves once keep_firing passed)
+    false_since: int | None = None
 
 
 @dataclass
@@ -103,7 +106,12 @@ class AlertEvaluator:
                     track = self.tracks[key] = _Track(rule)
                 track.last = finding
                 if track.firing_since is not None:
-                    if not finding.keep_firing:
+                    if finding.keep_firing:
+                        track.false_since = None
+                        continue
+                    if track.false_since is None:
+                        track.false_since = now
+                    if now - track.false_since >= rule.keep_firing(self.thresholds):
                         transitions.append(self._alert(rule, track, "resolved", now))
                         del self.tracks[key]
                     continue
@@ -156,7 +164,7 @@ class AlertEvaluator:
         """Pending and firing alerts with their clocks: what a restart must not forget, or
         holds would start over and firing alerts would fire again with a new startsAt."""
         tracks = [_SavedTrack(t.rule.alertname, dict(labels), t.pending_since, t.firing_since,
-                              t.last) for (_, labels), t in self.tracks.items()]
+                              t.last, t.false_since) for (_, labels), t in self.tracks.items()]
         return msgspec.json.encode(_SavedState(self.next_due_ms, tracks))
 
     def load(self, raw: bytes) -> None:
@@ -165,7 +173,8 @@ class AlertEvaluator:
         self.next_due_ms = state.next_due_ms
         self.tracks = {
             (t.rule, tuple(sorted(t.labels.items()))): _Track(rules[t.rule], t.pending_since,
-                                                               t.firing_since, t.last)
+                                                               t.firing_since, t.last,
+                                                               t.false_since)
             for t in state.tracks if t.rule in rules
         }
 

@@ -62,6 +62,18 @@ class Thresholds:
     # whole agent to add), held this long.
     understaffed_gap: float = 0.5
     understaffed_hold_ms: int = 10 * 60_000
+    # Contract §7.4. A chat or email agent with one interaction open is "occupied" all the
+    # time: where more than multi_slot_share of the handling time was on channels with
+    # several slots, the occupancy rules and the burnout signal use load instead.
+    multi_slot_share: float = 0.5
+    # CsatAhtDivergence and AgentBurnoutRisk hold this long before firing and resolve only
+    # after their condition has been false this long (Prometheus' keep_firing_for).
+    divergence_hold_ms: int = 5 * 60_000
+    burnout_hold_ms: int = 5 * 60_000
+    keep_firing_ms: int = 5 * 60_000
+    # true: the rules of contract §4 exactly as v1 wrote them (occupancy for every agent, no
+    # hold and no keep-firing for divergence and burnout)
+    literal_v1_rules: bool = False
     # AgentStateTooLong (contract §7.3): how long an activity may last before the supervisor
     # is asked to look. A long ACW or hold is a prompt to ask whether the agent needs help.
     acw_limit_s: float = 300
@@ -143,11 +155,19 @@ def _divergence(now: Kpis, base: Kpis, t: Thresholds,
     return active, keep, text, {"aht_change": up or 0.0, "csat_drop": drop}
 
 
+def strain(kpis: Kpis, t: Thresholds) -> tuple[str, float | None]:
+    """(measure, value) the occupancy rules judge: occupancy, or load where the handling
+    time was mostly on multi-slot channels (contract §7.4; off with literal_v1_rules)."""
+    if not t.literal_v1_rules and kpis.get("multi_slot_share", 0.0) > t.multi_slot_share:
+        return "load", kpis.get("load")
+    return "occupancy", kpis.get("occupancy")
+
+
 def _burnout_signals(now: Kpis, base: Kpis, t: Thresholds) -> list[str]:
     signals = []
-    occupancy = now.get("occupancy")
-    if occupancy is not None and occupancy > t.occupancy_high:
-        signals.append(f"occupancy 1h {occupancy:.2f} > {t.occupancy_high}")
+    measure, busy = strain(now, t)
+    if busy is not None and busy > t.occupancy_high:
+        signals.append(f"{measure} 1h {busy:.2f} > {t.occupancy_high}")
     # Each comparison with the baseline needs its own samples: wraps for AHT, ACW and
     # escalations, surveys for CSAT.
     if _enough_surveys(now, base, t) and _at_least(base["csat"] - now["csat"], t.csat_down):
@@ -188,27 +208,27 @@ def _understaffed(plan: QueueStaffing) -> str:
 def _agent_occupancy_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
     w1h = snap.windows[WINDOW_1H]
     for agent, kpis in w1h.agent.items():
-        occ = kpis.get("occupancy")
-        if occ is None:
-            continue
         team = snap.team_of(agent)
         tt = t.for_team(team)
+        measure, occ = strain(kpis, tt)
+        if occ is None:
+            continue
         yield Finding({"agent": agent, "team": team}, occ > tt.occupancy_high,
                       occ >= tt.occupancy_resolve,
-                      f"occupancy 1h {occ:.2f} (> {tt.occupancy_high}; resolves below "
-                      f"{tt.occupancy_resolve})", {"occupancy_1h": occ})
+                      f"{measure} 1h {occ:.2f} (> {tt.occupancy_high}; resolves below "
+                      f"{tt.occupancy_resolve})", {f"{measure}_1h": occ})
 
 
 def _team_occupancy_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
     w1h = snap.windows[WINDOW_1H]
     for team, kpis in w1h.team.items():
-        occ = kpis.get("occupancy")
+        tt = t.for_team(team)
+        measure, occ = strain(kpis, tt)
         if occ is not None:
-            tt = t.for_team(team)
             yield Finding({"team": team}, occ > tt.occupancy_high,
                           occ > tt.team_occupancy_resolve,
-                          f"team occupancy 1h {occ:.2f} (> {tt.occupancy_high})",
-                          {"occupancy_1h": occ})
+                          f"team {measure} 1h {occ:.2f} (> {tt.occupancy_high})",
+                          {f"{measure}_1h": occ})
 
 
 def _csat_aht_divergence(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
@@ -329,6 +349,8 @@ class Rule:
     summary: str
     find: Finder  # every scope the rule has an opinion about at a snapshot
     hold: Callable[[Thresholds], int] = _no_hold  # how long the condition must hold
+    # how long a firing alert's resolve condition must have been false before it resolves
+    keep_firing: Callable[[Thresholds], int] = _no_hold
 
     def hold_ms(self, t: Thresholds) -> int:
         """How long the condition must hold at every evaluation before the alert fires."""
@@ -346,9 +368,13 @@ RULES: tuple[Rule, ...] = (
          "Team occupancy above the healthy band for a sustained period",
          _team_occupancy_high, hold=lambda t: t.occupancy_hold_ms),
     Rule("CsatAhtDivergence", "warning", "supervisor",
-         "Handle time rising while customer satisfaction falls", _csat_aht_divergence),
+         "Handle time rising while customer satisfaction falls", _csat_aht_divergence,
+         hold=lambda t: 0 if t.literal_v1_rules else t.divergence_hold_ms,
+         keep_firing=lambda t: 0 if t.literal_v1_rules else t.keep_firing_ms),
     Rule("AgentBurnoutRisk", "critical", "supervisor",
-         "Several burnout-risk signals at once for one agent", _agent_burnout_risk),
+         "Several burnout-risk signals at once for one agent", _agent_burnout_risk,
+         hold=lambda t: 0 if t.literal_v1_rules else t.burnout_hold_ms,
+         keep_firing=lambda t: 0 if t.literal_v1_rules else t.keep_firing_ms),
     Rule("TeamOverstaffed", "warning", "wfm",
          "Team occupancy below the healthy band: more agents than work", _team_overstaffed,
          hold=lambda t: t.overstaffed_hold_ms),

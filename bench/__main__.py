@@ -1,4 +1,4 @@
-"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape|memory|live] [--short]``.
+"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape|memory|live|alerts] [--short]``.
 
 Each benchmark simulates its floor with a fixed seed, measures, and prints one JSON line with
 the machine, the command and the numbers, next to the bare-library baseline measured in the
@@ -24,6 +24,7 @@ from pathlib import Path
 import msgspec
 import orjson
 
+from bench.alerts import bench_alerts
 from bench.live import bench_live
 from bench.procfs import rss_kib
 from ccpulse.exporter import KpiCollector, MetricsConfig, exposition
@@ -184,12 +185,12 @@ def bench_memory(agents: int, hours: float) -> dict[str, object]:
 
 BENCHES: dict[str, Callable[..., dict[str, object]]] = {
     "engine": bench_engine, "replay": bench_replay, "scrape": bench_scrape,
-    "memory": bench_memory, "live": bench_live,
+    "memory": bench_memory, "live": bench_live, "alerts": bench_alerts,
 }
 FULL = {"engine": ("M", 1.0), "replay": ("M", 8.0), "scrape": ("M", 8.0),
-        "memory": ("S", 30.0), "live": ("S", 8.0)}
+        "memory": ("S", 30.0), "live": ("S", 8.0), "alerts": (300, 8.0)}
 SHORT = {"engine": (50, 0.25), "replay": (50, 0.25), "scrape": (50, 0.25),
-         "memory": (50, 2.0), "live": (50, 0.5)}
+         "memory": (50, 2.0), "live": (50, 0.5), "alerts": (50, 1.0)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -227,7 +227,9 @@ class AgentMachine:
             self.cut = self.cut - {iid} if iid in self.cut else self.cut
         category = self.category()
         reason = self.reason if category in (NOT_READY_PRODUCTIVE, NOT_READY_OTHER) else ""
-        self.timeline.mark(ts, category, self.weight(), self.team, reason)
+        multi = category == HANDLING and all(
+            weight < 1 for phase, weight in self.active.values() if phase == HANDLING)
+        self.timeline.mark(ts, category, self.weight(), self.team, reason=reason, multi=multi)
         return gap
 
     def _login(self, presence: int, reason: str = "") -> None:

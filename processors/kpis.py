@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from ccpulse.processors.measures import Abandon, Answer, Contact, QueueAnswer, Survey, Wrap
 from ccpulse.processors.series import Vector
-from ccpulse.processors.timeline import ACW, HANDLING, IDLE, LOAD, NOT_READY_PRODUCTIVE
+from ccpulse.processors.timeline import (
+    ACW,
+    HANDLING,
+    IDLE,
+    LOAD,
+    MULTI_SLOT,
+    NOT_READY_PRODUCTIVE,
+)
 
 MS_PER_HOUR = 3_600_000
 
@@ -34,6 +41,9 @@ def time_kpis(time: Vector) -> Kpis:
     _ratio(out, "utilization", busy + time[NOT_READY_PRODUCTIVE], logged_in_ms(time))
     _ratio(out, "load", time[LOAD], available)
     out["logged_in_seconds"] = logged_in_ms(time) / 1000
+    # for the alert rules (contract §7.4), not exported: share of handling on multi-slot
+    # channels, where load measures strain and occupancy does not
+    _ratio(out, "multi_slot_share", time[MULTI_SLOT], time[HANDLING])
     return out
 
 

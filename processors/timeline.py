@@ -23,7 +23,10 @@ NOT_READY_OTHER = 4
 LOGGED_OUT = -1
 # Slot 5 of the time vector is Σ weight × ms over active interactions (the numerator of load).
 LOAD = 5
-TIME_WIDTH = 6
+# Slot 6: handling time on channels with more than one slot (chat, email, …): whether the
+# agent's work was "mostly multi-slot" (contract §7.4), for which occupancy says little.
+MULTI_SLOT = 6
+TIME_WIDTH = 7
 ZERO_TIME: Vector = (0,) * TIME_WIDTH
 
 STATE_NAMES = {
@@ -36,11 +39,12 @@ STATE_NAMES = {
 }
 
 
-def accrued(category: int, weight: float, duration: int) -> Vector:
-    """The time vector of ``duration`` ms spent in one segment."""
+def accrued(category: int, weight: float, duration: int, multi: bool = False) -> Vector:
+    """The time vector of ``duration`` ms spent in one segment; ``multi``: handling on
+    multi-slot channels only."""
     if category == LOGGED_OUT or duration <= 0:
         return ZERO_TIME
-    out = [0, 0, 0, 0, 0, weight * duration]
+    out = [0, 0, 0, 0, 0, weight * duration, duration if multi else 0]
     out[category] = duration
     return tuple(out)
 
@@ -48,8 +52,8 @@ def accrued(category: int, weight: float, duration: int) -> Vector:
 class Timeline:
     """Append-only segments; :meth:`truncate` undoes appends when a late event rewinds time."""
 
-    __slots__ = ("cats", "cums", "dropped", "reasons", "since", "starts", "team_change_index",
-                 "teams", "weights")
+    __slots__ = ("cats", "cums", "dropped", "multi", "reasons", "since", "starts",
+                 "team_change_index", "teams", "weights")
 
     def __init__(self) -> None:
         # Typed arrays, not lists: boxed numbers cost several times the memory, and an agent
@@ -65,6 +69,7 @@ class Timeline:
         # exact after a trim or a rewind
         self.reasons: list[str] = []
         self.since = array("q")
+        self.multi = array("b")  # 1: handling on multi-slot channels only
         # Indexes below are absolute (they count trimmed segments too) so that snapshots taken
         # for rewinding stay valid across a trim.
         self.dropped = 0
@@ -77,9 +82,11 @@ class Timeline:
         """Segments ever appended and not truncated, trimmed ones included."""
         return self.dropped + len(self.starts)
 
-    def mark(self, t: int, category: int, weight: float, team: str, reason: str = "") -> None:
+    def mark(self, t: int, category: int, weight: float, team: str, *, reason: str = "",
+             multi: bool = False) -> None:
         """From ``t`` on, the agent is in ``category`` with load ``weight`` in ``team``;
-        ``reason`` is the not_ready reason's label ("" in other activities)."""
+        ``reason`` is the not_ready reason's label ("" in other activities); ``multi``: the
+        interactions handled are all on multi-slot channels."""
         since = t
         if self.starts:
             last = len(self.starts) - 1
@@ -88,13 +95,14 @@ class Timeline:
                 and self.weights[last] == weight
                 and self.teams[last] == team
                 and self.reasons[last] == reason
+                and self.multi[last] == multi
             ):
                 return
             if (STATE_NAMES[self.cats[last]], self.reasons[last]) == (STATE_NAMES[category],
                                                                        reason):
                 since = self.since[last]  # the same activity goes on (another load, team)
             cum = add(self._cum(last), accrued(self.cats[last], self.weights[last],
-                                               t - self.starts[last]))
+                                               t - self.starts[last], self.multi[last]))
             if self.teams[last] != team:
                 self.team_change_index = self.count
             else:
@@ -108,6 +116,7 @@ class Timeline:
         self.teams.append(team)
         self.reasons.append(reason)
         self.since.append(since)
+        self.multi.append(multi)
 
     def truncate(self, count: int, team_change_index: int) -> None:
         """Drop segments appended after a snapshot was taken (see ``AgentMachine``)."""
@@ -118,7 +127,8 @@ class Timeline:
         self.team_change_index = team_change_index
 
     def _columns(self) -> tuple:
-        return (self.starts, self.cats, self.weights, self.teams, self.reasons, self.since)
+        return (self.starts, self.cats, self.weights, self.teams, self.reasons, self.since,
+                self.multi)
 
     def _cum(self, i: int) -> Vector:
         return tuple(self.cums[i * TIME_WIDTH:(i + 1) * TIME_WIDTH])
@@ -131,7 +141,8 @@ class Timeline:
         i = self._segment_at(t)
         if i < 0:
             return ZERO_TIME
-        return add(self._cum(i), accrued(self.cats[i], self.weights[i], t - self.starts[i]))
+        return add(self._cum(i), accrued(self.cats[i], self.weights[i], t - self.starts[i],
+                                         self.multi[i]))
 
     def window(self, start: int, end: int) -> list[tuple[str, Vector]]:
         """Time per team within ``(start, end]``; teams with no time are left out."""
@@ -145,7 +156,7 @@ class Timeline:
         for i in range(first, last + 1):
             seg_start = max(self.starts[i], start)
             seg_end = min(self.starts[i + 1], end) if i + 1 < len(self.starts) else end
-            piece = accrued(self.cats[i], self.weights[i], seg_end - seg_start)
+            piece = accrued(self.cats[i], self.weights[i], seg_end - seg_start, self.multi[i])
             team = self.teams[i]
             per_team[team] = add(per_team[team], piece) if team in per_team else piece
         return list(per_team.items())

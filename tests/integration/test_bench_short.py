@@ -13,7 +13,9 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     out = subprocess.run([sys.executable, "-m", "bench", "--short"], capture_output=True,
                          text=True, check=True, timeout=300).stdout
     results = {r["bench"]: r for r in map(json.loads, out.splitlines())}
-    assert set(results) == {"engine", "replay", "scrape", "memory", "live"}
+    assert set(results) == {"engine", "replay", "scrape", "memory", "live", "alerts"}
+    alerts = results["alerts"]
+    assert alerts["literal_v1"]["transitions"] and alerts["refined"]["transitions"]
     assert results["engine"]["events"] > 0 and results["engine"]["apply_per_s"] > 0
     assert results["replay"]["events_per_s"] > 0
     assert results["scrape"]["exposition_bytes"] > 0

@@ -49,6 +49,11 @@ def run_series(values: list[dict], make: Callable[[int, dict], Snapshot],
     return out
 
 
+def literal() -> AlertEvaluator:
+    """Contract §4 exactly as v1 wrote it: no hold or keep-firing for divergence/burnout."""
+    return AlertEvaluator(Thresholds(literal_v1_rules=True))
+
+
 def occupancy(value: float) -> dict:
     return {"occupancy": value}
 
@@ -126,7 +131,9 @@ def divergence(**now: float) -> dict:
     (divergence(aht_seconds=400, aht_non_emotional_seconds=310), False),
 ])
 def test_csat_aht_divergence(now: dict, fires: bool) -> None:
-    transitions = run_series([now], lambda t, k: snap(t, team=k, team8=BASE_8H))
+    """The condition, evaluated once (the literal v1 rule fires at once; §7.4's hold and
+    keep-firing are tested below)."""
+    transitions = run_series([now], lambda t, k: snap(t, team=k, team8=BASE_8H), literal())
     assert bool(transitions) == fires
     if fires:
         assert transitions[0][1].labels["alertname"] == "CsatAhtDivergence"
@@ -139,7 +146,8 @@ def test_divergence_needs_enough_baseline_samples() -> None:
 
 
 def test_divergence_counts_all_aht_when_the_guardrail_is_off() -> None:
-    evaluator = AlertEvaluator(Thresholds(exclude_emotional_from_aht=False))
+    evaluator = AlertEvaluator(Thresholds(exclude_emotional_from_aht=False,
+                                          literal_v1_rules=True))
     now = divergence(aht_seconds=400, aht_non_emotional_seconds=310)
     assert run_series([now], lambda t, k: snap(t, team=k, team8=BASE_8H), evaluator)
 
@@ -153,7 +161,7 @@ def test_divergence_counts_all_aht_when_the_guardrail_is_off() -> None:
     (divergence(occupancy=0.8, idle_between_seconds=8, idle_between_samples=4), 2),
 ])
 def test_agent_burnout_risk_needs_three_signals(now: dict, signals: int) -> None:
-    transitions = run_series([now], lambda t, k: snap(t, agent=k, agent8=BASE_8H))
+    transitions = run_series([now], lambda t, k: snap(t, agent=k, agent8=BASE_8H), literal())
     burnout = [a for _, a in transitions if a.labels["alertname"] == "AgentBurnoutRisk"]
     assert bool(burnout) == (signals >= 3)
     if burnout:
@@ -218,10 +226,10 @@ def test_a_restored_evaluator_continues_holds_and_does_not_fire_again() -> None:
 def test_divergence_hysteresis_is_opt_in() -> None:
     hovering = [divergence(), divergence(aht_seconds=340, aht_non_emotional_seconds=340)] * 3
     make = lambda t, k: snap(t, team=k, team8=BASE_8H)  # noqa: E731
-    literal = run_series(hovering, make)
-    assert [a.status for _, a in literal] == ["firing", "resolved"] * 3  # contract default
-    damped = run_series(hovering, make, AlertEvaluator(Thresholds(aht_up_resolve=0.10,
-                                                                  csat_down_resolve=0.2)))
+    flapping = run_series(hovering, make, literal())
+    assert [a.status for _, a in flapping] == ["firing", "resolved"] * 3  # contract v1
+    damped = run_series(hovering, make, AlertEvaluator(Thresholds(
+        aht_up_resolve=0.10, csat_down_resolve=0.2, literal_v1_rules=True)))
     assert [a.status for _, a in damped] == ["firing"]  # +13 % stays above the 10 % floor
 
 
@@ -274,3 +282,32 @@ def test_catch_up_sends_what_changed_while_nobody_was_sending() -> None:
     cooled.evaluate(snap(T0 + 50 * STEP, team=occupancy(0.5)))
     (resolved,) = cooled.catch_up(now_firing.dump())
     assert resolved.status == "resolved" and resolved.endsAt is not None
+
+
+def test_divergence_and_burnout_hold_5_min_and_keep_firing_5_min() -> None:
+    """Contract §7.4: no flapping. A condition that holds for 5 min fires (at the 21st
+    evaluation, 300 s after the first); a dip of less than 5 min does not resolve it; 5 min
+    of false evaluations do."""
+    hot, calm = divergence(occupancy=0.9), divergence(occupancy=0.5, csat=4.4)
+    steps = [hot] * 21 + [calm] * 10 + [hot] * 2 + [calm] * 21
+    fired = run_series(steps, lambda t, k: snap(t, agent=k, agent8=BASE_8H))
+    burnout = [(i, a.status) for i, a in fired if a.labels["alertname"] == "AgentBurnoutRisk"]
+    # fires at step 20 (held 300 s); the dip 21-30 (150 s) keeps it; false from step 33 on,
+    # resolved at step 53, 300 s later
+    assert burnout == [(20, "firing"), (53, "resolved")]
+    divergence_team = run_series(steps[:21], lambda t, k: snap(t, team=k, team8=BASE_8H))
+    assert [(i, a.status) for i, a in divergence_team] == [(20, "firing")]
+    assert run_series(steps[:20], lambda t, k: snap(t, team=k, team8=BASE_8H)) == []
+
+
+def test_a_firing_alert_remembers_how_long_it_has_been_false_across_a_restart() -> None:
+    hot, calm = divergence(occupancy=0.9), divergence(occupancy=0.5, csat=4.4)
+    make = lambda t, k: snap(t, agent=k, agent8=BASE_8H)  # noqa: E731
+    first = AlertEvaluator()
+    run_series([hot] * 21 + [calm] * 10, make, first)  # firing at 20, false since 21
+    second = AlertEvaluator()
+    second.load(first.dump())  # what a restarted worker reads back from Redis
+    statuses = [(step, a.status) for step in range(31, 60)
+                for a in second.evaluate(make(T0 + step * STEP, calm))
+                if a.labels["alertname"] == "AgentBurnoutRisk"]
+    assert statuses == [(41, "resolved")]  # 300 s after step 21, not after the restart

@@ -19,7 +19,7 @@ from ccpulse.processors.measures import WIDTH, Wrap
 from ccpulse.processors.scorecard import Scorecard
 
 # Counts the formulas return beside the KPIs, for the alert rules' minimum samples only.
-INTERNAL = {"idle_between_samples"}
+INTERNAL = {"idle_between_samples", "multi_slot_share"}
 
 
 def computed_keys() -> set[str]:

@@ -83,3 +83,46 @@ def test_the_description_says_what_and_how_long() -> None:
 def test_every_rule_has_its_runbook_section() -> None:
     runbooks = (Path(__file__).resolve().parents[2] / "docs" / "runbooks.md").read_text()
     assert [r.alertname for r in RULES if f"## {r.alertname}\n" not in runbooks] == []
+
+
+def firing_after_an_hour(thresholds: Thresholds) -> dict[tuple[str, str], str]:
+    """(alertname, agent or team) -> description of what fires by 10:15 on a floor of one
+    chat agent with one chat open all hour, one with three, and a voice agent on calls."""
+    engine, evaluator = KpiEngine(), AlertEvaluator(thresholds)
+    events = []
+    for agent, team in (("c1", "chat-one"), ("c3", "chat-three"), ("v1", "voice")):
+        events += [ev("agent.login", "09:00:00", agent_id=agent, team_id=team),
+                   ev("agent.available", "09:00:00", agent_id=agent)]
+    events.append(ev("interaction.answered", "09:00:00", interaction_id="x1", agent_id="c1",
+                     queue_id="q", channel="chat"))
+    events += [ev("interaction.answered", "09:00:00", interaction_id=f"y{n}", agent_id="c3",
+                  queue_id="q", channel="chat") for n in (1, 2, 3)]
+    for minute in range(0, 75, 5):  # back-to-back calls, 4 min talk and 1 min ACW each
+        start = at("09:00:00") + minute * 60_000
+        events += [ev("interaction.answered", start, interaction_id=f"v{minute}",
+                      agent_id="v1", queue_id="q", channel="voice"),
+                   ev("interaction.ended", start + 240_000, interaction_id=f"v{minute}",
+                      agent_id="v1"),
+                   ev("interaction.wrapped", start + 300_000, interaction_id=f"v{minute}",
+                      agent_id="v1")]
+    feed(engine, sorted(events, key=lambda e: e["ts"]))
+    for now in range(at("09:00:00"), at("10:15:00") + 1, 15_000):
+        evaluator.evaluate(snapshot(engine, now))
+    return {(a.labels["alertname"], a.labels.get("agent") or a.labels["team"]):
+            a.annotations["description"] for a in evaluator.firing()
+            if "Occupancy" in a.labels["alertname"]}
+
+
+def test_one_open_chat_is_not_overload_three_chats_all_hour_are() -> None:
+    """Contract §7.4: before, every chat agent and chat team was "occupied" and alerted all
+    day; after, load decides for multi-slot work, and a really full chat agent still fires."""
+    literal = firing_after_an_hour(Thresholds(literal_v1_rules=True))
+    assert set(literal) == {("AgentOccupancyHigh", "c1"), ("AgentOccupancyHigh", "c3"),
+                            ("AgentOccupancyHigh", "v1"), ("TeamOccupancyHigh", "chat-one"),
+                            ("TeamOccupancyHigh", "chat-three"), ("TeamOccupancyHigh", "voice")}
+    refined = firing_after_an_hour(Thresholds())
+    assert set(refined) == {("AgentOccupancyHigh", "c3"), ("AgentOccupancyHigh", "v1"),
+                            ("TeamOccupancyHigh", "chat-three"), ("TeamOccupancyHigh", "voice")}
+    assert refined[("AgentOccupancyHigh", "c3")].startswith("load 1h 1.00")  # says which
+    assert refined[("AgentOccupancyHigh", "v1")].startswith("occupancy 1h 1.00")
+    assert refined[("TeamOccupancyHigh", "chat-three")].startswith("team load 1h")
