@@ -78,7 +78,8 @@ def expected_kpis(path: Path, config: Path | None = None, *, alerts: bool = Fals
 # replay shows. (Holds and hysteresis depend on the instants evaluated on the way, which
 # differ between a replay and a live catch-up; their logic has its own tests.)
 HOLDLESS = ("[alerts]\noccupancy_hold_ms = 0\noverstaffed_hold_ms = 0\n"
-            "understaffed_hold_ms = 0\noccupancy_resolve = 0.8500000000000001\n")
+            "understaffed_hold_ms = 0\noccupancy_resolve = 0.8500000000000001\n"
+            "divergence_hold_ms = 0\nburnout_hold_ms = 0\nkeep_firing_ms = 0\n")
 
 
 def send(path: Path, bootstrap: str, topics: dict[str, str]) -> None:
