@@ -110,18 +110,28 @@ class AgentMachine:
         self.gap_corrections: list[tuple[str, int | None, int | None]] = []
 
     # -- derived state ---------------------------------------------------------------------
-    def category(self) -> int:
+    def now(self) -> tuple[int, float, bool]:
+        """(activity category, load weight, multi-slot) from one pass over the active
+        interactions. Multi-slot: handling, and every interaction handled is on a channel
+        with more than one slot (contract §7.4: where occupancy says little)."""
         if not self.logged_in:
-            return LOGGED_OUT
-        phases = [phase for phase, _ in self.active.values()]
-        if HANDLING in phases:
-            return HANDLING
-        if phases:
-            return ACW
-        return self.presence
+            return LOGGED_OUT, 0.0, False
+        if not self.active:
+            return self.presence, 0.0, False
+        handling, multi, total = False, True, 0.0
+        for phase, weight in self.active.values():
+            total += weight
+            if phase == HANDLING:
+                handling = True
+                if weight >= 1:
+                    multi = False
+        return (HANDLING, total, multi) if handling else (ACW, total, False)
+
+    def category(self) -> int:
+        return self.now()[0]
 
     def weight(self) -> float:
-        return sum(weight for _, weight in self.active.values()) if self.logged_in else 0.0
+        return self.now()[1]
 
     # -- applying --------------------------------------------------------------------------
     def apply(self, ts: int, transition: Transition, lateness_ms: int) -> int | None:
@@ -225,11 +235,9 @@ class AgentMachine:
                 if not self.active:
                     self.free_since = ts
             self.cut = self.cut - {iid} if iid in self.cut else self.cut
-        category = self.category()
+        category, weight, multi = self.now()
         reason = self.reason if category in (NOT_READY_PRODUCTIVE, NOT_READY_OTHER) else ""
-        multi = category == HANDLING and all(
-            weight < 1 for phase, weight in self.active.values() if phase == HANDLING)
-        self.timeline.mark(ts, category, self.weight(), self.team, reason=reason, multi=multi)
+        self.timeline.mark(ts, category, weight, self.team, reason=reason, multi=multi)
         return gap
 
     def _login(self, presence: int, reason: str = "") -> None:

@@ -88,28 +88,29 @@ class Timeline:
         ``reason`` is the not_ready reason's label ("" in other activities); ``multi``: the
         interactions handled are all on multi-slot channels."""
         since = t
-        if self.starts:
-            last = len(self.starts) - 1
-            if (
-                self.cats[last] == category
-                and self.weights[last] == weight
-                and self.teams[last] == team
-                and self.reasons[last] == reason
-                and self.multi[last] == multi
-            ):
+        starts = self.starts
+        if starts:
+            last = len(starts) - 1
+            last_cat = self.cats[last]
+            last_team = self.teams[last]
+            last_reason = self.reasons[last]
+            last_multi = self.multi[last]
+            same_state = reason == last_reason and (
+                last_cat == category or STATE_NAMES[last_cat] == STATE_NAMES[category])
+            if (same_state and last_cat == category and self.weights[last] == weight
+                    and last_team == team and last_multi == multi):
                 return
-            if (STATE_NAMES[self.cats[last]], self.reasons[last]) == (STATE_NAMES[category],
-                                                                       reason):
+            if same_state:
                 since = self.since[last]  # the same activity goes on (another load, team)
-            cum = add(self._cum(last), accrued(self.cats[last], self.weights[last],
-                                               t - self.starts[last], self.multi[last]))
-            if self.teams[last] != team:
+            cum = add(self._cum(last), accrued(last_cat, self.weights[last], t - starts[last],
+                                               last_multi))
+            if last_team != team:
                 self.team_change_index = self.count
             else:
-                team = self.teams[last]  # one string object per team, not one per segment
+                team = last_team  # one string object per team, not one per segment
         else:
             cum = ZERO_TIME
-        self.starts.append(t)
+        starts.append(t)
         self.cums.extend(cum)
         self.cats.append(category)
         self.weights.append(weight)
