@@ -33,6 +33,24 @@ class EventFactory:
                 "ts": format_ms(when), **fields}
 
 
+def one_call_morning(ev: EventFactory) -> list[dict[str, Any]]:
+    """a1 (team t1) logs in and is available at 09:00, answers queue q1's voice call at
+    09:00:10 after 10 s of wait, talks to 09:05, wraps at 09:06 (resolved, a sale of 20, the
+    request not captured) and gets CSAT 4 at 09:10."""
+    return [
+        ev("agent.login", "09:00:00", agent_id="a1", team_id="t1"),
+        ev("agent.available", "09:00:00", agent_id="a1"),
+        ev("interaction.queued", "09:00:00", interaction_id="i1", queue_id="q1",
+           channel="voice"),
+        ev("interaction.answered", "09:00:10", interaction_id="i1", agent_id="a1",
+           queue_id="q1", channel="voice"),
+        ev("interaction.ended", "09:05:00", interaction_id="i1", agent_id="a1"),
+        ev("interaction.wrapped", "09:06:00", interaction_id="i1", agent_id="a1",
+           resolved=True, sale=True, revenue=20.0, request_captured=False),
+        ev("interaction.survey", "09:10:00", interaction_id="i1", agent_id="a1", csat=4),
+    ]
+
+
 def feed(engine: KpiEngine, events: list[dict[str, Any]]) -> list[object]:
     """Apply events as raw bytes through the real decoder; returns each outcome."""
     results = []

@@ -15,30 +15,18 @@ from ccpulse.http import MetricsServer
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.pipeline import Pipeline
 from tests.live import http_get
-from tests.support import EventFactory, at
+from tests.support import EventFactory, at, one_call_morning
 
 NOW = at("09:20:00")
 
 
 @pytest.fixture
 def pipeline() -> Pipeline:
-    """a1 answers one voice call 09:00:10, talks to 09:05, wraps 09:06 (resolved, a sale of
-    20), gets CSAT 4 at 09:10; idle otherwise. "a/b 1" has an id that needs URL encoding."""
+    """tests.support.one_call_morning, and "a/b 1", whose id needs URL encoding."""
     ev = EventFactory()
     pipe = Pipeline()
-    for event in [
-        ev("agent.login", "09:00:00", agent_id="a1", team_id="t1"),
-        ev("agent.available", "09:00:00", agent_id="a1"),
-        ev("interaction.queued", "09:00:00", interaction_id="i1", queue_id="q1",
-           channel="voice"),
-        ev("interaction.answered", "09:00:10", interaction_id="i1", agent_id="a1",
-           queue_id="q1", channel="voice"),
-        ev("interaction.ended", "09:05:00", interaction_id="i1", agent_id="a1"),
-        ev("interaction.wrapped", "09:06:00", interaction_id="i1", agent_id="a1",
-           resolved=True, sale=True, revenue=20.0),
-        ev("interaction.survey", "09:10:00", interaction_id="i1", agent_id="a1", csat=4),
-        ev("agent.login", "09:00:00", agent_id="a/b 1", team_id="t1"),
-    ]:
+    for event in [*one_call_morning(ev),
+                  ev("agent.login", "09:00:00", agent_id="a/b 1", team_id="t1")]:
         pipe.feed(orjson.dumps(event), None, now_ms=NOW)
     return pipe
 

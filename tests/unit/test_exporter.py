@@ -16,7 +16,7 @@ from ccpulse.processors import catalogue
 from ccpulse.processors.decode import REASONS
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.pipeline import Pipeline
-from tests.support import EventFactory, at
+from tests.support import EventFactory, at, one_call_morning
 
 REQUIRED = [
     "ccpulse_agent_occupancy_ratio", "ccpulse_team_occupancy_ratio",
@@ -34,19 +34,8 @@ REQUIRED = [
 def pipeline() -> Pipeline:
     ev = EventFactory()
     pipe = Pipeline()
-    events = [
-        ev("agent.login", "09:00:00", agent_id="a1", team_id="t1"),
-        ev("agent.available", "09:00:00", agent_id="a1"),
-        ev("interaction.queued", "09:00:00", interaction_id="i1", queue_id="q1",
-           channel="voice"),
-        ev("interaction.answered", "09:00:10", interaction_id="i1", agent_id="a1",
-           queue_id="q1", channel="voice"),
-        ev("interaction.ended", "09:05:00", interaction_id="i1", agent_id="a1"),
-        ev("interaction.wrapped", "09:06:00", interaction_id="i1", agent_id="a1",
-           resolved=True, sale=True, revenue=20.0, request_captured=False),
-        ev("interaction.survey", "09:10:00", interaction_id="i1", agent_id="a1", csat=4),
-        ev("agent.login", "09:00:00", agent_id="a2", team_id="t1"),  # never available
-    ]
+    events = [*one_call_morning(ev),
+              ev("agent.login", "09:00:00", agent_id="a2", team_id="t1")]  # never available
     for event in events:
         pipe.feed(orjson.dumps(event), None, now_ms=at("09:20:00"))
     pipe.feed(b"{not json", "cc.interactions", now_ms=at("09:20:00"))
