@@ -74,6 +74,12 @@ class Thresholds:
     # true: the rules of contract §4 exactly as v1 wrote them (occupancy for every agent, no
     # hold and no keep-firing for divergence and burnout)
     literal_v1_rules: bool = False
+    # Schedules (contract §7.3): held this long before firing
+    adherence_hold_ms: int = 10 * 60_000
+    team_adherence_low: float = 0.90
+    team_adherence_hold_ms: int = 15 * 60_000
+    team_absence_high: float = 0.10
+    team_absence_hold_ms: int = 15 * 60_000
     # AgentStateTooLong (contract §7.3): how long an activity may last before the supervisor
     # is asked to look. A long ACW or hold is a prompt to ask whether the agent needs help.
     acw_limit_s: float = 300
@@ -334,6 +340,28 @@ def _agent_state_too_long(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
                           f"{_minutes(limit)})", {"state_seconds": now.state_seconds})
 
 
+def _agent_out_of_adherence(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    for agent, now in snap.agents.items():
+        if now.in_adherence is None:
+            continue
+        doing = now.state.replace("_", " ") + (f" ({now.reason})" if now.reason else "")
+        yield Finding({"agent": agent, "team": now.team}, not now.in_adherence,
+                      not now.in_adherence, f"scheduled {now.scheduled}, {doing} now")
+
+
+def _team_schedule_ratio(key: str, bad: Callable[[float, Thresholds], bool], text: str,
+                         ) -> Finder:
+    """A team rule on a 1h schedule KPI (adherence, absence)."""
+    def find(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+        for team, kpis in snap.windows[WINDOW_1H].team.items():
+            value = kpis.get(key)
+            if value is not None:
+                fires = bad(value, t.for_team(team))
+                yield Finding({"team": team}, fires, fires, text.format(value=value),
+                              {f"{key}_1h": value})
+    return find
+
+
 Finder = Callable[[Snapshot, Thresholds], Iterator[Finding]]
 
 
@@ -385,6 +413,19 @@ RULES: tuple[Rule, ...] = (
     Rule("QueueUnderstaffed", "warning", "wfm",
          "Queue needs more agents to meet its service level at a healthy occupancy",
          _queue_understaffed, hold=lambda t: t.understaffed_hold_ms),
+    Rule("AgentOutOfAdherence", "warning", "supervisor",
+         "An agent is not doing what the schedule plans for now", _agent_out_of_adherence,
+         hold=lambda t: t.adherence_hold_ms),
+    Rule("TeamAdherenceLow", "warning", "wfm",
+         "Team schedule adherence below target over the last hour",
+         _team_schedule_ratio("adherence", lambda v, t: v < t.team_adherence_low,
+                              "team adherence 1h {value:.2f}"),
+         hold=lambda t: t.team_adherence_hold_ms),
+    Rule("TeamAbsenceHigh", "warning", "wfm,supervisor",
+         "Agents scheduled to work are not logged in",
+         _team_schedule_ratio("absence", lambda v, t: v > t.team_absence_high,
+                              "team absence 1h {value:.2f} of scheduled work time"),
+         hold=lambda t: t.team_absence_hold_ms),
     Rule("AgentStateTooLong", "warning", "supervisor",
          "An agent has been in one activity longer than usual: check in, they may need help",
          _agent_state_too_long),

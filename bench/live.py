@@ -53,7 +53,9 @@ from tests.live import WorkerProcess
 from tests.servers import Server, free_port, start_kafka, start_redis
 
 AGENT_TOPIC, INTERACTION_TOPIC = "bench.agent-states", "bench.interactions"
+SCHEDULE_TOPIC = "bench.schedules"
 ENV_TOPICS = {"CCPULSE_AGENT_TOPIC": AGENT_TOPIC, "CCPULSE_INTERACTION_TOPIC": INTERACTION_TOPIC,
+              "CCPULSE_SCHEDULE_TOPIC": SCHEDULE_TOPIC,
               "CCPULSE_DEADLETTER_TOPIC": "bench.deadletter", "CCPULSE_ALERTS_TOPIC":
               "bench.alerts", "CCPULSE_GROUP": "bench"}
 
@@ -72,7 +74,7 @@ def send(bootstrap: str, lines: list[bytes], attempts: int = 3) -> None:
         producer = make_producer(bootstrap)
         try:
             produce(producer, lines, agent_topic=AGENT_TOPIC,
-                    interaction_topic=INTERACTION_TOPIC)
+                    interaction_topic=INTERACTION_TOPIC, schedule_topic=SCHEDULE_TOPIC)
             return
         except KafkaTimeoutError:
             if attempt == attempts - 1:
@@ -82,7 +84,8 @@ def send(bootstrap: str, lines: list[bytes], attempts: int = 3) -> None:
 
 
 async def _bare_consume(bootstrap: str, count: int) -> float:
-    consumer = AIOKafkaConsumer(AGENT_TOPIC, INTERACTION_TOPIC, bootstrap_servers=bootstrap,
+    consumer = AIOKafkaConsumer(AGENT_TOPIC, INTERACTION_TOPIC, SCHEDULE_TOPIC,
+                                bootstrap_servers=bootstrap,
                                 group_id=f"bare-{time.time_ns()}", auto_offset_reset="earliest",
                                 enable_auto_commit=False)
     await consumer.start()
@@ -128,7 +131,8 @@ def _wait_log(client: redis.Redis, count: int, timeout_s: float = 3600) -> tuple
 def _bare_faust(bootstrap: str, count: int, workdir: Path) -> float:
     out = workdir / "bare-faust.json"
     subprocess.run([sys.executable, "-m", "bench.bare_faust", bootstrap, str(count), str(out),
-                    AGENT_TOPIC, INTERACTION_TOPIC], capture_output=True, check=True,
+                    AGENT_TOPIC, INTERACTION_TOPIC, SCHEDULE_TOPIC], capture_output=True,
+                   check=True,
                    timeout=3600)
     return float(orjson.loads(out.read_bytes())["seconds"])
 
@@ -168,7 +172,7 @@ def _latency(worker: WorkerProcess, bootstrap: str, client: redis.Redis, rate: i
         started = time.perf_counter()
         for second in range(seconds):
             produce(producer, load[second * rate:(second + 1) * rate], agent_topic=AGENT_TOPIC,
-                    interaction_topic=INTERACTION_TOPIC)
+                    interaction_topic=INTERACTION_TOPIC, schedule_topic=SCHEDULE_TOPIC)
             time.sleep(max(0.0, started + second + 1 - time.perf_counter()))
         producer.close()
 
@@ -212,7 +216,8 @@ def _latency(worker: WorkerProcess, bootstrap: str, client: redis.Redis, rate: i
         produce(producer, [orjson.dumps({"event_id": agent, "type": "agent.login",
                                          "ts": format_ms(stamps[agent]),
                                          "agent_id": agent, "team_id": "probe"})],
-                agent_topic=AGENT_TOPIC, interaction_topic=INTERACTION_TOPIC)
+                agent_topic=AGENT_TOPIC, interaction_topic=INTERACTION_TOPIC,
+                schedule_topic=SCHEDULE_TOPIC)
         sent[agent] = uncommitted[agent] = time.perf_counter()
         time.sleep(max(0.0, started + n + 1 - time.perf_counter()))
     probing.clear()
@@ -246,7 +251,8 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
         redis_url = f"redis://127.0.0.1:{store.port}/0"
         client = redis.Redis.from_url(redis_url)
         try:
-            ensure_topics(bootstrap, [AGENT_TOPIC, INTERACTION_TOPIC], partitions=8)
+            ensure_topics(bootstrap, [AGENT_TOPIC, INTERACTION_TOPIC, SCHEDULE_TOPIC],
+                          partitions=8)
             day = backlog(agents, hours)
             # the day's last events arrive while a worker is down: the recovery backlogs
             size = min(30_000, len(day) // 8)

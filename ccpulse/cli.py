@@ -245,12 +245,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def _produce(settings: Settings, values: Iterable[bytes],
              pace: Callable[[int], None] | None) -> int:
     security = kafka_python_security(settings)
-    ensure_topics(settings.kafka, [settings.agent_topic, settings.interaction_topic],
-                  partitions=8, **security)
+    ensure_topics(settings.kafka, [settings.agent_topic, settings.interaction_topic,
+                                   settings.schedule_topic], partitions=8, **security)
     producer = make_producer(settings.kafka, **security)
     try:
         return produce(producer, values, agent_topic=settings.agent_topic,
-                       interaction_topic=settings.interaction_topic, pace=pace)
+                       interaction_topic=settings.interaction_topic,
+                       schedule_topic=settings.schedule_topic, pace=pace)
     finally:
         producer.close()
 

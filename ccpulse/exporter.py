@@ -187,8 +187,21 @@ class KpiCollector:
                 if now.state_seconds is not None:
                     seconds.add_metric([agent_id, now.team, now.state, now.reason],
                                        now.state_seconds)
+        scheduled = LabelledGauge("ccpulse_agent_scheduled_activity",
+                                  "1 for the activity the agent's schedule plans now",
+                                  labels=["agent", "team", "activity"])
+        for agent_id, now in snap.agents.items():
+            if now.scheduled is not None and self._owns(agent_id):
+                scheduled.add_metric([agent_id, now.team, now.scheduled], 1)
+        absent = GaugeMetricFamily("ccpulse_team_absent_agents",
+                                   "agents scheduled to work and logged out now",
+                                   labels=["team"])
+        for team_id in sorted(set(snap.team_states) | set(snap.absent)):
+            absent.add_metric([team_id], snap.absent.get(team_id, 0))
         yield state
         yield seconds
+        yield scheduled
+        yield absent
         agents = GaugeMetricFamily("ccpulse_team_agents", "agents of the team in each activity now",
                                    labels=["team", "state"])
         for team_id, counts in snap.team_states.items():

@@ -30,7 +30,13 @@ from ccpulse.processors.catalogue import agent_series
 from ccpulse.processors.config import DEFAULT_CAPACITY, EngineConfig, StaffingConfig
 from ccpulse.processors.scorecard import Scorecards
 from ccpulse.scorecard_config import ScorecardFile, scorecards
-from ccpulse.streams.pipeline import AGENT_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, INTERACTION_TOPIC
+from ccpulse.streams.pipeline import (
+    AGENT_TOPIC,
+    ALERTS_TOPIC,
+    DEADLETTER_TOPIC,
+    INTERACTION_TOPIC,
+    SCHEDULE_TOPIC,
+)
 
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
@@ -79,6 +85,7 @@ class Settings:
     group: str = "ccpulse"
     agent_topic: str = AGENT_TOPIC
     interaction_topic: str = INTERACTION_TOPIC
+    schedule_topic: str = SCHEDULE_TOPIC
     deadletter_topic: str = DEADLETTER_TOPIC
     alerts_topic: str = ALERTS_TOPIC
     # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; SASL mechanism PLAIN or SCRAM-SHA-256/512
@@ -125,8 +132,8 @@ class Settings:
             "kafka_password": "***" if self.kafka_password else None,
             "group": self.group,
             "instance_id": self.instance_id,
-            "topics": [self.agent_topic, self.interaction_topic, self.deadletter_topic,
-                       self.alerts_topic],
+            "topics": [self.agent_topic, self.interaction_topic, self.schedule_topic,
+                       self.deadletter_topic, self.alerts_topic],
             "redis": mask_url(self.redis),
             "metrics_port": self.metrics_port,
             "metrics_auth": "basic" if self.metrics_credentials else None,
@@ -186,6 +193,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("group", "CCPULSE_GROUP", "--group"),
     Option("agent_topic", "CCPULSE_AGENT_TOPIC"),
     Option("interaction_topic", "CCPULSE_INTERACTION_TOPIC"),
+    Option("schedule_topic", "CCPULSE_SCHEDULE_TOPIC"),
     Option("deadletter_topic", "CCPULSE_DEADLETTER_TOPIC"),
     Option("alerts_topic", "CCPULSE_ALERTS_TOPIC"),
     Option("kafka_security_protocol", "CCPULSE_KAFKA_SECURITY_PROTOCOL", read=_upper),

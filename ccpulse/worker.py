@@ -93,7 +93,7 @@ def run_worker(settings: Settings, *, partitions: int) -> int:
     wait_for_redis(settings.redis)
     event_log = RedisEventLog(aioredis.Redis.from_url(settings.redis), settings.group)
     topics = WorkerTopics(settings.agent_topic, settings.interaction_topic,
-                          settings.deadletter_topic)
+                          settings.deadletter_topic, settings.schedule_topic)
     wait_for_kafka(settings, [*topics.inputs, topics.deadletter, settings.alerts_topic],
                    partitions)
 

@@ -93,7 +93,7 @@ OCCUPANCY_OVERSTAFFED_BELOW = 0.60
 CATALOGUE: tuple[Kpi, ...] = (
     # Time and presence (agents and teams)
     Kpi("occupancy", "occupancy_ratio", "(handling + acw) / (handling + acw + idle) time",
-        PEOPLE, agent_windows=HOUR_AND_SHIFT,
+        PEOPLE, agent_windows=HOUR,
         band=Band((OCCUPANCY_HEALTHY_LOW, OCCUPANCY_HEALTHY_HIGH),
                   (OCCUPANCY_OVERSTAFFED_BELOW, 0.90))),
     Kpi("utilization", "utilization_ratio",
@@ -121,6 +121,12 @@ CATALOGUE: tuple[Kpi, ...] = (
     Kpi("interactions_per_hour", "interactions_per_hour",
         "interactions wrapped / logged-in hours (channel 'all' for the total)", PEOPLE,
         agent_windows=HOUR, by_channel=True),
+    # Schedules (contract §7.1), computed from the published schedules
+    Kpi("adherence", "adherence_ratio",
+        "scheduled time spent as the schedule says / scheduled time (offline excluded)",
+        PEOPLE, agent_windows=HOUR, band=Band((0.90, None), (0.80, None))),
+    Kpi("absence", "absence_ratio", "scheduled work time logged out / scheduled work time",
+        frozenset({TEAM}), band=Band((None, 0.05), (None, 0.10))),
     # Queues and channels
     Kpi("service_level", "service_level_ratio",
         "answered within threshold / (answered + abandoned after short-abandon)", CONTACTS),

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from ccpulse.processors.events import AnyEvent
+from ccpulse.processors.events import MAX_SCHEDULE_SPAN_MS, AnyEvent, SchedulePublished
 
 MAX_EVENT_BYTES = 64 * 1024
 FUTURE_TOLERANCE_MS = 5 * 60 * 1000
@@ -118,4 +118,24 @@ def decode(raw: bytes, now_ms: int | None = None) -> Decoded | Rejection:
     ts_ms = to_ms(event)
     if now_ms is not None and ts_ms > now_ms + FUTURE_TOLERANCE_MS:
         return Rejection(FUTURE_TIMESTAMP, f"ts {ts_ms - now_ms} ms ahead of now")
+    if isinstance(event, SchedulePublished):
+        refused = _check_schedule(event)
+        if refused is not None:
+            return refused
     return Decoded(event, ts_ms)
+
+
+def _check_schedule(event: SchedulePublished) -> Rejection | None:
+    """Contract §7.1's bad schedules: a segment ending at or before its start, overlapping
+    segments, a span over 48 h (the decoder already refused > 500 segments and unknown
+    activities)."""
+    spans = sorted((round(s.start.timestamp() * 1000), round(s.end.timestamp() * 1000))
+                   for s in event.segments)
+    for index, (start, end) in enumerate(spans):
+        if end <= start:
+            return Rejection(INVALID_VALUE, "a segment ends at or before its start")
+        if index and start < spans[index - 1][1]:
+            return Rejection(INVALID_VALUE, "segments overlap")
+    if spans[-1][1] - spans[0][0] > MAX_SCHEDULE_SPAN_MS:
+        return Rejection(INVALID_VALUE, "schedule spans more than 48 h")
+    return None

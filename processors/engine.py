@@ -41,8 +41,10 @@ from ccpulse.processors.events import (
     InteractionQueued,
     InteractionSurvey,
     InteractionWrapped,
+    SchedulePublished,
 )
 from ccpulse.processors.measures import WIDTH, Wrap
+from ccpulse.processors.schedule import AgentSchedule, publication
 from ccpulse.processors.series import Cell, PrefixSeries, Vector
 
 UNKNOWN_CHANNEL = "unknown"
@@ -85,6 +87,8 @@ class KpiEngine:
         self._reasons = self.config.reason_labels
         self.agents: dict[str, AgentMachine] = {}
         self.interactions: dict[str, Interaction] = {}
+        # agent -> its published schedules (contract §7.1)
+        self.schedules: dict[str, AgentSchedule] = {}
         # interaction id -> (agent, when its open hold began): the holds going on now, so a
         # snapshot finds them without looking at every interaction
         self.on_hold: dict[str, tuple[str, int]] = {}
@@ -147,10 +151,15 @@ class KpiEngine:
                 series.trim(horizon)
             for key in [k for k, series in family.items() if not len(series)]:
                 del family[key]
+        for agent_id, schedule in list(self.schedules.items()):
+            schedule.expire(horizon)
+            if not schedule.publications:
+                del self.schedules[agent_id]
         for agent_id in list(self.agents):
             machine = self.agents[agent_id]
             machine.trim(horizon)
-            if not machine.logged_in and (machine.last_ts or 0) < horizon:
+            if (not machine.logged_in and (machine.last_ts or 0) < horizon
+                    and agent_id not in self.schedules):  # scheduled and absent: still here
                 del self.agents[agent_id]
         _drop_oldest(self.interactions, horizon, lambda rec: rec.touched_ms)
         for iid in [i for i in self.on_hold if i not in self.interactions]:
@@ -382,6 +391,13 @@ class KpiEngine:
             (1, has_customer, repeat, gap or 0, 0 if gap is None else 1))
         self._join_wait(rec, iid)
 
+    def _on_schedule(self, ev: SchedulePublished, ts: int) -> None:
+        self._team_only(ev.agent_id, ev.team_id, ts)
+        segments = [(round(seg.start.timestamp() * 1000), round(seg.end.timestamp() * 1000),
+                     seg.activity) for seg in ev.segments]
+        self.schedules.setdefault(ev.agent_id, AgentSchedule()).publish(
+            publication(ts, ev.event_id, segments))
+
     def _on_hold_started(self, ev: HoldStarted, ts: int) -> None:
         self._team_only(ev.agent_id, ev.team_id, ts)
         rec = self._record(ev.interaction_id, ts)
@@ -511,6 +527,7 @@ _HANDLERS = {
     InteractionAbandoned: KpiEngine._on_abandoned,
     InteractionAnswered: KpiEngine._on_answered,
     HoldStarted: KpiEngine._on_hold_started,
+    SchedulePublished: KpiEngine._on_schedule,
     HoldEnded: KpiEngine._on_hold_ended,
     InteractionEnded: KpiEngine._on_ended,
     InteractionWrapped: KpiEngine._on_wrapped,

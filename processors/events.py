@@ -112,6 +112,28 @@ class InteractionSurvey(Event, frozen=True, tag="interaction.survey"):
     felt_heard: bool | None = None
 
 
+# Contract §7.1. The activities a schedule can plan; time inside a publication's span that no
+# segment covers is "offline".
+Activity = Literal["work", "break", "lunch", "training", "meeting", "coaching", "offline"]
+MAX_SEGMENTS = 500
+MAX_SCHEDULE_SPAN_MS = 48 * 3_600_000
+
+
+class ScheduleSegment(msgspec.Struct, frozen=True):
+    start: Timestamp
+    end: Timestamp
+    activity: Activity
+
+
+class SchedulePublished(Event, frozen=True, tag="schedule.published"):
+    """Replaces the agent's schedule from its earliest start to its latest end (§7.1);
+    overlaps, ``end <= start`` and spans over 48 h are refused by the decoder."""
+
+    agent_id: Id
+    segments: Annotated[tuple[ScheduleSegment, ...],
+                        msgspec.Meta(min_length=1, max_length=MAX_SEGMENTS)]
+
+
 AgentEvent = AgentLogin | AgentAvailable | AgentNotReady | AgentLogout
 InteractionEvent = (
     InteractionQueued
@@ -123,7 +145,7 @@ InteractionEvent = (
     | InteractionWrapped
     | InteractionSurvey
 )
-AnyEvent = AgentEvent | InteractionEvent
+AnyEvent = AgentEvent | InteractionEvent | SchedulePublished
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     AgentLogin,
@@ -138,5 +160,6 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     InteractionEnded,
     InteractionWrapped,
     InteractionSurvey,
+    SchedulePublished,
 )
 TYPE_NAMES: tuple[str, ...] = tuple(t.__struct_config__.tag for t in EVENT_TYPES)  # type: ignore[misc]

@@ -23,6 +23,7 @@ from ccpulse.processors.kpis import (
     wrap_kpis,
 )
 from ccpulse.processors.measures import WIDTH, Wrap
+from ccpulse.processors.schedule import ADHERENT, OFFLINE, WORK, Adherence, measure
 from ccpulse.processors.series import Vector, add
 from ccpulse.processors.staffing import QueueChannel, QueueStaffing, staffing
 from ccpulse.processors.timeline import STATE_NAMES, ZERO_TIME
@@ -51,6 +52,8 @@ class AgentNow:
     reason: str = ""  # not_ready: the reason's label (configured reasons, else "other")
     state_seconds: float | None = None  # since the activity began; None: before our history
     hold_seconds: float | None = None  # the longest interaction on hold now, while handling
+    scheduled: str | None = None  # the activity scheduled now (§7.1); None: no schedule
+    in_adherence: bool | None = None  # None: nothing (or offline) scheduled now
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Snapshot:
     waiting: dict[str, tuple[int, float]]  # queue -> (waiting now, longest wait in seconds)
     staffing: dict[QueueChannel, QueueStaffing] = field(default_factory=dict)
     entities: dict[str, tuple[int, int]] = field(default_factory=dict)  # scope -> (n, limit)
+    absent: dict[str, int] = field(default_factory=dict)  # team -> agents absent now (§7.1)
     over_limit: dict[str, int] = field(default_factory=dict)  # scope -> events refused so far
 
     def team_of(self, agent: str) -> str:
@@ -153,7 +157,32 @@ def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
             if scope_id in sums["wrap"][scope]:
                 kpis |= wrap_kpis(sums["wrap"][scope][scope_id])
             target[scope_id] = kpis
+    _adherence(engine, start, end, out)  # after: it adds to the agents' and teams' KPIs
     return out
+
+
+def _adherence(engine: KpiEngine, start: int, end: int, out: WindowKpis) -> None:
+    """§7.1's adherence (agents, teams) and absence (teams) over ``(start, end]``, as ratios
+    of the sums of every scheduled agent's pieces; no value without scheduled time."""
+    teams: dict[str, Adherence] = {}
+    for agent_id, schedule in engine.schedules.items():
+        machine = engine.agents.get(agent_id)
+        if machine is None:
+            continue
+        per_team = measure(schedule.pieces(start, end), machine.timeline.pieces(start, end))
+        total = Adherence()
+        for team, sums in per_team.items():
+            total += sums
+            key = machine.team if team is None else team
+            teams[key] = teams.get(key, Adherence()) + sums
+        if total.scheduled:
+            out.agent.setdefault(agent_id, {})["adherence"] = total.adherent / total.scheduled
+    for team, sums in teams.items():
+        kpis = out.team.setdefault(team, {})
+        if sums.scheduled:
+            kpis["adherence"] = sums.adherent / sums.scheduled
+        if sums.work:
+            kpis["absence"] = sums.absent / sums.work
 
 
 def snapshot(engine: KpiEngine, now: int) -> Snapshot:
@@ -164,16 +193,22 @@ def snapshot(engine: KpiEngine, now: int) -> Snapshot:
     agents: dict[str, AgentNow] = {}
     team_states: dict[str, Counter[str]] = {}
     holds = engine.holds_by_agent()
+    absent: dict[str, int] = {}
     for agent_id, machine in engine.agents.items():
         timeline = machine.timeline
         category, reason, since = timeline.state_at(now)
         state = STATE_NAMES[category]
         team = timeline.team_at(now) or machine.team
         hold = holds.get(agent_id)
+        schedule = engine.schedules.get(agent_id)
+        planned = schedule.activity_at(now) if schedule is not None else None
         agents[agent_id] = AgentNow(
             team, state, reason, None if since is None else (now - since) / 1000,
             (now - hold) / 1000 if hold is not None and hold <= now and state == "handling"
-            else None)
+            else None, planned,
+            None if planned in (None, OFFLINE) else category in ADHERENT[planned])
+        if planned == WORK and state == "logged_out":
+            absent[team] = absent.get(team, 0) + 1
         team_states.setdefault(team, Counter())[state] += 1
     waiting = {}
     for queue, entries in engine.waiting.items():
@@ -182,5 +217,6 @@ def snapshot(engine: KpiEngine, now: int) -> Snapshot:
             waiting[queue] = (len(started), (now - min(started)) / 1000)
     plan = staffing(engine, {name: w.queue_channel for name, w in windows.items()},
                     {agent_id: a.state for agent_id, a in agents.items()}, now)
-    return Snapshot(now, windows, agents, team_states, waiting, plan, engine.entities(),
-                    dict(engine.over_limit))
+    return Snapshot(now, windows, agents, team_states, waiting, staffing=plan,
+                    entities=engine.entities(), over_limit=dict(engine.over_limit),
+                    absent=absent)

@@ -162,6 +162,26 @@ class Timeline:
             per_team[team] = add(per_team[team], piece) if team in per_team else piece
         return list(per_team.items())
 
+    def pieces(self, start: int, end: int) -> list[tuple[int, int, int, str | None]]:
+        """``(a, b, category, team)`` covering ``(start, end]`` piece by piece; before the
+        first segment the agent was logged out, of a team we did not know (None)."""
+        starts = self.starts
+        out: list[tuple[int, int, int, str | None]] = []
+        first = self._segment_at(start)
+        if first < 0:
+            head = min(end, starts[0]) if starts else end
+            if head > start:
+                out.append((start, head, LOGGED_OUT, None))
+            first = 0
+        for i in range(first, len(starts)):
+            a = max(starts[i], start)
+            if a >= end:
+                break
+            b = min(starts[i + 1], end) if i + 1 < len(starts) else end
+            if b > a:
+                out.append((a, b, self.cats[i], self.teams[i]))
+        return out
+
     def category_at(self, t: int) -> int:
         i = self._segment_at(t)
         return self.cats[i] if i >= 0 else LOGGED_OUT

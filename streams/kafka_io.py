@@ -18,7 +18,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from ccpulse.processors.timefmt import parse_ms
-from ccpulse.streams.pipeline import topic_for_type
+from ccpulse.streams.pipeline import SCHEDULE_TOPIC, topic_for_type
 
 log = logging.getLogger("ccpulse.kafka")
 
@@ -54,6 +54,7 @@ def produce(
     *,
     agent_topic: str,
     interaction_topic: str,
+    schedule_topic: str = SCHEDULE_TOPIC,
     pace: Callable[[int], None] | None = None,
 ) -> int:
     """Send message values; each goes to the topic its ``type`` names.
@@ -72,7 +73,7 @@ def produce(
         if pace is not None and isinstance(event, dict) and "ts" in event:
             with contextlib.suppress(ValueError):
                 pace(parse_ms(str(event["ts"])))
-        topic = topic_for_type(kind, agent_topic, interaction_topic)
+        topic = topic_for_type(kind, agent_topic, interaction_topic, schedule_topic)
         key = message_key(event) if isinstance(event, dict) else None
         producer.send(topic, key=key, value=raw)
         sent += 1

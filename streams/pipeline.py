@@ -21,14 +21,18 @@ from ccpulse.processors.snapshot import Snapshot, snapshot
 
 AGENT_TOPIC = "cc.agent-states"
 INTERACTION_TOPIC = "cc.interactions"
+SCHEDULE_TOPIC = "cc.schedules"
 DEADLETTER_TOPIC = "cc.deadletter"
 ALERTS_TOPIC = "cc.alerts"
 
 
 def topic_for_type(event_type: str, agent_topic: str = AGENT_TOPIC,
-                   interaction_topic: str = INTERACTION_TOPIC) -> str:
-    """Contract §5: the topic of an event follows from its ``type`` prefix."""
-    return agent_topic if event_type.startswith("agent.") else interaction_topic
+                   interaction_topic: str = INTERACTION_TOPIC,
+                   schedule_topic: str = SCHEDULE_TOPIC) -> str:
+    """Contract §5 and §7.1: the topic of an event follows from its ``type`` prefix."""
+    if event_type.startswith("agent."):
+        return agent_topic
+    return schedule_topic if event_type.startswith("schedule.") else interaction_topic
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,10 @@ class Simulator:
         end = self.config.start_ms + self.config.duration_ms
         for team in self.teams:
             for agent in team.agents:
+                # WFM's plan first; the agents who leave half-way through (see _login) are
+                # absent for the rest of it. Publishing draws no random number, so a seed's
+                # day is what it was before schedules.
+                self._publish_schedule(agent, end)
                 self._at(self.now + self.rng.randrange(0, 3 * MINUTE), self._login, agent)
             self._at(self.now + self.rng.randrange(0, MINUTE), self._arrival, team)
         if self.config.end_shift:
@@ -230,6 +234,27 @@ class Simulator:
         self._heap.clear()
 
     # -- agents ------------------------------------------------------------------------------
+    def _publish_schedule(self, agent: _Agent, end: int) -> None:
+        """What WFM planned (contract §7.1), one publication per day of the run: work, a
+        15-minute break after 2 h, 30 minutes of lunch after 4 h, a break after 6 h."""
+        day = 24 * HOUR
+        for first in range(self.now, end, day):
+            last = min(first + day, end)
+            planned = [(first + 2 * HOUR, 15 * MINUTE, "break"),
+                       (first + 4 * HOUR, 30 * MINUTE, "lunch"),
+                       (first + 6 * HOUR, 15 * MINUTE, "break")]
+            segments, cursor = [], first
+            for at, length, activity in planned:
+                if at + length > last:
+                    break
+                segments += [(cursor, at, "work"), (at, at + length, activity)]
+                cursor = at + length
+            segments.append((cursor, last, "work"))
+            self._emit("schedule.published", agent_id=agent.agent_id,
+                       team_id=agent.team.team_id, segments=[
+                           {"start": format_ms(a), "end": format_ms(b), "activity": kind}
+                           for a, b, kind in segments if b > a])
+
     def _login(self, agent: _Agent) -> None:
         capacity = {agent.team.channel: agent.slots}
         self._emit("agent.login", agent_id=agent.agent_id, team_id=agent.team.team_id,

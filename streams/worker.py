@@ -23,7 +23,7 @@ import mode.loop
 from faust.types import TP
 
 from ccpulse.streams.consumer import BatchProcessor, Prepared, RawMessage
-from ccpulse.streams.pipeline import DeadLetter
+from ccpulse.streams.pipeline import SCHEDULE_TOPIC, DeadLetter
 from ccpulse.streams.redis_log import RedisEventLog, decode_offsets, partition_key
 from ccpulse.streams.retry import async_retrying
 
@@ -92,11 +92,12 @@ class WorkerTopics:
     agent_states: str
     interactions: str
     deadletter: str
+    schedules: str = SCHEDULE_TOPIC
 
     @property
-    def inputs(self) -> tuple[str, str]:
+    def inputs(self) -> tuple[str, str, str]:
         """The topics events are read from."""
-        return (self.agent_states, self.interactions)
+        return (self.agent_states, self.interactions, self.schedules)
 
 
 def build_app(

@@ -60,6 +60,7 @@ def topics(request: pytest.FixtureRequest) -> dict[str, str]:
     return {
         "CCPULSE_AGENT_TOPIC": f"agents-{tag}",
         "CCPULSE_INTERACTION_TOPIC": f"interactions-{tag}",
+        "CCPULSE_SCHEDULE_TOPIC": f"schedules-{tag}",
         "CCPULSE_DEADLETTER_TOPIC": f"deadletter-{tag}",
         "CCPULSE_ALERTS_TOPIC": f"alerts-{tag}",
         "CCPULSE_GROUP": f"group-{tag}",

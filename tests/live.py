@@ -279,14 +279,15 @@ def produce_slowly(path: Path, bootstrap: str, topics: dict[str, str],
     """Send the file's lines evenly over ``seconds`` from a background thread."""
     lines = path.read_bytes().splitlines()
     pause = seconds / len(lines)
-    ensure_topics(bootstrap, [topics["CCPULSE_AGENT_TOPIC"],
-                              topics["CCPULSE_INTERACTION_TOPIC"]], partitions=partitions)
+    ensure_topics(bootstrap, [topics["CCPULSE_AGENT_TOPIC"], topics["CCPULSE_INTERACTION_TOPIC"],
+                              topics["CCPULSE_SCHEDULE_TOPIC"]], partitions=partitions)
 
     def run() -> None:
         producer = make_producer(bootstrap)
         for i in range(0, len(lines), 20):
             produce(producer, lines[i:i + 20], agent_topic=topics["CCPULSE_AGENT_TOPIC"],
-                    interaction_topic=topics["CCPULSE_INTERACTION_TOPIC"])
+                    interaction_topic=topics["CCPULSE_INTERACTION_TOPIC"],
+                    schedule_topic=topics["CCPULSE_SCHEDULE_TOPIC"])
             time.sleep(pause * 20)
         producer.close()
 

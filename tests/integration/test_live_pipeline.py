@@ -153,7 +153,8 @@ def test_redis_not_kafka_decides_where_a_worker_resumes(
     skipper = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=topics["CCPULSE_GROUP"],
                             enable_auto_commit=False)
     partitions = [TopicPartition(topic, p) for topic in (topics["CCPULSE_AGENT_TOPIC"],
-                                                         topics["CCPULSE_INTERACTION_TOPIC"])
+                                                         topics["CCPULSE_INTERACTION_TOPIC"],
+                                                         topics["CCPULSE_SCHEDULE_TOPIC"])
                   for p in skipper.partitions_for_topic(topic) or ()]
     ends = skipper.end_offsets(partitions)
     skipper.commit({tp: OffsetAndMetadata(ends[tp], None, -1) for tp in partitions})

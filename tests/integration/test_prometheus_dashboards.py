@@ -103,10 +103,13 @@ def test_prometheus_scrapes_ccpulse_and_every_dashboard_query_returns_data(
     # Shorter than the 15m window, so every window is constant once the shift is over.
     events = recent_shift(tmp_path / "shift.jsonl", agents=60, minutes=12, seed=5)
     count = sum(1 for _ in events.open("rb"))
-    # No hold on occupancy alerts, so the hot agents' alerts fire at the first evaluation and
-    # the supervisor's alert table has rows to show.
+    # No hold on occupancy alerts, so they fire at the first evaluation and the supervisor's
+    # alert table has rows to show.
     config = tmp_path / "ccpulse.toml"
-    config.write_text("[alerts]\noccupancy_hold_ms = 0\n")
+    # With a threshold of 0 every agent who worked has one, so whichever team has the surveys
+    # the CSAT panels need also has alerts for the alert table.
+    config.write_text("[alerts]\noccupancy_hold_ms = 0\noccupancy_high = 0.0\n"
+                      "occupancy_resolve = 0.0\n")
     worker = worker_factory(CCPULSE_CONFIG=str(config))
     worker.wait_healthy()
     prometheus = start_prometheus(tmp_path, prometheus_config(worker.port))
@@ -129,10 +132,16 @@ def test_prometheus_scrapes_ccpulse_and_every_dashboard_query_returns_data(
 
         # 2. Every expression returns data.
         # (alerts are evaluated every 15 s of wall-clock time)
-        wait_for(lambda: bool(api.query('ccpulse_alert_firing_info{team!=""}')), 60,
-                 "a team's alert to fire, for the supervisor's alert table")
-        firing = api.query('ccpulse_alert_firing_info{team!=""}')
-        team = firing[0]["metric"]["team"]
+        # a team with an alert firing (the supervisor's alert table), surveys (its CSAT
+        # panels) and an agent with two interactions (idle between them): not every team of a
+        # 12-minute shift has all three
+        with_both = ('max by (team) (ccpulse_alert_firing_info{team!=""}) '
+                     'and on (team) ccpulse_team_felt_heard_ratio{window="1h"} '
+                     'and on (team) max by (team) '
+                     '(ccpulse_agent_idle_between_interactions_seconds{window="1h"})')
+        wait_for(lambda: bool(api.query(with_both)), 60,
+                 "a team with alerts, surveys and idle gaps")
+        team = api.query(with_both)[0]["metric"]["team"]
         # an agent who has worked enough of the short shift to have every KPI of the self-view
         busy = api.query('ccpulse_agent_csat_score{window="8h"} '
                          'and on (agent) ccpulse_agent_qa_score{window="8h"} '

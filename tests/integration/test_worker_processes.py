@@ -58,6 +58,7 @@ def test_the_consumer_lag_reaches_the_metrics(
                 for f in text_string_to_metric_families(worker.get("/metrics")[1])
                 if f.name == "ccpulse_consumer_lag_messages" for s in f.samples}
 
-    inputs = {topics["CCPULSE_AGENT_TOPIC"], topics["CCPULSE_INTERACTION_TOPIC"]}
+    inputs = {topics["CCPULSE_AGENT_TOPIC"], topics["CCPULSE_INTERACTION_TOPIC"],
+              topics["CCPULSE_SCHEDULE_TOPIC"]}
     wait_for(lambda: {topic for topic, _ in lag()} == inputs and not any(lag().values()), 30,
-             "a zero lag for the partitions of both input topics (and of nothing else)")
+             "a zero lag for the partitions of the input topics (and of nothing else)")

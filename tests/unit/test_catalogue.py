@@ -29,7 +29,9 @@ def computed_keys() -> set[str]:
     for part in (kpis.time_kpis(ones), kpis.wrap_kpis(ones), kpis.survey_kpis(ones),
                  kpis.answer_kpis(ones), kpis.queue_kpis(ones, ones, ones)):
         out |= set(part)
-    return out | {"interactions_per_hour"}  # kpis.interactions_per_hour, split by channel
+    # kpis.interactions_per_hour, split by channel; adherence and absence from the schedules
+    # (processors.snapshot._adherence)
+    return out | {"interactions_per_hour", "adherence", "absence"}
 
 
 def test_every_computed_kpi_has_one_row_and_every_row_is_computed() -> None:
@@ -73,12 +75,12 @@ def dashboard_agent_series() -> set[tuple[str, str]]:
 
 
 def test_the_per_agent_budget_serves_the_dashboards_and_the_contract() -> None:
-    """Issue 19: at most 25 series per agent by default (KPIs, state, time in it, scorecard
-    score and up to 7 points), and nothing a dashboard or contract §3 asks of an agent is
-    left out."""
+    """Issue 19: at most 25 series per agent by default (KPIs, state, time in it, scheduled
+    activity, scorecard score and up to 7 points), and nothing a dashboard or contract §3
+    asks of an agent is left out."""
     budget = catalogue.DEFAULT_AGENT_SERIES
     kpi_series = sum(len(keys) for keys in budget.values())
-    assert kpi_series + 2 + 1 + 7 <= 25
+    assert kpi_series + 3 + 1 + 7 <= 25
     wanted = dashboard_agent_series()
     assert len(wanted) >= 8  # the parser found the dashboards' queries
     assert all(key in budget[window] for key, window in wanted), wanted

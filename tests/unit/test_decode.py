@@ -31,7 +31,46 @@ GOOD = [
        sentiment=-1, qa_score=100, category="x", emotional=True),
     ev("interaction.survey", "09:00:00", interaction_id="i", agent_id="a1", csat=1,
        felt_heard=False),
+    ev("schedule.published", "09:00:00", agent_id="a1", team_id="t1", segments=[
+        {"start": "2026-11-22T09:00:00Z", "end": "2026-11-22T12:00:00Z", "activity": "work"},
+        {"start": "2026-11-22T12:00:00Z", "end": "2026-11-22T12:30:00+00:00",
+         "activity": "lunch"}]),
 ]
+
+
+def schedule(*segments: tuple[str, str, str]) -> bytes:
+    return orjson.dumps(ev("schedule.published", "09:00:00", agent_id="a1", segments=[
+        {"start": f"2026-11-22T{a}Z", "end": f"2026-11-22T{b}Z", "activity": act}
+        for a, b, act in segments]))
+
+
+@pytest.mark.parametrize(("segments", "detail"), [
+    ([("10:00:00", "10:00:00", "work")], "ends at or before"),
+    ([("10:00:00", "09:00:00", "work")], "ends at or before"),
+    ([("09:00:00", "11:00:00", "work"), ("10:59:59", "12:00:00", "break")], "overlap"),
+    ([("09:00:00", "10:00:00", "nap")], ""),  # unknown activity: the decoder's own message
+    ([], ""),  # empty
+])
+def test_bad_schedules_are_invalid_values(segments: list, detail: str) -> None:
+    """Contract §7.1: dead-lettered as invalid_value like any bad event."""
+    result = d.decode(schedule(*segments), NOW)
+    assert isinstance(result, d.Rejection) and result.reason == d.INVALID_VALUE
+    assert detail in result.detail
+
+
+def test_schedule_limits_500_segments_and_48_hours() -> None:
+    hours = [(f"{h:02d}:00:00", f"{h:02d}:30:00", "work") for h in range(24)]
+    assert isinstance(d.decode(schedule(*hours), NOW), d.Decoded)
+    span = orjson.dumps(ev("schedule.published", "09:00:00", agent_id="a1", segments=[
+        {"start": "2026-11-20T09:00:00Z", "end": "2026-11-22T09:00:01Z", "activity": "work"}]))
+    refused = d.decode(span, NOW)
+    assert isinstance(refused, d.Rejection) and "48 h" in refused.detail
+    many = orjson.dumps(ev("schedule.published", "09:00:00", agent_id="a1", segments=[
+        {"start": f"2026-11-22T09:{m // 60:02d}:{m % 60:02d}Z",
+         "end": f"2026-11-22T09:{m // 60:02d}:{m % 60:02d}.500Z", "activity": "work"}
+        for m in range(501)]))
+    refused = d.decode(many, NOW)
+    assert isinstance(refused, d.Rejection) and refused.reason == d.INVALID_VALUE
 
 
 def test_every_event_type_is_covered() -> None:

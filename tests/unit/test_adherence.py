@@ -1,0 +1,146 @@
+"""Schedules, adherence and absence (contract §7.1), hand-worked to the millisecond.
+
+a1 (team t1) is scheduled 09:00-13:00: work, a break 10:00-10:15, work, training 11:00-11:30,
+work. a1 logs in 10 minutes late (09:10) and is available at 09:12, takes the break at 10:00
+and comes back 5 minutes late (10:20), is in training 11:00-11:30 as not_ready "training".
+a2 has no schedule.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ccpulse.alerts.engine import AlertEvaluator
+from ccpulse.processors.engine import KpiEngine
+from ccpulse.processors.snapshot import snapshot
+from ccpulse.processors.timefmt import format_ms
+from tests.support import EventFactory, at, feed
+
+ev = EventFactory()
+MIN = 60_000
+
+
+def publish(clock: str, *segments: tuple[str, str, str], event_id: str | None = None) -> dict:
+    event = ev("schedule.published", clock, agent_id="a1", team_id="t1", segments=[
+        {"start": f"2026-11-22T{a}Z", "end": f"2026-11-22T{b}Z", "activity": kind}
+        for a, b, kind in segments])
+    if event_id is not None:
+        event["event_id"] = event_id
+    return event
+
+
+PLAN = publish("08:55:00", ("09:00:00", "10:00:00", "work"), ("10:00:00", "10:15:00", "break"),
+               ("10:15:00", "11:00:00", "work"), ("11:00:00", "11:30:00", "training"),
+               ("11:30:00", "13:00:00", "work"))
+DAY = [
+    PLAN,
+    ev("agent.login", "09:10:00", agent_id="a1", team_id="t1"),
+    ev("agent.available", "09:12:00", agent_id="a1"),
+    ev("agent.not_ready", "10:00:00", agent_id="a1", reason="break"),
+    ev("agent.available", "10:20:00", agent_id="a1"),
+    ev("agent.not_ready", "11:00:00", agent_id="a1", reason="training"),
+    ev("agent.available", "11:30:00", agent_id="a1"),
+    ev("agent.login", "09:00:00", agent_id="a2", team_id="t1"),
+    ev("agent.available", "09:00:00", agent_id="a2"),
+]
+
+
+def kpis(events: list[dict], clock: str, window: str) -> tuple[dict, dict]:
+    engine = KpiEngine()
+    feed(engine, sorted(events, key=lambda e: e["ts"]))  # in time order, as on a live floor
+    snap = snapshot(engine, at(clock))
+    return snap.windows[window].agent.get("a1", {}), snap.windows[window].team.get("t1", {})
+
+
+@pytest.mark.parametrize(("clock", "window", "adherence", "absence"), [
+    # (08:30, 09:30]: scheduled from 09:00 only; 09:00-09:10 logged out (absent), 09:10-09:12
+    # not ready after login, 09:12-09:30 idle: 18 of 30 minutes, 10 of 30 absent
+    ("09:30:00", "1h", 18 / 30, 10 / 30),
+    ("09:30:00", "15m", 1.0, 0.0),  # (09:15, 09:30]: idle during work
+    # (09:30, 10:30]: work idle 30, break on break 15, work but still on break 5 (the overrun),
+    # work idle 10: 55 of 60; no absence
+    ("10:30:00", "1h", 55 / 60, 0.0),
+    ("11:30:00", "15m", 1.0, None),  # training as not_ready training; no work scheduled
+    # (03:30, 11:30]: 150 scheduled minutes, 48 + 15 + 10 + 30 + 30 (training) adherent
+    ("11:30:00", "8h", 133 / 150, 10 / 105),  # 105 minutes of work scheduled
+])
+def test_adherence_and_absence(clock: str, window: str, adherence: float,
+                               absence: float | None) -> None:
+    agent, team = kpis(DAY, clock, window)
+    assert agent["adherence"] == pytest.approx(adherence, abs=1e-12)
+    assert team["adherence"] == pytest.approx(adherence, abs=1e-12)  # a2 has no schedule
+    assert team.get("absence") == (None if absence is None else pytest.approx(absence))
+
+
+def test_not_productive_during_training_is_out_of_adherence() -> None:
+    day = [e if e.get("reason") != "training" else {**e, "reason": "break"} for e in DAY]
+    agent, _ = kpis(day, "11:30:00", "15m")
+    assert agent["adherence"] == 0.0
+
+
+def test_a_republished_schedule_replaces_the_old_one_over_its_span() -> None:
+    """At 10:40 WFM moves a1's training away: 10:30-13:00 is now work and lunch. The
+    training a1 did 11:00-11:30 is out of adherence now; before 10:30 the first plan holds."""
+    again = publish("10:40:00", ("10:30:00", "12:00:00", "work"),
+                    ("12:00:00", "12:30:00", "lunch"), ("12:30:00", "13:00:00", "work"))
+    agent, _ = kpis([*DAY, again], "11:30:00", "1h")
+    assert agent["adherence"] == pytest.approx(30 / 60)  # (10:30, 11:30]: idle, then training
+    agent, _ = kpis([*DAY, again], "11:30:00", "8h")
+    assert agent["adherence"] == pytest.approx((48 + 15 + 10 + 30) / 150)
+
+
+def test_of_two_publications_at_one_instant_the_later_event_id_wins_in_any_order() -> None:
+    work = publish("08:00:00", ("09:00:00", "10:00:00", "work"), event_id="pub-b")
+    lunch = publish("08:00:00", ("09:00:00", "10:00:00", "lunch"), event_id="pub-a")
+    login = [ev("agent.login", "09:00:00", agent_id="a1", team_id="t1"),
+             ev("agent.available", "09:00:00", agent_id="a1")]
+    for order in ([work, lunch], [lunch, work]):
+        agent, _ = kpis([*order, *login], "10:00:00", "1h")
+        assert agent["adherence"] == 1.0  # "pub-b" > "pub-a": work, and a1 worked
+
+
+def test_no_schedule_no_value_and_what_is_scheduled_now() -> None:
+    engine = KpiEngine()
+    feed(engine, DAY)
+    snap = snapshot(engine, at("09:05:00"))
+    assert "adherence" not in snap.windows["1h"].agent.get("a2", {})
+    assert snap.agents["a2"].scheduled is None
+    assert snap.agents["a1"].scheduled == "work" and snap.agents["a1"].state == "logged_out"
+    assert snap.absent == {"t1": 1}  # scheduled to work, not logged in
+    later = snapshot(engine, at("10:05:00"))
+    assert later.agents["a1"].scheduled == "break" and later.absent == {}
+    assert snapshot(engine, at("13:30:00")).agents["a1"].scheduled is None  # after the span
+
+
+def schedule_alerts(events: list[dict], until: str) -> list[tuple[str, str, str]]:
+    """(instant, alertname, status) of the schedule alerts, evaluated every 15 s from 09:00
+    with events applied in time order, as a live worker does."""
+    engine, evaluator = KpiEngine(), AlertEvaluator()
+    pending = sorted(events, key=lambda e: e["ts"])
+    out = []
+    for now in range(at("09:00:00"), at(until) + 1, 15_000):
+        while pending and pending[0]["ts"] <= format_ms(now):
+            feed(engine, [pending.pop(0)])
+        out += [(format_ms(now)[11:19], a.labels["alertname"], a.status)
+                for a in evaluator.evaluate(snapshot(engine, now))
+                if a.labels["alertname"] in SCHEDULE_ALERTS]
+    return out
+
+
+SCHEDULE_ALERTS = {"AgentOutOfAdherence", "TeamAdherenceLow", "TeamAbsenceHigh"}
+
+
+def test_schedule_alerts_fire_after_their_holds_and_resolve_by_hand_worked_instants() -> None:
+    """a1 is out of adherence 09:00-09:12 (logged out, then not ready after the login):
+    held 10 min, it fires at 09:10:00 and resolves at 09:12:00. The 5-minute break overrun
+    is too short to fire. Team absence over 1h is above 10 % from 09:00:15 on (fires after
+    15 min) until (10 - x) / (60 - x) drops below 0.1 at x = 4.5 min past 10:00; team
+    adherence is below 0.90 until (48 + x) / 60 reaches 0.90 at x = 6 min past 10:00."""
+    assert schedule_alerts(DAY, "11:00:00") == [
+        ("09:10:00", "AgentOutOfAdherence", "firing"),
+        ("09:12:00", "AgentOutOfAdherence", "resolved"),
+        ("09:15:15", "TeamAdherenceLow", "firing"),
+        ("09:15:15", "TeamAbsenceHigh", "firing"),
+        ("10:04:30", "TeamAbsenceHigh", "resolved"),
+        ("10:06:00", "TeamAdherenceLow", "resolved"),
+    ]
