@@ -260,6 +260,26 @@ def supervisor(t: Thresholds, b: Bandset, weights: Mapping[str, float]) -> Json:
          ("Balanced scorecard (efficiency · quality · empathy)", scorecard)])
 
 
+def _schedule_panels(b: Bandset) -> list[Panel]:
+    """Contract §7.1 for workforce management: is each team doing what the plan says, and
+    who is missing."""
+    return [
+        Panel("timeseries", "Adherence by team (1h)",
+              [Query(kpi("team_adherence_ratio", "team", TEAM, HOUR), "{{team}}")],
+              "Scheduled time spent as scheduled / scheduled time. Low: the plan and the day "
+              "have drifted apart (reschedule breaks rather than letting them lapse).",
+              "percentunit", bands_of(b["adherence"]), min=0, max=1),
+        Panel("timeseries", "Absence by team (1h)",
+              [Query(kpi("team_absence_ratio", "team", TEAM, HOUR), "{{team}}")],
+              "Scheduled work time with the agent logged out / scheduled work time.",
+              "percentunit", bands_of(b["absence"]), min=0),
+        Panel("bargauge", "Agents absent now",
+              [Query(f"max by (team) (ccpulse_team_absent_agents{{{TEAM}}})", "{{team}}")],
+              "Scheduled to work and not logged in, right now.", "none",
+              Bands("green", ((1, "yellow"), (3, "red")))),
+    ]
+
+
 def _green(band: Band) -> str:
     """A band's green range in words: "0.75-0.85", "0.70 and above"."""
     low, high = band.green
@@ -345,7 +365,8 @@ def workforce(t: Thresholds, b: Bandset) -> Json:
         [query_variable("queue", "queue", "ccpulse_queue_required_agents", multi=True),
          query_variable("team", "team", "ccpulse_team_logged_in_seconds", multi=True),
          window_variable(WINDOW_1H)],
-        [("Staffing", staffing), ("Queue load", load), ("Teams", teams)])
+        [("Staffing", staffing), ("Queue load", load), ("Teams", teams),
+         ("Schedules: adherence and absence", _schedule_panels(b))])
 
 
 def agent_view(t: Thresholds, b: Bandset) -> Json:
@@ -367,6 +388,14 @@ def agent_view(t: Thresholds, b: Bandset) -> Json:
               "Progress through the shift and the week.", bands=SCORE_BANDS, min=0, max=100),
     ]
     detail = [
+        Panel("table", "My schedule now",
+              [Query(f"max by (activity) (ccpulse_agent_scheduled_activity{{{me}}})",
+                     column=None),
+               Query(f"max by (state) (ccpulse_agent_state{{{me}}})", column=None),
+               Query(kpi("agent_adherence_ratio", "agent", me, HOUR), column="adherence 1h",
+                     unit="percentunit", bands=bands_of(b["adherence"]))],
+              "What the schedule plans for now, what I am doing, and how closely the last "
+              "hour followed the plan.", width=8),
         Panel("timeseries", "My occupancy (1h)",
               [Query(kpi("agent_occupancy_ratio", "agent", me, HOUR), "occupancy")],
               "Green is a healthy pace. Red for long is too much: tell your supervisor.",

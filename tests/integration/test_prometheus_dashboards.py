@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -22,6 +24,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from ccpulse.alerts.rules import Thresholds
 from ccpulse.dashboards import all_dashboards
 from ccpulse.grafana import expressions
+from ccpulse.processors.catalogue import HOUR_MS
+from ccpulse.processors.timefmt import format_ms
 from tests.live import (
     WorkerProcess,
     assert_converges,
@@ -148,6 +152,19 @@ def test_prometheus_scrapes_ccpulse_and_every_dashboard_query_returns_data(
                          'and on (agent) ccpulse_agent_idle_between_interactions_seconds'
                          '{window="1h"}')
         agent = busy[0]["metric"]["agent"]
+        # The shift (and its schedules) ended before now; "my schedule now" needs one that
+        # covers now: WFM publishes it on cc.schedules and it reaches Prometheus (§7.1 live)
+        now = int(time.time() * 1000)
+        republished = tmp_path / "schedule-now.jsonl"
+        republished.write_bytes(orjson.dumps({
+            "event_id": f"schedule-now-{agent}", "type": "schedule.published",
+            "ts": format_ms(now), "agent_id": agent, "team_id": busy[0]["metric"]["team"],
+            "segments": [{"start": format_ms(now - 60_000), "end": format_ms(now + HOUR_MS),
+                          "activity": "work"}]}) + b"\n")
+        send(republished, kafka_bootstrap, topics)
+        wait_for(lambda: bool(api.query(
+            f'ccpulse_agent_scheduled_activity{{agent="{agent}",activity="work"}}')), 60,
+            "the schedule published on Kafka in Prometheus")
         checked = 0
         failures = []
         for board_name, board in all_dashboards(Thresholds()).items():
