@@ -25,6 +25,7 @@ from ccpulse.processors.timefmt import format_ms, parse_ms
 from ccpulse.report import DAY_MS, WEEK_MS, build_report
 from ccpulse.report_html import print_pdf, render
 from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
+from ccpulse.schedule_import import import_csv
 from ccpulse.settings import (
     CONFIG,
     LOG_FORMATS,
@@ -130,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--warmup", type=float, default=0,
                      help="with --realtime: start this many minutes in the past and send "
                      "that history at once, so dashboards have data from the first minute")
+
+    sched = commands.add_parser("schedules", help="import a WFM schedule export (CSV: agent, "
+                                "start, end, activity[, team]) as schedule.published events")
+    _common(sched)
+    sched.add_argument("action", choices=["import"])
+    sched.add_argument("file", type=Path, help="CSV with a header row")
+    sched.add_argument("--kafka", help="send them to this Kafka's schedule topic (env "
+                       "CCPULSE_SCHEDULE_TOPIC, default cc.schedules)")
+    sched.add_argument("--out", type=Path, help="or write them to this JSONL file")
 
     _report_parsers(commands)
     return parser
@@ -256,6 +266,33 @@ def _produce(settings: Settings, values: Iterable[bytes],
         producer.close()
 
 
+def cmd_schedules(args: argparse.Namespace, settings: Settings) -> int:
+    err = Console(stderr=True)
+    if not args.kafka and not args.out:
+        err.print("[red]give --kafka BOOTSTRAP or --out FILE.jsonl[/]")
+        return 2
+    try:
+        with args.file.open(newline="", encoding="utf-8") as stream:
+            imported = import_csv(stream, int(time.time() * 1000))
+    except (OSError, UnicodeDecodeError) as exc:
+        err.print(f"[red]cannot read {args.file}: {exc}[/]", highlight=False)
+        return 2
+    for line in imported.errors:
+        err.print(line, highlight=False, markup=False)
+    if imported.errors:
+        err.print(f"[red]nothing imported: {len(imported.errors)} problems in {args.file}[/]",
+                  highlight=False)
+        return 2
+    if args.out:
+        args.out.write_bytes(b"".join(raw + b"\n" for raw in imported.events))
+        err.print(f"wrote {len(imported.events):,} schedules to {args.out}", highlight=False)
+        return 0
+    sent = _produce(settings, imported.events, pace=None)
+    err.print(f"sent {sent:,} schedules to {settings.kafka} ({settings.schedule_topic})",
+              highlight=False)
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     config = SimConfig(agents=args.agents, duration_ms=int(args.hours * HOUR), seed=args.seed,
                        end_shift=args.end_shift)
@@ -350,6 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_worker(settings, partitions=args.partitions)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "schedules":
+            return cmd_schedules(args, settings)
         if args.command == "dashboards":
             settings = _settings(args)
             for path in write_dashboards(settings.thresholds, args.out,
