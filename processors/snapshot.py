@@ -173,7 +173,8 @@ def _adherence(engine: KpiEngine, start: int, end: int, out: WindowKpis) -> None
         total = Adherence()
         for team, sums in per_team.items():
             total += sums
-            key = machine.team if team is None else team
+            # before anything told us the agent's team, it was unknown (contract §2)
+            key = UNKNOWN_TEAM if team is None else team
             teams[key] = teams.get(key, Adherence()) + sums
         if total.scheduled:
             out.agent.setdefault(agent_id, {})["adherence"] = total.adherent / total.scheduled

@@ -9,6 +9,8 @@ running totals or rewinds cannot hide in it too.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 from ccpulse.processors.timefmt import parse_ms
@@ -21,61 +23,140 @@ def _overlap(a: int, b: int, start: int, end: int) -> int:
     return max(0, min(b, end) - max(a, start))
 
 
-def agent_times(events: list[dict[str, Any]], start: int, end: int,
-                ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-    """Seconds per activity in ``(start, end]`` per agent and per team (team at the moment)."""
+def _walk(evs: list[dict[str, Any]], channels: dict[str, str],
+          ) -> Iterator[tuple[int, str, str, float]]:
+    """After each of one agent's events (in time order): (time, activity, team, load). The
+    activity is handling, acw, idle, nr_prod, nr_other or logged_out."""
+    team, logged_in, presence = "unknown", False, "nr_other"
+    capacity = dict(CAPACITY)
+    active: dict[str, str] = {}
+    cut: set[str] = set()
+    for e in evs:
+        kind = e["type"]
+        team = e.get("team_id") or team
+        iid = e.get("interaction_id")
+        if kind == "agent.login":
+            logged_in, presence = True, "nr_other"
+            capacity = {**CAPACITY, **e.get("capacity", {})}
+        elif kind == "agent.available":
+            logged_in, presence = True, "idle"
+        elif kind == "agent.not_ready":
+            logged_in = True
+            presence = "nr_prod" if e["reason"] in PRODUCTIVE else "nr_other"
+        elif kind == "agent.logout":
+            cut |= set(active)
+            active, logged_in = {}, False
+        elif kind == "interaction.answered":
+            if not logged_in:
+                logged_in, presence = True, "idle"
+            active[iid] = "handling"
+        elif kind == "interaction.ended" and iid not in cut:
+            if not logged_in:
+                logged_in, presence = True, "idle"
+            active[iid] = "acw"
+        elif kind == "interaction.wrapped":
+            active.pop(iid, None)
+        phases = set(active.values())
+        state = ("logged_out" if not logged_in else "handling" if "handling" in phases
+                 else "acw" if phases else presence)
+        load = sum(1 / capacity.get(channels.get(x, "voice"), 1) for x in active)
+        yield parse_ms(e["ts"]), state, team, load if logged_in else 0.0
+
+
+def _by_agent(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     by_agent: dict[str, list[dict]] = defaultdict(list)
     for e in events:
         if "agent_id" in e:
             by_agent[e["agent_id"]].append(e)
+    for evs in by_agent.values():
+        evs.sort(key=lambda e: parse_ms(e["ts"]))
+    return by_agent
+
+
+def agent_times(events: list[dict[str, Any]], start: int, end: int,
+                ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Seconds per activity in ``(start, end]`` per agent and per team (team at the moment)."""
     agents: dict[str, dict[str, float]] = {}
     teams: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     channels: dict[str, str] = {e["interaction_id"]: e["channel"] for e in events
                                 if e["type"] in ("interaction.answered", "interaction.queued")}
-    for agent, evs in by_agent.items():
-        evs.sort(key=lambda e: parse_ms(e["ts"]))
+    for agent, evs in _by_agent(events).items():
         acc: dict[str, float] = defaultdict(float)
-        team, logged_in, presence = "unknown", False, "nr_other"
-        capacity = dict(CAPACITY)
-        active: dict[str, str] = {}
-        cut: set[str] = set()
-        for i, e in enumerate(evs):
-            t = parse_ms(e["ts"])
-            kind = e["type"]
-            team = e.get("team_id") or team
-            iid = e.get("interaction_id")
-            if kind == "agent.login":
-                logged_in, presence = True, "nr_other"
-                capacity = {**CAPACITY, **e.get("capacity", {})}
-            elif kind == "agent.available":
-                logged_in, presence = True, "idle"
-            elif kind == "agent.not_ready":
-                logged_in = True
-                presence = "nr_prod" if e["reason"] in PRODUCTIVE else "nr_other"
-            elif kind == "agent.logout":
-                cut |= set(active)
-                active, logged_in = {}, False
-            elif kind == "interaction.answered":
-                if not logged_in:
-                    logged_in, presence = True, "idle"
-                active[iid] = "handling"
-            elif kind == "interaction.ended" and iid not in cut:
-                if not logged_in:
-                    logged_in, presence = True, "idle"
-                active[iid] = "acw"
-            elif kind == "interaction.wrapped":
-                active.pop(iid, None)
-            nxt = parse_ms(evs[i + 1]["ts"]) if i + 1 < len(evs) else end
+        steps = list(_walk(evs, channels))
+        for i, (t, state, team, load) in enumerate(steps):
+            nxt = steps[i + 1][0] if i + 1 < len(steps) else end
             span = _overlap(t, nxt, start, end)
-            if not logged_in or span == 0:
+            if state == "logged_out" or span == 0:
                 continue
-            phases = set(active.values())
-            state = ("handling" if "handling" in phases else "acw" if phases else presence)
-            load = sum(1 / capacity.get(channels.get(x, "voice"), 1) for x in active)
             for target in (acc, teams[team]):
                 target[state] += span / 1000
                 target["load"] += load * span / 1000
         agents[agent] = acc
+    return agents, teams
+
+
+# Contract §7.1: which activities are in adherence with each scheduled one.
+ADHERENT = {"work": {"handling", "acw", "idle"},
+            "break": {"nr_prod", "nr_other", "logged_out"},
+            "lunch": {"nr_prod", "nr_other", "logged_out"},
+            "training": {"nr_prod"}, "meeting": {"nr_prod"}, "coaching": {"nr_prod"}}
+
+
+def _planned(publications: list[dict[str, Any]], a: int, b: int) -> str | None:
+    """The activity the latest publication covering ``[a, b)`` plans there (offline where it
+    has no segment); None where none covers it. Latest: by ts, then event id."""
+    winner = None
+    for pub in sorted(publications, key=lambda p: (parse_ms(p["ts"]), p["event_id"])):
+        segments = [(parse_ms(s["start"]), parse_ms(s["end"]), s["activity"])
+                    for s in pub["segments"]]
+        if min(s for s, _, _ in segments) <= a and b <= max(e for _, e, _ in segments):
+            winner = next((act for s, e, act in segments if s <= a < e), "offline")
+    return winner
+
+
+def adherence(events: list[dict[str, Any]], start: int, end: int,
+              ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """§7.1 by brute force: every stretch between consecutive event times, schedule edges and
+    window edges, planned activity against actual activity. Agents' adherence; teams'
+    adherence and absence (team at the moment; unknown until an event names it)."""
+    channels: dict[str, str] = {}
+    agents: dict[str, float] = {}
+    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for agent, evs in _by_agent(events).items():
+        publications = [e for e in evs if e["type"] == "schedule.published"]
+        if not publications:
+            continue
+        steps = list(_walk(evs, channels))
+        edges = {start, end} | {t for t, _, _, _ in steps if start < t < end}
+        for pub in publications:
+            for seg in pub["segments"]:
+                edges |= {t for t in (parse_ms(seg["start"]), parse_ms(seg["end"]))
+                          if start < t < end}
+        ordered = sorted(edges)
+        mine = defaultdict(float)
+        for a, b in pairwise(ordered):
+            planned = _planned(publications, a, b)
+            if planned in (None, "offline"):
+                continue
+            before = [s for s in steps if s[0] <= a]
+            state, team = (before[-1][1], before[-1][2]) if before else ("logged_out",
+                                                                         "unknown")
+            span = b - a
+            for target in (mine, sums[team]):
+                target["scheduled"] += span
+                target["adherent"] += span if state in ADHERENT[planned] else 0
+                target["work"] += span if planned == "work" else 0
+                target["absent"] += span if planned == "work" and state == "logged_out" else 0
+        if mine["scheduled"]:
+            agents[agent] = mine["adherent"] / mine["scheduled"]
+    teams = {}
+    for team, c in sums.items():
+        kpis = {}
+        if c["scheduled"]:
+            kpis["adherence"] = c["adherent"] / c["scheduled"]
+        if c["work"]:
+            kpis["absence"] = c["absent"] / c["work"]
+        teams[team] = kpis
     return agents, teams
 
 

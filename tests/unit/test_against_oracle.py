@@ -79,3 +79,23 @@ def test_counted_kpis_match_the_oracle(floor: tuple[list[dict], KpiEngine], wind
                    queue)
         for queue, expected in queues.items():
             _close(kpis.queue[queue], expected, ("aht_seconds",), queue)
+
+
+@pytest.mark.parametrize("window", ["15m", "1h", "8h"])
+def test_adherence_and_absence_match_the_oracle(floor: tuple[list[dict], KpiEngine],
+                                                window: str) -> None:
+    """The simulated floor publishes every agent's schedule (§7.1)."""
+    events, engine = floor
+    compared = 0
+    for now in _instants(events):
+        start = now - engine.config.windows[window]
+        seen = [e for e in events if parse_ms(e["ts"]) <= now]
+        agents, teams = oracle.adherence(seen, start, now)
+        kpis = snapshot(engine, now).windows[window]
+        for agent, expected in agents.items():
+            _close(kpis.agent[agent], {"adherence": expected}, ("adherence",), agent)
+            compared += 1
+        for team, expected in teams.items():
+            _close(kpis.team[team], expected, ("adherence", "absence"), team)
+        assert all("adherence" not in k for a, k in kpis.agent.items() if a not in agents)
+    assert compared > 0

@@ -22,10 +22,25 @@ from tests.support import at
 T0 = at("08:00:00")
 AGENTS = ("a1", "a2", "a3")
 ACTIONS = ("login", "available", "not_ready", "logout", "answer", "end", "wrap", "hold",
-           "unhold", "survey", "queue", "abandon")
+           "unhold", "survey", "queue", "abandon", "schedule")
+PLANNED = ("work", "break", "lunch", "training", "meeting", "coaching", "offline")
 
 step = st.tuples(st.integers(0, len(AGENTS) - 1), st.sampled_from(ACTIONS),
                  st.integers(1, 900_000), st.integers(0, 7))
+
+
+def schedule_segments(t: int, dt: int, pick: int) -> list[dict[str, str]]:
+    """1-3 consecutive segments starting up to 40 min before or after ``t``, some with a gap
+    (offline) before them, of every planned activity."""
+    segments, cursor = [], t + (pick - 4) * 600_000
+    for k in range(1 + pick % 3):
+        length = 60_000 + (dt * (k + 1)) % 3_600_000
+        gap = 300_000 if (pick + k) % 3 == 0 else 0
+        segments.append({"start": format_ms(cursor + gap),
+                         "end": format_ms(cursor + gap + length),
+                         "activity": PLANNED[(pick + k) % len(PLANNED)]})
+        cursor += gap + length
+    return segments
 
 
 def build(steps: list[tuple[int, str, int, int]]) -> list[dict[str, Any]]:
@@ -82,6 +97,9 @@ def build(steps: list[tuple[int, str, int, int]]) -> list[dict[str, Any]]:
             events.append({**base, "type": "interaction.wrapped", "interaction_id": target,
                            "agent_id": agent, "resolved": pick % 2 == 0, "sale": pick > 5,
                            "revenue": float(pick), "sentiment": pick / 7 - 0.5})
+        elif action == "schedule":
+            events.append({**base, "type": "schedule.published", "agent_id": agent,
+                           "segments": schedule_segments(t, dt, pick)})
         elif action == "survey":
             events.append({**base, "type": "interaction.survey", "interaction_id": iid,
                            "agent_id": agent, "csat": pick % 5 + 1})
@@ -132,6 +150,16 @@ def test_time_matches_the_oracle_and_ratios_stay_in_range(steps: list, extra: in
                 else:  # no denominator: no value (logged-in time is 0, not absent)
                     assert got.get(key, 0) == 0 if key == "logged_in_seconds" else key not in got
             assert got.get("logged_in_seconds", 0) <= length / 1000
+        adherent, teams = oracle.adherence(events, now - length, now)
+        for agent, values in kpis.agent.items():
+            assert (agent in adherent) == ("adherence" in values), (window, agent)
+            if agent in adherent:
+                assert abs(values["adherence"] - adherent[agent]) < 1e-9, (window, agent)
+        for team, expected in teams.items():
+            for key in ("adherence", "absence"):
+                assert (key in expected) == (key in kpis.team.get(team, {})), (window, team)
+                if key in expected:
+                    assert abs(kpis.team[team][key] - expected[key]) < 1e-9, (window, team)
         team_logged = sum(k.get("logged_in_seconds", 0) for k in kpis.team.values())
         agent_logged = sum(k.get("logged_in_seconds", 0) for k in kpis.agent.values())
         assert abs(team_logged - agent_logged) < 1e-6
