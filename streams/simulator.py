@@ -25,6 +25,7 @@ from ccpulse.processors.timefmt import format_ms
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE
+DAY = 24 * HOUR
 
 # channel -> (agents' slots, mean talk s, mean acw s, customer patience s or None)
 CHANNEL_PROFILE: dict[str, tuple[int, float, float, float | None]] = {
@@ -235,25 +236,26 @@ class Simulator:
 
     # -- agents ------------------------------------------------------------------------------
     def _publish_schedule(self, agent: _Agent, end: int) -> None:
-        """What WFM planned (contract §7.1), one publication per day of the run: work, a
-        15-minute break after 2 h, 30 minutes of lunch after 4 h, a break after 6 h."""
-        day = 24 * HOUR
-        for first in range(self.now, end, day):
-            last = min(first + day, end)
-            planned = [(first + 2 * HOUR, 15 * MINUTE, "break"),
-                       (first + 4 * HOUR, 30 * MINUTE, "lunch"),
-                       (first + 6 * HOUR, 15 * MINUTE, "break")]
-            segments, cursor = [], first
-            for at, length, activity in planned:
-                if at + length > last:
-                    break
-                segments += [(cursor, at, "work"), (at, at + length, activity)]
-                cursor = at + length
-            segments.append((cursor, last, "work"))
-            self._emit("schedule.published", agent_id=agent.agent_id,
-                       team_id=agent.team.team_id, segments=[
-                           {"start": format_ms(a), "end": format_ms(b), "activity": kind}
-                           for a, b, kind in segments if b > a])
+        """What WFM planned (contract §7.1), published at the start of each day of the run
+        for that day: work, a 15-minute break after 2 h, 30 minutes of lunch after 4 h, a
+        break after 6 h."""
+        first = self.now
+        last = min(first + DAY, end)
+        planned = [(first + 2 * HOUR, 15 * MINUTE, "break"),
+                   (first + 4 * HOUR, 30 * MINUTE, "lunch"),
+                   (first + 6 * HOUR, 15 * MINUTE, "break")]
+        segments, cursor = [], first
+        for at, length, activity in planned:
+            if at + length > last:
+                break
+            segments += [(cursor, at, "work"), (at, at + length, activity)]
+            cursor = at + length
+        segments.append((cursor, last, "work"))
+        self._emit("schedule.published", agent_id=agent.agent_id, team_id=agent.team.team_id,
+                   segments=[{"start": format_ms(a), "end": format_ms(b), "activity": kind}
+                             for a, b, kind in segments if b > a])
+        if last < end:
+            self._at(last, self._publish_schedule, agent, end)
 
     def _login(self, agent: _Agent) -> None:
         capacity = {agent.team.channel: agent.slots}
