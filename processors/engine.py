@@ -396,7 +396,7 @@ class KpiEngine:
         segments = [(round(seg.start.timestamp() * 1000), round(seg.end.timestamp() * 1000),
                      seg.activity) for seg in ev.segments]
         self.schedules.setdefault(ev.agent_id, AgentSchedule()).publish(
-            publication(ts, ev.event_id, segments))
+            publication(ts, ev.event_id, segments, ev.team_id))
 
     def _on_hold_started(self, ev: HoldStarted, ts: int) -> None:
         self._team_only(ev.agent_id, ev.team_id, ts)
@@ -425,8 +425,12 @@ class KpiEngine:
         return out
 
     def _team_only(self, agent_id: str, team: str | None, ts: int) -> None:
-        machine = self.agent(agent_id)
-        if team is not None and team != machine.team:
+        """An event that names the agent's team and changes nothing else. Recorded whenever
+        it names one, not only when it differs from the team now: compared with the latest
+        team, a late event arriving around it left the wrong team in force after the rewind
+        (found by the reordering property once schedules named teams)."""
+        self.agent(agent_id)
+        if team is not None:
             self._transition(agent_id, ts, Transition(TEAM, team))
 
     def _on_ended(self, ev: InteractionEnded, ts: int) -> None:

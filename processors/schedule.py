@@ -49,6 +49,7 @@ class Publication(NamedTuple):
     starts: tuple[int, ...]  # segments sorted by start
     ends: tuple[int, ...]
     activities: tuple[str, ...]
+    team: str | None = None  # the team the publication names
 
     def activity_at(self, t: int) -> str:
         """What this publication plans for the instant just after ``t`` (``[t, t+1)``)."""
@@ -64,9 +65,10 @@ class AgentSchedule:
         self.publications.append(publication)
         self.publications.sort(key=lambda p: (p.ts, p.event_id))
 
-    def pieces(self, start: int, end: int) -> Iterator[tuple[int, int, str]]:
-        """``(a, b, activity)`` over ``(start, end]`` wherever some publication covers it;
-        time no publication covers is left out (no schedule: not scheduled time)."""
+    def pieces(self, start: int, end: int) -> Iterator[tuple[int, int, str, str | None]]:
+        """``(a, b, activity, team the publication names)`` over ``(start, end]`` wherever
+        some publication covers it; time no publication covers is left out (no schedule:
+        not scheduled time)."""
         covering = [p for p in self.publications if p.start < end and p.end > start]
         if not covering:
             return
@@ -80,7 +82,7 @@ class AgentSchedule:
                 if p.start <= a and b <= p.end:
                     winner = p
             if winner is not None:
-                yield a, b, winner.activity_at(a)
+                yield a, b, winner.activity_at(a), winner.team
 
     def activity_at(self, t: int) -> str | None:
         """The activity scheduled at instant ``t``; None where no publication covers it."""
@@ -94,11 +96,11 @@ class AgentSchedule:
 
 
 def publication(ts: int, event_id: str, segments: Iterable[tuple[int, int, str]],
-                ) -> Publication:
+                team: str | None = None) -> Publication:
     ordered = sorted(segments)
     return Publication(ts, event_id, ordered[0][0], max(end for _, end, _ in ordered),
                        tuple(s for s, _, _ in ordered), tuple(e for _, e, _ in ordered),
-                       tuple(a for _, _, a in ordered))
+                       tuple(a for _, _, a in ordered), team)
 
 
 class Adherence(NamedTuple):
@@ -113,14 +115,15 @@ class Adherence(NamedTuple):
         return Adherence(*(a + b for a, b in zip(self, other, strict=True)))
 
 
-def measure(schedule: Iterable[tuple[int, int, str]],
+def measure(schedule: Iterable[tuple[int, int, str, str | None]],
             activity: Iterable[tuple[int, int, int, str | None]]) -> dict[str | None, Adherence]:
     """Adherence sums per team over the pieces of a window. ``schedule``: ``(a, b,
-    activity)`` from :meth:`AgentSchedule.pieces`; ``activity``: ``(a, b, category, team)``
-    covering the same window, from the agent's timeline (team None: before we knew it)."""
+    activity, team)`` from :meth:`AgentSchedule.pieces`; ``activity``: ``(a, b, category,
+    team)`` covering the same window, from the agent's timeline. Time before the timeline
+    knew the agent's team counts for the team the schedule names (None: unknown)."""
     out: dict[str | None, Adherence] = {}
     actual = list(activity)
-    for a, b, planned in schedule:
+    for a, b, planned, planned_team in schedule:
         if planned == OFFLINE:
             continue
         for x, y, category, team in actual:
@@ -128,7 +131,8 @@ def measure(schedule: Iterable[tuple[int, int, str]],
             if lo >= hi:
                 continue
             span = hi - lo
-            out[team] = out.get(team, Adherence()) + (
+            key = planned_team if team is None else team
+            out[key] = out.get(key, Adherence()) + (
                 span, span if category in ADHERENT[planned] else 0,
                 span if planned == WORK else 0,
                 span if planned == WORK and category == LOGGED_OUT else 0)

@@ -173,7 +173,7 @@ def _adherence(engine: KpiEngine, start: int, end: int, out: WindowKpis) -> None
         total = Adherence()
         for team, sums in per_team.items():
             total += sums
-            # before anything told us the agent's team, it was unknown (contract §2)
+            # neither the timeline nor the schedule named a team: unknown (contract §2)
             key = UNKNOWN_TEAM if team is None else team
             teams[key] = teams.get(key, Adherence()) + sums
         if total.scheduled:

@@ -208,12 +208,16 @@ class Simulator:
 
     def events(self) -> Iterator[dict]:
         end = self.config.start_ms + self.config.duration_ms
+        number = 0
         for team in self.teams:
             for agent in team.agents:
-                # WFM's plan first; the agents who leave half-way through (see _login) are
-                # absent for the rest of it. Publishing draws no random number, so a seed's
-                # day is what it was before schedules.
-                self._publish_schedule(agent, end)
+                # WFM's plan first. Every 20th agent was planned a quarter of an hour before
+                # they log in (late), and the agents who leave half-way through (see _login)
+                # are absent for the rest of it. Publishing draws no random number, so a
+                # seed's day is what it was before schedules.
+                self._publish_schedule(agent, end, early=15 * MINUTE if number % 20 == 19
+                                       else 0)
+                number += 1
                 self._at(self.now + self.rng.randrange(0, 3 * MINUTE), self._login, agent)
             self._at(self.now + self.rng.randrange(0, MINUTE), self._arrival, team)
         if self.config.end_shift:
@@ -235,12 +239,12 @@ class Simulator:
         self._heap.clear()
 
     # -- agents ------------------------------------------------------------------------------
-    def _publish_schedule(self, agent: _Agent, end: int) -> None:
+    def _publish_schedule(self, agent: _Agent, end: int, early: int = 0) -> None:
         """What WFM planned (contract §7.1), published at the start of each day of the run
         for that day: work, a 15-minute break after 2 h, 30 minutes of lunch after 4 h, a
-        break after 6 h."""
-        first = self.now
-        last = min(first + DAY, end)
+        break after 6 h. ``early``: the first day's plan starts that much before the run."""
+        first = self.now - early
+        last = min(self.now + DAY, end)
         planned = [(first + 2 * HOUR, 15 * MINUTE, "break"),
                    (first + 4 * HOUR, 30 * MINUTE, "lunch"),
                    (first + 6 * HOUR, 15 * MINUTE, "break")]

@@ -23,16 +23,23 @@ def _overlap(a: int, b: int, start: int, end: int) -> int:
     return max(0, min(b, end) - max(a, start))
 
 
+STATE_KINDS = {"agent.login", "agent.available", "agent.not_ready", "agent.logout",
+               "interaction.answered", "interaction.ended", "interaction.wrapped"}
+
+
 def _walk(evs: list[dict[str, Any]], channels: dict[str, str],
-          ) -> Iterator[tuple[int, str, str, float]]:
+          ) -> Iterator[tuple[int, str, str | None, float]]:
     """After each of one agent's events (in time order): (time, activity, team, load). The
-    activity is handling, acw, idle, nr_prod, nr_other or logged_out."""
+    activity is handling, acw, idle, nr_prod, nr_other or logged_out; the team is None until
+    an event changes the activity or names a team (before that, nothing is known of it)."""
     team, logged_in, presence = "unknown", False, "nr_other"
+    begun = False
     capacity = dict(CAPACITY)
     active: dict[str, str] = {}
     cut: set[str] = set()
     for e in evs:
         kind = e["type"]
+        begun = begun or kind in STATE_KINDS or e.get("team_id", team) != team
         team = e.get("team_id") or team
         iid = e.get("interaction_id")
         if kind == "agent.login":
@@ -60,7 +67,7 @@ def _walk(evs: list[dict[str, Any]], channels: dict[str, str],
         state = ("logged_out" if not logged_in else "handling" if "handling" in phases
                  else "acw" if phases else presence)
         load = sum(1 / capacity.get(channels.get(x, "voice"), 1) for x in active)
-        yield parse_ms(e["ts"]), state, team, load if logged_in else 0.0
+        yield parse_ms(e["ts"]), state, team if begun else None, load if logged_in else 0.0
 
 
 def _by_agent(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -88,7 +95,7 @@ def agent_times(events: list[dict[str, Any]], start: int, end: int,
             span = _overlap(t, nxt, start, end)
             if state == "logged_out" or span == 0:
                 continue
-            for target in (acc, teams[team]):
+            for target in (acc, teams[team or "unknown"]):
                 target[state] += span / 1000
                 target["load"] += load * span / 1000
         agents[agent] = acc
@@ -102,15 +109,17 @@ ADHERENT = {"work": {"handling", "acw", "idle"},
             "training": {"nr_prod"}, "meeting": {"nr_prod"}, "coaching": {"nr_prod"}}
 
 
-def _planned(publications: list[dict[str, Any]], a: int, b: int) -> str | None:
-    """The activity the latest publication covering ``[a, b)`` plans there (offline where it
-    has no segment); None where none covers it. Latest: by ts, then event id."""
-    winner = None
+def _planned(publications: list[dict[str, Any]], a: int, b: int,
+             ) -> tuple[str | None, str | None]:
+    """(activity, team named) of the latest publication covering ``[a, b)`` (offline where
+    it has no segment); (None, None) where none covers it. Latest: by ts, then event id."""
+    winner: tuple[str | None, str | None] = (None, None)
     for pub in sorted(publications, key=lambda p: (parse_ms(p["ts"]), p["event_id"])):
         segments = [(parse_ms(s["start"]), parse_ms(s["end"]), s["activity"])
                     for s in pub["segments"]]
         if min(s for s, _, _ in segments) <= a and b <= max(e for _, e, _ in segments):
-            winner = next((act for s, e, act in segments if s <= a < e), "offline")
+            winner = (next((act for s, e, act in segments if s <= a < e), "offline"),
+                      pub.get("team_id"))
     return winner
 
 
@@ -118,7 +127,8 @@ def adherence(events: list[dict[str, Any]], start: int, end: int,
               ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """§7.1 by brute force: every stretch between consecutive event times, schedule edges and
     window edges, planned activity against actual activity. Agents' adherence; teams'
-    adherence and absence (team at the moment; unknown until an event names it)."""
+    adherence and absence (team at the moment; before any event named it, the team the
+    schedule names, else unknown)."""
     channels: dict[str, str] = {}
     agents: dict[str, float] = {}
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -135,12 +145,12 @@ def adherence(events: list[dict[str, Any]], start: int, end: int,
         ordered = sorted(edges)
         mine = defaultdict(float)
         for a, b in pairwise(ordered):
-            planned = _planned(publications, a, b)
+            planned, named = _planned(publications, a, b)
             if planned in (None, "offline"):
                 continue
             before = [s for s in steps if s[0] <= a]
-            state, team = (before[-1][1], before[-1][2]) if before else ("logged_out",
-                                                                         "unknown")
+            state, team = (before[-1][1], before[-1][2]) if before else ("logged_out", None)
+            team = team or named or "unknown"
             span = b - a
             for target in (mine, sums[team]):
                 target["scheduled"] += span

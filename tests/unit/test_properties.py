@@ -98,8 +98,9 @@ def build(steps: list[tuple[int, str, int, int]]) -> list[dict[str, Any]]:
                            "agent_id": agent, "resolved": pick % 2 == 0, "sale": pick > 5,
                            "revenue": float(pick), "sentiment": pick / 7 - 0.5})
         elif action == "schedule":
+            named = {"team_id": f"t{pick % 2}"} if dt % 2 else {}  # half name a team
             events.append({**base, "type": "schedule.published", "agent_id": agent,
-                           "segments": schedule_segments(t, dt, pick)})
+                           "segments": schedule_segments(t, dt, pick), **named})
         elif action == "survey":
             events.append({**base, "type": "interaction.survey", "interaction_id": iid,
                            "agent_id": agent, "csat": pick % 5 + 1})
