@@ -54,6 +54,8 @@ class _EngineFile(msgspec.Struct, forbid_unknown_fields=True):
     short_abandon_seconds: Seconds | None = None
     lateness_seconds: Seconds | None = None
     productive_reasons: list[str] | None = None
+    # not_ready reasons labelled as themselves in time in state (beside the productive ones)
+    state_reasons: list[str] | None = None
     capacity: dict[str, Annotated[int, msgspec.Meta(ge=1, le=100)]] = msgspec.field(
         default_factory=dict)
     max_agents: Annotated[int, msgspec.Meta(ge=1)] | None = None
@@ -293,8 +295,9 @@ def _engine_config(file: Any, thresholds: Thresholds) -> EngineConfig:
     ms = {key.removesuffix("_seconds") + "_ms": round(eng.pop(key) * 1000)
           for key in ("service_level_threshold_seconds", "short_abandon_seconds",
                       "lateness_seconds") if key in eng}
-    if "productive_reasons" in eng:
-        eng["productive_reasons"] = frozenset(eng["productive_reasons"])
+    for reasons in ("productive_reasons", "state_reasons"):
+        if reasons in eng:
+            eng[reasons] = frozenset(eng[reasons])
     return replace(
         EngineConfig(),
         **eng,

@@ -90,6 +90,13 @@ def test_config_file_sets_engine_alerts_and_queues(tmp_path: Path) -> None:
     ("[staffing]\noccupancy_cap = 1.2\n", "occupancy_cap"),
     ("[staffing]\noccupancy_ceiling = 0.8\n", "occupancy_ceiling"),
     ("not toml at all [", "not valid"),
+    # issue 20's settings: state limits, schedule alerts, the literal switch
+    ("[alerts]\nacw_limit_secs = 300\n", "alerts.acw_limit_secs"),
+    ("[alerts]\nnot_ready_reason_limits_s = 15\n", "alerts"),
+    ("[alerts]\nliteral_v1_rules = 'yes please'\n", "alerts"),
+    ("[engine]\nstate_reasons = 'huddle'\n", "state_reasons"),
+    ("[metrics]\nagent_series = ['ocupancy']\n", "agent_series"),
+    ("schedule_topic = 3\nkafka = []\n", "kafka"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, text: str, names: str) -> None:
     config = tmp_path / "c.toml"
@@ -165,6 +172,14 @@ def test_every_option_has_one_path_flag_variable_file_default(tmp_path: Path) ->
     assert s.instance_id == "flag"
     assert load_settings({}, {"CCPULSE_INSTANCE_ID": "env"}).instance_id == "env"
     assert load_settings({}, {}).instance_id is None
+
+
+def test_state_reasons_are_configured_in_the_engine_table(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[engine]\nstate_reasons = ['huddle', 'break']\n")
+    engine = load_settings({"config": str(config)}, {}).engine
+    assert engine.state_reasons == {"huddle", "break"}
+    assert engine.reason_label("huddle") == "huddle" and engine.reason_label("nap") == "other"
 
 
 def test_engine_defaults_are_written_once() -> None:
