@@ -8,7 +8,7 @@ and some customers answer a survey minutes later. Agents log in, take breaks and
 Scenario switches change the floor for a while so that every alert has something to find:
 ``hot`` (a team's queue gets 1.6x the calls), ``csat_aht`` (longer calls, unhappier customers),
 ``idle`` (a team gets a third of its calls) and ``sl_miss`` (a burst that breaks the SL).
-Everything is drawn from one seeded ``random.Random``: the same seed gives the same events.
+Everything is drawn from seeded ``random.Random``s: the same seed gives the same events.
 """
 
 from __future__ import annotations
@@ -131,9 +131,11 @@ class _Call:
 def _not_ready_length(reason: str, draw: float) -> int:
     """How long a not-ready lasts, from one uniform draw. A break is planned for 15 min: nine
     in ten end within it (12-15 min), one in ten overruns (16-25 min: what AgentStateTooLong
-    is for). Trainings and coachings are short sessions (12-19 min)."""
+    is for). Lunch takes its half hour (28-31 min), a coaching session its 15 (13-16)."""
+    if reason == "lunch":
+        return int((28 + 3 * draw) * MINUTE)
     if reason != "break":
-        return int((12 + 7 * draw) * MINUTE)
+        return int((13 + 3 * draw) * MINUTE)
     if draw < 0.9:
         return int((12 + 3 * draw / 0.9) * MINUTE)
     return int((16 + 9 * (draw - 0.9) / 0.1) * MINUTE)
@@ -145,6 +147,8 @@ class Simulator:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
+        # how far from the plan agents start their breaks: a stream of its own
+        self.plan_rng = random.Random(config.seed * 7919 + 1)
         self.now = config.start_ms
         self._heap: list[tuple[int, int, Callable[..., None], tuple]] = []
         self._seq = 0
@@ -241,13 +245,24 @@ class Simulator:
     # -- agents ------------------------------------------------------------------------------
     def _publish_schedule(self, agent: _Agent, end: int, early: int = 0) -> None:
         """What WFM planned (contract §7.1), published at the start of each day of the run
-        for that day: work, a 15-minute break after 2 h, 30 minutes of lunch after 4 h, a
-        break after 6 h. ``early``: the first day's plan starts that much before the run."""
+        for that day: work, a 15-minute break after about 2 h, 30 minutes of lunch after about
+        4 h, a break after about 6 h; the agent takes them, give or take a few minutes.
+        ``early``: the first day's plan starts that much before the run (a late agent)."""
         first = self.now - early
         last = min(self.now + DAY, end)
-        planned = [(first + 2 * HOUR, 15 * MINUTE, "break"),
-                   (first + 4 * HOUR, 30 * MINUTE, "lunch"),
-                   (first + 6 * HOUR, 15 * MINUTE, "break")]
+        number = int(agent.agent_id[-5:])
+        # staggered, as WFM plans them: a quarter of a team in each of four slots, 15 min
+        # apart, so a break never empties a queue
+        stagger = (number % 4) * 15 * MINUTE
+        planned = [(first + 2 * HOUR + stagger, 15 * MINUTE, "break"),
+                   (first + 4 * HOUR + stagger, 30 * MINUTE, "lunch"),
+                   (first + 6 * HOUR + stagger, 15 * MINUTE, "break")]
+        if number % 10 == 3:  # one agent in ten has a coaching session
+            planned.insert(1, (first + 3 * HOUR + stagger, 15 * MINUTE, "coaching"))
+        for at, length, activity in planned:
+            if at + length <= last:  # agents take their planned breaks, give or take
+                self._at(max(at + self.plan_rng.randrange(-3 * MINUTE, 3 * MINUTE), self.now),
+                         self._want_break, agent, activity)
         segments, cursor = [], first
         for at, length, activity in planned:
             if at + length > last:
@@ -266,8 +281,6 @@ class Simulator:
         self._emit("agent.login", agent_id=agent.agent_id, team_id=agent.team.team_id,
                    capacity=capacity)
         self._at(self.now + self.rng.randrange(20_000, 3 * MINUTE), self._ready, agent)
-        self._at(self.now + self.rng.randrange(50 * MINUTE, 130 * MINUTE), self._want_break,
-                 agent)
         if self.rng.random() < 0.1:  # a short shift: this agent leaves half-way through
             self._at(self.now + self.config.duration_ms // 2, self._want_break, agent, "logout")
 
@@ -282,9 +295,7 @@ class Simulator:
     def _want_break(self, agent: _Agent, reason: str | None = None) -> None:
         if agent.break_due == "logout" or (not agent.available and reason != "logout"):
             return  # already leaving, or already on a break that will schedule the next one
-        roll = self.rng.random()
-        agent.break_due = reason or ("training" if roll < 0.12 else
-                                     "coaching" if roll < 0.2 else "break")
+        agent.break_due = reason or "break"
         if agent.active == 0:
             self._take_break(agent)
 
@@ -298,8 +309,6 @@ class Simulator:
             return
         self._emit("agent.not_ready", agent_id=agent.agent_id, reason=reason)
         self._at(self.now + _not_ready_length(reason, self.rng.random()), self._ready, agent)
-        self._at(self.now + self.rng.randrange(70 * MINUTE, 150 * MINUTE), self._want_break,
-                 agent)
 
     # -- interactions ------------------------------------------------------------------------
     def _arrival(self, team: _Team) -> None:
