@@ -215,12 +215,13 @@ class Simulator:
         number = 0
         for team in self.teams:
             for agent in team.agents:
-                # WFM's plan first. Every 20th agent was planned a quarter of an hour before
-                # they log in (late), and the agents who leave half-way through (see _login)
-                # are absent for the rest of it. Publishing draws no random number, so a
-                # seed's day is what it was before schedules.
-                self._publish_schedule(agent, end, early=15 * MINUTE if number % 20 == 19
-                                       else 0)
+                # WFM's plan first. In runs over an hour every 20th agent was planned a
+                # quarter of an hour before they log in (late; in a run of minutes, the plan
+                # would outlast the run's own windows), and the agents who leave half-way
+                # through (see _login) are absent for the rest of it. Publishing draws no
+                # random number from the day's stream.
+                late = number % 20 == 19 and self.config.duration_ms > HOUR
+                self._publish_schedule(agent, end, early=15 * MINUTE if late else 0)
                 number += 1
                 self._at(self.now + self.rng.randrange(0, 3 * MINUTE), self._login, agent)
             self._at(self.now + self.rng.randrange(0, MINUTE), self._arrival, team)
