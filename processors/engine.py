@@ -75,6 +75,7 @@ class Interaction:
     # Fields, not (ts, cell) tuples: a tuple each cost 56 bytes an interaction.
     contact_ts: int | None = None
     contact_cell: Cell | None = None  # (queue, channel)
+    abandon_cell: Cell | None = None  # (queue, channel) the abandon was counted in
     answer_cell: Cell | None = None  # (agent, team, queue, channel)
     wrap_cell: Cell | None = None  # (agent, team, queue, channel)
 
@@ -349,6 +350,13 @@ class KpiEngine:
         rec.contact_cell = self._count("contact", (ev.queue_id, ev.channel), ts,
                                        (1, has_customer, repeat))
         rec.queue_id, rec.channel = rec.contact_cell  # the same ids, one object per queue
+        if (rec.abandon_cell is not None and rec.abandoned_ms is not None
+                and rec.abandon_cell[1] != rec.channel):
+            # The abandon arrived first, of a channel not known yet: move it to its channel
+            # (found by the reordering fault test: the channel "unknown" kept the count).
+            self._count("abandon", rec.abandon_cell, rec.abandoned_ms, (-1, 0))
+            rec.abandon_cell = self._count("abandon", (rec.abandon_cell[0], rec.channel),
+                                           rec.abandoned_ms, (1, 0))
         if rec.answered_ms is None and rec.abandoned_ms is None:
             self.waiting.setdefault(ev.queue_id, {})[iid] = ts
         else:
@@ -362,7 +370,8 @@ class KpiEngine:
             return
         rec.abandoned_ms = ts
         rec.queue_id = rec.queue_id or ev.queue_id
-        self._count("abandon", (ev.queue_id, rec.channel or UNKNOWN_CHANNEL), ts, (1, 0))
+        rec.abandon_cell = self._count("abandon", (ev.queue_id, rec.channel or UNKNOWN_CHANNEL),
+                                       ts, (1, 0))
         self._join_wait(rec, iid)
 
     def _on_answered(self, ev: InteractionAnswered, ts: int) -> None:

@@ -100,8 +100,8 @@ def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
                                      "queue_channel": {}}
         for key, series in cells.items():
             vector = series.window(start, end)
-            if vector is None:
-                continue
+            if vector is None or not any(vector):
+                continue  # nothing in the window, or a count a correction took back
             if family in ("contact", "abandon", "queue_answer"):
                 queue, channel = key
                 _accumulate(by_scope["queue"], queue, vector)
