@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -57,9 +58,10 @@ def prepare_datadir(base: Path, app_name: str) -> Path:
     path = base / app_name
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".writable"
-        probe.touch()
-        probe.unlink()
+        # a probe of this process's own: workers of one group share the directory and start
+        # together (a fixed name let one delete another's probe, and that worker exited)
+        with tempfile.TemporaryFile(dir=path):
+            pass
     except OSError as exc:
         raise DataDirError(f"cannot use {path} as the worker's data directory "
                            f"({exc.strerror or exc}): point --data-dir, CCPULSE_DATA_DIR or "

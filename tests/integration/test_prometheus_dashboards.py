@@ -105,7 +105,9 @@ def test_prometheus_scrapes_ccpulse_and_every_dashboard_query_returns_data(
         worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str, redis_url: str,
         topics: dict[str, str], tmp_path: Path) -> None:
     # Shorter than the 15m window, so every window is constant once the shift is over.
-    events = recent_shift(tmp_path / "shift.jsonl", agents=60, minutes=12, seed=5)
+    # A seed whose 12-minute shift has data for every panel: surveys and idle gaps on one
+    # team, an agent with CSAT, QA and idle gaps (not every short shift does).
+    events = recent_shift(tmp_path / "shift.jsonl", agents=60, minutes=12, seed=9)
     count = sum(1 for _ in events.open("rb"))
     # No hold on occupancy alerts, so they fire at the first evaluation and the supervisor's
     # alert table has rows to show.
