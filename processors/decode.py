@@ -14,6 +14,7 @@ from typing import NamedTuple
 import msgspec
 
 from ccpulse.processors.events import MAX_SCHEDULE_SPAN_MS, AnyEvent, SchedulePublished
+from ccpulse.processors.timefmt import datetime_ms
 
 MAX_EVENT_BYTES = 64 * 1024
 FUTURE_TOLERANCE_MS = 5 * 60 * 1000
@@ -89,7 +90,7 @@ def _reason_for(message: str) -> str:
 
 def to_ms(event: AnyEvent) -> int:
     """Event time in integer milliseconds; sub-millisecond digits are rounded."""
-    return round(event.ts.timestamp() * 1000)
+    return datetime_ms(event.ts)
 
 
 def decode(raw: bytes, now_ms: int | None = None) -> Decoded | Rejection:
@@ -129,8 +130,7 @@ def _check_schedule(event: SchedulePublished) -> Rejection | None:
     """Contract §7.1's bad schedules: a segment ending at or before its start, overlapping
     segments, a span over 48 h (the decoder already refused > 500 segments and unknown
     activities)."""
-    spans = sorted((round(s.start.timestamp() * 1000), round(s.end.timestamp() * 1000))
-                   for s in event.segments)
+    spans = sorted((datetime_ms(s.start), datetime_ms(s.end)) for s in event.segments)
     for index, (start, end) in enumerate(spans):
         if end <= start:
             return Rejection(INVALID_VALUE, "a segment ends at or before its start")

@@ -46,6 +46,7 @@ from ccpulse.processors.events import (
 from ccpulse.processors.measures import WIDTH, Wrap
 from ccpulse.processors.schedule import AgentSchedule, publication
 from ccpulse.processors.series import Cell, PrefixSeries, Vector
+from ccpulse.processors.timefmt import datetime_ms
 
 UNKNOWN_CHANNEL = "unknown"
 UNKNOWN_QUEUE = "unknown"
@@ -402,8 +403,8 @@ class KpiEngine:
 
     def _on_schedule(self, ev: SchedulePublished, ts: int) -> None:
         self._team_only(ev.agent_id, ev.team_id, ts)
-        segments = [(round(seg.start.timestamp() * 1000), round(seg.end.timestamp() * 1000),
-                     seg.activity) for seg in ev.segments]
+        segments = [(datetime_ms(seg.start), datetime_ms(seg.end), seg.activity)
+                    for seg in ev.segments]
         self.schedules.setdefault(ev.agent_id, AgentSchedule()).publish(
             publication(ts, ev.event_id, segments, ev.team_id))
 

@@ -29,7 +29,6 @@ from ccpulse.processors.timeline import (
 
 WORK, BREAK, LUNCH, TRAINING, MEETING, COACHING, OFFLINE = (
     "work", "break", "lunch", "training", "meeting", "coaching", "offline")
-ACTIVITIES = (WORK, BREAK, LUNCH, TRAINING, MEETING, COACHING, OFFLINE)
 # In adherence (§7.1): the agent's activity categories that match each scheduled activity.
 ADHERENT: dict[str, frozenset[int]] = {
     WORK: frozenset({HANDLING, ACW, IDLE}),
