@@ -181,17 +181,17 @@ class KpiCollector:
                                 "seconds since the agent's current activity began (reason: the "
                                 "not_ready reason if configured, else other)",
                                 labels=["agent", "team", "state", "reason"])
-        for agent_id, now in snap.agents.items():
-            if self._owns(agent_id):
-                state.add_metric([agent_id, now.team, now.state], 1)
-                if now.state_seconds is not None:
-                    seconds.add_metric([agent_id, now.team, now.state, now.reason],
-                                       now.state_seconds)
         scheduled = LabelledGauge("ccpulse_agent_scheduled_activity",
                                   "1 for the activity the agent's schedule plans now",
                                   labels=["agent", "team", "activity"])
         for agent_id, now in snap.agents.items():
-            if now.scheduled is not None and self._owns(agent_id):
+            if not self._owns(agent_id):
+                continue
+            state.add_metric([agent_id, now.team, now.state], 1)
+            if now.state_seconds is not None:
+                seconds.add_metric([agent_id, now.team, now.state, now.reason],
+                                   now.state_seconds)
+            if now.scheduled is not None:
                 scheduled.add_metric([agent_id, now.team, now.scheduled], 1)
         absent = GaugeMetricFamily("ccpulse_team_absent_agents",
                                    "agents scheduled to work and logged out now",
