@@ -217,6 +217,7 @@ def serve(settings: Settings, reports: Connection) -> None:
         now = wall_ms()
         monitor.advance(now)
         trim(now)
+        consumer.shards.forget(pipeline.engine.agents.keys())  # after expiry, same thread
 
     replica = Replica(client, stream_key, pipeline, on_idle=idle)
     registry = CollectorRegistry()

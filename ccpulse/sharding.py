@@ -15,7 +15,7 @@ partitions at the next scrape.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from kafka.partitioner.default import murmur2
 
@@ -42,7 +42,10 @@ class AgentShards:
             hashed = self._hashes[agent] = murmur2(agent.encode()) & 0x7FFFFFFF
         return hashed % self.partitions in self.owned
 
-    def forget(self, agents: set[str]) -> None:
-        """Drop the remembered hashes of agents the engine no longer tracks."""
-        for agent in [a for a in self._hashes if a not in agents]:
-            del self._hashes[agent]
+    def forget(self, agents: Collection[str]) -> None:
+        """Drop the remembered hashes of agents the engine no longer tracks, once they
+        outnumber the tracked ones: the cache stays within twice the floor."""
+        if len(self._hashes) <= 2 * len(agents):
+            return
+        for agent in [a for a in list(self._hashes) if a not in agents]:
+            self._hashes.pop(agent, None)

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter
 from ccpulse.http import MetricsServer
 from ccpulse.serving import ConsumerReport, ConsumerView, readiness
 from ccpulse.settings import ConfigError, load_settings
+from ccpulse.sharding import AgentShards
 from tests.live import http_get
 
 
@@ -70,3 +71,13 @@ def test_basic_auth_settings() -> None:
     assert "s3cret" not in repr(settings) and "s3cret" not in str(settings.describe())
     with pytest.raises(ConfigError, match="CCPULSE_METRICS_PASSWORD"):
         load_settings({}, {"CCPULSE_METRICS_USER": "prom"})
+
+
+def test_the_shard_hash_cache_stays_within_twice_the_floor() -> None:
+    shards = AgentShards()
+    shards.update(4, frozenset({0, 1, 2, 3}))
+    assert all(shards.owns(f"a{n}") for n in range(10))
+    shards.forget({"a1", "a2", "a3", "a4", "a5"})  # 10 <= 2 * 5: kept
+    assert len(shards._hashes) == 10
+    shards.forget({"a1", "a2"})  # expired agents go
+    assert sorted(shards._hashes) == ["a1", "a2"]
