@@ -1,4 +1,5 @@
-"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape|memory|live|alerts] [--short]``.
+"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape|memory|live|alerts|scale]
+[--short]``.
 
 Each benchmark simulates its floor with a fixed seed, measures, and prints one JSON line with
 the machine, the command and the numbers, next to the bare-library baseline measured in the
@@ -27,6 +28,7 @@ import orjson
 from bench.alerts import bench_alerts
 from bench.live import bench_live
 from bench.procfs import rss_kib
+from bench.scale import bench_scale
 from ccpulse.exporter import KpiCollector, MetricsConfig, exposition
 from ccpulse.processors.catalogue import agent_series
 from ccpulse.processors.decode import decode
@@ -153,16 +155,17 @@ def bench_scrape(agents: int, hours: float, workers: int = 1) -> dict[str, objec
             **memory_figures(grown_kib, agents)}
 
 
-def bench_memory(agents: int, hours: float) -> dict[str, object]:
+def bench_memory(agents: int, hours: float, dedup: bool = False) -> dict[str, object]:
     """The engine's resident memory hour by hour of a long run, expired every
     ``EXPIRE_EVERY_MS`` of event time as a worker does: it grows until the oldest history kept
-    (24 h of event ids and of each customer's contacts; 8 h 10 min of everything else) starts
-    to expire, and is flat from then on. The steady state, not an 8-hour snapshot, is what a
-    worker needs."""
+    (24 h of each customer's contacts, and of event ids where the engine deduplicates; 8 h
+    10 min of everything else) starts to expire, and is flat from then on. The steady state,
+    not an 8-hour snapshot, is what a worker needs. ``dedup`` False is a worker's replica
+    (its log is deduplicated at commit); True is the demo's and replay's engine."""
     lines = simulated(agents, hours)
     tune_gc()
     before = settled_rss_kib()
-    engine = KpiEngine()
+    engine = KpiEngine(dedup=dedup)
     next_expiry: int | None = None
     next_hour: int | None = None
     per_hour: list[float] = []  # KiB per agent at the end of each hour of event time
@@ -179,18 +182,19 @@ def bench_memory(agents: int, hours: float) -> dict[str, object]:
             per_hour.append(round((settled_rss_kib() - before) / agents, 1))
             next_hour += HOUR
     grown_kib = settled_rss_kib() - before
-    return {"agents": agents, "events": len(lines), "rss_per_agent_kib_by_hour": per_hour,
+    return {"agents": agents, "events": len(lines), "dedup": dedup,
+            "rss_per_agent_kib_by_hour": per_hour,
             **memory_figures(grown_kib, agents)}
 
 
 BENCHES: dict[str, Callable[..., dict[str, object]]] = {
     "engine": bench_engine, "replay": bench_replay, "scrape": bench_scrape,
-    "memory": bench_memory, "live": bench_live, "alerts": bench_alerts,
+    "memory": bench_memory, "live": bench_live, "alerts": bench_alerts, "scale": bench_scale,
 }
 FULL = {"engine": ("M", 1.0), "replay": ("M", 8.0), "scrape": ("M", 8.0),
-        "memory": ("S", 30.0), "live": ("S", 8.0), "alerts": (300, 8.0)}
+        "memory": ("S", 30.0), "live": ("S", 8.0), "alerts": (300, 8.0), "scale": ("M", 1.0)}
 SHORT = {"engine": (50, 0.25), "replay": (50, 0.25), "scrape": (50, 0.25),
-         "memory": (50, 2.0), "live": (50, 0.5), "alerts": (50, 1.0)}
+         "memory": (50, 2.0), "live": (50, 0.5), "alerts": (50, 1.0), "scale": (50, 0.5)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,9 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", help="S, M, L or a number (default per benchmark)")
     parser.add_argument("--hours", type=float)
     parser.add_argument("--workers", type=int,
-                        help="scrape: also each worker's scrape when N workers share the floor")
+                        help="scrape: also each worker's scrape when N workers share the floor; "
+                             "scale: how many workers to run beside one (default 4)")
     parser.add_argument("--rate", type=int,
                         help="live: background events/s while latency is probed (default 500)")
+    parser.add_argument("--dedup", action="store_true",
+                        help="memory: keep event ids as the demo and replay do (a worker's "
+                             "replica does not)")
     args = parser.parse_args(argv)
     plan = SHORT if args.short else FULL
     for name in (BENCHES if args.which == "all" else [args.which]):
@@ -213,8 +221,12 @@ def main(argv: list[str] | None = None) -> int:
         options: dict[str, int] = {}
         if name == "live" and args.rate:
             options["rate"] = args.rate
+        if name == "memory" and args.dedup:
+            options["dedup"] = True
         if name == "scrape" and (args.workers or args.short):
             options["workers"] = args.workers or 2
+        if name == "scale":
+            options["workers"] = args.workers or (2 if args.short else 4)
         result = BENCHES[name](agents, args.hours or hours, **options)
         print(json.dumps({"bench": name, "agents": agents, "hours": args.hours or hours,
                           "date": time.strftime("%Y-%m-%d"), "machine": machine(),

@@ -196,7 +196,8 @@ def serve(settings: Settings, reports: Connection) -> None:
     logging.config.dictConfig(logging_config(settings.log_format))
     tune_gc()  # a spawned process starts with CPython's defaults
     client = redis.Redis.from_url(settings.redis)
-    pipeline = Pipeline(settings.engine)
+    # The log holds each event once (its commit refused duplicates): no ids to keep here.
+    pipeline = Pipeline(settings.engine, dedup=False)
     evaluator = alert_evaluator(settings)
     alert_producer = make_producer(settings.kafka, **kafka_python_security(settings))
     senders: list[Any] = [LogNotifier(), TopicNotifier(
@@ -222,8 +223,10 @@ def serve(settings: Settings, reports: Connection) -> None:
     replica = Replica(client, stream_key, pipeline, on_idle=idle)
     registry = CollectorRegistry()
     consumer = ConsumerView(registry)
+    # /metrics, /api/v1 and the alert evaluation share a snapshot less than a second old
+    snapshots = RecentSnapshot(pipeline.snapshot, wall_ms, latest=lambda: pipeline.latest)
     registry.register(KpiCollector(  # type: ignore[arg-type]
-        lambda: pipeline.snapshot(wall_ms()), consumer.stats, alerts=evaluator,
+        snapshots, consumer.stats, alerts=evaluator,
         clock_ms=wall_ms, last_event_ms=lambda: pipeline.stats.last_event_ms,
         scorecards=settings.scorecards, metrics=settings.metrics,
         owns_agent=consumer.shards.owns if settings.metrics.shard_agents else None))
@@ -241,7 +244,6 @@ def serve(settings: Settings, reports: Connection) -> None:
     def ready() -> tuple[bool, str]:
         return readiness(health(), consumer, settings.ready_max_lag)
 
-    snapshots = RecentSnapshot(pipeline.snapshot, wall_ms)
     server = MetricsServer(registry, settings.metrics_host, settings.metrics_port, health,
                            settings.metrics_credentials, ready=ready, api=api(snapshots))
     server.start()

@@ -84,8 +84,12 @@ class Interaction:
 class KpiEngine:
     """All state needed to compute contract §2 KPIs for any window ending at any instant."""
 
-    def __init__(self, config: EngineConfig | None = None) -> None:
+    def __init__(self, config: EngineConfig | None = None, *, dedup: bool = True) -> None:
+        """``dedup`` False trusts the caller to feed each event once: a worker's replica reads
+        the event log, whose commit already refused duplicates, and the ids kept for a
+        dedup decision were half of a replica's memory at steady state (BENCHMARKS.md)."""
         self.config = config or EngineConfig()
+        self.dedup = dedup
         self._reasons = self.config.reason_labels
         self.agents: dict[str, AgentMachine] = {}
         self.interactions: dict[str, Interaction] = {}
@@ -99,7 +103,9 @@ class KpiEngine:
         }
         self.waiting: dict[str, dict[str, int]] = {}  # queue -> interaction -> queued at
         # customer -> [(first-sight ts, interaction)], sorted; ordered by last contact
-        self.customers: dict[str, list[tuple[int, str]]] = {}
+        # (or, once all its contacts' interactions have expired, the newest contact's time:
+        # a list and a tuple cost ~140 bytes a customer, and a day holds ~150 per agent)
+        self.customers: dict[str, list[tuple[int, str]] | int] = {}
         self.queue_last_ts: dict[str, int] = {}
         # team / queue -> newest event time naming it: what the cardinality guard counts
         self.teams: dict[str, int] = {}
@@ -129,10 +135,11 @@ class KpiEngine:
         refused = self._over_limit(event, agent_id, ts)
         if refused is not None:
             return refused
-        hour = ts // HOUR_MS
-        if hour != self._seen_hour:
-            self._seen_hour = hour
-        self.seen[event.event_id] = self._seen_hour
+        if self.dedup:
+            hour = ts // HOUR_MS
+            if hour != self._seen_hour:
+                self._seen_hour = hour
+            self.seen[event.event_id] = self._seen_hour
         if self.max_ts is None or ts > self.max_ts:
             self.max_ts = ts
         handler = _HANDLERS[type(event)]
@@ -169,10 +176,15 @@ class KpiEngine:
         for queue in self.waiting.values():
             _drop_oldest(queue, horizon, lambda queued_at: queued_at)
         repeat_horizon = now - self.config.repeat_contact_ms
-        _drop_oldest(self.customers, repeat_horizon, lambda seen: seen[-1][0] if seen else 0)
-        for history in self.customers.values():
+        _drop_oldest(self.customers, repeat_horizon, _last_contact)
+        for customer, history in self.customers.items():
+            if isinstance(history, int):
+                continue
             while history and history[0][0] < repeat_horizon:
                 history.pop(0)
+            _compact(history, self.interactions)
+            if len(history) == 1 and not history[0][1]:
+                self.customers[customer] = history[0][0]  # same keys: safe while iterating
         _drop_oldest(self.seen, (now - self.config.dedup_ms) // HOUR_MS, lambda hour: hour)
         for names in (self.teams, self.queues):
             for name in [n for n, last in names.items() if last < horizon]:
@@ -267,7 +279,8 @@ class KpiEngine:
             return int(rec.repeat)
         if rec.seen_ts is not None and ts >= rec.seen_ts:
             return int(bool(rec.repeat))
-        history = self.customers.pop(customer, [])
+        kept = self.customers.pop(customer, [])
+        history = [(kept, "")] if isinstance(kept, int) else kept
         self.customers[customer] = history  # re-inserted last: ordered by last contact
         if rec.seen_ts is not None and (rec.seen_ts, iid) in history:
             history.remove((rec.seen_ts, iid))
@@ -515,6 +528,28 @@ class KpiEngine:
         heard_n = 0 if ev.felt_heard is None else 1
         values = (ev.csat, 1, 1 if ev.csat >= 4 else 0, 1 if ev.felt_heard else 0, heard_n)
         self._count("survey", (ev.agent_id, self._team_at(machine, ts)), ts, values)
+
+
+def _compact(history: list[tuple[int, str]], live: dict[str, Interaction]) -> None:
+    """Keep, of the contacts whose interaction has expired, only the newest as a time.
+
+    An expired contact's status can no longer be corrected and only the contact right
+    after it asks for its time (``_redecide`` looks at the predecessor alone), so a customer
+    needs one such entry, without its id. The rest held a day of ids and tuples per customer:
+    a quarter of a replica's memory at steady state (BENCHMARKS.md).
+    """
+    gone = 0
+    while gone < len(history) and history[gone][1] not in live:
+        gone += 1
+    if gone:
+        del history[:gone - 1]
+        history[0] = (history[0][0], "")
+
+
+def _last_contact(history: list[tuple[int, str]] | int) -> int:
+    if isinstance(history, int):
+        return history
+    return history[-1][0] if history else 0
 
 
 def _drop_oldest(entries: dict, horizon: int, time_of: Callable[[Any], int]) -> None:

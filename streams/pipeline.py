@@ -57,10 +57,11 @@ class PipelineStats:
 class Pipeline:
     """Applies message values to a :class:`KpiEngine` and keeps pipeline health counters."""
 
-    def __init__(self, config: EngineConfig | None = None) -> None:
-        self.engine = KpiEngine(config)
+    def __init__(self, config: EngineConfig | None = None, *, dedup: bool = True) -> None:
+        self.engine = KpiEngine(config, dedup=dedup)
         self.stats = PipelineStats()
         self.lock = threading.Lock()
+        self.latest: Snapshot | None = None
 
     def feed(
         self,
@@ -97,8 +98,11 @@ class Pipeline:
         return result
 
     def snapshot(self, now_ms: int) -> Snapshot:
+        """Every KPI at ``now_ms``; kept as ``latest`` for readers that accept a recent one
+        (``ccpulse.api.RecentSnapshot``)."""
         with self.lock:
-            return snapshot(self.engine, now_ms)
+            self.latest = snapshot(self.engine, now_ms)
+            return self.latest
 
     def expire(self, now_ms: int) -> None:
         with self.lock:

@@ -9,7 +9,7 @@ from ccpulse.processors.config import EngineConfig
 from ccpulse.processors.decode import TOO_LATE, Rejection
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import snapshot
-from tests.support import EventFactory, at, feed, run
+from tests.support import EventFactory, at, feed, one_call_morning, run
 
 A = "agent.available"
 NR = "agent.not_ready"
@@ -524,3 +524,38 @@ def test_repeat_contacts_follow_contact_time_whichever_event_arrives_first() -> 
                       w.team["t1"]["repeat_contact"], w.agent["a2"]["repeat_contact"],
                       w.agent["a1"].get("repeat_contact")))
     assert views[0] == views[1] == (0.5, 0.5, 0.5, 1.0, 0.0)
+
+
+def test_repeat_contacts_survive_expiry_of_their_interactions(ev: EventFactory) -> None:
+    """Expiry keeps, per customer, only the newest contact whose interaction is gone (as a
+    time): a contact 20 h later is still a repeat, one 25 h after the last is not, and the
+    result equals an engine that never expired anything."""
+    hour = 3_600_000
+    t0 = at("00:30:00")
+
+    def queued(iid: str, ts: int, customer: str) -> dict:
+        return ev("interaction.queued", ts, interaction_id=iid, queue_id="q1",
+                  channel="voice", customer_id=customer)
+
+    early = [queued("a", t0, "c1"), queued("c", t0, "c2"), queued("b", t0 + hour, "c1")]
+    late = [queued("d", t0 + 21 * hour, "c1"),  # 20 h after b: a repeat
+            queued("e", t0 + 26 * hour, "c2")]  # 26 h after c: not one
+    now = t0 + 26 * hour + 60_000
+    expired = KpiEngine()
+    feed(expired, early)
+    expired.expire(t0 + 20 * hour)  # a, b and c's interactions expire (retention ~8 h)
+    assert "a" not in expired.interactions and expired.customers["c1"] == t0 + hour
+    feed(expired, late)
+    kept = KpiEngine()
+    feed(kept, early + late)
+    for engine in (expired, kept):
+        queue = snapshot(engine, now).windows["8h"].queue["q1"]
+        assert queue["repeat_contact"] == pytest.approx(1 / 2)
+
+
+def test_an_engine_without_dedup_keeps_no_event_ids(ev: EventFactory) -> None:
+    """A worker's replica reads a log deduplicated at commit: it keeps no ids."""
+    engine = KpiEngine(dedup=False)
+    feed(engine, one_call_morning(ev))
+    assert engine.seen == {}
+    assert snapshot(engine, at("09:30:00")).windows["1h"].agent["a1"]["csat"] == 4
