@@ -52,12 +52,22 @@ from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 from tests.live import WorkerProcess
 from tests.servers import Server, free_port, start_kafka, start_redis
 
-AGENT_TOPIC, INTERACTION_TOPIC = "bench.agent-states", "bench.interactions"
-SCHEDULE_TOPIC = "bench.schedules"
-ENV_TOPICS = {"CCPULSE_AGENT_TOPIC": AGENT_TOPIC, "CCPULSE_INTERACTION_TOPIC": INTERACTION_TOPIC,
-              "CCPULSE_SCHEDULE_TOPIC": SCHEDULE_TOPIC,
-              "CCPULSE_DEADLETTER_TOPIC": "bench.deadletter", "CCPULSE_ALERTS_TOPIC":
-              "bench.alerts", "CCPULSE_GROUP": "bench"}
+
+def topics(prefix: str) -> tuple[str, str, str]:
+    """The agent-state, interaction and schedule topics of one benchmark run."""
+    return f"{prefix}.agent-states", f"{prefix}.interactions", f"{prefix}.schedules"
+
+
+def env_topics(prefix: str) -> dict[str, str]:
+    """A worker's settings for the topics (and consumer group) named by ``prefix``."""
+    agent, interaction, schedule = topics(prefix)
+    return {"CCPULSE_AGENT_TOPIC": agent, "CCPULSE_INTERACTION_TOPIC": interaction,
+            "CCPULSE_SCHEDULE_TOPIC": schedule, "CCPULSE_DEADLETTER_TOPIC":
+            f"{prefix}.deadletter", "CCPULSE_ALERTS_TOPIC": f"{prefix}.alerts",
+            "CCPULSE_GROUP": prefix}
+
+
+AGENT_TOPIC, INTERACTION_TOPIC, SCHEDULE_TOPIC = topics("bench")
 
 
 def backlog(agents: int, hours: float, seed: int = 1) -> list[bytes]:
@@ -67,14 +77,15 @@ def backlog(agents: int, hours: float, seed: int = 1) -> list[bytes]:
     return [orjson.dumps(e) for e in Simulator(config).events()]
 
 
-def send(bootstrap: str, lines: list[bytes], attempts: int = 3) -> None:
+def send(bootstrap: str, lines: list[bytes], attempts: int = 3, prefix: str = "bench") -> None:
     """Produce ``lines``; a broker seconds old may not have elected its partition leaders
     yet, so a timeout is retried (the events carry ids: a resend is deduplicated)."""
     for attempt in range(attempts):
         producer = make_producer(bootstrap)
         try:
-            produce(producer, lines, agent_topic=AGENT_TOPIC,
-                    interaction_topic=INTERACTION_TOPIC, schedule_topic=SCHEDULE_TOPIC)
+            agent, interaction, schedule = topics(prefix)
+            produce(producer, lines, agent_topic=agent, interaction_topic=interaction,
+                    schedule_topic=schedule)
             return
         except KafkaTimeoutError:
             if attempt == attempts - 1:
@@ -104,16 +115,17 @@ async def _bare_consume(bootstrap: str, count: int) -> float:
 
 
 def start_worker(bootstrap: str, redis_url: str, workdir: Path,
-                 instance_id: str | None = None) -> WorkerProcess:
-    env = {**os.environ, **ENV_TOPICS, "CCPULSE_KAFKA_BOOTSTRAP": bootstrap,
+                 instance_id: str | None = None, *, prefix: str = "bench",
+                 log_name: str = "worker.log") -> WorkerProcess:
+    env = {**os.environ, **env_topics(prefix), "CCPULSE_KAFKA_BOOTSTRAP": bootstrap,
            "CCPULSE_REDIS_URL": redis_url, "CCPULSE_METRICS_PORT": str(free_port()),
            "CCPULSE_METRICS_HOST": "127.0.0.1"}
     if instance_id is not None:
         env["CCPULSE_INSTANCE_ID"] = instance_id
-    return WorkerProcess(env, workdir / "worker.log")
+    return WorkerProcess(env, workdir / log_name)
 
 
-def _wait_log(client: redis.Redis, count: int, timeout_s: float = 3600) -> tuple[float, float]:
+def wait_log(client: redis.Redis, count: int, timeout_s: float = 3600) -> tuple[float, float]:
     """Seconds until ``count`` events are in the log: from now, and from the first new one."""
     started = time.perf_counter()
     before = client.xlen(log_key())
@@ -261,15 +273,15 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
             bare_s = asyncio.run(_bare_consume(bootstrap, len(lines)))
             faust_s = _bare_faust(bootstrap, len(lines), work)
             worker = start_worker(bootstrap, redis_url, work)
-            with_start_s, worker_s = _wait_log(client, len(lines))
+            with_start_s, worker_s = wait_log(client, len(lines))
             worker.kill()
             send(bootstrap, extra)
             worker = start_worker(bootstrap, redis_url, work, instance_id="bench-1")
-            recovery_s, _ = _wait_log(client, len(day) - size)
+            recovery_s, _ = wait_log(client, len(day) - size)
             worker.kill()
             send(bootstrap, last)
             worker = start_worker(bootstrap, redis_url, work, instance_id="bench-1")
-            static_recovery_s, _ = _wait_log(client, len(day))
+            static_recovery_s, _ = wait_log(client, len(day))
             memory = client.info("memory")["used_memory"]  # the whole day is in: 8 h a floor
             worker.wait_healthy(600)  # latency is a caught-up worker's, not a replaying one's
             serving_kib = rss_kib(worker.serving_pid())

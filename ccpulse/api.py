@@ -79,25 +79,36 @@ def scope_view(snap: Snapshot, scope: str, ident: str) -> dict[str, Any] | None:
 
 
 class RecentSnapshot:
-    """The floor's snapshot, computed at most once per ``max_age_ms`` for API requests: a
-    wallboard polling twenty scopes a second costs one snapshot, not twenty. Each answer
-    carries the instant it is exact at (``at``)."""
+    """The floor's snapshot, computed at most once per ``max_age_ms``: a wallboard polling
+    twenty scopes a second and a Prometheus scrape cost one snapshot, not twenty-one, and
+    ``latest`` (the pipeline's last snapshot, e.g. the alert evaluation's) is reused when it
+    is young enough, so the scrape after an evaluation computes nothing (issue 19: one
+    snapshot per instant shared by /metrics and the alerts). Each answer is exact at its own
+    instant (``Snapshot.now``, the API's ``at``), at most ``max_age_ms`` before the clock."""
 
     def __init__(self, compute: Callable[[int], Snapshot], clock_ms: Callable[[], int],
-                 max_age_ms: int = 1000) -> None:
+                 max_age_ms: int = 1000,
+                 latest: Callable[[], Snapshot | None] | None = None) -> None:
         self._compute = compute
         self._clock_ms = clock_ms
         self._max_age_ms = max_age_ms
+        self._shared = latest
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
+
+    def _young(self, candidate: Snapshot | None, now: int) -> bool:
+        return candidate is not None and 0 <= now - candidate.now < self._max_age_ms
 
     def __call__(self) -> Snapshot:
         with self._lock:
             now = self._clock_ms()
-            latest = self._latest
-            if latest is None or not 0 <= now - latest.now < self._max_age_ms:
-                latest = self._latest = self._compute(now)
-            return latest
+            shared = self._shared() if self._shared is not None else None
+            if self._young(shared, now) and (
+                    self._latest is None or shared.now >= self._latest.now):  # type: ignore[union-attr]
+                self._latest = shared
+            if not self._young(self._latest, now):
+                self._latest = self._compute(now)
+            return self._latest  # type: ignore[return-value]
 
 
 def api(snapshots: Callable[[], Snapshot]) -> Callable[[str, str], dict[str, Any] | None]:

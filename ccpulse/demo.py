@@ -68,14 +68,15 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
     evaluator.next_due_ms = (start - min(warmup, ALERT_WARMUP_MS)) // 15_000 * 15_000
 
     registry = CollectorRegistry()
-    registry.register(KpiCollector(lambda: pipeline.snapshot(clock()),  # type: ignore[arg-type]
+    snapshots = RecentSnapshot(pipeline.snapshot, clock, latest=lambda: pipeline.latest)
+    registry.register(KpiCollector(snapshots,  # type: ignore[arg-type]
                                    pipeline.stats, alerts=evaluator, clock_ms=clock,
                                    scorecards=settings.scorecards,
                                    metrics=settings.metrics))
     try:
         server = MetricsServer(registry, settings.metrics_host, settings.metrics_port,
                                lambda: (True, "ok"), settings.metrics_credentials,
-                               api=api(RecentSnapshot(pipeline.snapshot, clock))).start()
+                               api=api(snapshots)).start()
     except OSError as exc:
         console.print(f"[red]cannot serve metrics on port {settings.metrics_port}: "
                       f"{exc.strerror}. Pick another with --metrics-port.[/]")

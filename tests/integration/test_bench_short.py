@@ -11,9 +11,9 @@ import pytest
 
 def test_bench_short_mode_reports_every_benchmark() -> None:
     out = subprocess.run([sys.executable, "-m", "bench", "--short"], capture_output=True,
-                         text=True, check=True, timeout=300).stdout
+                         text=True, check=True, timeout=600).stdout
     results = {r["bench"]: r for r in map(json.loads, out.splitlines())}
-    assert set(results) == {"engine", "replay", "scrape", "memory", "live", "alerts"}
+    assert set(results) == {"engine", "replay", "scrape", "memory", "live", "alerts", "scale"}
     alerts = results["alerts"]
     assert alerts["literal_v1"]["transitions"] and alerts["refined"]["transitions"]
     assert results["engine"]["events"] > 0 and results["engine"]["apply_per_s"] > 0
@@ -30,5 +30,9 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     assert live["recovery_s"] > 0 and live["latency_probes"] > 0
     assert live["serving_process_rss_mib"] > 0
     assert live["worker_rss_mib"] > live["serving_process_rss_mib"]  # all its processes
+    scale = results["scale"]  # one worker, then two on the same backlog, real Kafka and Redis
+    assert scale["one_worker"]["events_per_s"] > 0 and len(scale["n_workers"]["each"]) == 2
+    assert all(w["agents"] for w in scale["n_workers"]["each"])  # both export agents
+    assert scale["agents_split_exactly"]  # together the one worker's, each agent once
     for result in results.values():
         assert result["machine"]["cpus"] >= 1 and result["date"]

@@ -108,3 +108,24 @@ def test_one_snapshot_serves_the_requests_of_one_moment() -> None:
     clock[0] = 2_000
     recent()
     assert computed == [1_000, 2_000]
+
+
+def test_a_recent_snapshot_reuses_the_alert_evaluations() -> None:
+    """/metrics after an alert evaluation reuses its snapshot while it is under a second old,
+    and never an older one or one from the future."""
+    computed: list[int] = []
+    clock = [10_500]
+    evaluation: list[object] = [type("Snap", (), {"now": 10_000})()]
+
+    def compute(now: int) -> object:
+        computed.append(now)
+        return type("Snap", (), {"now": now})()
+
+    recent = RecentSnapshot(compute, lambda: clock[0],  # type: ignore[arg-type]
+                            latest=lambda: evaluation[0])  # type: ignore[arg-type,return-value]
+    assert recent().now == 10_000 and computed == []
+    clock[0] = 11_000  # the evaluation's is a second old now
+    assert recent().now == 11_000 and computed == [11_000]
+    evaluation[0] = type("Snap", (), {"now": 11_600})()  # from the future of this clock
+    clock[0] = 11_500
+    assert recent().now == 11_000 and computed == [11_000]

@@ -1,0 +1,125 @@
+"""Several workers on one floor, against one worker on the same backlog (issue 19).
+
+Starts its own Kafka (8 partitions a topic) and redis-server, produces a simulated shift,
+then:
+
+1. **one worker** joins its group on empty topics; once it is ready the backlog is produced
+   and it consumes all of it into the Redis log; once its replica has the floor its
+   ``/metrics`` is scraped three times and its processes' memory read;
+2. Redis is emptied and **N workers** (static members of a new group, on topics of their
+   own) do the same with the same backlog, and each is scraped and measured the same way.
+
+Reported: events/s from the first event in the log to the last (the group has settled
+before the first event is sent), the ratio N/1, each worker's median scrape, the agents it
+exports (the N workers' must be the one worker's agents, each exactly once), and each
+process's resident memory. This machine has 2 cores: N workers share them, so the ratio
+here says what the design allows on 2 cores, not on N machines.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import redis
+
+from bench.live import backlog, send, start_worker, topics, wait_log
+from bench.procfs import rss_kib
+from ccpulse.streams.kafka_io import ensure_topics
+from tests.live import WorkerProcess
+from tests.servers import start_kafka, start_redis
+
+PARTITIONS = 8
+AGENT = re.compile(r'agent="([^"]*)"')
+
+
+def _measure(worker: WorkerProcess) -> tuple[dict[str, object], set[str]]:
+    """Median of three scrapes, the agents it exports series of, its processes' memory."""
+    seconds, text = [], ""
+    for _ in range(3):
+        started = time.perf_counter()
+        status, text = worker.get("/metrics")
+        seconds.append(time.perf_counter() - started)
+        assert status == 200, status
+    agent_lines = [line for line in text.splitlines()
+                   if 'agent="' in line and not line.startswith("#")]
+    agents = {found.group(1) for line in agent_lines if (found := AGENT.search(line))}
+    return ({"scrape_s": round(statistics.median(seconds), 3),
+             "exposition_bytes": len(text), "agent_series": len(agent_lines),
+             "agents": len(agents),
+             "serving_rss_mib": round(rss_kib(worker.serving_pid()) / 1024, 1),
+             "consumer_rss_mib": round(rss_kib(worker.proc.pid) / 1024, 1)}, agents)
+
+
+def _ready(worker: WorkerProcess) -> bool:
+    try:
+        return worker.get("/readyz")[0] == 200
+    except OSError:  # not listening yet
+        return False
+
+
+def _wait_ready(workers: list[WorkerProcess], timeout_s: float = 120) -> None:
+    """Every worker has its partitions and no lag: the group has settled."""
+    deadline = time.monotonic() + timeout_s
+    for worker in workers:
+        while not _ready(worker):
+            if time.monotonic() > deadline:
+                raise TimeoutError("workers not ready: see their logs in the run's directory")
+            time.sleep(0.2)
+
+
+def _run(workers: int, bootstrap: str, redis_url: str, work: Path, day: list[bytes],
+         ) -> tuple[float, list[tuple[dict[str, object], set[str]]]]:
+    prefix = f"scale{workers}"
+    ensure_topics(bootstrap, list(topics(prefix)), partitions=PARTITIONS)
+    started = [start_worker(bootstrap, redis_url, work, instance_id=f"{prefix}-{i}",
+                            prefix=prefix, log_name=f"{prefix}-{i}.log")
+               for i in range(workers)]
+    try:
+        _wait_ready(started)
+        client = redis.Redis.from_url(redis_url)
+        producer = threading.Thread(target=send, args=(bootstrap, day),
+                                    kwargs={"prefix": prefix})
+        producer.start()
+        _, seconds = wait_log(client, len(day))
+        producer.join()
+        for worker in started:
+            worker.wait_healthy(600)
+        return len(day) / seconds, [_measure(worker) for worker in started]
+    finally:
+        for worker in started:
+            worker.kill()
+
+
+def bench_scale(agents: int, hours: float, workers: int = 4) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "kafka").mkdir()
+        (work / "redis").mkdir()
+        broker = start_kafka(work / "kafka")
+        store = start_redis(work / "redis")
+        bootstrap = f"127.0.0.1:{broker.port}"
+        redis_url = f"redis://127.0.0.1:{store.port}/0"
+        try:
+            day = backlog(agents, hours)
+            one_rate, [(one, one_agents)] = _run(1, bootstrap, redis_url, work, day)
+            redis.Redis.from_url(redis_url).flushdb()  # its log and its Kafka offsets
+            many_rate, measured = _run(workers, bootstrap, redis_url, work, day)
+        finally:
+            broker.stop()
+            store.stop()
+    each = [figures for figures, _ in measured]
+    shares = [found for _, found in measured]
+    return {"events": len(day), "partitions": PARTITIONS, "workers": workers,
+            "one_worker": {"events_per_s": round(one_rate), **one},
+            "n_workers": {"events_per_s": round(many_rate), "each": each},
+            "ingest_n_vs_one": round(many_rate / one_rate, 2),
+            "slowest_scrape_n_vs_one": round(
+                max(float(w["scrape_s"]) for w in each) / float(one["scrape_s"]), 2),
+            # the floor's agents, each exported by exactly one of the N workers
+            "agents_split_exactly": set().union(*shares) == one_agents
+            and sum(map(len, shares)) == len(one_agents)}
