@@ -29,7 +29,7 @@ SCOPES = (catalogue.AGENT, catalogue.TEAM, catalogue.QUEUE, catalogue.CHANNEL)
 IPH = catalogue.BY_KEY["interactions_per_hour"]
 
 
-def _named(scope: str, kpis: Kpis) -> dict[str, float]:
+def named(scope: str, kpis: Kpis) -> dict[str, float]:
     """KPI keys as metric names (without ``ccpulse_<scope>_``); only catalogue KPIs."""
     out = {}
     for key, value in kpis.items():
@@ -48,7 +48,7 @@ def scope_view(snap: Snapshot, scope: str, ident: str) -> dict[str, Any] | None:
     """The JSON document of one scope at ``snap.now``; None for a scope or id unknown here."""
     if scope not in SCOPES:
         return None
-    windows = {name: _named(scope, _of(window, scope).get(ident, {}))
+    windows = {name: named(scope, _of(window, scope).get(ident, {}))
                for name, window in snap.windows.items()}
     known = any(ident in _of(window, scope) for window in snap.windows.values())
     out: dict[str, Any] = {"scope": scope, "id": ident, "at": format_ms(snap.now)}

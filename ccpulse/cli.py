@@ -7,12 +7,14 @@ The composition root: settings are resolved here, adapters are built here, and t
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import orjson
+import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
@@ -20,9 +22,10 @@ from ccpulse.alerts.notify import ConsoleNotifier, JsonLinesNotifier, Notifier
 from ccpulse.dashboards import write_dashboards
 from ccpulse.demo import DemoOptions, run_demo
 from ccpulse.exporter import KpiCollector, exposition
+from ccpulse.history import INTERVAL_MS, HistoryStore, IntervalWriter, edge, period_kpis
 from ccpulse.logs import configure_logging
 from ccpulse.processors.timefmt import format_ms, parse_ms
-from ccpulse.report import DAY_MS, WEEK_MS, build_report
+from ccpulse.report import DAY_MS, WEEK_MS, build_report, history_report
 from ccpulse.report_html import print_pdf, render
 from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
 from ccpulse.schedule_import import import_csv
@@ -101,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "default 2000)")
     work.add_argument("--instance-id", help="Kafka static membership id, e.g. the pod name "
                       "of a StatefulSet (env CCPULSE_INSTANCE_ID; default none)")
+    _history_flag(work)
 
     rep = commands.add_parser("replay", help="feed a JSONL file of events through the engine")
     _common(rep)
@@ -111,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "default: the largest ts in the file")
     rep.add_argument("--metrics-out", help="write every KPI series at --now ('-' = stdout)")
     rep.add_argument("--alerts-out", type=Path, help="write alert transitions, JSON lines")
+    _history_flag(rep)
 
     sim = commands.add_parser("simulate", help="write a simulated scenario as JSONL")
     sim.add_argument("--out", type=Path)
@@ -148,12 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _report_parsers(commands: argparse._SubParsersAction) -> None:
     """``report`` and ``dashboards``: what people read, rather than what runs."""
     rpt = commands.add_parser("report", help="coaching report (HTML, optionally PDF) of an "
-                              "agent or a team over a period of an event log")
+                              "agent or a team over a period of an event log or of the "
+                              "history store; --json for other tools")
     _common(rpt)
-    rpt.add_argument("events", type=Path, help="JSONL event log (as for replay)")
+    rpt.add_argument("events", type=Path, nargs="?",
+                     help="JSONL event log (as for replay); or give --history")
+    _history_flag(rpt)
     who = rpt.add_mutually_exclusive_group(required=True)
     who.add_argument("--agent", help="agent id: the weekly 1:1 report")
     who.add_argument("--team", help="team id: the monthly strategy report")
+    who.add_argument("--queue", help="queue id (with --history and --json)")
     rpt.add_argument("--from", dest="start", type=_parse_time,
                      help="period start (default: 7 days, or 30 for a team, before --to; "
                      "never before the first event)")
@@ -162,13 +171,21 @@ def _report_parsers(commands: argparse._SubParsersAction) -> None:
     rpt.add_argument("--bucket", choices=("hour", "day", "week"),
                      help="trend resolution (default: day for an agent, week for a team; "
                      "hours for periods of two days or less)")
-    rpt.add_argument("--out", type=Path, required=True, help="HTML file to write")
+    rpt.add_argument("--out", type=Path, help="HTML file to write")
+    rpt.add_argument("--json", type=Path, help="with --history: write the period's KPIs as "
+                     "JSON (contract §7.5; '-' = stdout)")
     rpt.add_argument("--pdf", type=Path, help="also print it to this PDF (needs Chromium)")
 
     dash = commands.add_parser("dashboards", help="write the Grafana dashboards as JSON, with "
                                "colour bands from the config's thresholds")
     _common(dash)
     dash.add_argument("--out", type=Path, default=Path("deploy/grafana/dashboards"))
+
+
+def _history_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--history", help="history store URL: sqlite:///PATH or "
+                        "postgresql://… (env CCPULSE_HISTORY_URL); replay and worker write "
+                        "closed 15-minute intervals there, report reads them")
 
 
 def _kafka_flags(parser: argparse.ArgumentParser) -> None:
@@ -181,6 +198,20 @@ def _settings(args: argparse.Namespace) -> Settings:
     """The flags a command has and the user gave, then the environment, file, defaults."""
     names = [CONFIG.name] + [option.name for option in OPTIONS if option.flag]
     return load_settings({name: getattr(args, name, None) for name in names})
+
+
+def _history(settings: Settings, err: Console) -> HistoryStore | bool | None:
+    """The configured history store, None without one, False (after saying why) if it
+    cannot be opened. The URL is never printed: it may carry a password."""
+    if not settings.history:
+        return None
+    try:
+        return HistoryStore(settings.history)
+    except (ValueError, OSError, sqlite3.Error, psycopg.Error) as exc:
+        err.print(f"[red]cannot open the history store ({type(exc).__name__}: "
+                  f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); check "
+                  "--history or CCPULSE_HISTORY_URL[/]", highlight=False)
+        return False
 
 
 def _monitor(settings: Settings, notifiers: Sequence[Notifier], alerts: bool) -> Monitor:
@@ -202,6 +233,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     alerts_stream = args.alerts_out.open("wb") if args.alerts_out else None
     notifiers = [JsonLinesNotifier(alerts_stream)] if alerts_stream else []
     monitor = _monitor(settings, notifiers, alerts=alerts_stream is not None)
+    store = _history(settings, err)
+    if store is False:
+        return 2
+    if store is not None:  # a replay rewrites every interval it covers
+        monitor.history = IntervalWriter(store, settings.engine.lateness_ms, resume=False)
     bad: list[BadLine] = []
 
     def on_bad(line: BadLine) -> None:
@@ -226,30 +262,39 @@ def cmd_replay(args: argparse.Namespace) -> int:
         now = args.now if args.now is not None else monitor.pipeline.engine.max_ts
         if now is not None:
             monitor.advance(now, inclusive=True)
+            if monitor.history is not None:  # the input is over: every ended interval is
+                monitor.history.advance(monitor.pipeline, now, final=True)
     except OSError as exc:
         err.print(f"[red]cannot read {args.events}: {exc.strerror}[/]")
         return 2
     finally:
         if alerts_stream:
             alerts_stream.close()
+        if isinstance(store, HistoryStore):
+            store.close()
+    if monitor.history is not None:
+        err.print(f"wrote {monitor.history.written:,} intervals to the history store",
+                  highlight=False)
     if args.metrics_out:
-        if now is None:
-            text = b""
-        else:
-            collector = KpiCollector(lambda: monitor.pipeline.snapshot(now),
-                                     alerts=monitor.evaluator,
-                                     scorecards=settings.scorecards,
-                                     metrics=settings.metrics)
-            text = exposition(collector)
-        if args.metrics_out == "-":
-            sys.stdout.buffer.write(text)
-        else:
-            Path(args.metrics_out).write_bytes(text)
+        _write_metrics(args.metrics_out, monitor, settings, now)
     err.print(f"replayed {applied:,} events, {len(bad):,} bad lines, "
               f"{monitor.pipeline.stats.duplicates:,} duplicates, "
               f"{monitor.transitions:,} alert transitions"
               + (f"; windows end at {format_ms(now)}" if now is not None else ""), highlight=False)
     return 0
+
+
+def _write_metrics(out: str, monitor: Monitor, settings: Settings, now: int | None) -> None:
+    """Every KPI series at ``now`` in the exposition format ('-' = stdout)."""
+    text = b""
+    if now is not None:
+        text = exposition(KpiCollector(lambda: monitor.pipeline.snapshot(now),
+                                       alerts=monitor.evaluator, scorecards=settings.scorecards,
+                                       metrics=settings.metrics))
+    if out == "-":
+        sys.stdout.buffer.write(text)
+    else:
+        Path(out).write_bytes(text)
 
 
 def _produce(settings: Settings, values: Iterable[bytes],
@@ -329,6 +374,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     settings = _settings(args)
     err = Console(stderr=True)
+    if args.events is None:
+        if not settings.history:
+            err.print("[red]give an event log, or the history store with --history (or "
+                      "CCPULSE_HISTORY_URL)[/]")
+            return 2
+        return _history_report(args, settings, err)
+    if args.queue or args.json:
+        err.print("[red]--queue and --json read the history store: give --history instead "
+                  "of an event log[/]")
+        return 2
+    if args.out is None:
+        err.print("[red]--out PAGE.html is required for a report of an event log[/]")
+        return 2
     if not args.events.is_file():
         err.print(f"[red]cannot read {args.events}: no such file[/]")
         return 2
@@ -355,6 +413,55 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.pdf:
         print_pdf(args.out, args.pdf)
         err.print(f"wrote {args.pdf}", highlight=False)
+    return 0
+
+
+def _history_report(args: argparse.Namespace, settings: Settings, err: Console) -> int:
+    """``report --history``: a period of whole intervals from the store, in seconds."""
+    store = _history(settings, err)
+    if not isinstance(store, HistoryStore):
+        return 2
+    try:
+        last = store.last_written()
+        if last is None:
+            err.print("[red]the history store has no intervals yet: run a worker or a replay "
+                      "with --history first[/]")
+            return 2
+        end = edge(args.end) if args.end is not None else last + INTERVAL_MS
+        days = 30 if args.team or args.queue else 7
+        start = args.start if args.start is not None else end - days * DAY_MS
+        start = -(-start // INTERVAL_MS) * INTERVAL_MS  # whole intervals: --from rounds up
+        if start >= end:
+            err.print("[red]--from must be at least one 15-minute interval before --to[/]")
+            return 2
+        scope = "agent" if args.agent else "team" if args.team else "queue"
+        ident = args.agent or args.team or args.queue
+        if args.json is None and args.out is None:
+            err.print("[red]give --json FILE (or -) and/or --out PAGE.html[/]")
+            return 2
+        doc = period_kpis(store, scope, ident, start, end)
+        written = doc["intervals"]
+        if written["written"] < written["expected"]:
+            err.print(f"[yellow]{written['written']:,} of the period's {written['expected']:,}"
+                      " intervals are in the store[/]")
+        if args.json is not None:
+            text = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+            if str(args.json) == "-":
+                sys.stdout.buffer.write(text)
+            else:
+                args.json.write_bytes(text)
+                err.print(f"wrote {args.json}", highlight=False)
+        if args.out is not None:
+            if scope == "queue":
+                err.print("[red]the HTML report is for an agent or a team[/]")
+                return 2
+            bucket = DAY_MS if scope == "agent" or end - start <= 14 * DAY_MS else WEEK_MS
+            report = history_report(store, settings, subject=scope, ident=ident,
+                                    start_ms=start, end_ms=end, bucket_ms=bucket)
+            args.out.write_text(render(report), encoding="utf-8")
+            err.print(f"wrote {args.out}", highlight=False)
+    finally:
+        store.close()
     return 0
 
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ccpulse.history import HistoryStore
 from ccpulse.processors import catalogue
+from ccpulse.processors.agent import UNKNOWN_TEAM
 from ccpulse.processors.kpis import Kpis
 from ccpulse.processors.scorecard import AHT, GREEN, RED, Result, Scorecard, team_cards
-from ccpulse.processors.snapshot import Snapshot
+from ccpulse.processors.snapshot import AgentNow, Snapshot, window_kpis
 from ccpulse.settings import Settings
 from ccpulse.streams.pipeline import Pipeline
 from ccpulse.streams.replay import replay
@@ -96,7 +98,32 @@ def build_report(events: Path, settings: Settings, *, subject: str, ident: str,
 
     replay(events, pipeline, now_ms=end_ms, before_event=take_due)
     take_due(end_ms + 1)
-    final = pipeline.snapshot(end_ms)
+    return _assemble(pipeline.snapshot(end_ms), snaps, settings, subject=subject, ident=ident,
+                     start_ms=start_ms, end_ms=end_ms, bucket_ms=bucket_ms)
+
+
+def history_report(store: HistoryStore, settings: Settings, *, subject: str, ident: str,
+                   start_ms: int, end_ms: int, bucket_ms: int) -> Report:
+    """The same report from the history store's intervals (contract §7.5): the team's cells
+    of the period and of each bucket, summed by the database, instead of a replay."""
+    team = ident
+    if subject == "agent":  # the team it spent the most time in over the period
+        own = store.load(start_ms, end_ms, "agent", ident).time
+        team = max(own, key=lambda key: sum(own[key]))[1] if own else UNKNOWN_TEAM
+
+    def at(end: int, window: str, length: int) -> Snapshot:
+        period = store.load(end - length, end, "team", team)
+        agents = {agent: AgentNow(team, "logged_out") for agent, _ in period.time}
+        return Snapshot(end, {window: window_kpis(period)}, agents, {}, {})
+
+    snaps = [at(end, BUCKET, bucket_ms) for end in sorted(range(end_ms, start_ms, -bucket_ms))]
+    return _assemble(at(end_ms, PERIOD, end_ms - start_ms), snaps, settings, subject=subject,
+                     ident=ident, start_ms=start_ms, end_ms=end_ms, bucket_ms=bucket_ms)
+
+
+def _assemble(final: Snapshot, snaps: list[Snapshot], settings: Settings, *, subject: str,
+              ident: str, start_ms: int, end_ms: int, bucket_ms: int) -> Report:
+    """The report from the period's snapshot and one per bucket, however they were made."""
     scope = _scope(final, PERIOD, subject, ident)
     team, own, team_kpis, members = scope
     card_definition = settings.scorecards.for_team(team)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.alerts.notify import Notifier
+from ccpulse.history import IntervalWriter
 from ccpulse.settings import Settings
 from ccpulse.streams.pipeline import Pipeline
 
@@ -42,6 +43,7 @@ class Monitor:
     pipeline: Pipeline
     evaluator: AlertEvaluator | None = None
     notifiers: Sequence[Notifier] = ()
+    history: IntervalWriter | None = None  # writes closed intervals (contract §7.5)
     transitions: int = 0
     _next_expiry_ms: int | None = field(default=None, repr=False)
 
@@ -57,6 +59,8 @@ class Monitor:
                     notifier.notify(alerts)
                 sent.extend(alerts)
         self.transitions += len(sent)
+        if self.history is not None:  # before expiry: it reads the intervals just closed
+            self.history.advance(self.pipeline, now_ms)
         if self._next_expiry_ms is None or now_ms >= self._next_expiry_ms:
             self.pipeline.expire(now_ms)
             self._next_expiry_ms = now_ms + EXPIRE_EVERY_MS

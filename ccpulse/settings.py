@@ -113,6 +113,10 @@ class Settings:
     # /readyz says "ready" once the consumer has at most this many messages left to read.
     ready_max_lag: int = 1000
     log_format: str = "text"  # key=value text, or json for log shippers
+    # History store (contract §7.5): sqlite:///PATH or postgresql://…; the URL may hold a
+    # password, so it is never shown. None: no intervals are written.
+    history: str | None = field(default=None, repr=False)
+    history_retention_days: int = 396  # 13 months of intervals, then purged
     config_path: Path | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -214,6 +218,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("data_dir", "CCPULSE_DATA_DIR", "--data-dir", lambda value: Path(str(value))),
     Option("ready_max_lag", "CCPULSE_READY_MAX_LAG", "--ready-max-lag", _count(0)),
     Option("log_format", "CCPULSE_LOG_FORMAT", "--log-format", _one_of(*LOG_FORMATS)),
+    Option("history", "CCPULSE_HISTORY_URL", "--history"),
+    Option("history_retention_days", "CCPULSE_HISTORY_RETENTION_DAYS", read=_count(1)),
 )
 CONFIG = Option("config", "CCPULSE_CONFIG", "--config")
 

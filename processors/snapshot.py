@@ -75,6 +75,30 @@ class Snapshot:
         return now.team if now is not None else UNKNOWN_TEAM
 
 
+@dataclass
+class PeriodSums:
+    """The additive components of every KPI over one period, cell by cell: what a window sums
+    at one instant, and what a history interval keeps (contract §7.5). KPIs of any scope over
+    a union of periods are :func:`window_kpis` of the cell-wise sum, so a period of history
+    and a window of the same span give the same numbers."""
+
+    time: dict[tuple[str, str], Vector] = field(default_factory=dict)  # (agent, team)
+    cells: dict[str, dict[tuple[str, ...], Vector]] = field(  # family -> cell -> vector
+        default_factory=lambda: {family: {} for family in WIDTH})
+    adherence: dict[tuple[str, str | None], Adherence] = field(  # (agent, team or None)
+        default_factory=dict)
+
+    def __iadd__(self, other: PeriodSums) -> PeriodSums:
+        for key, vector in other.time.items():
+            _accumulate(self.time, key, vector)
+        for family, cells in other.cells.items():
+            for key, vector in cells.items():
+                _accumulate(self.cells[family], key, vector)
+        for key, sums in other.adherence.items():
+            self.adherence[key] = self.adherence.get(key, Adherence()) + sums
+        return self
+
+
 def _accumulate(sums: dict, key: object, vector: Vector) -> None:
     previous = sums.get(key)
     sums[key] = vector if previous is None else add(previous, vector)
@@ -84,24 +108,49 @@ def _zero(family: str) -> Vector:
     return (0,) * WIDTH[family]
 
 
-def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
-    time_by_agent: Sums = {}
-    time_by_team: Sums = {}
+def period_sums(engine: KpiEngine, start: int, end: int) -> PeriodSums:
+    """Every cell's components over ``(start, end]``; cells with nothing in it are left out."""
+    out = PeriodSums()
     for agent_id, machine in engine.agents.items():
         for team, vector in machine.timeline.window(start, end):
-            _accumulate(time_by_agent, agent_id, vector)
-            _accumulate(time_by_team, team, vector)
+            out.time[(agent_id, team)] = vector
+    for family, cells in engine.families.items():
+        target = out.cells[family]
+        for key, series in cells.items():
+            vector = series.window(start, end)
+            if vector is not None and any(vector):  # not a count a correction took back
+                target[key] = vector
+    for agent_id, schedule in engine.schedules.items():
+        machine = engine.agents.get(agent_id)
+        if machine is None:
+            continue
+        per_team = measure(schedule.pieces(start, end), machine.timeline.pieces(start, end))
+        for team, sums in per_team.items():
+            out.adherence[(agent_id, team)] = sums
+    return out
+
+
+def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
+    return window_kpis(period_sums(engine, start, end))
+
+
+def window_kpis(period: PeriodSums) -> WindowKpis:
+    """The KPIs of every scope from a period's cell sums: ratios of sums, never means."""
+    time_by_agent: Sums = {}
+    time_by_team: Sums = {}
+    for (agent_id, team), vector in period.time.items():
+        _accumulate(time_by_agent, agent_id, vector)
+        _accumulate(time_by_team, team, vector)
 
     # family -> scope -> key -> summed vector
     sums: dict[str, dict[str, dict]] = {}
-    for family, cells in engine.families.items():
+    for family, cells in period.cells.items():
         by_scope: dict[str, dict] = {"agent": {}, "team": {}, "queue": {}, "channel": {},
                                      "agent_channel": {}, "team_channel": {},
                                      "queue_channel": {}}
-        for key, series in cells.items():
-            vector = series.window(start, end)
-            if vector is None or not any(vector):
-                continue  # nothing in the window, or a count a correction took back
+        for key, vector in cells.items():
+            if not any(vector):
+                continue  # corrections summed back to zero: as if nothing happened
             if family in ("contact", "abandon", "queue_answer"):
                 queue, channel = key
                 _accumulate(by_scope["queue"], queue, vector)
@@ -157,25 +206,21 @@ def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
             if scope_id in sums["wrap"][scope]:
                 kpis |= wrap_kpis(sums["wrap"][scope][scope_id])
             target[scope_id] = kpis
-    _adherence(engine, start, end, out)  # after: it adds to the agents' and teams' KPIs
+    _adherence(period.adherence, out)  # after: it adds to the agents' and teams' KPIs
     return out
 
 
-def _adherence(engine: KpiEngine, start: int, end: int, out: WindowKpis) -> None:
-    """§7.1's adherence (agents, teams) and absence (teams) over ``(start, end]``, as ratios
-    of the sums of every scheduled agent's pieces; no value without scheduled time."""
+def _adherence(pieces: dict[tuple[str, str | None], Adherence], out: WindowKpis) -> None:
+    """§7.1's adherence (agents, teams) and absence (teams), as ratios of the sums of every
+    scheduled agent's pieces; no value without scheduled time."""
+    agents: dict[str, Adherence] = {}
     teams: dict[str, Adherence] = {}
-    for agent_id, schedule in engine.schedules.items():
-        machine = engine.agents.get(agent_id)
-        if machine is None:
-            continue
-        per_team = measure(schedule.pieces(start, end), machine.timeline.pieces(start, end))
-        total = Adherence()
-        for team, sums in per_team.items():
-            total += sums
-            # neither the timeline nor the schedule named a team: unknown (contract §2)
-            key = UNKNOWN_TEAM if team is None else team
-            teams[key] = teams.get(key, Adherence()) + sums
+    for (agent_id, team), sums in pieces.items():
+        agents[agent_id] = agents.get(agent_id, Adherence()) + sums
+        # neither the timeline nor the schedule named a team: unknown (contract §2)
+        key = UNKNOWN_TEAM if team is None else team
+        teams[key] = teams.get(key, Adherence()) + sums
+    for agent_id, total in agents.items():
         if total.scheduled:
             out.agent.setdefault(agent_id, {})["adherence"] = total.adherent / total.scheduled
     for team, sums in teams.items():

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ccpulse.processors.config import EngineConfig
 from ccpulse.processors.decode import Decoded, Rejection, decode
 from ccpulse.processors.engine import KpiEngine
-from ccpulse.processors.snapshot import Snapshot, snapshot
+from ccpulse.processors.snapshot import PeriodSums, Snapshot, period_sums, snapshot
 
 AGENT_TOPIC = "cc.agent-states"
 INTERACTION_TOPIC = "cc.interactions"
@@ -52,6 +52,7 @@ class PipelineStats:
     dead_lettered: Counter[str] = field(default_factory=Counter)  # reason
     duplicates: int = 0
     last_event_ms: int | None = None  # event time of the last applied event
+    first_event_ms: int | None = None  # event time of the first applied event
 
 
 class Pipeline:
@@ -93,6 +94,8 @@ class Pipeline:
             else:
                 self.stats.processed[(topic, event_type)] += 1
                 self.stats.last_event_ms = result.ts_ms
+                if self.stats.first_event_ms is None:
+                    self.stats.first_event_ms = result.ts_ms
                 return result
         self.stats.dead_lettered[result.reason] += 1
         return result
@@ -103,6 +106,11 @@ class Pipeline:
         with self.lock:
             self.latest = snapshot(self.engine, now_ms)
             return self.latest
+
+    def period_sums(self, start_ms: int, end_ms: int) -> PeriodSums:
+        """Every cell's components over ``(start_ms, end_ms]``: a history interval."""
+        with self.lock:
+            return period_sums(self.engine, start_ms, end_ms)
 
     def expire(self, now_ms: int) -> None:
         with self.lock:

@@ -1,0 +1,283 @@
+"""History: closed 15-minute intervals of every KPI's additive components (contract §7.5).
+
+An interval ``(s, s + 15 min]`` is the engine's :func:`period_sums` over that span, cell by
+cell (agent × team × queue × channel for interactions, agent × team for time and adherence,
+queue × channel for arrivals), so the KPIs of any period made of whole intervals are
+:func:`window_kpis` of their sum — the same function, on the same sums, as a live window.
+
+Two stores speak the same SQL: SQLite (``sqlite:///PATH``, the embedded default for the demo
+and replay) and PostgreSQL (``postgresql://…``, production; psycopg 3). One table per
+measure family, one column per component, named from the engine's own layouts, so Grafana
+panels can ``SUM`` them directly. An interval is written in one transaction with an upsert,
+and ``ccpulse_history_intervals`` records that it is complete: a rewrite after a crash
+writes the same rows, and N writers write the same rows as one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+
+from ccpulse.api import named
+from ccpulse.processors.catalogue import AGENT, CHANNEL, QUEUE, TEAM
+from ccpulse.processors.measures import Abandon, Answer, Contact, QueueAnswer, Survey, Wrap
+from ccpulse.processors.schedule import Adherence
+from ccpulse.processors.snapshot import PeriodSums, window_kpis
+from ccpulse.processors.timefmt import format_ms
+from ccpulse.processors.timeline import TIME_WIDTH
+from ccpulse.streams.pipeline import Pipeline
+
+INTERVAL_MS = 15 * 60_000
+DAY_MS = 24 * 3_600_000
+# The timeline's time vector, by position (processors/timeline.py: HANDLING … MULTI_SLOT).
+TIME_COLUMNS = ("handling_ms", "acw_ms", "idle_ms", "not_ready_productive_ms",
+                "not_ready_other_ms", "load_ms", "multi_slot_ms")
+assert len(TIME_COLUMNS) == TIME_WIDTH
+AGENT_CELL = ("agent", "team", "queue", "channel")
+QUEUE_CELL = ("queue", "channel")
+NO_TEAM = ""  # adherence time whose team nobody named (None in the engine)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One family's table: the cell's key columns, then its components."""
+
+    family: str  # "time", "adherence" or a key of ``engine.families``
+    keys: tuple[str, ...]
+    values: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"ccpulse_interval_{self.family}"
+
+
+def _columns(layout: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(member.name.lower() for member in layout)
+
+
+TABLES = (
+    Table("time", ("agent", "team"), TIME_COLUMNS),
+    Table("adherence", ("agent", "team"), tuple(f"{f}_ms" for f in Adherence._fields)),
+    Table("wrap", AGENT_CELL, _columns(Wrap)),
+    Table("answer", AGENT_CELL, _columns(Answer)),
+    Table("survey", ("agent", "team"), _columns(Survey)),
+    Table("contact", QUEUE_CELL, _columns(Contact)),
+    Table("abandon", QUEUE_CELL, _columns(Abandon)),
+    Table("queue_answer", QUEUE_CELL, _columns(QueueAnswer)),
+)
+PROGRESS = "ccpulse_history_intervals"
+
+
+def schema() -> list[str]:
+    """CREATE statements valid in SQLite and PostgreSQL."""
+    out = []
+    for table in TABLES:
+        keys = ", ".join(f"{k} TEXT NOT NULL" for k in table.keys)
+        values = ", ".join(f"{v} DOUBLE PRECISION NOT NULL" for v in table.values)
+        out.append(f"CREATE TABLE IF NOT EXISTS {table.name} (interval_start BIGINT NOT NULL, "
+                   f"{keys}, {values}, PRIMARY KEY (interval_start, {', '.join(table.keys)}))")
+        out.append(f"CREATE INDEX IF NOT EXISTS {table.name}_{table.keys[0]} "
+                   f"ON {table.name} ({table.keys[0]}, interval_start)")
+    out.append(f"CREATE TABLE IF NOT EXISTS {PROGRESS} (interval_start BIGINT PRIMARY KEY, "
+               "written_at BIGINT NOT NULL)")
+    return out
+
+
+def rows(period: PeriodSums) -> dict[str, list[tuple]]:
+    """A period's cells as table rows (without the interval column)."""
+    out: dict[str, list[tuple]] = {
+        "time": [(*key, *vector) for key, vector in period.time.items()],
+        "adherence": [(agent, NO_TEAM if team is None else team, *sums)
+                      for (agent, team), sums in period.adherence.items()],
+    }
+    for family, cells in period.cells.items():
+        out[family] = [(*key, *vector) for key, vector in cells.items()]
+    return out
+
+
+class HistoryStore:
+    """Intervals in a SQL database; see the module's docstring."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parts = urlsplit(url)
+        self.kind = "postgresql" if parts.scheme in ("postgresql", "postgres") else parts.scheme
+        if self.kind == "sqlite":
+            # sqlite:///relative.db, sqlite:////absolute.db (as SQLAlchemy spells them)
+            path = url.removeprefix("sqlite:///")
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db: Any = sqlite3.connect(path, check_same_thread=False)
+            self._marker = "?"
+        elif self.kind == "postgresql":
+            self._db = psycopg.connect(url, autocommit=False)
+            self._marker = "%s"
+        else:
+            raise ValueError(f"history URL must start with sqlite:/// or postgresql://, "
+                             f"not {parts.scheme}://")
+        with self._transaction() as db:
+            for statement in schema():
+                db.execute(statement)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", self._marker)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        try:
+            yield self._db.cursor()
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
+
+    def write(self, start: int, period: PeriodSums, written_at: int) -> None:
+        """Write interval ``(start, start + 15 min]``: every cell upserted, then marked done,
+        in one transaction."""
+        by_family = rows(period)
+        with self._transaction() as db:
+            for table in TABLES:
+                batch = by_family.get(table.family, [])
+                if not batch:
+                    continue
+                columns = ("interval_start", *table.keys, *table.values)
+                updates = ", ".join(f"{v} = excluded.{v}" for v in table.values)
+                sql = self._sql(
+                    f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+                    f"({', '.join('?' * len(columns))}) ON CONFLICT (interval_start, "
+                    f"{', '.join(table.keys)}) DO UPDATE SET {updates}")
+                db.executemany(sql, [(start, *row) for row in batch])
+            db.execute(self._sql(f"INSERT INTO {PROGRESS} (interval_start, written_at) "
+                                 "VALUES (?, ?) ON CONFLICT (interval_start) DO NOTHING"),
+                       (start, written_at))
+
+    def last_written(self) -> int | None:
+        """Start of the newest interval written, if any."""
+        with self._transaction() as db:
+            db.execute(f"SELECT MAX(interval_start) FROM {PROGRESS}")
+            value = db.fetchone()[0]
+        return None if value is None else int(value)
+
+    def written(self, start: int, end: int) -> int:
+        """How many of the intervals starting in ``[start, end)`` are written."""
+        with self._transaction() as db:
+            db.execute(self._sql(f"SELECT COUNT(*) FROM {PROGRESS} "
+                                 "WHERE interval_start >= ? AND interval_start < ?"),
+                       (start, end))
+            return int(db.fetchone()[0])
+
+    def load(self, start: int, end: int, scope: str | None = None,
+             ident: str | None = None) -> PeriodSums:
+        """The cell-wise sum of the intervals in ``(start, end]`` (both on interval edges),
+        only the cells of ``scope`` = ``ident`` when given (tables without that scope's
+        column are skipped: a team has no arrivals of its own)."""
+        period = PeriodSums()
+        with self._transaction() as db:
+            for table in TABLES:
+                if scope is not None and scope not in table.keys:
+                    continue
+                keys = ", ".join(table.keys)
+                sums = ", ".join(f"SUM({v})" for v in table.values)
+                where = "interval_start >= ? AND interval_start < ?"
+                params: list[Any] = [start, end]
+                if scope is not None:
+                    where += f" AND {scope} = ?"
+                    params.append(ident)
+                db.execute(self._sql(f"SELECT {keys}, {sums} FROM {table.name} "
+                                     f"WHERE {where} GROUP BY {keys}"), params)
+                for row in db.fetchall():
+                    key = tuple(row[:len(table.keys)])
+                    # counts and milliseconds come back as whole doubles: ints again, as live
+                    vector = tuple(int(v) if float(v).is_integer() else v
+                                   for v in row[len(table.keys):])
+                    _add_row(period, table.family, key, vector)
+        return period
+
+    def purge(self, intervals_before: int) -> int:
+        """Delete intervals starting before ``intervals_before``; returns rows deleted."""
+        deleted = 0
+        with self._transaction() as db:
+            for name in [t.name for t in TABLES] + [PROGRESS]:
+                db.execute(self._sql(f"DELETE FROM {name} WHERE interval_start < ?"),
+                           (intervals_before,))
+                deleted += max(db.rowcount, 0)
+        return deleted
+
+
+def _add_row(period: PeriodSums, family: str, key: tuple, vector: tuple) -> None:
+    if family == "time":
+        period.time[key] = vector  # type: ignore[index]
+    elif family == "adherence":
+        agent, team = key
+        period.adherence[(agent, None if team == NO_TEAM else team)] = Adherence(
+            *(int(v) for v in vector))
+    else:
+        period.cells[family][key] = vector
+
+
+def edge(ms: int) -> int:
+    """The interval edge at or before ``ms``."""
+    return ms - ms % INTERVAL_MS
+
+
+class IntervalWriter:
+    """Writes each interval once it is closed: its end plus the lateness limit has passed
+    (later events are refused, so its numbers cannot change any more). Driven by whoever
+    owns the clock: a replay with event time, a worker with the wall clock once caught up."""
+
+    def __init__(self, store: HistoryStore, lateness_ms: int, *, resume: bool = True,
+                 start_ms: int | None = None) -> None:
+        """``resume``: carry on after the newest interval in the store (a worker); else
+        write every interval from the first event on (a replay, rewriting what it covers).
+        ``start_ms`` fixes the first interval (tests)."""
+        self.store = store
+        self.lateness_ms = lateness_ms
+        last = store.last_written() if resume else None
+        self.next_start = start_ms if start_ms is not None else (
+            None if last is None else last + INTERVAL_MS)
+        self.written = 0
+
+    def advance(self, pipeline: Pipeline, now_ms: int, *, final: bool = False) -> int:
+        """Write the intervals closed at ``now_ms`` (``final``: every one ended by then, as
+        at the end of a replay, when no event can come). Returns how many."""
+        closed_by = now_ms if final else now_ms - self.lateness_ms
+        # never an interval the engine no longer holds whole (a worker down for days)
+        oldest = edge(now_ms - pipeline.engine.config.retention_ms + self.lateness_ms)
+        oldest += INTERVAL_MS
+        if self.next_start is None:
+            first = pipeline.stats.first_event_ms
+            self.next_start = edge(now_ms if first is None else first)
+        self.next_start = max(self.next_start, oldest)
+        count = 0
+        while self.next_start + INTERVAL_MS <= closed_by:
+            start = self.next_start
+            self.store.write(start, pipeline.period_sums(start, start + INTERVAL_MS), now_ms)
+            self.next_start = start + INTERVAL_MS
+            count += 1
+        self.written += count
+        return count
+
+
+def period_kpis(store: HistoryStore, scope: str, ident: str, start: int, end: int,
+                ) -> dict[str, Any]:
+    """Contract §7.5's report JSON of one agent, team, queue or channel over ``(start, end]``
+    (both on interval edges): its KPIs as ratios of the summed components, keyed by metric
+    name without ``ccpulse_<scope>_``; a KPI without a denominator is absent."""
+    if start % INTERVAL_MS or end % INTERVAL_MS:
+        raise ValueError("a history period starts and ends on a 15-minute edge")
+    kpis = window_kpis(store.load(start, end, scope, ident))
+    by_scope = {AGENT: kpis.agent, TEAM: kpis.team, QUEUE: kpis.queue, CHANNEL: kpis.channel}
+    return {"period": {"from": format_ms(start), "to": format_ms(end)}, "scope": scope,
+            "id": ident, "kpis": named(scope, by_scope[scope].get(ident, {})),
+            "intervals": {"expected": (end - start) // INTERVAL_MS,
+                          "written": store.written(start, end)}}
