@@ -206,7 +206,7 @@ def _history(settings: Settings, err: Console) -> HistoryStore | bool | None:
     if not settings.history:
         return None
     try:
-        return HistoryStore(settings.history)
+        return HistoryStore(settings.history).connect()
     except (ValueError, OSError, sqlite3.Error, psycopg.Error) as exc:
         err.print(f"[red]cannot open the history store ({type(exc).__name__}: "
                   f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); check "

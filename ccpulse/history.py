@@ -15,8 +15,9 @@ writes the same rows, and N writers write the same rows as one.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,8 @@ TABLES = (
     Table("queue_answer", QUEUE_CELL, _columns(QueueAnswer)),
 )
 PROGRESS = "ccpulse_history_intervals"
+STORE_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
+log = logging.getLogger("ccpulse.history")
 
 
 def schema() -> list[str]:
@@ -103,37 +106,57 @@ def rows(period: PeriodSums) -> dict[str, list[tuple]]:
 
 
 class HistoryStore:
-    """Intervals in a SQL database; see the module's docstring."""
+    """Intervals in a SQL database; see the module's docstring. Connects at first use (and
+    again after the server dropped the connection), creating the tables if missing."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        parts = urlsplit(url)
-        self.kind = "postgresql" if parts.scheme in ("postgresql", "postgres") else parts.scheme
+        scheme = urlsplit(url).scheme
+        self.kind = "postgresql" if scheme in ("postgresql", "postgres") else scheme
+        if self.kind not in ("sqlite", "postgresql"):
+            raise ValueError(f"history URL must start with sqlite:/// or postgresql://, "
+                             f"not {scheme}://")
+        self._marker = "?" if self.kind == "sqlite" else "%s"
+        self._db: Any = None
+        self._closed = False
+
+    def connect(self) -> HistoryStore:
+        """Open the connection and create the tables; raises what the database raises."""
+        if self._closed:
+            raise sqlite3.ProgrammingError("the history store was closed")
+        if self._db is not None and not getattr(self._db, "closed", False):
+            return self
         if self.kind == "sqlite":
             # sqlite:///relative.db, sqlite:////absolute.db (as SQLAlchemy spells them)
-            path = url.removeprefix("sqlite:///")
+            path = self.url.removeprefix("sqlite:///")
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db: Any = sqlite3.connect(path, check_same_thread=False)
-            self._marker = "?"
-        elif self.kind == "postgresql":
-            self._db = psycopg.connect(url, autocommit=False)
-            self._marker = "%s"
+            self._db = sqlite3.connect(path, check_same_thread=False)
         else:
-            raise ValueError(f"history URL must start with sqlite:/// or postgresql://, "
-                             f"not {parts.scheme}://")
+            self._db = psycopg.connect(self.url, autocommit=False)
         with self._transaction() as db:
             for statement in schema():
                 db.execute(statement)
+        return self
 
     def close(self) -> None:
-        self._db.close()
+        self._closed = True
+        if self._db is not None:
+            self._db.close()
+
+    def reset(self) -> None:
+        """After an error: drop a PostgreSQL connection the server broke, so the next call
+        opens a new one (psycopg does not reconnect by itself)."""
+        if self.kind == "postgresql" and self._db is not None and self._db.closed:
+            self._db = None
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", self._marker)
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
+        if self._db is None or getattr(self._db, "closed", False):
+            self.connect()
         try:
             yield self._db.cursor()
             self._db.commit()
@@ -231,41 +254,92 @@ def edge(ms: int) -> int:
 
 
 class IntervalWriter:
-    """Writes each interval once it is closed: its end plus the lateness limit has passed
-    (later events are refused, so its numbers cannot change any more). Driven by whoever
-    owns the clock: a replay with event time, a worker with the wall clock once caught up."""
+    """Writes each interval once it is closed, exactly once per store.
+
+    Closed means the watermark has passed its end by the lateness limit, the watermark being
+    the older of ``now`` and the newest event applied: a backlog being caught up (or a
+    producer replaying one) closes intervals as its event time moves, never ahead of it, and a
+    floor with no events at all writes nothing until events come again (nothing happened in
+    between; open activities are counted up to the interval's end when it is written).
+    ``gate`` (a worker's readiness: Kafka read to within a few seconds) must also say yes.
+
+    Several writers may share a store (every worker of a group holds the whole floor): before
+    writing, each looks at what the store already has, and the upsert makes a race harmless.
+    A store that fails is retried at the next call; the stream never waits for it.
+    """
 
     def __init__(self, store: HistoryStore, lateness_ms: int, *, resume: bool = True,
-                 start_ms: int | None = None) -> None:
+                 start_ms: int | None = None, gate: Callable[[], bool] | None = None,
+                 retention_ms: int | None = None) -> None:
         """``resume``: carry on after the newest interval in the store (a worker); else
         write every interval from the first event on (a replay, rewriting what it covers).
-        ``start_ms`` fixes the first interval (tests)."""
+        ``start_ms`` fixes the first interval (tests). ``retention_ms``: once a day, delete
+        intervals older than this."""
+        self.retention_ms = retention_ms
+        self._purged_at: int | None = None
         self.store = store
         self.lateness_ms = lateness_ms
-        last = store.last_written() if resume else None
-        self.next_start = start_ms if start_ms is not None else (
-            None if last is None else last + INTERVAL_MS)
+        self.resume = resume
+        self.gate = gate
+        self.next_start = start_ms
         self.written = 0
+        self.failing = False
 
     def advance(self, pipeline: Pipeline, now_ms: int, *, final: bool = False) -> int:
         """Write the intervals closed at ``now_ms`` (``final``: every one ended by then, as
         at the end of a replay, when no event can come). Returns how many."""
-        closed_by = now_ms if final else now_ms - self.lateness_ms
-        # never an interval the engine no longer holds whole (a worker down for days)
-        oldest = edge(now_ms - pipeline.engine.config.retention_ms + self.lateness_ms)
-        oldest += INTERVAL_MS
-        if self.next_start is None:
-            first = pipeline.stats.first_event_ms
-            self.next_start = edge(now_ms if first is None else first)
-        self.next_start = max(self.next_start, oldest)
+        newest = pipeline.engine.max_ts
+        closed_by = now_ms if final else min(now_ms, newest or now_ms) - self.lateness_ms
+        if self.next_start is not None and self.next_start + INTERVAL_MS > closed_by:
+            return 0  # the common case: nothing due, no query
+        if self.gate is not None and not self.gate():
+            return 0
         count = 0
-        while self.next_start + INTERVAL_MS <= closed_by:
-            start = self.next_start
-            self.store.write(start, pipeline.period_sums(start, start + INTERVAL_MS), now_ms)
-            self.next_start = start + INTERVAL_MS
-            count += 1
+        try:
+            self._from_store(pipeline, now_ms)
+            while self.next_start + INTERVAL_MS <= closed_by:  # type: ignore[operator]
+                start: int = self.next_start  # type: ignore[assignment]
+                period = pipeline.period_sums(start, start + INTERVAL_MS)
+                self.store.write(start, period, now_ms)
+                log.info("history_interval_written", extra={"fields": {
+                    "interval": format_ms(start), "cells": period.size()}})
+                self.next_start = start + INTERVAL_MS
+                count += 1
+            self._purge(now_ms)
+            if self.failing:
+                log.info("history_store_back", extra={"fields": {"kind": self.store.kind}})
+            self.failing = False
+        except STORE_ERRORS as exc:
+            if not self.failing:  # once per outage, not once per call
+                log.warning("history_write_failed", extra={"fields": {
+                    "kind": self.store.kind, "error": type(exc).__name__,
+                    "hint": "check the history database; intervals are written once it "
+                            "answers (CCPULSE_HISTORY_URL)"}})
+            self.failing = True
+            self.store.reset()
         self.written += count
         return count
+
+    def _purge(self, now_ms: int) -> None:
+        if self.retention_ms is None or (
+                self._purged_at is not None and now_ms - self._purged_at < DAY_MS):
+            return
+        deleted = self.store.purge(edge(now_ms - self.retention_ms))
+        self._purged_at = now_ms
+        before = format_ms(now_ms - self.retention_ms)
+        log.info("history_purged", extra={"fields": {"rows": deleted, "before": before}})
+
+    def _from_store(self, pipeline: Pipeline, now_ms: int) -> None:
+        """Where to go on: after what the store has (another writer may have been faster),
+        from the first event otherwise, never before what the engine still holds whole."""
+        last = self.store.last_written() if self.resume else None
+        if last is not None:
+            self.next_start = max(self.next_start or 0, last + INTERVAL_MS)
+        elif self.next_start is None:
+            first = pipeline.stats.first_event_ms
+            self.next_start = edge(now_ms if first is None else first)
+        oldest = edge(now_ms - pipeline.engine.config.retention_ms + self.lateness_ms)
+        self.next_start = max(self.next_start, oldest + INTERVAL_MS)
 
 
 def period_kpis(store: HistoryStore, scope: str, ident: str, start: int, end: int,

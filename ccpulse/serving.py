@@ -21,7 +21,7 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -35,6 +35,7 @@ from ccpulse.alerts.leader import LeaderNotifier
 from ccpulse.alerts.notify import LogNotifier, TopicNotifier
 from ccpulse.api import RecentSnapshot, api
 from ccpulse.exporter import KpiCollector
+from ccpulse.history import DAY_MS, HistoryStore, IntervalWriter
 from ccpulse.http import MetricsServer
 from ccpulse.logs import logging_config
 from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
@@ -191,6 +192,15 @@ def serve_then_exit(settings: Settings, reports: Connection) -> None:
         os._exit(code)
 
 
+def _history_writer(settings: Settings, ready: Callable[[], bool]) -> IntervalWriter | None:
+    """Every worker writes; the store keeps each interval once. ``ready``: Kafka has been
+    read, so no interval closes on a half-read backlog."""
+    if not settings.history:
+        return None
+    return IntervalWriter(HistoryStore(settings.history), settings.engine.lateness_ms,
+                          gate=ready, retention_ms=settings.history_retention_days * DAY_MS)
+
+
 def serve(settings: Settings, reports: Connection) -> None:
     """The second process's body: runs until ``reports`` closes."""
     logging.config.dictConfig(logging_config(settings.log_format))
@@ -209,7 +219,8 @@ def serve(settings: Settings, reports: Connection) -> None:
         senders.append(alertmanager.start())
     leader = LeaderNotifier(client, evaluator, senders, prefix=KEY_PREFIX)
     leader.restore()
-    monitor = Monitor(pipeline, evaluator, [leader])
+    monitor = Monitor(pipeline, evaluator, [leader],
+                      history=_history_writer(settings, lambda: ready()[0]))
     stream_key = log_key()
     trim = LogTrimmer(client, stream_key, settings.engine.log_horizon_ms)
 

@@ -88,6 +88,11 @@ class PeriodSums:
     adherence: dict[tuple[str, str | None], Adherence] = field(  # (agent, team or None)
         default_factory=dict)
 
+    def size(self) -> int:
+        """Cells with something in them."""
+        return (len(self.time) + len(self.adherence)
+                + sum(len(cells) for cells in self.cells.values()))
+
     def __iadd__(self, other: PeriodSums) -> PeriodSums:
         for key, vector in other.time.items():
             _accumulate(self.time, key, vector)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real servers the integration tests start on loopback, if they are missing:
 # Debian's prometheus (and promtool), prometheus-alertmanager (amtool), redis-server,
-# chromium-headless-shell (the coaching report's rendering test and PDF output), and the Java
-# runtime and Maven that fetch and run the Kafka broker (scripts/kafka.sh).
+# chromium-headless-shell (the coaching report's rendering test and PDF output), postgresql
+# (the history store's production database), and the Java runtime and Maven that fetch and run
+# the Kafka broker (scripts/kafka.sh).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null 
   || need+=(chromium-headless-shell)
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need+=(postgresql)
 
 if ((${#need[@]})); then
   sudo=""
@@ -22,7 +24,7 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # Debian starts these as services on install; the tests start their own on free ports.
-  for svc in prometheus prometheus-alertmanager redis-server prometheus-node-exporter; do
+  for svc in prometheus prometheus-alertmanager redis-server prometheus-node-exporter postgresql; do
     $sudo systemctl stop "$svc" 2>/dev/null || $sudo service "$svc" stop 2>/dev/null || true
   done
 fi

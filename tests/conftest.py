@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
 
@@ -16,6 +17,7 @@ from tests.servers import (
     external,
     free_port,
     start_kafka,
+    start_postgres,
     start_redis,
 )
 
@@ -51,6 +53,26 @@ def redis_url(redis_server: Server | None) -> str:
     url = external("CCPULSE_TEST_REDIS") or f"redis://127.0.0.1:{redis_server.port}/0"  # type: ignore[union-attr]
     redis.Redis.from_url(url).flushdb()
     return url
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def history_url(postgres_server: Server, request: pytest.FixtureRequest) -> str:
+    """A PostgreSQL database of its own for this test (the history store's URL)."""
+    name = "h_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
+    admin = f"postgresql://ccpulse@127.0.0.1:{postgres_server.port}/ccpulse"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"postgresql://ccpulse@127.0.0.1:{postgres_server.port}/{name}"
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Real servers on loopback for the integration tests, started as local processes.
 
 No Docker engine here, so: Apache Kafka's broker from its Maven Central jars on the machine's
-Java, and Debian's redis-server, prometheus and prometheus-alertmanager binaries. Each server
-gets free ports and a temporary directory, and is stopped at the end of the session. Set
+Java, and Debian's redis-server, prometheus, prometheus-alertmanager and postgresql binaries.
+Each server gets free ports and a temporary directory, and is stopped at the end of the session. Set
 ``CCPULSE_TEST_KAFKA`` / ``CCPULSE_TEST_REDIS`` to use servers that already run instead.
 """
 
@@ -160,6 +160,57 @@ def start_redis(workdir: Path, port: int | None = None, password: str | None = N
          "--logfile", str(log), *auth],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     wait_for_port(port, 30, proc, log)
+    return Server(proc, port, workdir)
+
+
+def _postgres_bin(name: str) -> str:
+    """Debian keeps PostgreSQL's server programs off the PATH, under its major version."""
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+                   key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    if found:
+        return str(found[-1])
+    return require(name, "postgresql")
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run it as Debian's ``postgres`` user."""
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+def _let_traverse(path: Path) -> None:
+    """As root, let the ``postgres`` user reach ``path`` (temporary directories are 0700)."""
+    if os.geteuid() != 0:
+        return
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
+
+
+def start_postgres(workdir: Path, port: int | None = None) -> Server:
+    """Debian's PostgreSQL: a fresh cluster in ``workdir`` (trust on loopback: a test
+    server), user ``ccpulse``, database ``ccpulse``."""
+    port = port or free_port()
+    data = workdir / "data"
+    data.mkdir()
+    _let_traverse(workdir)
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres")
+        shutil.chown(data, "postgres")
+    data.chmod(0o700)
+    subprocess.run(_as_postgres([_postgres_bin("initdb"), "-D", str(data), "-U", "ccpulse",
+                                 "--auth=trust", "-E", "UTF8", "--no-sync"]),
+                   check=True, capture_output=True, timeout=120)
+    log = workdir / "postgres.log"
+    proc = subprocess.Popen(
+        _as_postgres([_postgres_bin("postgres"), "-D", str(data), "-p", str(port),
+                      "-c", "listen_addresses=127.0.0.1",
+                      "-c", f"unix_socket_directories={workdir}", "-c", "fsync=off"]),
+        stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    wait_for_port(port, 60, proc, log)
+    subprocess.run(_as_postgres([_postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(port),
+                                 "-U", "ccpulse", "ccpulse"]),
+                   check=True, capture_output=True, timeout=60)
     return Server(proc, port, workdir)
 
 

@@ -12,6 +12,7 @@ import pytest
 from ccpulse.api import named
 from ccpulse.history import INTERVAL_MS, TABLES, HistoryStore, IntervalWriter, period_kpis
 from ccpulse.processors.snapshot import Snapshot
+from ccpulse.processors.timefmt import format_ms
 from ccpulse.runtime import Monitor
 from ccpulse.streams.pipeline import Pipeline
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
@@ -20,7 +21,7 @@ START = SimConfig().start_ms  # an interval edge
 EDGE = START + 8 * HOUR + 15 * 60_000  # the 8 h window ending here starts at 08:15
 
 
-def _replay(store: HistoryStore, hours: float = 8.5) -> tuple[Pipeline, Snapshot]:
+def replay_into(store: HistoryStore, hours: float = 8.5) -> tuple[Pipeline, Snapshot]:
     """A simulated floor replayed with the history writer, as ``ccpulse replay --history``;
     the snapshot is taken at EDGE when event time passes it, as a live scrape would be."""
     pipeline = Pipeline()
@@ -45,7 +46,7 @@ def _replay(store: HistoryStore, hours: float = 8.5) -> tuple[Pipeline, Snapshot
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Snapshot]:
     path = tmp_path_factory.mktemp("history") / "history.db"
     store = HistoryStore(f"sqlite:///{path}")
-    _, snap = _replay(store)
+    _, snap = replay_into(store)
     store.close()
     return path, snap
 
@@ -56,9 +57,9 @@ def _scopes(snap: Snapshot) -> dict[str, dict]:
             "channel": window.channel}
 
 
-def test_a_period_of_intervals_equals_the_8h_window(replayed: tuple[Path, Snapshot]) -> None:
-    path, snap = replayed
-    store = HistoryStore(f"sqlite:///{path}")
+def assert_period_equals_window(store: HistoryStore, snap: Snapshot) -> int:
+    """Every agent's, team's, queue's and channel's report over the 8 h ending at EDGE
+    against the live 8 h window at EDGE; returns how many were compared."""
     compared = 0
     for scope, kpis in _scopes(snap).items():
         assert kpis, scope
@@ -71,8 +72,14 @@ def test_a_period_of_intervals_equals_the_8h_window(replayed: tuple[Path, Snapsh
                 assert report["kpis"][key] == pytest.approx(value, rel=1e-9, abs=1e-9), (
                     scope, ident, key)
             compared += 1
-    assert compared > 40  # every agent, team, queue and channel of the floor
     assert period_kpis(store, "agent", "nobody", EDGE - HOUR, EDGE)["kpis"] == {}
+    return compared
+
+
+def test_a_period_of_intervals_equals_the_8h_window(replayed: tuple[Path, Snapshot]) -> None:
+    path, snap = replayed
+    compared = assert_period_equals_window(HistoryStore(f"sqlite:///{path}"), snap)
+    assert compared > 40  # every agent, team, queue and channel of the floor
 
 
 def test_rewriting_intervals_changes_nothing(replayed: tuple[Path, Snapshot],
@@ -90,7 +97,7 @@ def test_rewriting_intervals_changes_nothing(replayed: tuple[Path, Snapshot],
 
     before = dump(copy)
     store = HistoryStore(f"sqlite:///{copy}")
-    _replay(store)
+    replay_into(store)
     store.close()
     assert dump(copy) == before
     assert before  # the check compares something
@@ -98,12 +105,40 @@ def test_rewriting_intervals_changes_nothing(replayed: tuple[Path, Snapshot],
 
 def test_a_writer_resumes_after_the_last_interval_written(tmp_path: Path) -> None:
     store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
-    pipeline = Pipeline()
+    pipeline = Pipeline()  # no events: the clock alone closes intervals
     writer = IntervalWriter(store, lateness_ms=600_000, start_ms=START)
     assert writer.advance(pipeline, START + HOUR) == 3  # 09:00 minus lateness: 3 intervals
-    resumed = IntervalWriter(store, lateness_ms=600_000)
-    assert resumed.next_start == START + 3 * INTERVAL_MS
+    resumed = IntervalWriter(store, lateness_ms=600_000)  # a restarted (or second) worker
     assert resumed.advance(pipeline, START + HOUR) == 0
+    assert resumed.advance(pipeline, START + 2 * HOUR) == 4  # 08:45 to 09:45
+    assert store.written(START, START + 2 * HOUR) == 7
+    writer.advance(pipeline, START + 2 * HOUR)  # the first one learns from the store
+    assert writer.written == 3 and writer.next_start == START + 7 * INTERVAL_MS
+
+
+def test_event_time_holds_intervals_back(tmp_path: Path) -> None:
+    """A backlog being read closes intervals as its event time moves, not by the clock; a
+    closed gate (the worker not caught up with Kafka) writes nothing."""
+    store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
+    pipeline = Pipeline()
+    pipeline.feed(orjson.dumps({"event_id": "e1", "type": "agent.login", "agent_id": "a1",
+                                "team_id": "t1", "ts": format_ms(START + 40 * 60_000)}),
+                  None, None)
+    gate = [False]
+    writer = IntervalWriter(store, lateness_ms=600_000, start_ms=START, gate=lambda: gate[0])
+    assert writer.advance(pipeline, START + 5 * HOUR) == 0  # gate closed
+    gate[0] = True
+    # 08:40 minus 10 min: 08:00-08:15 and 08:15-08:30 have closed; the clock says 13:00
+    assert writer.advance(pipeline, START + 5 * HOUR) == 2
+    assert store.written(START, START + 5 * HOUR) == 2
+
+
+def test_a_failing_store_never_stops_the_stream(tmp_path: Path) -> None:
+    store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
+    writer = IntervalWriter(store, lateness_ms=0, start_ms=START)
+    store.close()  # every query fails from here on
+    assert writer.advance(Pipeline(), START + HOUR) == 0
+    assert writer.failing and writer.next_start == START  # tried again next time
 
 
 def test_periods_must_be_whole_intervals(tmp_path: Path) -> None:
