@@ -176,6 +176,14 @@ def _report_parsers(commands: argparse._SubParsersAction) -> None:
                      "JSON (contract §7.5; '-' = stdout)")
     rpt.add_argument("--pdf", type=Path, help="also print it to this PDF (needs Chromium)")
 
+    hist = commands.add_parser("history", help="the history store: delete one customer's "
+                               "interaction records (a data-protection request), or purge "
+                               "what is older than the retention now")
+    _common(hist)
+    _history_flag(hist)
+    hist.add_argument("action", choices=["purge-customer", "purge"])
+    hist.add_argument("customer", nargs="?", help="purge-customer: the customer pseudonym")
+
     dash = commands.add_parser("dashboards", help="write the Grafana dashboards as JSON, with "
                                "colour bands from the config's thresholds")
     _common(dash)
@@ -214,9 +222,10 @@ def _history(settings: Settings, err: Console) -> HistoryStore | bool | None:
         return False
 
 
-def _monitor(settings: Settings, notifiers: Sequence[Notifier], alerts: bool) -> Monitor:
+def _monitor(settings: Settings, notifiers: Sequence[Notifier], alerts: bool,
+             history: IntervalWriter | None = None) -> Monitor:
     evaluator = alert_evaluator(settings) if alerts else None
-    return Monitor(Pipeline(settings.engine), evaluator, notifiers)
+    return Monitor(Pipeline(settings.engine), evaluator, notifiers, history=history)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -232,12 +241,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 0
     alerts_stream = args.alerts_out.open("wb") if args.alerts_out else None
     notifiers = [JsonLinesNotifier(alerts_stream)] if alerts_stream else []
-    monitor = _monitor(settings, notifiers, alerts=alerts_stream is not None)
     store = _history(settings, err)
     if store is False:
         return 2
-    if store is not None:  # a replay rewrites every interval it covers
-        monitor.history = IntervalWriter(store, settings.engine.lateness_ms, resume=False)
+    monitor = _monitor(settings, notifiers, alerts=alerts_stream is not None, history=(
+        None if store is None  # a replay rewrites every interval it covers:
+        else IntervalWriter(store, settings.engine.lateness_ms, resume=False)))  # type: ignore[arg-type]
     bad: list[BadLine] = []
 
     def on_bad(line: BadLine) -> None:
@@ -465,6 +474,33 @@ def _history_report(args: argparse.Namespace, settings: Settings, err: Console) 
     return 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    err = Console(stderr=True)
+    if not settings.history:
+        err.print("[red]give the history store with --history (or CCPULSE_HISTORY_URL)[/]")
+        return 2
+    if args.action == "purge-customer" and not args.customer:
+        err.print("[red]purge-customer needs the customer pseudonym[/]")
+        return 2
+    store = _history(settings, err)
+    if not isinstance(store, HistoryStore):
+        return 2
+    try:
+        if args.action == "purge-customer":
+            deleted = store.purge_customer(args.customer)
+            err.print(f"deleted {deleted:,} interaction records of that customer",
+                      highlight=False)  # the pseudonym is not echoed: logs keep no ids
+        else:
+            now = int(time.time() * 1000)
+            deleted = store.purge(edge(now - settings.history_retention_days * DAY_MS),
+                                  edge(now - settings.history_records_days * DAY_MS))
+            err.print(f"deleted {deleted:,} rows older than the retention", highlight=False)
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     console = Console()
@@ -494,6 +530,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_worker(settings, partitions=args.partitions)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "history":
+            return cmd_history(args)
         if args.command == "schedules":
             return cmd_schedules(args, settings)
         if args.command == "dashboards":

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,9 @@ import psycopg
 
 from ccpulse.api import named
 from ccpulse.processors.catalogue import AGENT, CHANNEL, QUEUE, TEAM
+from ccpulse.processors.decode import Decoded
+from ccpulse.processors.engine import Interaction
+from ccpulse.processors.events import InteractionWrapped
 from ccpulse.processors.measures import Abandon, Answer, Contact, QueueAnswer, Survey, Wrap
 from ccpulse.processors.schedule import Adherence
 from ccpulse.processors.snapshot import PeriodSums, window_kpis
@@ -74,6 +77,15 @@ TABLES = (
     Table("queue_answer", QUEUE_CELL, _columns(QueueAnswer)),
 )
 PROGRESS = "ccpulse_history_intervals"
+# One row per wrapped interaction, for drill-down from a KPI to its contacts and for KPIs by
+# category; the customer only as the producer's pseudonym (purge_customer deletes them).
+RECORDS = "ccpulse_interactions"
+RECORD_TEXT = ("interaction_id", "agent", "team", "queue", "channel", "category", "customer")
+RECORD_NUMBERS = ("queued_ms", "answered_ms", "ended_ms", "wrapped_ms", "wait_ms", "handle_ms",
+                  "talk_ms", "hold_ms", "acw_ms", "resolved", "sale", "revenue",
+                  "request_captured", "escalated", "transferred", "emotional", "sentiment",
+                  "qa_score", "repeat_contact")
+OTHER_CATEGORY = "other"
 STORE_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
 log = logging.getLogger("ccpulse.history")
 
@@ -90,6 +102,13 @@ def schema() -> list[str]:
                    f"ON {table.name} ({table.keys[0]}, interval_start)")
     out.append(f"CREATE TABLE IF NOT EXISTS {PROGRESS} (interval_start BIGINT PRIMARY KEY, "
                "written_at BIGINT NOT NULL)")
+    text = ", ".join(f"{c} TEXT" + (" PRIMARY KEY" if c == "interaction_id" else "")
+                     for c in RECORD_TEXT)
+    numbers = ", ".join(f"{c} DOUBLE PRECISION" for c in RECORD_NUMBERS)
+    out.append(f"CREATE TABLE IF NOT EXISTS {RECORDS} (interval_start BIGINT NOT NULL, "
+               f"{text}, {numbers})")
+    out.append(f"CREATE INDEX IF NOT EXISTS {RECORDS}_interval ON {RECORDS} (interval_start)")
+    out.append(f"CREATE INDEX IF NOT EXISTS {RECORDS}_customer ON {RECORDS} (customer)")
     return out
 
 
@@ -164,11 +183,20 @@ class HistoryStore:
             self._db.rollback()
             raise
 
-    def write(self, start: int, period: PeriodSums, written_at: int) -> None:
-        """Write interval ``(start, start + 15 min]``: every cell upserted, then marked done,
-        in one transaction."""
+    def write(self, start: int, period: PeriodSums, written_at: int,
+              records: Sequence[tuple] = ()) -> None:
+        """Write interval ``(start, start + 15 min]``: every cell upserted, the interactions
+        wrapped in it (``RECORD_TEXT`` then ``RECORD_NUMBERS``), then marked done, in one
+        transaction."""
         by_family = rows(period)
         with self._transaction() as db:
+            if records:
+                columns = ("interval_start", *RECORD_TEXT, *RECORD_NUMBERS)
+                updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2:])
+                db.executemany(self._sql(
+                    f"INSERT INTO {RECORDS} ({', '.join(columns)}) VALUES "
+                    f"({', '.join('?' * len(columns))}) ON CONFLICT (interaction_id) "
+                    f"DO UPDATE SET {updates}"), [(start, *row) for row in records])
             for table in TABLES:
                 batch = by_family.get(table.family, [])
                 if not batch:
@@ -226,15 +254,56 @@ class HistoryStore:
                     _add_row(period, table.family, key, vector)
         return period
 
-    def purge(self, intervals_before: int) -> int:
-        """Delete intervals starting before ``intervals_before``; returns rows deleted."""
+    def purge(self, intervals_before: int, records_before: int | None = None) -> int:
+        """Delete intervals starting before ``intervals_before`` and interaction records
+        before ``records_before`` (default: the same); returns rows deleted."""
         deleted = 0
+        limits = [(t.name, intervals_before) for t in TABLES] + [
+            (PROGRESS, intervals_before),
+            (RECORDS, intervals_before if records_before is None else records_before)]
         with self._transaction() as db:
-            for name in [t.name for t in TABLES] + [PROGRESS]:
+            for name, before in limits:
                 db.execute(self._sql(f"DELETE FROM {name} WHERE interval_start < ?"),
-                           (intervals_before,))
+                           (before,))
                 deleted += max(db.rowcount, 0)
         return deleted
+
+    def purge_customer(self, customer: str) -> int:
+        """A data-protection request: delete every interaction record of one customer
+        pseudonym (intervals hold no customer ids). Returns rows deleted."""
+        with self._transaction() as db:
+            db.execute(self._sql(f"DELETE FROM {RECORDS} WHERE customer = ?"), (customer,))
+            return max(db.rowcount, 0)
+
+    def by_category(self, start: int, end: int, scope: str, ident: str, top: int = 5,
+                    ) -> dict[str, dict[str, float]]:
+        """AHT, FCR and repeat contact of the period's wrapped interactions per category:
+        the ``top`` categories by volume, the rest together as ``other``."""
+        column = {AGENT: "agent", TEAM: "team", QUEUE: "queue", CHANNEL: "channel"}[scope]
+        with self._transaction() as db:
+            db.execute(self._sql(
+                f"SELECT COALESCE(category, '{OTHER_CATEGORY}'), COUNT(*), "
+                "SUM(CASE WHEN answered_ms IS NOT NULL THEN 1 ELSE 0 END), SUM(handle_ms), "
+                "SUM(resolved), SUM(CASE WHEN repeat_contact IS NOT NULL THEN 1 ELSE 0 END), "
+                f"SUM(repeat_contact) FROM {RECORDS} WHERE interval_start >= ? AND "
+                f"interval_start < ? AND {column} = ? GROUP BY 1 ORDER BY 2 DESC, 1"),
+                (start, end, ident))
+            found = db.fetchall()
+        sums: dict[str, list[float]] = {}
+        for rank, (category, *values) in enumerate(found):
+            name = category if rank < top and category != OTHER_CATEGORY else OTHER_CATEGORY
+            into = sums.setdefault(name, [0.0] * len(values))
+            for k, value in enumerate(values):
+                into[k] += value or 0
+        out: dict[str, dict[str, float]] = {}
+        for name, (count, handled, handle_ms, resolved, with_customer, repeats) in sums.items():
+            kpis = {"wrapped_interactions": int(count), "fcr_ratio": resolved / count}
+            if handled:
+                kpis["aht_seconds"] = handle_ms / handled / 1000
+            if with_customer:
+                kpis["repeat_contact_ratio"] = repeats / with_customer
+            out[name] = kpis
+        return out
 
 
 def _add_row(period: PeriodSums, family: str, key: tuple, vector: tuple) -> None:
@@ -251,6 +320,35 @@ def _add_row(period: PeriodSums, family: str, key: tuple, vector: tuple) -> None
 def edge(ms: int) -> int:
     """The interval edge at or before ``ms``."""
     return ms - ms % INTERVAL_MS
+
+
+def interval_of(ts: int) -> int:
+    """Start of the interval ``(s, s + 15 min]`` holding ``ts`` (an edge ends its interval,
+    as a window's end is inclusive)."""
+    return edge(ts - 1)
+
+
+def _flag(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _record(wrap: InteractionWrapped, rec: Interaction) -> tuple:
+    """``RECORD_TEXT`` then ``RECORD_NUMBERS`` of one wrapped interaction."""
+    agent, team, queue, channel = rec.wrap_cell or (wrap.agent_id, None, None, None)
+    answered, ended, wrapped = rec.answered_ms, rec.ended_ms, rec.wrapped_ms
+    handle = talk = hold = acw = None
+    if answered is not None and wrapped is not None:
+        end = ended if ended is not None else wrapped
+        handle, hold = wrapped - answered, rec.hold_ms
+        talk, acw = end - answered - rec.hold_ms, wrapped - end
+    wait = answered - rec.queued_ms if answered is not None and rec.queued_ms is not None \
+        else None
+    return (wrap.interaction_id, agent, team, queue, channel, wrap.category,
+            rec.customer_id, rec.queued_ms, answered, ended, wrapped, wait, handle, talk, hold,
+            acw, _flag(wrap.resolved), _flag(wrap.sale), wrap.revenue,
+            _flag(wrap.request_captured), _flag(wrap.escalated), _flag(wrap.transferred),
+            _flag(wrap.emotional), wrap.sentiment, wrap.qa_score,
+            None if rec.customer_id is None else _flag(rec.repeat))
 
 
 class IntervalWriter:
@@ -270,13 +368,16 @@ class IntervalWriter:
 
     def __init__(self, store: HistoryStore, lateness_ms: int, *, resume: bool = True,
                  start_ms: int | None = None, gate: Callable[[], bool] | None = None,
-                 retention_ms: int | None = None) -> None:
+                 retention_ms: int | None = None,
+                 records_retention_ms: int | None = None) -> None:
         """``resume``: carry on after the newest interval in the store (a worker); else
         write every interval from the first event on (a replay, rewriting what it covers).
         ``start_ms`` fixes the first interval (tests). ``retention_ms``: once a day, delete
         intervals older than this."""
         self.retention_ms = retention_ms
+        self.records_retention_ms = records_retention_ms
         self._purged_at: int | None = None
+        self._wraps: dict[int, list[tuple[int, InteractionWrapped]]] = {}
         self.store = store
         self.lateness_ms = lateness_ms
         self.resume = resume
@@ -300,9 +401,11 @@ class IntervalWriter:
             while self.next_start + INTERVAL_MS <= closed_by:  # type: ignore[operator]
                 start: int = self.next_start  # type: ignore[assignment]
                 period = pipeline.period_sums(start, start + INTERVAL_MS)
-                self.store.write(start, period, now_ms)
+                records = self._records(pipeline, start)
+                self.store.write(start, period, now_ms, records)
                 log.info("history_interval_written", extra={"fields": {
-                    "interval": format_ms(start), "cells": period.size()}})
+                    "interval": format_ms(start), "cells": period.size(),
+                    "interactions": len(records)}})
                 self.next_start = start + INTERVAL_MS
                 count += 1
             self._purge(now_ms)
@@ -320,11 +423,45 @@ class IntervalWriter:
         self.written += count
         return count
 
+    def observe(self, decoded: Decoded) -> None:
+        """Called with each applied event: keeps the wraps of the intervals not yet written
+        (their outcome fields are not in the engine, which only adds them up)."""
+        event, ts = decoded
+        if isinstance(event, InteractionWrapped):
+            start = interval_of(ts)
+            if self.next_start is None or start >= self.next_start:  # not written yet
+                self._wraps.setdefault(start, []).append((ts, event))
+
+    def prime(self) -> None:
+        """Learn where the store stands before a replica replays its log, so the wraps of
+        intervals already written are not kept (the store may be away: then later)."""
+        if self.resume and self.next_start is None:
+            try:
+                last = self.store.last_written()
+            except STORE_ERRORS:
+                return
+            if last is not None:
+                self.next_start = last + INTERVAL_MS
+
+    def _records(self, pipeline: Pipeline, start: int) -> list[tuple]:
+        """The interaction records of the wraps in interval ``start``, joined with what the
+        engine knows of each interaction (queue, channel, times, repeat status)."""
+        out: dict[str, tuple] = {}
+        for ts, wrap in self._wraps.pop(start, []):
+            rec = pipeline.engine.interactions.get(wrap.interaction_id)
+            if rec is None or rec.wrapped_ms != ts or wrap.interaction_id in out:
+                continue  # a second wrap of the same interaction counts once, as in the KPIs
+            out[wrap.interaction_id] = _record(wrap, rec)
+        for old in [k for k in self._wraps if k < start]:
+            del self._wraps[old]  # intervals written before this writer (a replayed log)
+        return list(out.values())
+
     def _purge(self, now_ms: int) -> None:
         if self.retention_ms is None or (
                 self._purged_at is not None and now_ms - self._purged_at < DAY_MS):
             return
-        deleted = self.store.purge(edge(now_ms - self.retention_ms))
+        records = self.records_retention_ms or self.retention_ms
+        deleted = self.store.purge(edge(now_ms - self.retention_ms), edge(now_ms - records))
         self._purged_at = now_ms
         before = format_ms(now_ms - self.retention_ms)
         log.info("history_purged", extra={"fields": {"rows": deleted, "before": before}})
@@ -337,7 +474,7 @@ class IntervalWriter:
             self.next_start = max(self.next_start or 0, last + INTERVAL_MS)
         elif self.next_start is None:
             first = pipeline.stats.first_event_ms
-            self.next_start = edge(now_ms if first is None else first)
+            self.next_start = edge(now_ms) if first is None else interval_of(first)
         oldest = edge(now_ms - pipeline.engine.config.retention_ms + self.lateness_ms)
         self.next_start = max(self.next_start, oldest + INTERVAL_MS)
 
@@ -353,5 +490,7 @@ def period_kpis(store: HistoryStore, scope: str, ident: str, start: int, end: in
     by_scope = {AGENT: kpis.agent, TEAM: kpis.team, QUEUE: kpis.queue, CHANNEL: kpis.channel}
     return {"period": {"from": format_ms(start), "to": format_ms(end)}, "scope": scope,
             "id": ident, "kpis": named(scope, by_scope[scope].get(ident, {})),
+            # the "root cause" view: AHT, FCR and repeat contact of the top categories
+            "by_category": store.by_category(start, end, scope, ident),
             "intervals": {"expected": (end - start) // INTERVAL_MS,
                           "written": store.written(start, end)}}

@@ -47,6 +47,10 @@ class Monitor:
     transitions: int = 0
     _next_expiry_ms: int | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.history is not None:
+            self.pipeline.on_applied = self.history.observe
+
     def advance(self, now_ms: int, inclusive: bool = True) -> list[Alert]:
         """Evaluate alerts due up to ``now_ms`` (``inclusive=False``: strictly before it)."""
         sent: list[Alert] = []

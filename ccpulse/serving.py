@@ -197,8 +197,12 @@ def _history_writer(settings: Settings, ready: Callable[[], bool]) -> IntervalWr
     read, so no interval closes on a half-read backlog."""
     if not settings.history:
         return None
-    return IntervalWriter(HistoryStore(settings.history), settings.engine.lateness_ms,
-                          gate=ready, retention_ms=settings.history_retention_days * DAY_MS)
+    writer = IntervalWriter(
+        HistoryStore(settings.history), settings.engine.lateness_ms, gate=ready,
+        retention_ms=settings.history_retention_days * DAY_MS,
+        records_retention_ms=settings.history_records_days * DAY_MS)
+    writer.prime()
+    return writer
 
 
 def serve(settings: Settings, reports: Connection) -> None:

@@ -117,6 +117,7 @@ class Settings:
     # password, so it is never shown. None: no intervals are written.
     history: str | None = field(default=None, repr=False)
     history_retention_days: int = 396  # 13 months of intervals, then purged
+    history_records_days: int = 90  # interaction records (they name customer pseudonyms)
     config_path: Path | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -220,6 +221,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_format", "CCPULSE_LOG_FORMAT", "--log-format", _one_of(*LOG_FORMATS)),
     Option("history", "CCPULSE_HISTORY_URL", "--history"),
     Option("history_retention_days", "CCPULSE_HISTORY_RETENTION_DAYS", read=_count(1)),
+    Option("history_records_days", "CCPULSE_HISTORY_RECORDS_DAYS", read=_count(1)),
 )
 CONFIG = Option("config", "CCPULSE_CONFIG", "--config")
 

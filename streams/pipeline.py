@@ -63,6 +63,8 @@ class Pipeline:
         self.stats = PipelineStats()
         self.lock = threading.Lock()
         self.latest: Snapshot | None = None
+        # called with each applied event, after the engine (the history's interaction records)
+        self.on_applied: Callable[[Decoded], None] | None = None
 
     def feed(
         self,
@@ -92,6 +94,8 @@ class Pipeline:
             if isinstance(applied, Rejection):
                 result = applied
             else:
+                if self.on_applied is not None:
+                    self.on_applied(result)
                 self.stats.processed[(topic, event_type)] += 1
                 self.stats.last_event_ms = result.ts_ms
                 if self.stats.first_event_ms is None:

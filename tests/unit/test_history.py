@@ -154,3 +154,35 @@ def test_purge_deletes_old_intervals(replayed: tuple[Path, Snapshot], tmp_path: 
     assert store.purge(START + HOUR) > 0
     assert store.written(START, START + HOUR) == 0
     assert store.written(START + HOUR, START + 2 * HOUR) == 4
+
+
+def test_interaction_records_add_up_to_the_kpis(replayed: tuple[Path, Snapshot]) -> None:
+    """One record per wrapped interaction: per team they add up to the window's wrapped
+    count and AHT, and split by category (top categories plus other) they add up again."""
+    path, snap = replayed
+    store = HistoryStore(f"sqlite:///{path}")
+    for team, kpis in snap.windows["8h"].team.items():
+        split = store.by_category(EDGE - 8 * HOUR, EDGE, "team", team, top=3)
+        assert 1 < len(split) <= 4 and set(split) - {"other"}
+        assert sum(c["wrapped_interactions"] for c in split.values()) == kpis["wrapped"]
+        fcr = sum(c["fcr_ratio"] * c["wrapped_interactions"] for c in split.values())
+        assert fcr / kpis["wrapped"] == pytest.approx(kpis["fcr"], rel=1e-9)
+        whole = store.by_category(EDGE - 8 * HOUR, EDGE, "team", team, top=0)  # all "other"
+        assert whole["other"]["aht_seconds"] == pytest.approx(kpis["aht_seconds"], rel=1e-9)
+    with sqlite3.connect(path) as conn:
+        customers = conn.execute("SELECT COUNT(DISTINCT customer) FROM ccpulse_interactions "
+                                 "WHERE customer IS NOT NULL").fetchone()[0]
+        assert customers > 10
+
+
+def test_a_customer_can_be_purged(replayed: tuple[Path, Snapshot], tmp_path: Path) -> None:
+    copy = tmp_path / "dsr.db"
+    copy.write_bytes(replayed[0].read_bytes())
+    with sqlite3.connect(copy) as conn:
+        customer = conn.execute("SELECT customer FROM ccpulse_interactions WHERE customer "
+                                "IS NOT NULL LIMIT 1").fetchone()[0]
+    store = HistoryStore(f"sqlite:///{copy}")
+    assert store.purge_customer(customer) >= 1
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM ccpulse_interactions WHERE customer = ?",
+                            (customer,)).fetchone()[0] == 0
