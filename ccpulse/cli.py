@@ -537,7 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "dashboards":
             settings = _settings(args)
             for path in write_dashboards(settings.thresholds, args.out,
-                                         settings.scorecards.default):
+                                         settings.scorecards.default, settings.costs):
                 Console(stderr=True).print(f"wrote {path}", highlight=False)
             return 0
         return cmd_simulate(args)

@@ -27,8 +27,10 @@ from ccpulse.grafana import (
     query_variable,
     window_variable,
 )
+from ccpulse.history_dashboards import history_dashboards
 from ccpulse.processors.catalogue import WINDOW_1H, WINDOW_8H, WINDOW_15M, WINDOWS, Band
 from ccpulse.processors.scorecard import Scorecard
+from ccpulse.settings import Costs
 
 Bandset = Mapping[str, Band]
 TEAM = 'team=~"$team"'
@@ -440,10 +442,12 @@ def all_dashboards(t: Thresholds, card: Scorecard | None = None) -> dict[str, Js
 
 
 def write_dashboards(t: Thresholds, directory: Path, card: Scorecard | None = None,
-                     ) -> list[Path]:
+                     costs: Costs | None = None) -> list[Path]:
+    """The live dashboards (Prometheus) and the history store's (PostgreSQL)."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, board in all_dashboards(t, card).items():
+    boards = all_dashboards(t, card) | history_dashboards(t, card, costs)
+    for name, board in boards.items():
         path = directory / f"{name}.json"
         path.write_bytes(orjson.dumps(board, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
                          + b"\n")

@@ -15,6 +15,8 @@ from typing import Any
 from ccpulse.processors.catalogue import GREEN, RED, WINDOW_1H, WINDOWS, YELLOW, Band
 
 DATASOURCE = {"type": "prometheus", "uid": "ccpulse-prometheus"}
+# The history store's PostgreSQL (contract §7.5), Grafana's built-in data source
+HISTORY_DATASOURCE = {"type": "grafana-postgresql-datasource", "uid": "ccpulse-history"}
 Json = dict[str, Any]
 
 
@@ -50,7 +52,7 @@ def bands_of(band: Band) -> Bands:
 
 @dataclass(frozen=True)
 class Query:
-    expr: str
+    expr: str  # PromQL, or SQL where the panel's data source is the history store
     legend: str = ""
     # In a table: the value column's name (None hides it: the labels are the point), and
     # its own unit and colour bands.
@@ -73,6 +75,7 @@ class Panel:
     max: float | None = None
     stacked: bool = False
     extra: Json = field(default_factory=dict)
+    datasource: Json = field(default_factory=lambda: DATASOURCE)
 
     def json(self, panel_id: int, x: int, y: int) -> Json:
         defaults: Json = {"unit": self.unit, "custom": {}}
@@ -84,7 +87,7 @@ class Panel:
             defaults["thresholds"] = self.bands.json()
         out: Json = {
             "id": panel_id, "type": self.kind, "title": self.title,
-            "description": self.description, "datasource": DATASOURCE,
+            "description": self.description, "datasource": self.datasource,
             "gridPos": {"x": x, "y": y, "w": self.width, "h": self.height},
             "fieldConfig": {"defaults": defaults, "overrides": []},
             "targets": [self._target(i, q) for i, q in enumerate(self.queries)],
@@ -139,6 +142,10 @@ class Panel:
 
     def _target(self, index: int, query: Query) -> Json:
         table = self.kind == "table"
+        if self.datasource == HISTORY_DATASOURCE:  # SQL: the query names its columns
+            return {"refId": _ref(index), "datasource": self.datasource, "rawSql": query.expr,
+                    "rawQuery": True, "editorMode": "code",
+                    "format": "table" if table else "time_series"}
         return {"refId": _ref(index), "datasource": DATASOURCE, "expr": query.expr,
                 "legendFormat": query.legend or "__auto",
                 "instant": table or self.kind in ("stat", "bargauge"), "range": not table,
@@ -194,9 +201,16 @@ def dashboard(uid: str, title: str, description: str, variables: Iterable[Json],
 
 
 def expressions(board: Json) -> list[tuple[str, str]]:
-    """(panel title, PromQL) of every query in a dashboard, variables included."""
+    """(panel title, PromQL or SQL) of every query in a dashboard, variables included."""
     out = [(f"variable {v['name']}", v["definition"])
            for v in board["templating"]["list"] if v["type"] == "query"]
-    out += [(panel["title"], target["expr"]) for panel in board["panels"]
-            for target in panel.get("targets", [])]
+    out += [(panel["title"], target.get("expr") or target["rawSql"])
+            for panel in board["panels"] for target in panel.get("targets", [])]
     return out
+
+
+def sql_variable(name: str, label: str, sql: str) -> Json:
+    """A multi-value variable filled by a query on the history store."""
+    return {"name": name, "label": label, "type": "query", "datasource": HISTORY_DATASOURCE,
+            "query": sql, "definition": sql, "refresh": 2, "sort": 1, "multi": True,
+            "includeAll": True, "current": {}, "options": []}

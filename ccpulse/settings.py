@@ -76,6 +76,15 @@ class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True):
     shard_agents: bool = True
 
 
+class Costs(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[costs]``: what an agent's logged-in hour costs (wage and overhead, one currency),
+    with per-team overrides; the leader dashboard's cost per interaction and per resolved
+    contact come from it."""
+
+    agent_hour: Annotated[float, msgspec.Meta(ge=0)] = 25.0
+    teams: dict[str, Annotated[float, msgspec.Meta(ge=0)]] = msgspec.field(default_factory=dict)
+
+
 class _QueueFile(msgspec.Struct, forbid_unknown_fields=True):
     service_level_threshold_seconds: Seconds | None = None
     service_level_target: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
@@ -123,6 +132,7 @@ class Settings:
     thresholds: Thresholds = field(default_factory=Thresholds)
     scorecards: Scorecards = field(default_factory=Scorecards)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    costs: Costs = field(default_factory=Costs)
 
     @property
     def metrics_credentials(self) -> tuple[str, str] | None:
@@ -232,6 +242,7 @@ _File = msgspec.defstruct(
         ("engine", _EngineFile, msgspec.field(default_factory=_EngineFile)),
         ("staffing", _StaffingFile, msgspec.field(default_factory=_StaffingFile)),
         ("metrics", _MetricsFile, msgspec.field(default_factory=_MetricsFile)),
+        ("costs", Costs, msgspec.field(default_factory=Costs)),
         ("scorecard", ScorecardFile, msgspec.field(default_factory=ScorecardFile)),
         ("alerts", dict[str, float | int | bool | str | dict[str, float]],
          msgspec.field(default_factory=dict)),
@@ -387,4 +398,4 @@ def load_settings(flags: Mapping[str, object] | None = None,
                     engine=_engine_config(file, thresholds), thresholds=thresholds,
                     scorecards=cards,
                     metrics=MetricsConfig(budget, file.metrics.agent_channels,
-                                          file.metrics.shard_agents))
+                                          file.metrics.shard_agents), costs=file.costs)

@@ -18,6 +18,7 @@ import yaml
 
 from ccpulse.alerts.rules import Thresholds
 from ccpulse.dashboards import all_dashboards
+from ccpulse.history_dashboards import history_dashboards
 from tests.servers import ROOT, require
 
 DEPLOY = ROOT / "deploy"
@@ -60,7 +61,8 @@ def test_alertmanager_config_routes_by_audience(audience: str, receivers: str) -
 
 def test_committed_dashboards_are_the_generated_ones() -> None:
     """Edit ccpulse/dashboards.py and run `ccpulse dashboards`; never the JSON by hand."""
-    for name, board in all_dashboards(Thresholds()).items():
+    boards = all_dashboards(Thresholds()) | history_dashboards(Thresholds())
+    for name, board in boards.items():
         committed = orjson.loads((DEPLOY / "grafana" / "dashboards" / f"{name}.json").read_bytes())
         assert committed == orjson.loads(orjson.dumps(board)), f"run `ccpulse dashboards` ({name})"
 
@@ -89,6 +91,24 @@ def test_dashboards_are_well_formed_for_grafana() -> None:
             edges = [s["value"] for s in steps[1:]]
             assert edges == sorted(edges), panel["title"]
     assert len(uids) == 4
+
+
+def test_history_dashboards_are_well_formed_for_grafana() -> None:
+    """The leader and intraday boards read the provisioned PostgreSQL data source and use
+    only their own variables and Grafana's range (their SQL runs in
+    test_history_postgres.py against a real server)."""
+    datasource = yaml.safe_load(
+        (DEPLOY / "grafana" / "provisioning" / "datasources" / "history.yml").read_text())
+    uid = datasource["datasources"][0]["uid"]
+    for board in history_dashboards(Thresholds()).values():
+        names = {v["name"] for v in board["templating"]["list"]} | {"__from", "__to"}
+        panels = [p for p in board["panels"] if p["type"] != "row"]
+        assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
+        for panel in panels:
+            assert panel["datasource"]["uid"] == uid and panel["description"], panel["title"]
+            for target in panel["targets"]:
+                used = set(re.findall(r"\$(\w+)", target["rawSql"]))
+                assert used <= names, (panel["title"], used - names)
 
 
 def test_occupancy_bands_follow_the_configured_thresholds() -> None:

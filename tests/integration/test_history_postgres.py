@@ -13,8 +13,19 @@ from typing import Any
 import psycopg
 import pytest
 
-from ccpulse.history import INTERVAL_MS, TABLES, HistoryStore, edge
+from ccpulse.alerts.rules import Thresholds
+from ccpulse.history import INTERVAL_MS, PROGRESS, TABLES, HistoryStore, edge
+from ccpulse.history_dashboards import (
+    SQL_KPIS,
+    WEEK_MS,
+    cost_kpis,
+    history_dashboards,
+    kpi_sql,
+    sql_of,
+)
+from ccpulse.processors.snapshot import Snapshot
 from ccpulse.processors.timefmt import format_ms, parse_ms
+from ccpulse.settings import Costs
 from tests.live import WorkerProcess, ccpulse, recent_shift, send, wait_for
 from tests.unit.test_history import EDGE, assert_period_equals_window, replay_into
 
@@ -91,3 +102,84 @@ def test_a_worker_writes_the_rows_a_replay_writes_across_a_kill_9(
         assert [row[:keys] for row in mine] == [row[:keys] for row in theirs], table.name
         for a, b in zip(mine, theirs, strict=True):
             assert a[keys:] == pytest.approx(b[keys:], rel=1e-9), (table.name, a[:keys])
+
+
+def _substitute(sql: str, teams: list[str], queues: list[str], start: int, end: int) -> str:
+    """What Grafana sends: the range in epoch ms, multi-value variables as quoted lists."""
+    quoted = {name: ", ".join(f"'{v}'" for v in values)
+              for name, values in (("team", teams), ("queue", queues))}
+    return (sql.replace("$__from", str(start)).replace("$__to", str(end))
+            .replace("$team", quoted["team"]).replace("$queue", quoted["queue"]))
+
+
+@pytest.fixture
+def two_weeks(history_url: str) -> tuple[str, Snapshot]:
+    """A replayed day in the store, and its copy a week earlier (for week-on-week panels)."""
+    store = HistoryStore(history_url)
+    _, snap = replay_into(store)
+    with psycopg.connect(history_url, autocommit=True) as conn:
+        for name, columns in [(t.name, (*t.keys, *t.values)) for t in TABLES] + [
+                (PROGRESS, ("written_at",))]:
+            listed = ", ".join(columns)
+            conn.execute(f"INSERT INTO {name} (interval_start, {listed}) SELECT "
+                         f"interval_start - {WEEK_MS}, {listed} FROM {name}")
+    return history_url, snap
+
+
+def test_every_panel_of_the_history_dashboards_returns_rows(
+        two_weeks: tuple[str, Snapshot]) -> None:
+    url, snap = two_weeks
+    window = snap.windows["8h"]
+    teams, queues = sorted(window.team), sorted(window.queue)
+    failures = []
+    with psycopg.connect(url) as conn:
+        for name, board in history_dashboards(Thresholds(), costs=Costs(
+                agent_hour=20.0, teams={teams[0]: 30.0})).items():
+            for title, sql in sql_of(board):
+                rows = conn.execute(_substitute(sql, teams, queues, EDGE - 8 * 3_600_000,
+                                                EDGE)).fetchall()
+                if not rows:
+                    failures.append(f"{name} / {title}: {sql}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("key", sorted(SQL_KPIS))
+def test_each_sql_kpi_equals_the_engines_formula(key: str,
+                                                 two_weeks: tuple[str, Snapshot]) -> None:
+    """The dashboards' SQL twin of processors.kpis, per team or queue over the 8 h ending at
+    EDGE, against the live window of the same span."""
+    url, snap = two_weeks
+    kpi = SQL_KPIS[key]
+    scope_kpis = getattr(snap.windows["8h"], kpi.scope)
+    sql = kpi_sql(kpi, "0")  # one bucket: the whole range
+    compared = 0
+    with psycopg.connect(url) as conn:
+        for ident, expected in scope_kpis.items():
+            if key not in expected:
+                continue
+            (row,) = conn.execute(_substitute(sql, [ident], [ident], EDGE - 8 * 3_600_000,
+                                              EDGE)).fetchall()
+            assert row[1] == pytest.approx(expected[key], rel=1e-9), ident
+            compared += 1
+    assert compared
+
+
+def test_costs_per_interaction_follow_the_configured_rates(
+        two_weeks: tuple[str, Snapshot]) -> None:
+    url, snap = two_weeks
+    teams = snap.windows["8h"].team
+    special = sorted(teams)[0]
+    costs = Costs(agent_hour=20.0, teams={special: 30.0})
+    by_key = {k.key: k for k in cost_kpis(costs)}
+    with psycopg.connect(url) as conn:
+        for team, kpis in teams.items():
+            hours = kpis["logged_in_seconds"] / 3600
+            rate = 30.0 if team == special else 20.0
+            got = {key: conn.execute(_substitute(kpi_sql(by_key[key], "0"), [team], [],
+                                                 EDGE - 8 * 3_600_000, EDGE)).fetchone()[1]
+                   for key in by_key}
+            assert got["cost"] == pytest.approx(hours * rate, rel=1e-9)
+            assert got["cost_per_interaction"] == pytest.approx(
+                hours * rate / kpis["wrapped"], rel=1e-9)
+            assert got["cost_per_resolved"] == pytest.approx(
+                hours * rate / (kpis["fcr"] * kpis["wrapped"]), rel=1e-9)
