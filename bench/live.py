@@ -116,10 +116,11 @@ async def _bare_consume(bootstrap: str, count: int) -> float:
 
 def start_worker(bootstrap: str, redis_url: str, workdir: Path,
                  instance_id: str | None = None, *, prefix: str = "bench",
-                 log_name: str = "worker.log") -> WorkerProcess:
+                 log_name: str = "worker.log", extra: dict[str, str] | None = None,
+                 ) -> WorkerProcess:
     env = {**os.environ, **env_topics(prefix), "CCPULSE_KAFKA_BOOTSTRAP": bootstrap,
            "CCPULSE_REDIS_URL": redis_url, "CCPULSE_METRICS_PORT": str(free_port()),
-           "CCPULSE_METRICS_HOST": "127.0.0.1"}
+           "CCPULSE_METRICS_HOST": "127.0.0.1", **(extra or {})}
     if instance_id is not None:
         env["CCPULSE_INSTANCE_ID"] = instance_id
     return WorkerProcess(env, workdir / log_name)
