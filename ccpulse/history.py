@@ -33,7 +33,7 @@ from ccpulse.processors.engine import Interaction
 from ccpulse.processors.events import InteractionWrapped
 from ccpulse.processors.measures import Abandon, Answer, Contact, QueueAnswer, Survey, Wrap
 from ccpulse.processors.schedule import Adherence
-from ccpulse.processors.snapshot import PeriodSums, window_kpis
+from ccpulse.processors.snapshot import PeriodSums, Snapshot, window_kpis
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.processors.timeline import TIME_WIDTH
 from ccpulse.streams.pipeline import Pipeline
@@ -86,6 +86,10 @@ RECORD_NUMBERS = ("queued_ms", "answered_ms", "ended_ms", "wrapped_ms", "wait_ms
                   "request_captured", "escalated", "transferred", "emotional", "sentiment",
                   "qa_score", "repeat_contact")
 OTHER_CATEGORY = "other"
+# The live staffing plan at each interval's end, as the alert evaluation at that instant saw
+# it (required agents, agents serving, predicted service level per queue and channel).
+STAFFING = "ccpulse_interval_staffing"
+STAFFING_COLUMNS = ("required_agents", "staffed_agents", "predicted_service_level")
 STORE_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
 log = logging.getLogger("ccpulse.history")
 
@@ -108,6 +112,10 @@ def schema() -> list[str]:
     out.append(f"CREATE TABLE IF NOT EXISTS {RECORDS} (interval_start BIGINT NOT NULL, "
                f"{text}, {numbers})")
     out.append(f"CREATE INDEX IF NOT EXISTS {RECORDS}_interval ON {RECORDS} (interval_start)")
+    staffing = ", ".join(f"{c} DOUBLE PRECISION NOT NULL" for c in STAFFING_COLUMNS)
+    out.append(f"CREATE TABLE IF NOT EXISTS {STAFFING} (interval_start BIGINT NOT NULL, "
+               f"queue TEXT NOT NULL, channel TEXT NOT NULL, {staffing}, "
+               "PRIMARY KEY (interval_start, queue, channel))")
     out.append(f"CREATE INDEX IF NOT EXISTS {RECORDS}_customer ON {RECORDS} (customer)")
     return out
 
@@ -153,7 +161,7 @@ class HistoryStore:
             self._db = sqlite3.connect(path, check_same_thread=False)
         else:
             self._db = psycopg.connect(self.url, autocommit=False)
-        with self._transaction() as db:
+        with self.transaction() as db:
             for statement in schema():
                 db.execute(statement)
         return self
@@ -173,7 +181,8 @@ class HistoryStore:
         return sql.replace("?", self._marker)
 
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
+    def transaction(self) -> Iterator[Any]:
+        """A cursor whose work commits at the end of the block, or rolls back on error."""
         if self._db is None or getattr(self._db, "closed", False):
             self.connect()
         try:
@@ -184,12 +193,19 @@ class HistoryStore:
             raise
 
     def write(self, start: int, period: PeriodSums, written_at: int,
-              records: Sequence[tuple] = ()) -> None:
+              records: Sequence[tuple] = (), staffing: Sequence[tuple] = ()) -> None:
         """Write interval ``(start, start + 15 min]``: every cell upserted, the interactions
         wrapped in it (``RECORD_TEXT`` then ``RECORD_NUMBERS``), then marked done, in one
         transaction."""
         by_family = rows(period)
-        with self._transaction() as db:
+        with self.transaction() as db:
+            if staffing:
+                columns = ("interval_start", "queue", "channel", *STAFFING_COLUMNS)
+                updates = ", ".join(f"{c} = excluded.{c}" for c in STAFFING_COLUMNS)
+                db.executemany(self._sql(
+                    f"INSERT INTO {STAFFING} ({', '.join(columns)}) VALUES "
+                    f"({', '.join('?' * len(columns))}) ON CONFLICT (interval_start, queue, "
+                    f"channel) DO UPDATE SET {updates}"), [(start, *row) for row in staffing])
             if records:
                 columns = ("interval_start", *RECORD_TEXT, *RECORD_NUMBERS)
                 updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2:])
@@ -214,14 +230,14 @@ class HistoryStore:
 
     def last_written(self) -> int | None:
         """Start of the newest interval written, if any."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(f"SELECT MAX(interval_start) FROM {PROGRESS}")
             value = db.fetchone()[0]
         return None if value is None else int(value)
 
     def written(self, start: int, end: int) -> int:
         """How many of the intervals starting in ``[start, end)`` are written."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(self._sql(f"SELECT COUNT(*) FROM {PROGRESS} "
                                  "WHERE interval_start >= ? AND interval_start < ?"),
                        (start, end))
@@ -233,7 +249,7 @@ class HistoryStore:
         only the cells of ``scope`` = ``ident`` when given (tables without that scope's
         column are skipped: a team has no arrivals of its own)."""
         period = PeriodSums()
-        with self._transaction() as db:
+        with self.transaction() as db:
             for table in TABLES:
                 if scope is not None and scope not in table.keys:
                     continue
@@ -259,9 +275,9 @@ class HistoryStore:
         before ``records_before`` (default: the same); returns rows deleted."""
         deleted = 0
         limits = [(t.name, intervals_before) for t in TABLES] + [
-            (PROGRESS, intervals_before),
+            (PROGRESS, intervals_before), (STAFFING, intervals_before),
             (RECORDS, intervals_before if records_before is None else records_before)]
-        with self._transaction() as db:
+        with self.transaction() as db:
             for name, before in limits:
                 db.execute(self._sql(f"DELETE FROM {name} WHERE interval_start < ?"),
                            (before,))
@@ -271,7 +287,7 @@ class HistoryStore:
     def purge_customer(self, customer: str) -> int:
         """A data-protection request: delete every interaction record of one customer
         pseudonym (intervals hold no customer ids). Returns rows deleted."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(self._sql(f"DELETE FROM {RECORDS} WHERE customer = ?"), (customer,))
             return max(db.rowcount, 0)
 
@@ -280,7 +296,7 @@ class HistoryStore:
         """AHT, FCR and repeat contact of the period's wrapped interactions per category:
         the ``top`` categories by volume, the rest together as ``other``."""
         column = {AGENT: "agent", TEAM: "team", QUEUE: "queue", CHANNEL: "channel"}[scope]
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(self._sql(
                 f"SELECT COALESCE(category, '{OTHER_CATEGORY}'), COUNT(*), "
                 "SUM(CASE WHEN answered_ms IS NOT NULL THEN 1 ELSE 0 END), SUM(handle_ms), "
@@ -378,6 +394,7 @@ class IntervalWriter:
         self.records_retention_ms = records_retention_ms
         self._purged_at: int | None = None
         self._wraps: dict[int, list[tuple[int, InteractionWrapped]]] = {}
+        self._staffing: dict[int, list[tuple]] = {}
         self.store = store
         self.lateness_ms = lateness_ms
         self.resume = resume
@@ -402,7 +419,8 @@ class IntervalWriter:
                 start: int = self.next_start  # type: ignore[assignment]
                 period = pipeline.period_sums(start, start + INTERVAL_MS)
                 records = self._records(pipeline, start)
-                self.store.write(start, period, now_ms, records)
+                self.store.write(start, period, now_ms, records,
+                                 self._staffing.pop(start, ()))
                 log.info("history_interval_written", extra={"fields": {
                     "interval": format_ms(start), "cells": period.size(),
                     "interactions": len(records)}})
@@ -432,6 +450,19 @@ class IntervalWriter:
             if self.next_start is None or start >= self.next_start:  # not written yet
                 self._wraps.setdefault(start, []).append((ts, event))
 
+    def note(self, snap: Snapshot) -> None:
+        """Called with each alert evaluation's snapshot: at an interval's end, keep the live
+        staffing plan for that interval (a replay without alerts, or an evaluation skipped
+        by a restart, leaves its interval without one)."""
+        if snap.now % INTERVAL_MS or not snap.staffing:
+            return
+        start = snap.now - INTERVAL_MS
+        if self.next_start is None or start >= self.next_start:
+            self._staffing[start] = [
+                (plan.queue, plan.channel, plan.required_agents.get("now", 0),
+                 plan.staffed_agents, plan.predicted_service_level)
+                for plan in snap.staffing.values()]
+
     def prime(self) -> None:
         """Learn where the store stands before a replica replays its log, so the wraps of
         intervals already written are not kept (the store may be away: then later)."""
@@ -452,8 +483,9 @@ class IntervalWriter:
             if rec is None or rec.wrapped_ms != ts or wrap.interaction_id in out:
                 continue  # a second wrap of the same interaction counts once, as in the KPIs
             out[wrap.interaction_id] = _record(wrap, rec)
-        for old in [k for k in self._wraps if k < start]:
-            del self._wraps[old]  # intervals written before this writer (a replayed log)
+        for kept in (self._wraps, self._staffing):
+            for old in [k for k in kept if k < start]:
+                del kept[old]  # intervals written before this writer (a replayed log)
         return list(out.values())
 
     def _purge(self, now_ms: int) -> None:

@@ -25,7 +25,7 @@ from ccpulse.grafana import (
     dashboard,
     sql_variable,
 )
-from ccpulse.history import INTERVAL_MS, TIME_COLUMNS
+from ccpulse.history import INTERVAL_MS, STAFFING, TIME_COLUMNS
 from ccpulse.processors.catalogue import BY_KEY
 from ccpulse.processors.scorecard import Scorecard
 from ccpulse.settings import Costs
@@ -139,6 +139,16 @@ def _trend(kpi: SqlKpi, bands: Bands | None, description: str, width: int = 8) -
         description, unit=kpi.unit, bands=bands, width=width, datasource=HISTORY_DATASOURCE)
 
 
+def _staffing(title: str, why: str, width: int) -> Panel:
+    """Required agents (the live Erlang C plan at each interval's end) against agents
+    serving, summed over the chosen queues."""
+    sql = (f"SELECT {INTERVAL_END} AS time, SUM(required_agents) AS \"required\", "
+           f"SUM(staffed_agents) AS \"staffed\" FROM {STAFFING} WHERE interval_start >= "
+           "$__from AND interval_start < $__to AND queue IN ($queue) GROUP BY 1 ORDER BY 1")
+    return Panel("timeseries", title, [Query(sql)], why, width=width,
+                 datasource=HISTORY_DATASOURCE)
+
+
 def _variables() -> list[Json]:
     return [sql_variable("team", "team", "SELECT DISTINCT team FROM ccpulse_interval_time "
                                          "ORDER BY 1"),
@@ -193,6 +203,10 @@ def leader(t: Thresholds, card: Scorecard, costs: Costs) -> Json:
                        "interactions."),
                 _trend(cost["cost_per_resolved"], None, "Agent cost / interactions resolved "
                        "on first contact.")]),
+            ("Staffing", [_staffing(
+                "Required vs staffed, by interval", "Agents the live plan required at each "
+                "interval's end (Erlang C, capped occupancy) against agents serving the "
+                "queues: where the lines part, the schedule and the demand disagreed.", 24)]),
             ("Month on month", weekly),
         ])
 
@@ -220,6 +234,9 @@ def intraday(t: Thresholds, card: Scorecard) -> Json:
             ("Service", [
                 panel("service_level", "Service level per interval."),
                 panel("aht_seconds", "Mean handle time per interval.")]),
+            ("Staffing", [_staffing(
+                "Required vs staffed today", "Agents required at each interval's end against "
+                "agents serving: a gap that keeps opening needs people moved now.", 24)]),
         ])
     board["time"] = {"from": "now/d", "to": "now"}
     return board

@@ -56,7 +56,10 @@ class Monitor:
         sent: list[Alert] = []
         if self.evaluator is not None:
             for due in self.evaluator.due_times(now_ms, inclusive):
-                alerts = self.evaluator.evaluate(self.pipeline.snapshot(due))
+                snap = self.pipeline.snapshot(due)
+                alerts = self.evaluator.evaluate(snap)
+                if self.history is not None:
+                    self.history.note(snap)  # the staffing plan at an interval's end
                 # Called after every evaluation, even without transitions: a notifier may
                 # have per-evaluation work (the leader lease and saved state).
                 for notifier in self.notifiers:

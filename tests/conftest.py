@@ -64,15 +64,25 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def new_database(postgres_server: Server) -> Callable[[str], str]:
+    """Makes an empty PostgreSQL database; returns its URL (a history store's)."""
+
+    def make(name: str) -> str:
+        name = "h_" + "".join(c if c.isalnum() else "_" for c in name)[:50].lower()
+        admin = f"postgresql://ccpulse@127.0.0.1:{postgres_server.port}/ccpulse"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
+        return f"postgresql://ccpulse@127.0.0.1:{postgres_server.port}/{name}"
+
+    return make
+
+
 @pytest.fixture
-def history_url(postgres_server: Server, request: pytest.FixtureRequest) -> str:
+def history_url(new_database: Callable[[str], str], request: pytest.FixtureRequest) -> str:
     """A PostgreSQL database of its own for this test (the history store's URL)."""
-    name = "h_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
-    admin = f"postgresql://ccpulse@127.0.0.1:{postgres_server.port}/ccpulse"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    return f"postgresql://ccpulse@127.0.0.1:{postgres_server.port}/{name}"
+    return new_database(request.node.name)
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     out = subprocess.run([sys.executable, "-m", "bench", "--short"], capture_output=True,
                          text=True, check=True, timeout=600).stdout
     results = {r["bench"]: r for r in map(json.loads, out.splitlines())}
-    assert set(results) == {"engine", "replay", "scrape", "memory", "live", "alerts", "scale"}
+    assert set(results) == {"engine", "replay", "scrape", "memory", "live", "alerts", "scale",
+                            "history"}
     alerts = results["alerts"]
     assert alerts["literal_v1"]["transitions"] and alerts["refined"]["transitions"]
     assert results["engine"]["events"] > 0 and results["engine"]["apply_per_s"] > 0
@@ -34,5 +35,9 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     assert scale["one_worker"]["events_per_s"] > 0 and len(scale["n_workers"]["each"]) == 2
     assert all(w["agents"] for w in scale["n_workers"]["each"])  # both export agents
     assert scale["agents_split_exactly"]  # together the one worker's, each agent once
+    history = results["history"]  # SQLite and a real PostgreSQL server
+    assert history["rows_30d"] > 0 and history["history_writer_cost"] > 0
+    for store in ("sqlite", "postgresql"):
+        assert history[store]["team_30d_json_s"] > 0 and history[store]["team_30d_page_s"] > 0
     for result in results.values():
         assert result["machine"]["cpus"] >= 1 and result["date"]

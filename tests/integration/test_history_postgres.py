@@ -14,7 +14,15 @@ import psycopg
 import pytest
 
 from ccpulse.alerts.rules import Thresholds
-from ccpulse.history import INTERVAL_MS, PROGRESS, TABLES, HistoryStore, edge
+from ccpulse.history import (
+    INTERVAL_MS,
+    PROGRESS,
+    STAFFING,
+    STAFFING_COLUMNS,
+    TABLES,
+    HistoryStore,
+    edge,
+)
 from ccpulse.history_dashboards import (
     SQL_KPIS,
     WEEK_MS,
@@ -112,14 +120,17 @@ def _substitute(sql: str, teams: list[str], queues: list[str], start: int, end: 
             .replace("$team", quoted["team"]).replace("$queue", quoted["queue"]))
 
 
-@pytest.fixture
-def two_weeks(history_url: str) -> tuple[str, Snapshot]:
-    """A replayed day in the store, and its copy a week earlier (for week-on-week panels)."""
+@pytest.fixture(scope="module")
+def two_weeks(new_database: Callable[[str], str]) -> tuple[str, Snapshot]:
+    """A replayed day in the store (with the alert evaluation, so staffing is kept), and its
+    copy a week earlier (for the week-on-week panels)."""
+    history_url = new_database("two_weeks")
     store = HistoryStore(history_url)
-    _, snap = replay_into(store)
+    _, snap = replay_into(store, alerts=True)
     with psycopg.connect(history_url, autocommit=True) as conn:
         for name, columns in [(t.name, (*t.keys, *t.values)) for t in TABLES] + [
-                (PROGRESS, ("written_at",))]:
+                (PROGRESS, ("written_at",)), (STAFFING, ("queue", "channel",
+                                                          *STAFFING_COLUMNS))]:
             listed = ", ".join(columns)
             conn.execute(f"INSERT INTO {name} (interval_start, {listed}) SELECT "
                          f"interval_start - {WEEK_MS}, {listed} FROM {name}")

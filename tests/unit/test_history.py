@@ -9,6 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from ccpulse.alerts.engine import AlertEvaluator
+from ccpulse.alerts.rules import Thresholds
 from ccpulse.api import named
 from ccpulse.history import INTERVAL_MS, TABLES, HistoryStore, IntervalWriter, period_kpis
 from ccpulse.processors.snapshot import Snapshot
@@ -21,12 +23,16 @@ START = SimConfig().start_ms  # an interval edge
 EDGE = START + 8 * HOUR + 15 * 60_000  # the 8 h window ending here starts at 08:15
 
 
-def replay_into(store: HistoryStore, hours: float = 8.5) -> tuple[Pipeline, Snapshot]:
-    """A simulated floor replayed with the history writer, as ``ccpulse replay --history``;
-    the snapshot is taken at EDGE when event time passes it, as a live scrape would be."""
+def replay_into(store: HistoryStore, hours: float = 8.5, *, alerts: bool = False,
+                ) -> tuple[Pipeline, Snapshot]:
+    """A simulated floor replayed with the history writer, as ``ccpulse replay --history``
+    (``alerts``: with the alert evaluation every 15 s, whose snapshots at interval edges give
+    the staffing rows, as in a worker); the snapshot is taken at EDGE when event time passes
+    it, as a live scrape would be."""
     pipeline = Pipeline()
-    monitor = Monitor(pipeline, history=IntervalWriter(store, pipeline.engine.config.lateness_ms,
-                                                       start_ms=START))
+    monitor = Monitor(pipeline, AlertEvaluator(Thresholds()) if alerts else None,
+                      history=IntervalWriter(store, pipeline.engine.config.lateness_ms,
+                                             start_ms=START))
     config = SimConfig(agents=40, duration_ms=int(hours * HOUR), seed=3, start_ms=START)
     snap: Snapshot | None = None
     for event in Simulator(config).events():
@@ -37,7 +43,8 @@ def replay_into(store: HistoryStore, hours: float = 8.5) -> tuple[Pipeline, Snap
         monitor.before_event(ts)
         pipeline.feed(raw, None, None)
     now = pipeline.engine.max_ts
-    assert now is not None and snap is not None
+    assert now is not None
+    snap = snap or pipeline.snapshot(now)  # a replay shorter than EDGE
     monitor.history.advance(pipeline, now, final=True)  # type: ignore[union-attr]
     return pipeline, snap
 
@@ -186,3 +193,18 @@ def test_a_customer_can_be_purged(replayed: tuple[Path, Snapshot], tmp_path: Pat
     with sqlite3.connect(copy) as conn:
         assert conn.execute("SELECT COUNT(*) FROM ccpulse_interactions WHERE customer = ?",
                             (customer,)).fetchone()[0] == 0
+
+
+def test_the_staffing_plan_at_each_interval_end_is_kept(tmp_path: Path) -> None:
+    """With the alert evaluation running (as in a worker), each interval keeps the live
+    staffing plan of the evaluation at its end: required and staffed agents per queue."""
+    store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
+    replay_into(store, hours=1.5, alerts=True)
+    with sqlite3.connect(tmp_path / "h.db") as conn:
+        rows = conn.execute("SELECT interval_start, queue, channel, required_agents, "
+                            "staffed_agents FROM ccpulse_interval_staffing").fetchall()
+    starts = {row[0] for row in rows}
+    assert starts == set(range(START, START + 5 * INTERVAL_MS, INTERVAL_MS))  # 08:00-09:15
+    queues = {(row[1], row[2]) for row in rows}
+    assert len(rows) == len(starts) * len(queues) and len(queues) >= 3
+    assert all(required > 0 and staffed > 0 for *_, required, staffed in rows)

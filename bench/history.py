@@ -1,0 +1,123 @@
+"""The history store (contract §7.5): what writing intervals costs a replay, and how long a
+30-day team report takes from SQLite and from a real PostgreSQL server.
+
+A simulated day of the floor is replayed twice in-process, without and with the interval
+writer (the ratio is the writer's cost); the day's intervals are then copied to the 29 days
+before it (the report's cost depends on the rows it reads, not on where they came from), and
+the monthly team report (JSON and the HTML page with weekly buckets) and an agent's weekly
+page are timed on each store. A replay of the same 30 days is the alternative a report
+without history would need: 30 times the day's replay time.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from ccpulse.history import PROGRESS, TABLES, HistoryStore, IntervalWriter, period_kpis
+from ccpulse.processors.decode import decode
+from ccpulse.report import DAY_MS, WEEK_MS, history_report
+from ccpulse.runtime import Monitor
+from ccpulse.settings import Settings
+from ccpulse.streams.pipeline import Pipeline
+from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
+from tests.servers import start_postgres
+
+DAYS = 30
+
+
+def _replay(lines: list[bytes], store: HistoryStore | None) -> tuple[float, Pipeline]:
+    pipeline = Pipeline()
+    writer = None if store is None else IntervalWriter(store, pipeline.engine.config.lateness_ms,
+                                                       resume=False)
+    monitor = Monitor(pipeline, history=writer)
+    started = time.perf_counter()
+    for line in lines:
+        decoded = decode(line)
+        monitor.before_event(decoded.ts_ms)  # type: ignore[union-attr]
+        pipeline.feed(line, None, None)
+    now = pipeline.engine.max_ts or 0
+    monitor.advance(now)
+    if writer is not None:
+        writer.advance(pipeline, now, final=True)
+    return time.perf_counter() - started, pipeline
+
+
+def _copy_back(store: HistoryStore, since: int, days: int) -> None:
+    """The rows from ``since`` on (the replayed day) again on each of the ``days - 1`` days
+    before it."""
+    with store.transaction() as db:
+        for name, columns in [(t.name, (*t.keys, *t.values)) for t in TABLES] + [
+                (PROGRESS, ("written_at",))]:
+            listed = ", ".join(columns)
+            for back in range(1, days):
+                db.execute(f"INSERT INTO {name} (interval_start, {listed}) SELECT "
+                           f"interval_start - {back * DAY_MS}, {listed} FROM {name} "
+                           f"WHERE interval_start >= {since}")
+
+
+def _timed(run: Callable[[], object], repeat: int = 3) -> float:
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - started)
+    return round(statistics.median(seconds), 3)
+
+
+def _reports(store: HistoryStore, pipeline: Pipeline, end: int) -> dict[str, float]:
+    team = sorted(pipeline.engine.teams)[0]
+    agent = sorted(pipeline.engine.agents)[0]
+    settings = Settings()
+    month = end - DAYS * DAY_MS
+    return {
+        "team_30d_json_s": _timed(lambda: period_kpis(store, "team", team, month, end)),
+        "team_30d_page_s": _timed(lambda: history_report(
+            store, settings, subject="team", ident=team, start_ms=month, end_ms=end,
+            bucket_ms=WEEK_MS)),
+        "agent_7d_page_s": _timed(lambda: history_report(
+            store, settings, subject="agent", ident=agent, start_ms=end - 7 * DAY_MS,
+            end_ms=end, bucket_ms=DAY_MS)),
+    }
+
+
+def bench_history(agents: int, hours: float) -> dict[str, object]:
+    config = SimConfig(agents=agents, duration_ms=int(hours * HOUR), seed=1)
+    lines = [orjson.dumps(e) for e in Simulator(config).events()]
+    without_s, _ = _replay(lines, None)
+    out: dict[str, object] = {"events": len(lines), "replay_s": round(without_s, 2)}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        sqlite = HistoryStore(f"sqlite:///{work / 'history.db'}").connect()
+        with_s, pipeline = _replay(lines, sqlite)
+        out["replay_with_history_s"] = round(with_s, 2)
+        out["history_writer_cost"] = round(with_s / without_s, 2)
+        end = (config.start_ms + config.duration_ms) // DAY_MS * DAY_MS + DAY_MS
+        rows = 0
+        _copy_back(sqlite, config.start_ms - DAY_MS, DAYS)
+        with sqlite.transaction() as db:
+            for table in TABLES:
+                db.execute(f"SELECT COUNT(*) FROM {table.name}")
+                rows += db.fetchone()[0]
+        out["rows_30d"] = rows
+        out["sqlite"] = _reports(sqlite, pipeline, end)
+        out["sqlite_bytes"] = (work / "history.db").stat().st_size
+        sqlite.close()
+        (work / "pg").mkdir()
+        server = start_postgres(work / "pg")
+        try:
+            url = f"postgresql://ccpulse@127.0.0.1:{server.port}/ccpulse"
+            postgres = HistoryStore(url).connect()
+            _replay(lines, postgres)
+            _copy_back(postgres, config.start_ms - DAY_MS, DAYS)
+            out["postgresql"] = _reports(postgres, pipeline, end)
+            postgres.close()
+        finally:
+            server.stop()
+    out["replay_of_30_days_s"] = round(without_s * DAYS * 24 / hours, 1)  # the alternative
+    return out
