@@ -49,8 +49,7 @@ def _replay(lines: list[bytes], store: HistoryStore | None) -> tuple[float, Pipe
 
 
 def _copy_back(store: HistoryStore, since: int, days: int) -> None:
-    """The rows from ``since`` on (the replayed day) again on each of the ``days - 1`` days
-    before it."""
+    """The rows of the day from ``since`` again on each of the ``days - 1`` days before it."""
     with store.transaction() as db:
         for name, columns in [(t.name, (*t.keys, *t.values)) for t in TABLES] + [
                 (PROGRESS, ("written_at",))]:
@@ -58,7 +57,8 @@ def _copy_back(store: HistoryStore, since: int, days: int) -> None:
             for back in range(1, days):
                 db.execute(f"INSERT INTO {name} (interval_start, {listed}) SELECT "
                            f"interval_start - {back * DAY_MS}, {listed} FROM {name} "
-                           f"WHERE interval_start >= {since}")
+                           f"WHERE interval_start >= {since} AND interval_start < "
+                           f"{since + DAY_MS}")
 
 
 def _timed(run: Callable[[], object], repeat: int = 3) -> float:
@@ -99,7 +99,7 @@ def bench_history(agents: int, hours: float) -> dict[str, object]:
         out["history_writer_cost"] = round(with_s / without_s, 2)
         end = (config.start_ms + config.duration_ms) // DAY_MS * DAY_MS + DAY_MS
         rows = 0
-        _copy_back(sqlite, config.start_ms - DAY_MS, DAYS)
+        _copy_back(sqlite, config.start_ms, DAYS)
         with sqlite.transaction() as db:
             for table in TABLES:
                 db.execute(f"SELECT COUNT(*) FROM {table.name}")
@@ -114,7 +114,7 @@ def bench_history(agents: int, hours: float) -> dict[str, object]:
             url = f"postgresql://ccpulse@127.0.0.1:{server.port}/ccpulse"
             postgres = HistoryStore(url).connect()
             _replay(lines, postgres)
-            _copy_back(postgres, config.start_ms - DAY_MS, DAYS)
+            _copy_back(postgres, config.start_ms, DAYS)
             out["postgresql"] = _reports(postgres, pipeline, end)
             postgres.close()
         finally:
