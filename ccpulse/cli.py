@@ -42,6 +42,7 @@ from ccpulse.streams.kafka_io import ensure_topics, make_producer, produce, real
 from ccpulse.streams.pipeline import Pipeline
 from ccpulse.streams.replay import BadLine, lines, replay, time_range
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
+from ccpulse.web import agent_link
 
 
 def _parse_time(text: str) -> int:
@@ -175,6 +176,15 @@ def _report_parsers(commands: argparse._SubParsersAction) -> None:
     rpt.add_argument("--json", type=Path, help="with --history: write the period's KPIs as "
                      "JSON (contract §7.5; '-' = stdout)")
     rpt.add_argument("--pdf", type=Path, help="also print it to this PDF (needs Chromium)")
+
+    link = commands.add_parser("agent-link", help="print the link to one agent's own page "
+                               "(signed with CCPULSE_WEB_SECRET, expiring)")
+    _common(link)
+    link.add_argument("agent", help="the agent id, as the producers send it")
+    link.add_argument("--days", type=float, default=7, help="how long the link works "
+                      "(default 7)")
+    link.add_argument("--web-url", help="the address people open the pages at (env "
+                      "CCPULSE_WEB_URL; default http://localhost:<metrics port>)")
 
     hist = commands.add_parser("history", help="the history store: delete one customer's "
                                "interaction records (a data-protection request), or purge "
@@ -532,6 +542,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_report(args)
         if args.command == "history":
             return cmd_history(args)
+        if args.command == "agent-link":
+            try:
+                print(agent_link(settings, args.agent, args.days))
+            except ValueError as exc:
+                Console(stderr=True).print(f"[red]{exc}[/]", highlight=False)
+                return 2
+            return 0
         if args.command == "schedules":
             return cmd_schedules(args, settings)
         if args.command == "dashboards":

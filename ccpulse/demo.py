@@ -8,9 +8,10 @@ and alert evaluation, so everything stays consistent whatever the speed.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 from prometheus_client import CollectorRegistry
@@ -27,6 +28,7 @@ from ccpulse.processors.timefmt import format_ms, parse_ms
 from ccpulse.runtime import Monitor
 from ccpulse.settings import Settings
 from ccpulse.streams.simulator import MINUTE, TEAM_SIZE, SimConfig, Simulator, demo_scenarios
+from ccpulse.web import agent_link, web_app
 
 # Only the end of the warm-up is evaluated for alerts: enough for "held 15 min" rules to be
 # in their right state when the view opens, without evaluating hours of history every 15 s.
@@ -73,19 +75,26 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
                                    pipeline.stats, alerts=evaluator, clock_ms=clock,
                                    scorecards=settings.scorecards,
                                    metrics=settings.metrics))
+    if not settings.web_secret:  # agent links of this run only: a new secret each start
+        settings = replace(settings, web_secret=secrets.token_urlsafe(32))
     try:
         server = MetricsServer(registry, settings.metrics_host, settings.metrics_port,
                                lambda: (True, "ok"), settings.metrics_credentials,
-                               api=api(snapshots)).start()
+                               api=api(snapshots),
+                               web=web_app(settings, snapshots, pipeline, evaluator)).start()
     except OSError as exc:
         console.print(f"[red]cannot serve metrics on port {settings.metrics_port}: "
                       f"{exc.strerror}. Pick another with --metrics-port.[/]")
         return 2
+    base = f"http://localhost:{server.port}"
+    link = agent_link(replace(settings, web_url=settings.web_url or base), "agent-00001", 1)
     console.print(f"[bold]ccpulse demo[/]: {options.agents} simulated agents, warming up with "
-                  f"{options.warmup_minutes:.0f} min of history…  metrics: "
-                  f"http://localhost:{server.port}/metrics, one agent's every KPI: "
-                  f"http://localhost:{server.port}/api/v1/agent/agent-00001  (Ctrl-C to stop)",
-                  highlight=False)
+                  f"{options.warmup_minutes:.0f} min of history…\n"
+                  f"  wallboard: {base}/wallboard   (team pages and staffing from there)\n"
+                  f"  metrics:   {base}/metrics   one agent's every KPI: "
+                  f"{base}/api/v1/agent/agent-00001\n"
+                  f"  agent-00001's own page (this run only): {link}\n"
+                  "  Ctrl-C to stop", highlight=False, soft_wrap=True)
     live = Live(console=console, auto_refresh=False) if options.live_view else None
     bands = bands_in_force(settings.thresholds, settings.scorecards.default,
                            settings.engine.service_level_threshold_ms / 1000)

@@ -7,7 +7,8 @@ credentials, ``/metrics`` asks for HTTP basic auth (Prometheus' ``basic_auth`` s
 its input) stay open for orchestrators and say nothing but "ok"/"ready" or what they wait for.
 A process without a readiness of its own (the demo) answers ``/readyz`` as ``/healthz``.
 ``/api/v1/<scope>/<id>`` (:mod:`ccpulse.api`) answers JSON behind the same credentials as
-``/metrics``: it holds the same numbers, and more of them.
+``/metrics``: it holds the same numbers, and more of them. The web pages and their JSON
+(:mod:`ccpulse.web`) say themselves which access they need.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from ccpulse.textformat import render
+from ccpulse.web import LazyResponse, Response, WebApp
 
 HealthCheck = Callable[[], tuple[bool, str]]
 ScopeApi = Callable[[str, str], dict[str, Any] | None]  # (scope, id) -> document or unknown
@@ -36,8 +38,9 @@ class MetricsServer:
 
     def __init__(self, registry: CollectorRegistry, host: str, port: int,
                  health: HealthCheck, credentials: tuple[str, str] | None = None, *,
-                 ready: HealthCheck | None = None, api: ScopeApi | None = None) -> None:
-        handler = _handler(registry, health, credentials, ready or health, api)
+                 ready: HealthCheck | None = None, api: ScopeApi | None = None,
+                 web: WebApp | None = None) -> None:
+        handler = _handler(registry, health, credentials, ready or health, api, web=web)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics",
@@ -58,15 +61,18 @@ class MetricsServer:
 
 def _handler(registry: CollectorRegistry, health: HealthCheck,
              credentials: tuple[str, str] | None, ready: HealthCheck, api: ScopeApi | None,
-             ) -> type[BaseHTTPRequestHandler]:
+             *, web: WebApp | None = None) -> type[BaseHTTPRequestHandler]:
     probes = {"/healthz": health, "/readyz": ready}
     expected = None if credentials is None else (
         "Basic " + base64.b64encode(":".join(credentials).encode()).decode())
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
+            path, _, query = self.path.partition("?")
+            page = web.handle(path, query) if web is not None else None
+            if page is not None:
+                self._page(page)
+            elif path == "/metrics":
                 if self._authorized():
                     self._send(200, CONTENT_TYPE_LATEST, render(registry.collect()))
             elif api is not None and path.startswith(API_PREFIX):
@@ -78,7 +84,21 @@ def _handler(registry: CollectorRegistry, health: HealthCheck,
                            (message + "\n").encode())
             else:
                 self._send(404, "text/plain; charset=utf-8",
-                           b"try /metrics, /healthz, /readyz or /api/v1/agent/ID\n")
+                           b"try /wallboard, /metrics, /healthz, /readyz or "
+                           b"/api/v1/agent/ID\n")
+
+        def _page(self, page: Response) -> None:
+            if page.needs_auth and not self._authorized():
+                return
+            if isinstance(page, LazyResponse):
+                page = page.render()
+            if page.status == 302:
+                self.send_response(302)
+                self.send_header("Location", page.body.decode().strip())
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self._send(page.status, page.content_type, page.body)
 
         def _authorized(self) -> bool:
             """True, or a 401 asking for basic auth has been sent."""
@@ -104,6 +124,8 @@ def _handler(registry: CollectorRegistry, health: HealthCheck,
         def _send(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            # pages name agents: never cached by a shared proxy or kept by a browser
+            self.send_header("Cache-Control", "no-store")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -45,6 +45,7 @@ from ccpulse.streams.kafka_io import make_producer
 from ccpulse.streams.pipeline import Pipeline, PipelineStats
 from ccpulse.streams.redis_log import KEY_PREFIX, log_key, trim_log
 from ccpulse.streams.replica import Replica
+from ccpulse.web import web_app
 
 log = logging.getLogger("ccpulse.worker")
 
@@ -260,7 +261,8 @@ def serve(settings: Settings, reports: Connection) -> None:
         return readiness(health(), consumer, settings.ready_max_lag)
 
     server = MetricsServer(registry, settings.metrics_host, settings.metrics_port, health,
-                           settings.metrics_credentials, ready=ready, api=api(snapshots))
+                           settings.metrics_credentials, ready=ready, api=api(snapshots),
+                           web=web_app(settings, snapshots, pipeline, evaluator))
     server.start()
     replica.start()
     log.info("serving_metrics", extra={"fields": {"port": server.port}})

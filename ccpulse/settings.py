@@ -127,6 +127,10 @@ class Settings:
     history: str | None = field(default=None, repr=False)
     history_retention_days: int = 396  # 13 months of intervals, then purged
     history_records_days: int = 90  # interaction records (they name customer pseudonyms)
+    # Signs agent links (ccpulse agent-link); never shown. None: agent pages are refused.
+    web_secret: str | None = field(default=None, repr=False)
+    # The address people open the pages at (agent-link prints links to it)
+    web_url: str | None = None
     config_path: Path | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -159,6 +163,8 @@ class Settings:
             "data_dir": str(self.data_dir),
             "ready_max_lag": self.ready_max_lag,
             "batch_size": self.batch_size,
+            "history": mask_url(self.history) if self.history else None,
+            "agent_links": "signed" if self.web_secret else "off (set CCPULSE_WEB_SECRET)",
         }
 
 
@@ -232,6 +238,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("history", "CCPULSE_HISTORY_URL", "--history"),
     Option("history_retention_days", "CCPULSE_HISTORY_RETENTION_DAYS", read=_count(1)),
     Option("history_records_days", "CCPULSE_HISTORY_RECORDS_DAYS", read=_count(1)),
+    Option("web_secret", "CCPULSE_WEB_SECRET"),
+    Option("web_url", "CCPULSE_WEB_URL", "--web-url"),
 )
 CONFIG = Option("config", "CCPULSE_CONFIG", "--config")
 

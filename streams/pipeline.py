@@ -18,6 +18,7 @@ from ccpulse.processors.config import EngineConfig
 from ccpulse.processors.decode import Decoded, Rejection, decode
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import PeriodSums, Snapshot, period_sums, snapshot
+from ccpulse.processors.timeline import STATE_NAMES
 
 AGENT_TOPIC = "cc.agent-states"
 INTERACTION_TOPIC = "cc.interactions"
@@ -115,6 +116,20 @@ class Pipeline:
         """Every cell's components over ``(start_ms, end_ms]``: a history interval."""
         with self.lock:
             return period_sums(self.engine, start_ms, end_ms)
+
+    def agent_day(self, agent: str, start_ms: int, end_ms: int,
+                  ) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
+        """An agent's schedule and activity over ``(start_ms, end_ms]``, piece by piece:
+        what an agent's page draws as "schedule against what happened"."""
+        with self.lock:
+            schedule = self.engine.schedules.get(agent)
+            machine = self.engine.agents.get(agent)
+            planned = [] if schedule is None else [
+                (a, b, activity) for a, b, activity, _ in schedule.pieces(start_ms, end_ms)]
+            actual = [] if machine is None else [
+                (a, b, STATE_NAMES[category])
+                for a, b, category, _ in machine.timeline.pieces(start_ms, end_ms)]
+        return planned, actual
 
     def expire(self, now_ms: int) -> None:
         with self.lock:

@@ -47,6 +47,7 @@ def test_the_wheel_installs_one_namespace_under_its_own_name(wheel: Path) -> Non
     for layer in ("processors", "streams", "alerts"):
         assert f"ccpulse/{layer}/__init__.py" in names
     assert "ccpulse/processors/catalogue.py" in names
+    assert {"ccpulse/static/app.js", "ccpulse/static/style.css"} <= set(names)  # the pages
     assert "ccpulse = ccpulse.cli:main" in entry_points
     requires = metadata.get_all("Requires-Dist") or []
     prometheus = next(r for r in requires if r.startswith("prometheus-client"))

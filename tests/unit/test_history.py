@@ -15,7 +15,9 @@ from ccpulse.api import named
 from ccpulse.history import INTERVAL_MS, TABLES, HistoryStore, IntervalWriter, period_kpis
 from ccpulse.processors.snapshot import Snapshot
 from ccpulse.processors.timefmt import format_ms
+from ccpulse.report import build_report, history_report
 from ccpulse.runtime import Monitor
+from ccpulse.settings import Settings
 from ccpulse.streams.pipeline import Pipeline
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 
@@ -208,3 +210,28 @@ def test_the_staffing_plan_at_each_interval_end_is_kept(tmp_path: Path) -> None:
     queues = {(row[1], row[2]) for row in rows}
     assert len(rows) == len(starts) * len(queues) and len(queues) >= 3
     assert all(required > 0 and staffed > 0 for *_, required, staffed in rows)
+
+
+def test_a_coaching_page_from_history_equals_one_from_the_event_log(
+        replayed: tuple[Path, Snapshot], tmp_path: Path) -> None:
+    """``report --history`` builds the page from intervals; ``report EVENTS`` replays the
+    log: for a period of whole intervals the KPIs, the card and the trend agree."""
+    path, _ = replayed
+    events = tmp_path / "day.jsonl"
+    config = SimConfig(agents=40, duration_ms=int(8.5 * HOUR), seed=3, start_ms=START)
+    events.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in Simulator(config).events()))
+    settings = Settings()
+    store = HistoryStore(f"sqlite:///{path}")
+    for subject, ident in (("agent", "agent-00007"), ("team", "team-002")):
+        period = {"subject": subject, "ident": ident, "start_ms": EDGE - 8 * HOUR,
+                  "end_ms": EDGE, "bucket_ms": 2 * HOUR}
+        live, stored = build_report(events, settings, **period), history_report(
+            store, settings, **period)
+        assert stored.team == live.team and stored.kpis.keys() == live.kpis.keys()
+        for key, value in live.kpis.items():
+            assert stored.kpis[key] == pytest.approx(value, rel=1e-9), (subject, key)
+        assert stored.card.score == pytest.approx(live.card.score, rel=1e-9)
+        assert [b.end_ms for b in stored.trend] == [b.end_ms for b in live.trend]
+        for mine, theirs in zip(stored.trend, live.trend, strict=True):
+            assert mine.kpis.keys() == theirs.kpis.keys()
+        assert stored.focus == live.focus and stored.wins == live.wins
