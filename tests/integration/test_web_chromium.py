@@ -5,7 +5,9 @@ kept in ``artifacts/screenshots/`` (git-ignored) for people to look at."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -27,7 +29,7 @@ from ccpulse.streams.pipeline import Pipeline
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 from ccpulse.tokens import AgentLinks
 from ccpulse.web import WebApp
-from tests.live import http_get
+from tests.live import WorkerProcess, http_get, recent_shift, send, wait_for
 from tests.servers import ROOT
 
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
@@ -186,3 +188,30 @@ def test_team_staffing_and_agent_pages_render(
     assert "Schedule against what happened" in mine
     others = members - {agent}
     assert not any(other in mine for other in others)  # an agent's page names no colleague
+
+
+def test_a_workers_pages_and_an_agent_link_from_the_command_line(
+        worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: str,
+        topics: dict[str, str], tmp_path: Path) -> None:
+    """A real worker fed from Kafka serves the pages; `ccpulse agent-link` (same secret)
+    prints a link Chromium opens on that agent's page, and the other agents' links are
+    refused on it."""
+    worker = worker_factory(CCPULSE_WEB_SECRET=SECRET)
+    send(recent_shift(tmp_path / "shift.jsonl", agents=12, minutes=30, seed=4),
+         kafka_bootstrap, topics)
+    worker.wait_healthy()
+
+    def floor_has_teams() -> bool:
+        status, body = worker.get("/api/v1/floor")
+        return status == 200 and bool(orjson.loads(body)["teams"])
+
+    wait_for(floor_has_teams, 90, "teams on the wallboard")
+    base = f"http://127.0.0.1:{worker.port}"
+    env = {**os.environ, "CCPULSE_WEB_SECRET": SECRET, "CCPULSE_WEB_URL": base}
+    link = subprocess.run([sys.executable, "-m", "ccpulse", "agent-link", "agent-00002"],
+                          capture_output=True, text=True, check=True, env=env).stdout.strip()
+    assert link.startswith(f"{base}/agent/agent-00002?t=")
+    page = browse(link, ARTIFACTS / "worker-agent.png")
+    assert 'data-loaded="yes"' in page and "agent-00002" in page
+    other = link.replace("/agent/agent-00002?", "/agent/agent-00003?")
+    assert worker.get(other.removeprefix(base))[0] == 403
