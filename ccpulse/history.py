@@ -29,7 +29,7 @@ import psycopg
 from ccpulse.api import named
 from ccpulse.processors.catalogue import AGENT, CHANNEL, QUEUE, TEAM
 from ccpulse.processors.decode import Decoded
-from ccpulse.processors.engine import Interaction
+from ccpulse.processors.engine import Interaction, wrap_parts
 from ccpulse.processors.events import InteractionWrapped
 from ccpulse.processors.measures import Abandon, Answer, Contact, QueueAnswer, Survey, Wrap
 from ccpulse.processors.schedule import Adherence
@@ -354,9 +354,7 @@ def _record(wrap: InteractionWrapped, rec: Interaction) -> tuple:
     answered, ended, wrapped = rec.answered_ms, rec.ended_ms, rec.wrapped_ms
     handle = talk = hold = acw = None
     if answered is not None and wrapped is not None:
-        end = ended if ended is not None else wrapped
-        handle, hold = wrapped - answered, rec.hold_ms
-        talk, acw = end - answered - rec.hold_ms, wrapped - end
+        _, handle, talk, hold, acw = wrap_parts(rec, wrapped)  # as the KPIs count them
     wait = answered - rec.queued_ms if answered is not None and rec.queued_ms is not None \
         else None
     return (wrap.interaction_id, agent, team, queue, channel, wrap.category,

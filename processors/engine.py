@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from bisect import insort
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -67,8 +68,9 @@ class Interaction:
     abandoned_ms: int | None = None
     ended_ms: int | None = None
     wrapped_ms: int | None = None
-    hold_started_ms: int | None = None
-    hold_ms: int = 0
+    # Hold starts (+1) and ends (-1) in time order, whatever order they arrived in: the hold
+    # time of the interaction follows from them (see hold_ms), so a late one corrects it.
+    hold_marks: list[tuple[int, int]] | None = None
     repeat: bool | None = None  # repeat contact? re-decided when an earlier contact turns up
     seen_ts: int | None = None  # where the contact stands in its customer's history
     # Where the interaction was counted, to correct those counts later: the cell and, for the
@@ -79,6 +81,9 @@ class Interaction:
     abandon_cell: Cell | None = None  # (queue, channel) the abandon was counted in
     answer_cell: Cell | None = None  # (agent, team, queue, channel)
     wrap_cell: Cell | None = None  # (agent, team, queue, channel)
+    # A wrap counted before its answer arrived: its vector, to count it again as handled in
+    # the queue and channel the answer names (kept for those wraps only: they are rare).
+    pending_wrap: Vector | None = None
 
 
 class KpiEngine:
@@ -413,6 +418,28 @@ class KpiEngine:
             "answer", (ev.agent_id, self._team_at(machine, ts), ev.queue_id, ev.channel), ts,
             (1, has_customer, repeat, gap or 0, 0 if gap is None else 1))
         self._join_wait(rec, iid)
+        if rec.pending_wrap is not None:
+            self._recount_wrap(rec)
+
+    def _recount_wrap(self, rec: Interaction) -> None:
+        """The answer of an interaction already wrapped has arrived (within the lateness
+        limit, e.g. 2 ms after the wrap from another partition): count the wrap again as a
+        handled one, in the queue and channel now known, as an in-order run counted it.
+        Found by the out-of-order property test."""
+        old, rec.pending_wrap = rec.pending_wrap, None
+        wrapped, cell, answered = rec.wrapped_ms, rec.wrap_cell, rec.answered_ms
+        if old is None or wrapped is None or cell is None or answered is None \
+                or answered > wrapped:
+            return  # an answer after the wrap in event time: the wrap stays unhandled
+        self._count("wrap", cell, wrapped, tuple(-v for v in old))
+        handled, handle, talk, hold, acw = wrap_parts(rec, wrapped)
+        new = list(old)
+        new[Wrap.HANDLED], new[Wrap.HANDLE_MS], new[Wrap.TALK_MS] = handled, handle, talk
+        new[Wrap.HOLD_MS], new[Wrap.ACW_MS] = hold, acw
+        new[Wrap.EMOTIONAL_HANDLED] = old[Wrap.EMOTIONAL]
+        new[Wrap.EMOTIONAL_HANDLE_MS] = old[Wrap.EMOTIONAL] * handle
+        key = (cell[0], cell[1], rec.queue_id or UNKNOWN_QUEUE, rec.channel or UNKNOWN_CHANNEL)
+        rec.wrap_cell = self._count("wrap", key, wrapped, tuple(new))
 
     def _on_schedule(self, ev: SchedulePublished, ts: int) -> None:
         self._team_only(ev.agent_id, ev.team_id, ts)
@@ -423,21 +450,47 @@ class KpiEngine:
 
     def _on_hold_started(self, ev: HoldStarted, ts: int) -> None:
         self._team_only(ev.agent_id, ev.team_id, ts)
-        rec = self._record(ev.interaction_id, ts)
-        if rec.hold_started_ms is None:
-            rec.hold_started_ms = ts
-            self.on_hold[ev.interaction_id] = (ev.agent_id, ts)
+        self._hold_mark(ev.interaction_id, ev.agent_id, ts, 1)
 
     def _on_hold_ended(self, ev: HoldEnded, ts: int) -> None:
         self._team_only(ev.agent_id, ev.team_id, ts)
-        rec = self._record(ev.interaction_id, ts)
-        self._close_hold(ev.interaction_id, rec, ts)
+        self._hold_mark(ev.interaction_id, ev.agent_id, ts, -1)
 
-    def _close_hold(self, iid: str, rec: Interaction, ts: int) -> None:
-        if rec.hold_started_ms is not None:
-            rec.hold_ms += max(ts - rec.hold_started_ms, 0)
-            rec.hold_started_ms = None
+    def _hold_mark(self, iid: str, agent: str, ts: int, kind: int) -> None:
+        rec = self._record(iid, ts)
+        with self._wrap_corrected(rec):
+            insort(rec.hold_marks if rec.hold_marks is not None
+                   else self._new_marks(rec), (ts, kind))
+        started = open_hold(rec)
+        if started is not None and rec.ended_ms is None and rec.wrapped_ms is None:
+            self.on_hold[iid] = (agent, started)
+        else:
             self.on_hold.pop(iid, None)
+
+    @staticmethod
+    def _new_marks(rec: Interaction) -> list[tuple[int, int]]:
+        rec.hold_marks = []
+        return rec.hold_marks
+
+    @contextmanager
+    def _wrap_corrected(self, rec: Interaction) -> Iterator[None]:
+        """Around a change of an interaction's end or holds: if its wrap was already counted
+        as handled, move its talk, hold and after-call work to what they are now (a late
+        event within the lateness limit: the numbers equal an in-order run's)."""
+        counted = rec.wrap_cell is not None and rec.wrapped_ms is not None \
+            and rec.pending_wrap is None and rec.answered_ms is not None
+        before = wrap_parts(rec, rec.wrapped_ms) if counted else None  # type: ignore[arg-type]
+        yield
+        if before is not None:
+            after = wrap_parts(rec, rec.wrapped_ms)  # type: ignore[arg-type]
+            if after != before:
+                delta = [0] * WIDTH["wrap"]
+                for index, old, new in zip((Wrap.HANDLED, Wrap.HANDLE_MS, Wrap.TALK_MS,
+                                            Wrap.HOLD_MS, Wrap.ACW_MS), before, after,
+                                           strict=True):
+                    delta[index] = new - old
+                self._count("wrap", rec.wrap_cell, rec.wrapped_ms,  # type: ignore[arg-type]
+                            tuple(delta))
 
     def holds_by_agent(self) -> dict[str, int]:
         """Per agent with an interaction on hold now, when the oldest of its holds began."""
@@ -458,17 +511,13 @@ class KpiEngine:
 
     def _on_ended(self, ev: InteractionEnded, ts: int) -> None:
         rec = self._record(ev.interaction_id, ts)
-        self._close_hold(ev.interaction_id, rec, ts)
-        if rec.ended_ms is None:
-            rec.ended_ms = ts
-            wrapped = rec.wrapped_ms
-            if rec.wrap_cell is not None and wrapped is not None and rec.answered_ms is not None:
-                # Wrapped before this arrived: it was counted as all talk, no ACW. Move the
-                # after-call work where it belongs.
-                acw = wrapped - ts
-                delta = [0] * WIDTH["wrap"]
-                delta[Wrap.TALK_MS], delta[Wrap.ACW_MS] = -acw, acw
-                self._count("wrap", rec.wrap_cell, wrapped, tuple(delta))
+        if rec.ended_ms is None and rec.wrapped_ms is None:
+            rec.ended_ms = ts  # the usual order: nothing counted yet to correct
+        elif rec.ended_ms is None:
+            # wrapped before this arrived: counted as all talk, no ACW, holds to the wrap
+            with self._wrap_corrected(rec):
+                rec.ended_ms = ts
+        self.on_hold.pop(ev.interaction_id, None)
         machine = self.agent(ev.agent_id)
         weight = self._weight(machine, rec.channel)
         self._transition(
@@ -484,21 +533,15 @@ class KpiEngine:
         if rec.wrapped_ms is not None:
             return  # wrapped twice under different event ids: the outcome counts once
         rec.wrapped_ms = ts
-        self._close_hold(iid, rec, rec.ended_ms if rec.ended_ms is not None else ts)
-        handled = handle = talk = acw = 0
-        if rec.answered_ms is not None:
-            ended = rec.ended_ms if rec.ended_ms is not None else ts
-            handled = 1
-            handle = ts - rec.answered_ms
-            talk = ended - rec.answered_ms - rec.hold_ms
-            acw = ts - ended
+        self.on_hold.pop(iid, None)
+        handled, handle, talk, hold, acw = wrap_parts(rec, ts)
         emotional = 1 if ev.emotional else 0
         values = (
             1,
             handled,
             handle,
             talk,
-            rec.hold_ms if handled else 0,
+            hold,
             acw,
             1 if ev.resolved else 0,
             1 if ev.sale else 0,
@@ -521,6 +564,8 @@ class KpiEngine:
             rec.channel or UNKNOWN_CHANNEL,
         )
         rec.wrap_cell = self._count("wrap", key, ts, values)
+        if not handled:
+            rec.pending_wrap = values  # its answer may still be on its way
 
     def _on_survey(self, ev: InteractionSurvey, ts: int) -> None:
         self._team_only(ev.agent_id, ev.team_id, ts)
@@ -550,6 +595,43 @@ def _last_contact(history: list[tuple[int, str]] | int) -> int:
     if isinstance(history, int):
         return history
     return history[-1][0] if history else 0
+
+
+def hold_ms(rec: Interaction, stop: int) -> int:
+    """Time on hold up to ``stop`` (the end, else the wrap): each start to the next end, in
+    time order; a hold with no end yet lasts to ``stop``."""
+    total, opened = 0, None
+    for ts, kind in rec.hold_marks or ():
+        if ts > stop:
+            break
+        if kind > 0 and opened is None:
+            opened = ts
+        elif kind < 0 and opened is not None:
+            total += ts - opened
+            opened = None
+    return total + (stop - opened if opened is not None else 0)
+
+
+def open_hold(rec: Interaction) -> int | None:
+    """When the hold going on after every mark began; None if none is."""
+    opened = None
+    for ts, kind in rec.hold_marks or ():
+        if kind > 0 and opened is None:
+            opened = ts
+        elif kind < 0:
+            opened = None
+    return opened
+
+
+def wrap_parts(rec: Interaction, wrapped: int) -> tuple[int, int, int, int, int]:
+    """(handled, handle, talk, hold, after-call work) of a wrap at ``wrapped``, from what is
+    known of the interaction now; zeros without an answer (no handle time is known)."""
+    answered = rec.answered_ms
+    if answered is None:
+        return 0, 0, 0, 0, 0
+    ended = rec.ended_ms if rec.ended_ms is not None else wrapped
+    hold = hold_ms(rec, ended)
+    return 1, wrapped - answered, ended - answered - hold, hold, wrapped - ended
 
 
 def _drop_oldest(entries: dict, horizon: int, time_of: Callable[[Any], int]) -> None:
