@@ -70,9 +70,10 @@ def _timed(run: Callable[[], object], repeat: int = 3) -> float:
     return round(statistics.median(seconds), 3)
 
 
-def _reports(store: HistoryStore, pipeline: Pipeline, end: int) -> dict[str, float]:
-    team = sorted(pipeline.engine.teams)[0]
-    agent = sorted(pipeline.engine.agents)[0]
+def _reports(store: HistoryStore, end: int) -> dict[str, float]:
+    with store.transaction() as db:
+        db.execute("SELECT team, agent FROM ccpulse_interval_time ORDER BY team, agent LIMIT 1")
+        team, agent = db.fetchone()
     settings = Settings()
     month = end - DAYS * DAY_MS
     return {
@@ -94,7 +95,7 @@ def bench_history(agents: int, hours: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         sqlite = HistoryStore(f"sqlite:///{work / 'history.db'}").connect()
-        with_s, pipeline = _replay(lines, sqlite)
+        with_s, _ = _replay(lines, sqlite)
         out["replay_with_history_s"] = round(with_s, 2)
         out["history_writer_cost"] = round(with_s / without_s, 2)
         end = (config.start_ms + config.duration_ms) // DAY_MS * DAY_MS + DAY_MS
@@ -105,7 +106,7 @@ def bench_history(agents: int, hours: float) -> dict[str, object]:
                 db.execute(f"SELECT COUNT(*) FROM {table.name}")
                 rows += db.fetchone()[0]
         out["rows_30d"] = rows
-        out["sqlite"] = _reports(sqlite, pipeline, end)
+        out["sqlite"] = _reports(sqlite, end)
         out["sqlite_bytes"] = (work / "history.db").stat().st_size
         sqlite.close()
         (work / "pg").mkdir()
@@ -115,7 +116,7 @@ def bench_history(agents: int, hours: float) -> dict[str, object]:
             postgres = HistoryStore(url).connect()
             _replay(lines, postgres)
             _copy_back(postgres, config.start_ms, DAYS)
-            out["postgresql"] = _reports(postgres, pipeline, end)
+            out["postgresql"] = _reports(postgres, end)
             postgres.close()
         finally:
             server.stop()

@@ -11,6 +11,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -544,7 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_history(args)
         if args.command == "agent-link":
             try:
-                print(agent_link(settings, args.agent, args.days))
+                chosen = replace(settings, web_url=args.web_url or settings.web_url)
+                print(agent_link(chosen, args.agent, args.days))
             except ValueError as exc:
                 Console(stderr=True).print(f"[red]{exc}[/]", highlight=False)
                 return 2

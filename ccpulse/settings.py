@@ -239,7 +239,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("history_retention_days", "CCPULSE_HISTORY_RETENTION_DAYS", read=_count(1)),
     Option("history_records_days", "CCPULSE_HISTORY_RECORDS_DAYS", read=_count(1)),
     Option("web_secret", "CCPULSE_WEB_SECRET"),
-    Option("web_url", "CCPULSE_WEB_URL", "--web-url"),
+    Option("web_url", "CCPULSE_WEB_URL"),  # agent-link's --web-url overrides it
 )
 CONFIG = Option("config", "CCPULSE_CONFIG", "--config")
 
