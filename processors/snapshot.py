@@ -23,7 +23,14 @@ from ccpulse.processors.kpis import (
     wrap_kpis,
 )
 from ccpulse.processors.measures import WIDTH, Wrap
-from ccpulse.processors.schedule import ADHERENT, OFFLINE, WORK, Adherence, measure
+from ccpulse.processors.schedule import (
+    ADHERENT,
+    AVAILABLE,
+    OFFLINE,
+    WORK,
+    Adherence,
+    measure_windows,
+)
 from ccpulse.processors.series import Vector, add
 from ccpulse.processors.staffing import QueueChannel, QueueStaffing, staffing
 from ccpulse.processors.timeline import STATE_NAMES, ZERO_TIME
@@ -113,8 +120,11 @@ def _zero(family: str) -> Vector:
     return (0,) * WIDTH[family]
 
 
-def period_sums(engine: KpiEngine, start: int, end: int) -> PeriodSums:
-    """Every cell's components over ``(start, end]``; cells with nothing in it are left out."""
+def period_sums(engine: KpiEngine, start: int, end: int,
+                adherence: dict[tuple[str, str | None], Adherence] | None = None,
+                ) -> PeriodSums:
+    """Every cell's components over ``(start, end]``; cells with nothing in it are left out.
+    ``adherence``: already measured (:func:`adherence_windows`), else measured here."""
     out = PeriodSums()
     for agent_id, machine in engine.agents.items():
         for team, vector in machine.timeline.window(start, end):
@@ -125,18 +135,29 @@ def period_sums(engine: KpiEngine, start: int, end: int) -> PeriodSums:
             vector = series.window(start, end)
             if vector is not None and any(vector):  # not a count a correction took back
                 target[key] = vector
+    out.adherence = adherence if adherence is not None else adherence_windows(
+        engine, end, [end - start])[0]
+    return out
+
+
+def adherence_windows(engine: KpiEngine, end: int, lengths: list[int],
+                      ) -> list[dict[tuple[str, str | None], Adherence]]:
+    """Every scheduled agent's adherence sums per team, for windows of ``lengths`` ending at
+    ``end``: one walk of each agent's pieces for all of them."""
+    widest = max(lengths)
+    starts: list[int | None] = [end - length for length in lengths]
+    out: list[dict[tuple[str, str | None], Adherence]] = [{} for _ in lengths]
     for agent_id, schedule in engine.schedules.items():
         machine = engine.agents.get(agent_id)
         if machine is None:
             continue
-        per_team = measure(schedule.pieces(start, end), machine.timeline.pieces(start, end))
-        for team, sums in per_team.items():
-            out.adherence[(agent_id, team)] = sums
+        measured = measure_windows(schedule.pieces(end - widest, end),
+                                   machine.timeline.pieces(end - widest, end, AVAILABLE),
+                                   starts)
+        for window, per_team in zip(out, measured, strict=True):
+            for team, sums in per_team.items():
+                window[(agent_id, team)] = sums
     return out
-
-
-def _window(engine: KpiEngine, start: int, end: int) -> WindowKpis:
-    return window_kpis(period_sums(engine, start, end))
 
 
 def window_kpis(period: PeriodSums) -> WindowKpis:
@@ -238,9 +259,11 @@ def _adherence(pieces: dict[tuple[str, str | None], Adherence], out: WindowKpis)
 
 def snapshot(engine: KpiEngine, now: int) -> Snapshot:
     """KPIs of every window ending at ``now`` (inclusive), and the current agent states."""
-    windows = {
-        name: _window(engine, now - length, now) for name, length in engine.config.windows.items()
-    }
+    lengths = engine.config.windows
+    adherence = dict(zip(lengths, adherence_windows(engine, now, list(lengths.values())),
+                         strict=True))
+    windows = {name: window_kpis(period_sums(engine, now - length, now, adherence[name]))
+               for name, length in lengths.items()}
     agents: dict[str, AgentNow] = {}
     team_states: dict[str, Counter[str]] = {}
     holds = engine.holds_by_agent()

@@ -10,7 +10,7 @@ activity up to any instant ``t`` is one binary search away, and a window ``(star
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 
 from ccpulse.processors.series import Vector, add, sub
 
@@ -162,10 +162,14 @@ class Timeline:
             per_team[team] = add(per_team[team], piece) if team in per_team else piece
         return list(per_team.items())
 
-    def pieces(self, start: int, end: int) -> list[tuple[int, int, int, str | None]]:
+    def pieces(self, start: int, end: int, alike: frozenset[int] = frozenset(),
+               ) -> list[tuple[int, int, int, str | None]]:
         """``(a, b, category, team)`` covering ``(start, end]`` piece by piece; before the
-        first segment the agent was logged out, of a team we did not know (None)."""
-        starts = self.starts
+        first segment the agent was logged out, of a team we did not know (None).
+        Consecutive segments of the same team whose categories are both in ``alike`` come
+        as one piece (adherence cannot tell handling, ACW and idle apart: an 8-hour window
+        is then a dozen pieces, not hundreds)."""
+        starts, cats, teams = self.starts, self.cats, self.teams
         out: list[tuple[int, int, int, str | None]] = []
         first = self._segment_at(start)
         if first < 0:
@@ -173,13 +177,23 @@ class Timeline:
             if head > start:
                 out.append((start, head, LOGGED_OUT, None))
             first = 0
-        for i in range(first, len(starts)):
-            a = max(starts[i], start)
-            if a >= end:
-                break
-            b = min(starts[i + 1], end) if i + 1 < len(starts) else end
-            if b > a:
-                out.append((a, b, self.cats[i], self.teams[i]))
+        last = bisect_left(starts, end)  # segments from ``first`` to before ``last`` start < end
+        if first >= last:
+            return out
+        # one pass over slices (no per-segment index lookups): edges clipped to the window
+        bounds = list(starts[first + 1:last])
+        ends = [*bounds, end]
+        begins = [max(starts[first], start), *bounds]
+        for a, b, category, team in zip(begins, ends, cats[first:last], teams[first:last],
+                                        strict=True):
+            if b <= a:
+                continue
+            if out and category in alike:
+                x, _, previous, previous_team = out[-1]
+                if previous in alike and previous_team == team:
+                    out[-1] = (x, b, previous, team)
+                    continue
+            out.append((a, b, category, team))
         return out
 
     def category_at(self, t: int) -> int:
