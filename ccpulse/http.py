@@ -24,7 +24,7 @@ from urllib.parse import unquote
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
-from ccpulse.textformat import render
+from ccpulse.textformat import Exposition
 from ccpulse.web import LazyResponse, Response, WebApp
 
 HealthCheck = Callable[[], tuple[bool, str]]
@@ -63,6 +63,8 @@ def _handler(registry: CollectorRegistry, health: HealthCheck,
              credentials: tuple[str, str] | None, ready: HealthCheck, api: ScopeApi | None,
              *, web: WebApp | None = None) -> type[BaseHTTPRequestHandler]:
     probes = {"/healthz": health, "/readyz": ready}
+    exposition = Exposition()  # label text kept between scrapes
+    scraping = threading.Lock()
     expected = None if credentials is None else (
         "Basic " + base64.b64encode(":".join(credentials).encode()).decode())
 
@@ -74,7 +76,9 @@ def _handler(registry: CollectorRegistry, health: HealthCheck,
                 self._page(page)
             elif path == "/metrics":
                 if self._authorized():
-                    self._send(200, CONTENT_TYPE_LATEST, render(registry.collect()))
+                    with scraping:  # one scrape at a time: they share the kept text
+                        body = exposition.render(registry.collect())
+                    self._send(200, CONTENT_TYPE_LATEST, body)
             elif api is not None and path.startswith(API_PREFIX):
                 if self._authorized():
                     self._api(path.removeprefix(API_PREFIX))

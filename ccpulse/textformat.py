@@ -85,7 +85,7 @@ def _escape_help(text: str) -> str:
 
 
 class _Renderer:
-    """Caches of one scrape: rendered label sets and escaped names."""
+    """Caches of rendered label sets and escaped names."""
 
     def __init__(self) -> None:
         self._labels: dict[tuple[tuple[str, str], ...], str] = {}
@@ -94,6 +94,11 @@ class _Renderer:
         self._orders: dict[tuple[str, ...], list[int]] = {}  # label names -> sorted positions
         self._pairs: dict[tuple[str, str], str] = {}
         self._names: dict[str, str] = {}
+
+    def size(self) -> int:
+        """Rendered label sets and pairs held."""
+        return (len(self._labels) + len(self._pairs)
+                + sum(len(sets) for sets in self._sets.values()))
 
     def name(self, name: str) -> str:
         escaped = self._names.get(name)
@@ -175,8 +180,23 @@ class _Renderer:
 
 def render(metrics: Iterable[Metric]) -> bytes:
     """The text format (0.0.4) of ``metrics``, e.g. ``render(registry.collect())``."""
-    renderer = _Renderer()
-    out: list[str] = []
-    for metric in metrics:
-        renderer.family(metric, out)
-    return "".join(out).encode("utf-8")
+    return Exposition().render(metrics)
+
+
+class Exposition:
+    """Renders scrape after scrape, keeping the rendered label sets between them: the same
+    agents, teams and windows come back every 15 s, so a scrape formats only what is new
+    (label text rendered once per series and kept, as issue 19 asked). The caches are
+    dropped when they hold more than twice the lines of the last scrape, so agents who left
+    do not accumulate. Not thread-safe: the server renders one scrape at a time."""
+
+    def __init__(self) -> None:
+        self._renderer = _Renderer()
+
+    def render(self, metrics: Iterable[Metric]) -> bytes:
+        out: list[str] = []
+        for metric in metrics:
+            self._renderer.family(metric, out)
+        if self._renderer.size() > 2 * len(out) + 1000:
+            self._renderer = _Renderer()
+        return "".join(out).encode("utf-8")

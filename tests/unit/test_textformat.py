@@ -22,7 +22,7 @@ from ccpulse.exporter import KpiCollector, MetricsConfig
 from ccpulse.processors import catalogue
 from ccpulse.streams.pipeline import Pipeline
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
-from ccpulse.textformat import LabelledGauge, render
+from ccpulse.textformat import Exposition, LabelledGauge, render
 
 AWKWARD = ['plain', 'quote " in', 'back\\slash', 'new\nline', '"}', 'ünïcödé ✓', '', '{x="1"}']
 
@@ -97,3 +97,22 @@ def test_a_labelled_gauge_refuses_rows_with_the_wrong_number_of_labels() -> None
     with pytest.raises(ValueError, match="has labels"):
         gauge.add_metric(["only one"], 1.0)
     assert gauge.rows == []
+
+
+def test_kept_label_text_renders_scrape_after_scrape_the_same() -> None:
+    """An Exposition keeps label text between scrapes: each scrape still equals a fresh
+    render (values change, label sets come and go), and its caches are dropped once they
+    hold more than twice a scrape's lines."""
+    scrape = [0]
+
+    class Churn:
+        def collect(self) -> list[Metric]:
+            gauge = LabelledGauge("churn", "agents come and go", labels=["agent", "window"])
+            for agent in range(scrape[0] * 700, scrape[0] * 700 + 1000):
+                gauge.add_metric([f"a{agent}", "1h"], agent / 7 + scrape[0])
+            return [gauge]
+
+    kept = Exposition()
+    for scrape[0] in range(6):
+        assert kept.render(Churn().collect()) == render(Churn().collect())
+        assert kept._renderer.size() <= 2 * 1001 + 1000
