@@ -7,6 +7,7 @@ The composition root: settings are resolved here, adapters are built here, and t
 from __future__ import annotations
 
 import argparse
+import signal
 import sqlite3
 import sys
 import time
@@ -480,6 +481,9 @@ def _history_report(args: argparse.Namespace, settings: Settings, err: Console) 
                                     start_ms=start, end_ms=end, bucket_ms=bucket)
             args.out.write_text(render(report), encoding="utf-8")
             err.print(f"wrote {args.out}", highlight=False)
+            if args.pdf:
+                print_pdf(args.out, args.pdf)
+                err.print(f"wrote {args.pdf}", highlight=False)
     finally:
         store.close()
     return 0
@@ -512,7 +516,18 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM (``docker stop``, a supervisor) stop the demo cleanly, also when a
+    shell started it in the background with SIGINT ignored."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    _stop_on_signals()
     settings = _settings(args)
     console = Console()
     monitor = _monitor(settings, [ConsoleNotifier(console)], alerts=True)

@@ -164,7 +164,7 @@ class Settings:
             "ready_max_lag": self.ready_max_lag,
             "batch_size": self.batch_size,
             "history": mask_url(self.history) if self.history else None,
-            "agent_links": "signed" if self.web_secret else "off (set CCPULSE_WEB_SECRET)",
+            "agent_links": "on" if self.web_secret else "off",
         }
 
 
