@@ -38,6 +38,7 @@ from ccpulse.processors.snapshot import snapshot
 from ccpulse.runtime import EXPIRE_EVERY_MS, tune_gc
 from ccpulse.sharding import AgentShards
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
+from ccpulse.textformat import Exposition
 
 SIZES = {"S": 500, "M": 5_000, "L": 50_000}
 PARTITIONS = 8  # of the agent-state topic, for --workers (ccpulse worker's default)
@@ -135,6 +136,11 @@ def bench_scrape(agents: int, hours: float, workers: int = 1) -> dict[str, objec
         return seconds, body[0]
 
     scrape_s, body = scrape(MetricsConfig())
+    # a worker's /metrics from its second scrape on: the label text of the first is kept
+    kept = Exposition()
+    kept.render(KpiCollector(lambda: snapshot(engine, now), metrics=MetricsConfig()).collect())
+    _, kept_s = rate(1, lambda: kept.render(KpiCollector(
+        lambda: snapshot(engine, now), metrics=MetricsConfig()).collect()))
     every_s, every = scrape(MetricsConfig(agent_series("all"), agent_channels=True))
     sharded: dict[str, object] = {}
     if workers > 1:
@@ -149,6 +155,7 @@ def bench_scrape(agents: int, hours: float, workers: int = 1) -> dict[str, objec
                    "slowest_worker_vs_one": round(
                        max(float(w["scrape_s"]) for w in per_worker) / scrape_s, 2)}
     return {"agents": agents, "snapshot_s": round(snap_s, 3), "scrape_s": round(scrape_s, 3),
+            "scrape_kept_s": round(kept_s, 3),
             "exposition_bytes": len(body), "series_per_agent": series_per_agent(body, agents),
             "every_series": {"scrape_s": round(every_s, 3), "exposition_bytes": len(every),
                              "series_per_agent": series_per_agent(every, agents)},

@@ -7,7 +7,9 @@ Starts its own single-node Kafka and redis-server on loopback (the test suite's 
 - **throughput**: a backlog of simulated events is produced to both input topics; a bare
   aiokafka consumer reads it all (the baseline: what the client library alone does on this
   broker), a bare faust agent reads it all (:mod:`bench.bare_faust`: what the stream
-  framework alone delivers), then one ``ccpulse worker`` consumes it into Redis; events/s of
+  framework alone delivers), a librdkafka consumer (confluent-kafka, batches of 5,000, each
+  value decoded: what a user might write instead of a framework), then one ``ccpulse
+  worker`` consumes it into Redis; events/s of
   each, from the first event on (start-up apart, reported separately), and the ratios.
 - **recovery**: the caught-up worker is killed (-9), a further backlog of events is produced,
   and a new worker is started: seconds from its start to the backlog in Redis. Twice: a new
@@ -42,6 +44,7 @@ from pathlib import Path
 import orjson
 import redis
 from aiokafka import AIOKafkaConsumer
+from confluent_kafka import Consumer
 from kafka.errors import KafkaTimeoutError
 
 from bench.procfs import rss_kib
@@ -112,6 +115,28 @@ async def _bare_consume(bootstrap: str, count: int) -> float:
         return time.perf_counter() - started
     finally:
         await consumer.stop()
+
+
+def _bare_confluent(bootstrap: str, count: int) -> float:
+    """What a user might write instead of a stream framework: librdkafka's consumer
+    (confluent-kafka) in batches, decoding each value as JSON."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"conf-{time.time_ns()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([AGENT_TOPIC, INTERACTION_TOPIC, SCHEDULE_TOPIC])
+    seen = 0
+    started: float | None = None
+    try:
+        while seen < count:
+            batch = consumer.consume(num_messages=5000, timeout=1.0)
+            if batch and started is None:
+                started = time.perf_counter()  # from the first message, as the others
+            for message in batch:
+                if message.error() is None:
+                    orjson.loads(message.value())
+                    seen += 1
+        return time.perf_counter() - (started or time.perf_counter())
+    finally:
+        consumer.close()
 
 
 def start_worker(bootstrap: str, redis_url: str, workdir: Path,
@@ -272,6 +297,7 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
             lines, extra, last = day[:-2 * size], day[-2 * size:-size], day[-size:]
             send(bootstrap, lines)
             bare_s = asyncio.run(_bare_consume(bootstrap, len(lines)))
+            confluent_s = _bare_confluent(bootstrap, len(lines))
             faust_s = _bare_faust(bootstrap, len(lines), work)
             worker = start_worker(bootstrap, redis_url, work)
             with_start_s, worker_s = wait_log(client, len(lines))
@@ -297,6 +323,8 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
     return {
         "events": len(lines), "bare_aiokafka_per_s": round(bare_rate),
         "bare_faust_per_s": round(faust_rate), "worker_per_s": round(worker_rate),
+        "bare_confluent_kafka_per_s": round(len(lines) / confluent_s),
+        "ratio_to_bare_confluent_kafka": round(worker_rate * confluent_s / len(lines), 3),
         "worker_start_s": round(with_start_s - worker_s, 1),
         "ratio_to_bare": round(worker_rate / bare_rate, 3),
         "ratio_to_bare_faust": round(worker_rate / faust_rate, 3),

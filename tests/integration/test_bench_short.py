@@ -28,6 +28,7 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     assert results["memory"]["rss_per_agent_kib_by_hour"]  # one figure per hour of the run
     live = results["live"]  # its own Kafka and Redis, a worker, a bare consumer, probes
     assert live["bare_aiokafka_per_s"] > 0 and live["worker_per_s"] > 0
+    assert live["bare_confluent_kafka_per_s"] > 0
     assert live["recovery_s"] > 0 and live["latency_probes"] > 0
     assert live["serving_process_rss_mib"] > 0
     assert live["worker_rss_mib"] > live["serving_process_rss_mib"]  # all its processes
