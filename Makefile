@@ -1,5 +1,5 @@
 # Two commands on a fresh machine:
-#   make demo   - simulated floor → KPI engine → /metrics on :9464 + alerts on the console
+#   make demo   - simulated floor → KPI engine → wallboard and /metrics on :9464, alerts on the console
 #   make test   - installs everything the suite needs, then runs all of it
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -24,7 +24,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# Real servers for the integration tests (promtool, redis-server, alertmanager, Kafka).
+# Real servers for the integration tests (promtool, redis-server, alertmanager, PostgreSQL,
+# headless Chromium, Kafka).
 system:
 	scripts/install-system-deps.sh
 	scripts/kafka.sh
