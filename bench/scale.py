@@ -34,7 +34,7 @@ from bench.live import backlog, send, start_worker, topics
 from bench.procfs import rss_kib
 from ccpulse.streams.kafka_io import ensure_topics
 from ccpulse.streams.redis_log import log_key
-from tests.live import WorkerProcess
+from tests.live import WorkerProcess, http_get
 from tests.servers import start_kafka, start_redis
 
 PARTITIONS = 8
@@ -46,7 +46,8 @@ def _measure(worker: WorkerProcess) -> tuple[dict[str, object], set[str]]:
     seconds, text = [], ""
     for _ in range(3):
         started = time.perf_counter()
-        status, text = worker.get("/metrics")
+        # a long timeout: at L a scrape outlasts Prometheus' 10 s, and that is the figure
+        status, text = http_get(f"http://127.0.0.1:{worker.port}/metrics", timeout_s=300)
         seconds.append(time.perf_counter() - started)
         assert status == 200, status
     # the per-agent series (alerts firing name agents too, on every worker: not counted)

@@ -297,14 +297,15 @@ def produce_slowly(path: Path, bootstrap: str, topics: dict[str, str],
 
 
 
-def http_get(url: str, auth: tuple[str, str] | None = None) -> tuple[int, str]:
+def http_get(url: str, auth: tuple[str, str] | None = None, timeout_s: float = 10,
+             ) -> tuple[int, str]:
     """(status, body) of a GET, with HTTP basic auth when given; errors are answers too."""
     request = urllib.request.Request(url)
     if auth is not None:
         token = base64.b64encode(":".join(auth).encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
