@@ -458,19 +458,15 @@ class KpiEngine:
 
     def _hold_mark(self, iid: str, agent: str, ts: int, kind: int) -> None:
         rec = self._record(iid, ts)
+        if rec.hold_marks is None:
+            rec.hold_marks = []
         with self._wrap_corrected(rec):
-            insort(rec.hold_marks if rec.hold_marks is not None
-                   else self._new_marks(rec), (ts, kind))
-        started = open_hold(rec)
+            insort(rec.hold_marks, (ts, kind))
+        _, started = _holds(rec, None)
         if started is not None and rec.ended_ms is None and rec.wrapped_ms is None:
             self.on_hold[iid] = (agent, started)
         else:
             self.on_hold.pop(iid, None)
-
-    @staticmethod
-    def _new_marks(rec: Interaction) -> list[tuple[int, int]]:
-        rec.hold_marks = []
-        return rec.hold_marks
 
     @contextmanager
     def _wrap_corrected(self, rec: Interaction) -> Iterator[None]:
@@ -597,30 +593,26 @@ def _last_contact(history: list[tuple[int, str]] | int) -> int:
     return history[-1][0] if history else 0
 
 
-def hold_ms(rec: Interaction, stop: int) -> int:
-    """Time on hold up to ``stop`` (the end, else the wrap): each start to the next end, in
-    time order; a hold with no end yet lasts to ``stop``."""
+def _holds(rec: Interaction, stop: int | None) -> tuple[int, int | None]:
+    """Walk the hold marks in time order up to ``stop`` (None: all of them): the time of the
+    holds that ended by then, and when the hold still going on began (None if none is)."""
     total, opened = 0, None
     for ts, kind in rec.hold_marks or ():
-        if ts > stop:
+        if stop is not None and ts > stop:
             break
         if kind > 0 and opened is None:
             opened = ts
         elif kind < 0 and opened is not None:
             total += ts - opened
             opened = None
+    return total, opened
+
+
+def hold_ms(rec: Interaction, stop: int) -> int:
+    """Time on hold up to ``stop`` (the end, else the wrap); a hold with no end yet lasts to
+    ``stop``."""
+    total, opened = _holds(rec, stop)
     return total + (stop - opened if opened is not None else 0)
-
-
-def open_hold(rec: Interaction) -> int | None:
-    """When the hold going on after every mark began; None if none is."""
-    opened = None
-    for ts, kind in rec.hold_marks or ():
-        if kind > 0 and opened is None:
-            opened = ts
-        elif kind < 0:
-            opened = None
-    return opened
 
 
 def wrap_parts(rec: Interaction, wrapped: int) -> tuple[int, int, int, int, int]:

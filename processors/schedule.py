@@ -6,7 +6,7 @@ several publications cover an instant, the one with the latest ``ts`` wins (ties
 ``event_id``), so the answer does not depend on the order they arrived in.
 
 Adherence and absence over a window are sums over the pieces where both the schedule and the
-agent's activity are constant (:func:`measure`): scheduled time (not offline), time in
+agent's activity are constant (:func:`measure_windows`): scheduled time (not offline), time in
 adherence, scheduled work, and absent time (scheduled work while logged out).
 """
 
@@ -114,48 +114,28 @@ class Adherence(NamedTuple):
         return Adherence(*(a + b for a, b in zip(self, other, strict=True)))
 
 
-# Activities no schedule tells apart (every set in ADHERENT holds all of them or none):
-# consecutive pieces of them are one piece for adherence, which makes an agent's 8 h a
-# dozen pieces instead of a few hundred calls and wrap-ups.
-AVAILABLE = frozenset({HANDLING, ACW, IDLE})
-assert all(kept >= AVAILABLE or not AVAILABLE & kept for kept in ADHERENT.values())
-
-
-def _merged(activity: Iterable[tuple[int, int, int, str | None]],
-            ) -> list[tuple[int, int, int, str | None]]:
-    out: list[tuple[int, int, int, str | None]] = []
-    for piece in activity:
-        _, b, category, team = piece
-        if out:
-            x, _, previous, previous_team = out[-1]
-            if (team == previous_team and category in AVAILABLE
-                    and previous in AVAILABLE):
-                out[-1] = (x, b, IDLE, team)
-                continue
-        out.append(piece)
-    return out
-
-
-def measure(schedule: Iterable[tuple[int, int, str, str | None]],
-            activity: Iterable[tuple[int, int, int, str | None]]) -> dict[str | None, Adherence]:
-    """Adherence sums per team over the pieces of a window. ``schedule``: ``(a, b,
-    activity, team)`` from :meth:`AgentSchedule.pieces`; ``activity``: ``(a, b, category,
-    team)`` covering the same window, from the agent's timeline. Time before the timeline
-    knew the agent's team counts for the team the schedule names (None: unknown)."""
-    return measure_windows(schedule, activity, [None])[0]
+# Activities no schedule tells apart (every set in ADHERENT holds all of them or none): the
+# timeline gives consecutive pieces of them as one (``Timeline.pieces(..., alike=AT_WORK)``),
+# which makes an agent's 8 h a dozen pieces instead of a few hundred calls and wrap-ups.
+AT_WORK = frozenset({HANDLING, ACW, IDLE})
+assert all(kept >= AT_WORK or not AT_WORK & kept for kept in ADHERENT.values())
 
 
 def measure_windows(schedule: Iterable[tuple[int, int, str, str | None]],
                     activity: Iterable[tuple[int, int, int, str | None]],
                     starts: Sequence[int | None]) -> list[dict[str | None, Adherence]]:
-    """:func:`measure` of several windows ending together, from the pieces of the widest:
-    each window counts the part of every piece after its own start (None: all of it).
+    """Adherence sums per team of several windows ending together, from the pieces of the
+    widest: each window counts the part of every piece after its own start (None: all of
+    it). ``schedule``: ``(a, b, activity, team)`` from :meth:`AgentSchedule.pieces`;
+    ``activity``: ``(a, b, category, team)`` covering the same span, from the agent's
+    timeline. Time before the timeline knew the agent's team counts for the team the
+    schedule names (None: unknown).
 
     Both piece lists are in time order without overlaps, so one merge walk pairs them: the
     nested loop it replaces was two thirds of a 2,000-agent snapshot, and one walk for the
     three windows a third of what was left (cProfile, BENCHMARKS.md)."""
     sums: list[dict[str | None, list[int]]] = [{} for _ in starts]
-    actual = _merged(activity)
+    actual = list(activity)
     first = 0
     for a, b, planned, planned_team in schedule:
         if planned == OFFLINE:

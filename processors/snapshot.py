@@ -25,7 +25,7 @@ from ccpulse.processors.kpis import (
 from ccpulse.processors.measures import WIDTH, Wrap
 from ccpulse.processors.schedule import (
     ADHERENT,
-    AVAILABLE,
+    AT_WORK,
     OFFLINE,
     WORK,
     Adherence,
@@ -100,16 +100,6 @@ class PeriodSums:
         return (len(self.time) + len(self.adherence)
                 + sum(len(cells) for cells in self.cells.values()))
 
-    def __iadd__(self, other: PeriodSums) -> PeriodSums:
-        for key, vector in other.time.items():
-            _accumulate(self.time, key, vector)
-        for family, cells in other.cells.items():
-            for key, vector in cells.items():
-                _accumulate(self.cells[family], key, vector)
-        for key, sums in other.adherence.items():
-            self.adherence[key] = self.adherence.get(key, Adherence()) + sums
-        return self
-
 
 def _accumulate(sums: dict, key: object, vector: Vector) -> None:
     previous = sums.get(key)
@@ -152,7 +142,7 @@ def adherence_windows(engine: KpiEngine, end: int, lengths: list[int],
         if machine is None:
             continue
         measured = measure_windows(schedule.pieces(end - widest, end),
-                                   machine.timeline.pieces(end - widest, end, AVAILABLE),
+                                   machine.timeline.pieces(end - widest, end, AT_WORK),
                                    starts)
         for window, per_team in zip(out, measured, strict=True):
             for team, sums in per_team.items():
