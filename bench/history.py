@@ -19,9 +19,17 @@ from pathlib import Path
 
 import orjson
 
-from ccpulse.history import PROGRESS, TABLES, HistoryStore, IntervalWriter, period_kpis
+from ccpulse.history import (
+    DAY_MS,
+    PROGRESS,
+    TABLES,
+    WEEK_MS,
+    HistoryStore,
+    IntervalWriter,
+    period_kpis,
+)
 from ccpulse.processors.decode import decode
-from ccpulse.report import DAY_MS, WEEK_MS, history_report
+from ccpulse.report import history_report
 from ccpulse.runtime import Monitor
 from ccpulse.settings import Settings
 from ccpulse.streams.pipeline import Pipeline

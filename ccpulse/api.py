@@ -39,7 +39,8 @@ def named(scope: str, kpis: Kpis) -> dict[str, float]:
     return out
 
 
-def _of(window: WindowKpis, scope: str) -> dict[str, Kpis]:
+def scope_kpis(window: WindowKpis, scope: str) -> dict[str, Kpis]:
+    """One scope's KPIs of a window, by id."""
     return {catalogue.AGENT: window.agent, catalogue.TEAM: window.team,
             catalogue.QUEUE: window.queue, catalogue.CHANNEL: window.channel}[scope]
 
@@ -48,9 +49,9 @@ def scope_view(snap: Snapshot, scope: str, ident: str) -> dict[str, Any] | None:
     """The JSON document of one scope at ``snap.now``; None for a scope or id unknown here."""
     if scope not in SCOPES:
         return None
-    windows = {name: named(scope, _of(window, scope).get(ident, {}))
+    windows = {name: named(scope, scope_kpis(window, scope).get(ident, {}))
                for name, window in snap.windows.items()}
-    known = any(ident in _of(window, scope) for window in snap.windows.values())
+    known = any(ident in scope_kpis(window, scope) for window in snap.windows.values())
     out: dict[str, Any] = {"scope": scope, "id": ident, "at": format_ms(snap.now)}
     if scope == catalogue.AGENT:
         now = snap.agents.get(ident)

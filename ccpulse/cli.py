@@ -24,10 +24,18 @@ from ccpulse.alerts.notify import ConsoleNotifier, JsonLinesNotifier, Notifier
 from ccpulse.dashboards import write_dashboards
 from ccpulse.demo import DemoOptions, run_demo
 from ccpulse.exporter import KpiCollector, exposition
-from ccpulse.history import INTERVAL_MS, HistoryStore, IntervalWriter, edge, period_kpis
+from ccpulse.history import (
+    DAY_MS,
+    INTERVAL_MS,
+    WEEK_MS,
+    HistoryStore,
+    IntervalWriter,
+    edge,
+    period_kpis,
+)
 from ccpulse.logs import configure_logging
 from ccpulse.processors.timefmt import format_ms, parse_ms
-from ccpulse.report import DAY_MS, WEEK_MS, build_report, history_report
+from ccpulse.report import build_report, history_report
 from ccpulse.report_html import print_pdf, render
 from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
 from ccpulse.schedule_import import import_csv

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from ccpulse.api import named
-from ccpulse.processors.catalogue import AGENT, CHANNEL, QUEUE, TEAM
+from ccpulse.api import SCOPES, named, scope_kpis
+from ccpulse.processors.catalogue import HOUR_MS
 from ccpulse.processors.decode import Decoded
 from ccpulse.processors.engine import Interaction, wrap_parts
 from ccpulse.processors.events import InteractionWrapped
@@ -39,7 +39,8 @@ from ccpulse.processors.timeline import TIME_WIDTH
 from ccpulse.streams.pipeline import Pipeline
 
 INTERVAL_MS = 15 * 60_000
-DAY_MS = 24 * 3_600_000
+DAY_MS = 24 * HOUR_MS
+WEEK_MS = 7 * DAY_MS
 # The timeline's time vector, by position (processors/timeline.py: HANDLING … MULTI_SLOT).
 TIME_COLUMNS = ("handling_ms", "acw_ms", "idle_ms", "not_ready_productive_ms",
                 "not_ready_other_ms", "load_ms", "multi_slot_ms")
@@ -183,8 +184,7 @@ class HistoryStore:
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """A cursor whose work commits at the end of the block, or rolls back on error."""
-        if self._db is None or getattr(self._db, "closed", False):
-            self.connect()
+        self.connect()  # at once when connected
         try:
             yield self._db.cursor()
             self._db.commit()
@@ -199,34 +199,31 @@ class HistoryStore:
         transaction."""
         by_family = rows(period)
         with self.transaction() as db:
-            if staffing:
-                columns = ("interval_start", "queue", "channel", *STAFFING_COLUMNS)
-                updates = ", ".join(f"{c} = excluded.{c}" for c in STAFFING_COLUMNS)
-                db.executemany(self._sql(
-                    f"INSERT INTO {STAFFING} ({', '.join(columns)}) VALUES "
-                    f"({', '.join('?' * len(columns))}) ON CONFLICT (interval_start, queue, "
-                    f"channel) DO UPDATE SET {updates}"), [(start, *row) for row in staffing])
-            if records:
-                columns = ("interval_start", *RECORD_TEXT, *RECORD_NUMBERS)
-                updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2:])
-                db.executemany(self._sql(
-                    f"INSERT INTO {RECORDS} ({', '.join(columns)}) VALUES "
-                    f"({', '.join('?' * len(columns))}) ON CONFLICT (interaction_id) "
-                    f"DO UPDATE SET {updates}"), [(start, *row) for row in records])
+            self._upsert(db, STAFFING, ("queue", "channel"), STAFFING_COLUMNS, start=start,
+                         batch=staffing)
+            self._upsert(db, RECORDS, ("interaction_id",), (*RECORD_TEXT[1:], *RECORD_NUMBERS),
+                         start=start, batch=records)
             for table in TABLES:
-                batch = by_family.get(table.family, [])
-                if not batch:
-                    continue
-                columns = ("interval_start", *table.keys, *table.values)
-                updates = ", ".join(f"{v} = excluded.{v}" for v in table.values)
-                sql = self._sql(
-                    f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
-                    f"({', '.join('?' * len(columns))}) ON CONFLICT (interval_start, "
-                    f"{', '.join(table.keys)}) DO UPDATE SET {updates}")
-                db.executemany(sql, [(start, *row) for row in batch])
+                self._upsert(db, table.name, table.keys, table.values, start=start,
+                             batch=by_family.get(table.family, ()))
             db.execute(self._sql(f"INSERT INTO {PROGRESS} (interval_start, written_at) "
                                  "VALUES (?, ?) ON CONFLICT (interval_start) DO NOTHING"),
                        (start, written_at))
+
+    def _upsert(self, db: Any, table: str, keys: tuple[str, ...], values: tuple[str, ...],
+                *, start: int, batch: Sequence[tuple]) -> None:
+        """Rows of ``keys`` then ``values`` at interval ``start``: inserted, or their values
+        replaced where the key (with the interval, unless the key is unique alone — an
+        interaction id) is there already."""
+        if not batch:
+            return
+        unique = keys if table == RECORDS else ("interval_start", *keys)
+        columns = ("interval_start", *keys, *values)
+        updates = ", ".join(f"{v} = excluded.{v}" for v in values)
+        db.executemany(self._sql(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+            f"({', '.join('?' * len(columns))}) ON CONFLICT ({', '.join(unique)}) "
+            f"DO UPDATE SET {updates}"), [(start, *row) for row in batch])
 
     def last_written(self) -> int | None:
         """Start of the newest interval written, if any."""
@@ -295,14 +292,15 @@ class HistoryStore:
                     ) -> dict[str, dict[str, float]]:
         """AHT, FCR and repeat contact of the period's wrapped interactions per category:
         the ``top`` categories by volume, the rest together as ``other``."""
-        column = {AGENT: "agent", TEAM: "team", QUEUE: "queue", CHANNEL: "channel"}[scope]
+        if scope not in SCOPES:  # the scope names its column
+            raise KeyError(scope)
         with self.transaction() as db:
             db.execute(self._sql(
                 f"SELECT COALESCE(category, '{OTHER_CATEGORY}'), COUNT(*), "
                 "SUM(CASE WHEN answered_ms IS NOT NULL THEN 1 ELSE 0 END), SUM(handle_ms), "
                 "SUM(resolved), SUM(CASE WHEN repeat_contact IS NOT NULL THEN 1 ELSE 0 END), "
                 f"SUM(repeat_contact) FROM {RECORDS} WHERE interval_start >= ? AND "
-                f"interval_start < ? AND {column} = ? GROUP BY 1 ORDER BY 2 DESC, 1"),
+                f"interval_start < ? AND {scope} = ? GROUP BY 1 ORDER BY 2 DESC, 1"),
                 (start, end, ident))
             found = db.fetchall()
         sums: dict[str, list[float]] = {}
@@ -445,7 +443,7 @@ class IntervalWriter:
         event, ts = decoded
         if isinstance(event, InteractionWrapped):
             start = interval_of(ts)
-            if self.next_start is None or start >= self.next_start:  # not written yet
+            if self._unwritten(start):
                 self._wraps.setdefault(start, []).append((ts, event))
 
     def note(self, snap: Snapshot) -> None:
@@ -455,11 +453,15 @@ class IntervalWriter:
         if snap.now % INTERVAL_MS or not snap.staffing:
             return
         start = snap.now - INTERVAL_MS
-        if self.next_start is None or start >= self.next_start:
+        if self._unwritten(start):
             self._staffing[start] = [
                 (plan.queue, plan.channel, plan.required_agents.get("now", 0),
                  plan.staffed_agents, plan.predicted_service_level)
                 for plan in snap.staffing.values()]
+
+    def _unwritten(self, start: int) -> bool:
+        """Interval ``start`` is not written yet (as far as this writer knows)."""
+        return self.next_start is None or start >= self.next_start
 
     def prime(self) -> None:
         """Learn where the store stands before a replica replays its log, so the wraps of
@@ -516,10 +518,9 @@ def period_kpis(store: HistoryStore, scope: str, ident: str, start: int, end: in
     name without ``ccpulse_<scope>_``; a KPI without a denominator is absent."""
     if start % INTERVAL_MS or end % INTERVAL_MS:
         raise ValueError("a history period starts and ends on a 15-minute edge")
-    kpis = window_kpis(store.load(start, end, scope, ident))
-    by_scope = {AGENT: kpis.agent, TEAM: kpis.team, QUEUE: kpis.queue, CHANNEL: kpis.channel}
+    kpis = scope_kpis(window_kpis(store.load(start, end, scope, ident)), scope)
     return {"period": {"from": format_ms(start), "to": format_ms(end)}, "scope": scope,
-            "id": ident, "kpis": named(scope, by_scope[scope].get(ident, {})),
+            "id": ident, "kpis": named(scope, kpis.get(ident, {})),
             # the "root cause" view: AHT, FCR and repeat contact of the top categories
             "by_category": store.by_category(start, end, scope, ident),
             "intervals": {"expected": (end - start) // INTERVAL_MS,

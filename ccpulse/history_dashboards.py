@@ -25,12 +25,11 @@ from ccpulse.grafana import (
     dashboard,
     sql_variable,
 )
-from ccpulse.history import INTERVAL_MS, STAFFING, TIME_COLUMNS
+from ccpulse.history import INTERVAL_MS, STAFFING, TIME_COLUMNS, WEEK_MS
 from ccpulse.processors.catalogue import BY_KEY
 from ccpulse.processors.scorecard import Scorecard
 from ccpulse.settings import Costs
 
-WEEK_MS = 7 * 24 * 3_600_000
 LOGGED_IN = " + ".join(TIME_COLUMNS[:5])  # processors.kpis.logged_in_ms: the states, not load
 PEOPLE, CONTACTS = "team", "queue"  # which variable filters a KPI's tables
 
@@ -97,11 +96,16 @@ def cost_kpis(costs: Costs) -> list[SqlKpi]:
             SqlKpi("cost_per_resolved", cost, _wrap("resolved"), unit="currencyUSD")]
 
 
-def kpi_sql(kpi: SqlKpi, time: str, *, shift_ms: int = 0, where: str = "",
-            name: str | None = None) -> str:
+def _label(key: str) -> str:
+    """What people call a KPI (the catalogue's name; the cost KPIs are not in it)."""
+    kpi = BY_KEY.get(key)
+    return kpi.label if kpi is not None else key.replace("_", " ")
+
+
+def kpi_sql(kpi: SqlKpi, time: str, *, shift_ms: int = 0, name: str | None = None) -> str:
     """One KPI per ``time`` bucket (an SQL expression of ``interval_start``) over the
     dashboard's range, ``shift_ms`` earlier (shown at the range's own times: last week beside
-    this one). ``where``: extra conditions; the scope's variable always filters."""
+    this one), filtered by the scope's variable."""
     tables: dict[str, tuple[list[str], list[str]]] = {}
     for term in kpi.numerator:
         tables.setdefault(term.family, ([], []))[0].append(term.expr)
@@ -117,10 +121,10 @@ def kpi_sql(kpi: SqlKpi, time: str, *, shift_ms: int = 0, where: str = "",
         denominator = " + ".join(f"({e})" for e in den) or "0"
         parts.append(f"SELECT {time.replace('interval_start', shifted)} AS time, "
                      f"{numerator} AS num, {denominator} AS den "
-                     f"FROM ccpulse_interval_{family} WHERE {span} AND {scope}{where}")
+                     f"FROM ccpulse_interval_{family} WHERE {span} AND {scope}")
     value = ("SUM(num)" if not kpi.denominator
              else f"SUM(num) / NULLIF(SUM(den), 0) * {kpi.scale}")
-    label = name or (BY_KEY[kpi.key].label if kpi.key in BY_KEY else kpi.key.replace("_", " "))
+    label = name or _label(kpi.key)
     return (f'SELECT time, {value} AS "{label}" FROM ({" UNION ALL ".join(parts)}) AS parts '
             "GROUP BY time ORDER BY time")
 
@@ -130,13 +134,20 @@ WEEK = "date_trunc('week', to_timestamp(interval_start / 1000.0))"
 INTERVAL_END = f"to_timestamp((interval_start + {INTERVAL_MS}) / 1000.0)"
 
 
+def _beside_last_week(kpi: SqlKpi, time: str, names: tuple[str, str], description: str, *,
+                     bands: Bands | None, width: int) -> Panel:
+    """The KPI per ``time`` bucket, and the same buckets a week earlier beside it."""
+    now, before = names
+    return Panel("timeseries", _label(kpi.key), [
+        Query(kpi_sql(kpi, time, name=now)),
+        Query(kpi_sql(kpi, time, shift_ms=WEEK_MS, name=before))],
+        description, unit=kpi.unit, bands=bands, width=width, datasource=HISTORY_DATASOURCE)
+
+
 def _trend(kpi: SqlKpi, bands: Bands | None, description: str, width: int = 8) -> Panel:
     """By day, and by day a week earlier beside it."""
-    label = BY_KEY[kpi.key].label if kpi.key in BY_KEY else kpi.key.replace("_", " ")
-    return Panel("timeseries", label, [
-        Query(kpi_sql(kpi, DAY, name="by day")),
-        Query(kpi_sql(kpi, DAY, shift_ms=WEEK_MS, name="a week earlier"))],
-        description, unit=kpi.unit, bands=bands, width=width, datasource=HISTORY_DATASOURCE)
+    return _beside_last_week(kpi, DAY, ("by day", "a week earlier"), description,
+                             bands=bands, width=width)
 
 
 def _staffing(title: str, why: str, width: int) -> Panel:
@@ -215,13 +226,10 @@ def intraday(t: Thresholds, card: Scorecard) -> Json:
     bands = bands_in_force(t, card)
 
     def panel(key: str, why: str, band: bool = True) -> Panel:
-        kpi = SQL_KPIS[key]
-        label = BY_KEY[key].label
-        return Panel("timeseries", label, [
-            Query(kpi_sql(kpi, INTERVAL_END, name="today")),
-            Query(kpi_sql(kpi, INTERVAL_END, shift_ms=WEEK_MS, name="same weekday last week"))],
-            why, unit=kpi.unit, width=12, datasource=HISTORY_DATASOURCE,
-            bands=bands_of(bands[key]) if band and key in bands else None)
+        return _beside_last_week(SQL_KPIS[key], INTERVAL_END,
+                                 ("today", "same weekday last week"), why,
+                                 bands=bands_of(bands[key]) if band and key in bands else None,
+                                 width=12)
 
     board = dashboard(
         "ccpulse-intraday", "ccpulse — WFM intraday",

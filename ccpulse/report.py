@@ -22,8 +22,6 @@ from ccpulse.settings import Settings
 from ccpulse.streams.pipeline import Pipeline
 from ccpulse.streams.replay import replay
 
-DAY_MS = 24 * 3_600_000
-WEEK_MS = 7 * DAY_MS
 PERIOD, BUCKET = "period", "bucket"
 
 

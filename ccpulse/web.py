@@ -16,6 +16,7 @@ and nothing else (an agent has no floor credentials). The assets hold no data an
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -27,7 +28,15 @@ import orjson
 from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.api import named
 from ccpulse.bands import bands_in_force
-from ccpulse.processors.catalogue import BY_KEY, GREEN, WINDOW_1H, WINDOW_8H, WINDOW_15M, Band
+from ccpulse.processors.catalogue import (
+    BY_KEY,
+    GREEN,
+    WINDOW_1H,
+    WINDOW_8H,
+    WINDOW_15M,
+    WINDOWS,
+    Band,
+)
 from ccpulse.processors.kpis import Kpis
 from ccpulse.processors.scorecard import Scorecards, team_cards
 from ccpulse.processors.snapshot import Snapshot
@@ -41,7 +50,7 @@ JSON = "application/json"
 REFRESH_MS = 2000
 # Schedule and activity pieces of an agent over (start, end]: what "schedule vs actual" draws.
 DayPlan = Callable[[str, int, int], tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]]
-SHIFT_MS = 8 * 3_600_000
+SHIFT_MS = WINDOWS[WINDOW_8H]  # the agent page's "schedule against what happened"
 # KPIs that measure the load put on an agent rather than how they work
 WORKLOAD = frozenset({"occupancy", "load", "utilization", "idle_between_seconds"})
 
@@ -65,10 +74,8 @@ PAGES = {"wallboard": "Wallboard", "wfm": "Staffing", "team": "Team", "agent": "
 
 def _shell(page: str, ident: str = "") -> bytes:
     """The page's HTML: which view to poll is in data attributes; the script does the rest."""
-    title = PAGES[page] + (f" · {ident}" if ident else "")
-    safe = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
-    escaped = "".join(safe.get(c, c) for c in ident)
-    title = "".join(safe.get(c, c) for c in title)
+    escaped = html.escape(ident)
+    title = html.escape(PAGES[page] + (f" · {ident}" if ident else ""))
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>ccpulse · {title}</title><link rel="stylesheet" href="/static/style.css">'
