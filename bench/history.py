@@ -21,7 +21,6 @@ import orjson
 
 from ccpulse.history import (
     DAY_MS,
-    PROGRESS,
     TABLES,
     WEEK_MS,
     HistoryStore,
@@ -35,6 +34,7 @@ from ccpulse.settings import Settings
 from ccpulse.streams.pipeline import Pipeline
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 from tests.servers import start_postgres
+from tests.support import copy_intervals
 
 DAYS = 30
 
@@ -56,17 +56,10 @@ def _replay(lines: list[bytes], store: HistoryStore | None) -> tuple[float, Pipe
     return time.perf_counter() - started, pipeline
 
 
-def _copy_back(store: HistoryStore, since: int, days: int) -> None:
-    """The rows of the day from ``since`` again on each of the ``days - 1`` days before it."""
-    with store.transaction() as db:
-        for name, columns in [(t.name, (*t.keys, *t.values)) for t in TABLES] + [
-                (PROGRESS, ("written_at",))]:
-            listed = ", ".join(columns)
-            for back in range(1, days):
-                db.execute(f"INSERT INTO {name} (interval_start, {listed}) SELECT "
-                           f"interval_start - {back * DAY_MS}, {listed} FROM {name} "
-                           f"WHERE interval_start >= {since} AND interval_start < "
-                           f"{since + DAY_MS}")
+def _copy_back(store: HistoryStore, since: int) -> None:
+    """The rows of the day from ``since`` again on each of the ``DAYS - 1`` days before it."""
+    for back in range(1, DAYS):
+        copy_intervals(store, back * DAY_MS, since, since + DAY_MS)
 
 
 def _timed(run: Callable[[], object], repeat: int = 3) -> float:
@@ -108,7 +101,7 @@ def bench_history(agents: int, hours: float) -> dict[str, object]:
         out["history_writer_cost"] = round(with_s / without_s, 2)
         end = (config.start_ms + config.duration_ms) // DAY_MS * DAY_MS + DAY_MS
         rows = 0
-        _copy_back(sqlite, config.start_ms, DAYS)
+        _copy_back(sqlite, config.start_ms)
         with sqlite.transaction() as db:
             for table in TABLES:
                 db.execute(f"SELECT COUNT(*) FROM {table.name}")
@@ -123,7 +116,7 @@ def bench_history(agents: int, hours: float) -> dict[str, object]:
             url = f"postgresql://ccpulse@127.0.0.1:{server.port}/ccpulse"
             postgres = HistoryStore(url).connect()
             _replay(lines, postgres)
-            _copy_back(postgres, config.start_ms, DAYS)
+            _copy_back(postgres, config.start_ms)
             out["postgresql"] = _reports(postgres, end)
             postgres.close()
         finally:

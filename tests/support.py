@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from ccpulse.history import PROGRESS, STAFFING, STAFFING_COLUMNS, TABLES, HistoryStore
 from ccpulse.processors.decode import Decoded, decode
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import Snapshot, snapshot
@@ -106,3 +107,17 @@ def staffing_floor() -> list[dict]:
     events.append(ev("agent.not_ready", "09:40:00", agent_id="a8", reason="lunch"))
     events.sort(key=lambda e: e["ts"])
     return events
+
+
+def copy_intervals(store: HistoryStore, back_ms: int, since: int, until: int) -> None:
+    """Copy the history's intervals starting in ``[since, until)`` to ``back_ms`` earlier
+    (a week earlier for the week-on-week panels, the days before for a month of reports):
+    every interval table, the staffing and the record of what is written."""
+    tables = [(t.name, (*t.keys, *t.values)) for t in TABLES] + [
+        (PROGRESS, ("written_at",)), (STAFFING, ("queue", "channel", *STAFFING_COLUMNS))]
+    with store.transaction() as db:
+        for name, columns in tables:
+            listed = ", ".join(columns)
+            db.execute(f"INSERT INTO {name} (interval_start, {listed}) SELECT "
+                       f"interval_start - {back_ms}, {listed} FROM {name} "
+                       f"WHERE interval_start >= {since} AND interval_start < {until}")

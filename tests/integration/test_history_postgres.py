@@ -16,9 +16,6 @@ import pytest
 from ccpulse.alerts.rules import Thresholds
 from ccpulse.history import (
     INTERVAL_MS,
-    PROGRESS,
-    STAFFING,
-    STAFFING_COLUMNS,
     TABLES,
     HistoryStore,
     edge,
@@ -35,6 +32,7 @@ from ccpulse.processors.snapshot import Snapshot
 from ccpulse.processors.timefmt import format_ms, parse_ms
 from ccpulse.settings import Costs
 from tests.live import WorkerProcess, ccpulse, recent_shift, send, wait_for
+from tests.support import copy_intervals
 from tests.unit.test_history import EDGE, assert_period_equals_window, replay_into
 
 LATENESS_MS = 10 * 60_000
@@ -127,13 +125,7 @@ def two_weeks(new_database: Callable[[str], str]) -> tuple[str, Snapshot]:
     history_url = new_database("two_weeks")
     store = HistoryStore(history_url)
     _, snap = replay_into(store, alerts=True)
-    with psycopg.connect(history_url, autocommit=True) as conn:
-        for name, columns in [(t.name, (*t.keys, *t.values)) for t in TABLES] + [
-                (PROGRESS, ("written_at",)), (STAFFING, ("queue", "channel",
-                                                          *STAFFING_COLUMNS))]:
-            listed = ", ".join(columns)
-            conn.execute(f"INSERT INTO {name} (interval_start, {listed}) SELECT "
-                         f"interval_start - {WEEK_MS}, {listed} FROM {name}")
+    copy_intervals(store, WEEK_MS, 0, EDGE + 24 * 3_600_000)
     return history_url, snap
 
 
