@@ -215,3 +215,5 @@ def test_a_workers_pages_and_an_agent_link_from_the_command_line(
     assert 'data-loaded="yes"' in page and "agent-00002" in page
     other = link.replace("/agent/agent-00002?", "/agent/agent-00003?")
     assert worker.get(other.removeprefix(base))[0] == 403
+    logged = worker.log.read_text()
+    assert "/agent/" not in logged and link.split("t=")[1] not in logged  # no page request

@@ -4,7 +4,9 @@ agent's token; no customer id on any page."""
 
 from __future__ import annotations
 
+import base64
 import time
+import urllib.request
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -137,3 +139,16 @@ def test_views_hold_the_snapshots_numbers(pipeline: Pipeline) -> None:
     assert mine["day"]["actual"]  # the agent's activity over the last 8 h
     # how hard the floor works an agent is said apart from what they can work on
     assert not {"occupancy", "breathing room between contacts"} & set(mine["focus"])
+
+
+def test_pages_and_views_are_never_cached(server: MetricsServer) -> None:
+    """They name agents: no shared proxy or browser cache keeps them."""
+    token = _token("a1")
+    for path, auth in (("/wallboard", True), ("/api/v1/floor", True),
+                       (f"/agent/a1?t={token}", False), (f"/api/v1/me/a1?t={token}", False)):
+        request = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}")
+        if auth:
+            request.add_header("Authorization", "Basic " + base64.b64encode(
+                ":".join(CREDENTIALS).encode()).decode())
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.headers["Cache-Control"] == "no-store", path
