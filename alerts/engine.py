@@ -178,27 +178,6 @@ class AlertEvaluator:
             for t in state.tracks if t.rule in rules
         }
 
-    def catch_up(self, delivered: bytes | None) -> list[Alert]:
-        """Transitions that bring receivers from ``delivered`` (a :meth:`dump` saved after
-        the last delivery) to this evaluator's state: what a worker that just became the
-        alert sender owes them. It evaluated all along without sending, so firings and
-        resolutions of the hand-over gap would otherwise never be sent."""
-        before = AlertEvaluator(self.thresholds, self.rules, self.interval_ms,
-                                self.generator_url)
-        if delivered:
-            before.load(delivered)
-        now = (self.next_due_ms or 0) - self.interval_ms  # the latest evaluation
-        out = []
-        for key, track in list(self.tracks.items()):
-            old = before.tracks.get(key)
-            if track.firing_since is not None and (old is None or old.firing_since is None):
-                out.append(self._alert(track.rule, track, "firing", now))
-        for key, old in before.tracks.items():
-            track = self.tracks.get(key)
-            if old.firing_since is not None and (track is None or track.firing_since is None):
-                out.append(before._alert(old.rule, old, "resolved", now))
-        return out
-
     def firing_counts(self) -> Iterable[tuple[str, str, int]]:
         """(alertname, severity, count) for ``ccpulse_alerts_firing``; zero for quiet rules."""
         counts: Counter[str] = Counter(

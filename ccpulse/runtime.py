@@ -10,10 +10,11 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.alerts.notify import Notifier
-from ccpulse.history import IntervalWriter
+from ccpulse.history import INTERVAL_MS, IntervalWriter
 from ccpulse.settings import Settings
 from ccpulse.streams.pipeline import Pipeline
 
@@ -38,14 +39,22 @@ def alert_evaluator(settings: Settings) -> AlertEvaluator:
                           generator_url=f"http://localhost:{settings.metrics_port}/metrics")
 
 
+class Lease(Protocol):
+    """Whether this process evaluates the alerts (one of N workers does)."""
+
+    def lead(self) -> bool: ...
+
+
 @dataclass
 class Monitor:
     pipeline: Pipeline
     evaluator: AlertEvaluator | None = None
     notifiers: Sequence[Notifier] = ()
     history: IntervalWriter | None = None  # writes closed intervals (contract §7.5)
+    lease: Lease | None = None  # None: this process always evaluates (demo, replay)
     transitions: int = 0
     _next_expiry_ms: int | None = field(default=None, repr=False)
+    _next_edge_ms: int | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.history is not None:
@@ -54,7 +63,8 @@ class Monitor:
     def advance(self, now_ms: int, inclusive: bool = True) -> list[Alert]:
         """Evaluate alerts due up to ``now_ms`` (``inclusive=False``: strictly before it)."""
         sent: list[Alert] = []
-        if self.evaluator is not None:
+        if self.evaluator is not None and (self.lease is None or self.lease.lead()):
+            self._next_edge_ms = None  # evaluations note the interval ends while leading
             for due in self.evaluator.due_times(now_ms, inclusive):
                 snap = self.pipeline.snapshot(due)
                 alerts = self.evaluator.evaluate(snap)
@@ -65,6 +75,8 @@ class Monitor:
                 for notifier in self.notifiers:
                     notifier.notify(alerts)
                 sent.extend(alerts)
+        elif self.history is not None:
+            self._note_edges(now_ms, inclusive)
         self.transitions += len(sent)
         if self.history is not None:  # before expiry: it reads the intervals just closed
             self.history.advance(self.pipeline, now_ms)
@@ -72,6 +84,18 @@ class Monitor:
             self.pipeline.expire(now_ms)
             self._next_expiry_ms = now_ms + EXPIRE_EVERY_MS
         return sent
+
+    def _note_edges(self, now_ms: int, inclusive: bool) -> None:
+        """Without evaluations of its own (another worker leads), a worker that writes history
+        still takes the staffing plan at each interval's end, as an evaluation would have."""
+        assert self.history is not None
+        edge = self._next_edge_ms
+        if edge is None:
+            edge = -(-now_ms // INTERVAL_MS) * INTERVAL_MS
+        while edge < now_ms or (inclusive and edge == now_ms):
+            self.history.note(self.pipeline.snapshot(edge))
+            edge += INTERVAL_MS
+        self._next_edge_ms = edge
 
     def before_event(self, ts_ms: int) -> None:
         """Hook for a replay: evaluations due strictly before this event's time run first."""

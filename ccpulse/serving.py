@@ -224,7 +224,7 @@ def serve(settings: Settings, reports: Connection) -> None:
         senders.append(alertmanager.start())
     leader = LeaderNotifier(client, evaluator, senders, prefix=KEY_PREFIX)
     leader.restore()
-    monitor = Monitor(pipeline, evaluator, [leader],
+    monitor = Monitor(pipeline, evaluator, [leader], lease=leader,
                       history=_history_writer(settings, lambda: ready()[0]))
     stream_key = log_key()
     trim = LogTrimmer(client, stream_key, settings.engine.log_horizon_ms)

@@ -27,28 +27,49 @@ def team(now: int, occupancy: float) -> Snapshot:
     return Snapshot(now, {"15m": w15, "1h": w1h, "8h": w8h}, {}, {}, {})
 
 
-def test_only_the_lease_holder_sends_and_a_successor_neither_repeats_nor_misses(
+def turn(leader: LeaderNotifier, evaluator: AlertEvaluator, occupancy: dict[int, float],
+         now: int) -> None:
+    """One worker's round at ``now``, as ``Monitor.advance`` runs it: evaluate what is due
+    only while holding the lease."""
+    if leader.lead():
+        for due in evaluator.due_times(now, inclusive=True):
+            leader.notify(evaluator.evaluate(team(due, occupancy[due])))
+
+
+def test_only_the_lease_holder_evaluates_and_a_successor_sends_what_the_old_one_would_have(
         redis_url: str) -> None:
+    """Followers compute nothing for alerts (they mirror the sender's state); a worker taking
+    over after a gap evaluates each instant of the gap, so its transitions equal those of a
+    run without hand-over, to the millisecond of ``startsAt`` and ``endsAt``."""
+    occupancy = {T0 + i * STEP: 0.9 if i < 44 else 0.5 for i in range(60)}
+    steps = sorted(occupancy)
+    alone, alone_out = AlertEvaluator(), Collect()
+    for now in steps:  # the reference: one worker, never interrupted
+        alone_out.notify(alone.evaluate(team(now, occupancy[now])))
+
     client = redis.Redis.from_url(redis_url)
     first_out, second_out = Collect(), Collect()
     first_eval, second_eval = AlertEvaluator(), AlertEvaluator()
     first = LeaderNotifier(client, first_eval, [first_out])
     second = LeaderNotifier(client, second_eval, [second_out])
-    for i in range(42):  # both evaluate the same history; TeamOccupancyHigh fires at 40
-        snap = team(T0 + i * STEP, 0.9)
-        first.notify(first_eval.evaluate(snap))
-        second.notify(second_eval.evaluate(snap))
+    for now in steps[:42]:  # TeamOccupancyHigh fires at the 41st evaluation
+        turn(first, first_eval, occupancy, now)
+        turn(second, second_eval, occupancy, now)
     assert [a.status for a in first_out.got] == ["firing"] and second_out.got == []
     assert first.leading and not second.leading
-    client.delete("{ccpulse}:alerts:leader")  # the leader died and its lease ran out
-    snap = team(T0 + 42 * STEP, 0.9)
-    second.notify(second_eval.evaluate(snap))  # takes over: nothing owed, nothing repeated
-    assert second.leading and second_out.got == []
-    cool = team(T0 + 43 * STEP, 0.5)
-    second.notify(second_eval.evaluate(cool))
-    first.notify(first_eval.evaluate(cool))
+    # the follower evaluated nothing, yet shows what fires (its /metrics and pages read it)
+    assert [a.labels["alertname"] for a in second_eval.firing()] == ["TeamOccupancyHigh"]
+
+    client.delete("{ccpulse}:alerts:leader")  # the leader died and its lease ran out ...
+    gap_end = steps[50]  # ... and nobody evaluated for two minutes, while occupancy fell
+    turn(second, second_eval, occupancy, gap_end)
+    assert second.leading
+    for now in steps[51:]:
+        turn(second, second_eval, occupancy, now)
+        turn(first, first_eval, occupancy, now)  # the old leader, back: a follower now
+    assert first_out.got + second_out.got == alone_out.got  # same alerts, same instants
     assert [a.status for a in second_out.got] == ["resolved"]
-    assert len(first_out.got) == 1  # the old leader, back, is not the sender any more
+    assert not first.leading
 
 
 def test_state_saved_by_the_leader_is_restored_on_start(redis_url: str) -> None:
