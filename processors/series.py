@@ -76,11 +76,21 @@ class PrefixSeries:
 
     def window(self, start: int, end: int) -> Vector | None:
         """Sum of the contributions with ``start < ts <= end``; ``None`` if there are none."""
-        lo = bisect_right(self._ts, start)
-        hi = bisect_right(self._ts, end)
-        if hi == lo:
-            return None
-        return sub(self._row(hi - 1), self._row(lo - 1))
+        return self.windows((start,), end)[0]
+
+    def windows(self, starts: tuple[int, ...], end: int) -> list[Vector | None]:
+        """:meth:`window` for several starts and one end (a snapshot's 15m, 1h and 8h): the
+        end is looked up once."""
+        times = self._ts
+        hi = bisect_right(times, end)
+        if not hi:
+            return [None] * len(starts)
+        top = self._row(hi - 1)
+        out: list[Vector | None] = []
+        for start in starts:
+            lo = bisect_right(times, start)
+            out.append(None if lo >= hi else sub(top, self._row(lo - 1)))
+        return out
 
     def trim(self, before: int) -> None:
         """Forget contributions at or before ``before``; windows starting there stay exact."""

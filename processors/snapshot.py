@@ -31,7 +31,7 @@ from ccpulse.processors.schedule import (
     Adherence,
     measure_windows,
 )
-from ccpulse.processors.series import Vector, add
+from ccpulse.processors.series import Vector
 from ccpulse.processors.staffing import QueueChannel, QueueStaffing, staffing
 from ccpulse.processors.timeline import STATE_NAMES, ZERO_TIME
 
@@ -101,33 +101,34 @@ class PeriodSums:
                 + sum(len(cells) for cells in self.cells.values()))
 
 
-def _accumulate(sums: dict, key: object, vector: Vector) -> None:
-    previous = sums.get(key)
-    sums[key] = vector if previous is None else add(previous, vector)
+_ZERO: dict[str, Vector] = {family: (0,) * width for family, width in WIDTH.items()}
+_WRAPPED = int(Wrap.COUNT)  # an IntEnum lookup costs ~60 ns; this runs per scope and window
 
 
-def _zero(family: str) -> Vector:
-    return (0,) * WIDTH[family]
+def period_sums(engine: KpiEngine, start: int, end: int) -> PeriodSums:
+    """Every cell's components over ``(start, end]``; cells with nothing in it are left out."""
+    return window_sums(engine, end, (start,))[0]
 
 
-def period_sums(engine: KpiEngine, start: int, end: int,
-                adherence: dict[tuple[str, str | None], Adherence] | None = None,
-                ) -> PeriodSums:
-    """Every cell's components over ``(start, end]``; cells with nothing in it are left out.
-    ``adherence``: already measured (:func:`adherence_windows`), else measured here."""
-    out = PeriodSums()
+def window_sums(engine: KpiEngine, end: int, starts: tuple[int, ...]) -> list[PeriodSums]:
+    """:func:`period_sums` of the spans from each of ``starts`` to one ``end`` (a snapshot's
+    windows): each agent's and cell's history is looked up at the end once, and adherence
+    is measured in one walk of each agent's pieces for all of them."""
+    outs = [PeriodSums() for _ in starts]
     for agent_id, machine in engine.agents.items():
-        for team, vector in machine.timeline.window(start, end):
-            out.time[(agent_id, team)] = vector
+        for out, per_team in zip(outs, machine.timeline.windows(starts, end), strict=True):
+            for team, vector in per_team:
+                out.time[(agent_id, team)] = vector
     for family, cells in engine.families.items():
-        target = out.cells[family]
+        targets = [out.cells[family] for out in outs]
         for key, series in cells.items():
-            vector = series.window(start, end)
-            if vector is not None and any(vector):  # not a count a correction took back
-                target[key] = vector
-    out.adherence = adherence if adherence is not None else adherence_windows(
-        engine, end, [end - start])[0]
-    return out
+            for target, vector in zip(targets, series.windows(starts, end), strict=True):
+                if vector is not None and any(vector):  # not a count a correction took back
+                    target[key] = vector
+    adherence = adherence_windows(engine, end, [end - start for start in starts])
+    for out, sums in zip(outs, adherence, strict=True):
+        out.adherence = sums
+    return outs
 
 
 def adherence_windows(engine: KpiEngine, end: int, lengths: list[int],
@@ -150,77 +151,99 @@ def adherence_windows(engine: KpiEngine, end: int, lengths: list[int],
     return out
 
 
-def window_kpis(period: PeriodSums) -> WindowKpis:
-    """The KPIs of every scope from a period's cell sums: ratios of sums, never means."""
-    time_by_agent: Sums = {}
-    time_by_team: Sums = {}
-    for (agent_id, team), vector in period.time.items():
-        _accumulate(time_by_agent, agent_id, vector)
-        _accumulate(time_by_team, team, vector)
+# Families whose cells are (queue, channel); the others start with (agent, team).
+_QUEUE_FAMILIES = frozenset({"contact", "abandon", "queue_answer"})
 
-    # family -> scope -> key -> summed vector
-    sums: dict[str, dict[str, dict]] = {}
-    for family, cells in period.cells.items():
-        by_scope: dict[str, dict] = {"agent": {}, "team": {}, "queue": {}, "channel": {},
-                                     "agent_channel": {}, "team_channel": {},
-                                     "queue_channel": {}}
+
+def _summed(groups: dict[object, list[Vector]]) -> dict:
+    """Each scope's vectors added up column by column, in the order they came (what a chain
+    of :func:`~processors.series.add` gives, without a new tuple at every step)."""
+    return {key: vectors[0] if len(vectors) == 1 else tuple(map(sum, zip(*vectors, strict=True)))
+            for key, vectors in groups.items()}
+
+
+def _by_scope(family: str, cells: dict[tuple[str, ...], Vector]) -> dict[str, dict]:
+    """scope -> key -> the family's vectors summed over the cells of that key."""
+    queue: dict = {}
+    channel: dict = {}
+    queue_channel: dict = {}
+    groups: dict[str, dict] = {"queue": queue, "channel": channel,
+                               "queue_channel": queue_channel}
+    if family in _QUEUE_FAMILIES:
         for key, vector in cells.items():
             if not any(vector):
                 continue  # corrections summed back to zero: as if nothing happened
-            if family in ("contact", "abandon", "queue_answer"):
-                queue, channel = key
-                _accumulate(by_scope["queue"], queue, vector)
-                _accumulate(by_scope["channel"], channel, vector)
-                _accumulate(by_scope["queue_channel"], key, vector)
-                continue
-            agent, team = key[0], key[1]
-            _accumulate(by_scope["agent"], agent, vector)
-            _accumulate(by_scope["team"], team, vector)
-            if len(key) == 4:
-                queue, channel = key[2], key[3]
-                _accumulate(by_scope["queue"], queue, vector)
-                _accumulate(by_scope["channel"], channel, vector)
-                _accumulate(by_scope["queue_channel"], (queue, channel), vector)
-                _accumulate(by_scope["agent_channel"], (agent, channel), vector)
-                _accumulate(by_scope["team_channel"], (team, channel), vector)
-        sums[family] = by_scope
+            queue.setdefault(key[0], []).append(vector)
+            channel.setdefault(key[1], []).append(vector)
+            queue_channel.setdefault(key, []).append(vector)
+        return {scope: _summed(g) for scope, g in groups.items()}
+    agent: dict = {}
+    team: dict = {}
+    agent_channel: dict = {}
+    team_channel: dict = {}
+    groups |= {"agent": agent, "team": team, "agent_channel": agent_channel,
+               "team_channel": team_channel}
+    for key, vector in cells.items():
+        if not any(vector):
+            continue
+        agent.setdefault(key[0], []).append(vector)
+        team.setdefault(key[1], []).append(vector)
+        if len(key) == 4:
+            ch = key[3]
+            queue.setdefault(key[2], []).append(vector)
+            channel.setdefault(ch, []).append(vector)
+            queue_channel.setdefault((key[2], ch), []).append(vector)
+            agent_channel.setdefault((key[0], ch), []).append(vector)
+            team_channel.setdefault((key[1], ch), []).append(vector)
+    return {scope: _summed(g) for scope, g in groups.items()}
+
+
+def window_kpis(period: PeriodSums) -> WindowKpis:
+    """The KPIs of every scope from a period's cell sums: ratios of sums, never means."""
+    by_agent: dict = {}
+    by_team: dict = {}
+    for (agent_id, team), vector in period.time.items():
+        by_agent.setdefault(agent_id, []).append(vector)
+        by_team.setdefault(team, []).append(vector)
+    time_by_agent: Sums = _summed(by_agent)
+    time_by_team: Sums = _summed(by_team)
+    # family -> scope -> key -> summed vector
+    sums = {family: _by_scope(family, cells) for family, cells in period.cells.items()}
 
     out = WindowKpis()
-    for scope, time_sums, target in (
-        ("agent", time_by_agent, out.agent),
-        ("team", time_by_team, out.team),
+    zero_wrap, zero_survey, zero_answer = _ZERO["wrap"], _ZERO["survey"], _ZERO["answer"]
+    for scope, time_sums, target, iph_target in (
+        ("agent", time_by_agent, out.agent, out.agent_iph),
+        ("team", time_by_team, out.team, out.team_iph),
     ):
-        ids = set(time_sums) | set(sums["wrap"][scope]) | set(sums["survey"][scope])
-        ids |= set(sums["answer"][scope])
-        for scope_id in sorted(ids):
+        wraps, surveys, answers = (sums[f][scope] for f in ("wrap", "survey", "answer"))
+        for scope_id in sorted(set(time_sums).union(wraps, surveys, answers)):
             time = time_sums.get(scope_id, ZERO_TIME)
-            wrap = sums["wrap"][scope].get(scope_id, _zero("wrap"))
+            wrap = wraps.get(scope_id, zero_wrap)
             kpis = time_kpis(time)
             kpis |= wrap_kpis(wrap)
-            kpis |= survey_kpis(sums["survey"][scope].get(scope_id, _zero("survey")))
-            kpis |= answer_kpis(sums["answer"][scope].get(scope_id, _zero("answer")))
-            iph = interactions_per_hour(wrap[Wrap.COUNT], logged_in_ms(time))
+            kpis |= survey_kpis(surveys.get(scope_id, zero_survey))
+            kpis |= answer_kpis(answers.get(scope_id, zero_answer))
+            iph = interactions_per_hour(wrap[_WRAPPED], logged_in_ms(time))
             if iph is not None:
                 kpis["interactions_per_hour"] = iph
             target[scope_id] = kpis
         for (scope_id, channel), wrap in sums["wrap"][f"{scope}_channel"].items():
             logged_in = logged_in_ms(time_sums.get(scope_id, ZERO_TIME))
-            iph = interactions_per_hour(wrap[Wrap.COUNT], logged_in)
+            iph = interactions_per_hour(wrap[_WRAPPED], logged_in)
             if iph is not None:
-                (out.agent_iph if scope == "agent" else out.team_iph)[(scope_id, channel)] = iph
+                iph_target[(scope_id, channel)] = iph
 
     for scope, target in (("queue", out.queue), ("channel", out.channel),
                           ("queue_channel", out.queue_channel)):
-        ids = set(sums["contact"][scope]) | set(sums["abandon"][scope])
-        ids |= set(sums["queue_answer"][scope]) | set(sums["wrap"][scope])
-        for scope_id in sorted(ids):
-            kpis = queue_kpis(
-                sums["contact"][scope].get(scope_id, _zero("contact")),
-                sums["abandon"][scope].get(scope_id, _zero("abandon")),
-                sums["queue_answer"][scope].get(scope_id, _zero("queue_answer")),
-            )
-            if scope_id in sums["wrap"][scope]:
-                kpis |= wrap_kpis(sums["wrap"][scope][scope_id])
+        contacts, abandons, answered, wraps = (
+            sums[f][scope] for f in ("contact", "abandon", "queue_answer", "wrap"))
+        for scope_id in sorted(set(contacts).union(abandons, answered, wraps)):
+            kpis = queue_kpis(contacts.get(scope_id, _ZERO["contact"]),
+                              abandons.get(scope_id, _ZERO["abandon"]),
+                              answered.get(scope_id, _ZERO["queue_answer"]))
+            if scope_id in wraps:
+                kpis |= wrap_kpis(wraps[scope_id])
             target[scope_id] = kpis
     _adherence(period.adherence, out)  # after: it adds to the agents' and teams' KPIs
     return out
@@ -229,31 +252,28 @@ def window_kpis(period: PeriodSums) -> WindowKpis:
 def _adherence(pieces: dict[tuple[str, str | None], Adherence], out: WindowKpis) -> None:
     """§7.1's adherence (agents, teams) and absence (teams), as ratios of the sums of every
     scheduled agent's pieces; no value without scheduled time."""
-    agents: dict[str, Adherence] = {}
-    teams: dict[str, Adherence] = {}
+    by_agent: dict = {}
+    by_team: dict = {}
     for (agent_id, team), sums in pieces.items():
-        agents[agent_id] = agents.get(agent_id, Adherence()) + sums
+        by_agent.setdefault(agent_id, []).append(sums)
         # neither the timeline nor the schedule named a team: unknown (contract §2)
-        key = UNKNOWN_TEAM if team is None else team
-        teams[key] = teams.get(key, Adherence()) + sums
-    for agent_id, total in agents.items():
-        if total.scheduled:
-            out.agent.setdefault(agent_id, {})["adherence"] = total.adherent / total.scheduled
-    for team, sums in teams.items():
+        by_team.setdefault(UNKNOWN_TEAM if team is None else team, []).append(sums)
+    for agent_id, (scheduled, adherent, _, _) in _summed(by_agent).items():
+        if scheduled:
+            out.agent.setdefault(agent_id, {})["adherence"] = adherent / scheduled
+    for team, (scheduled, adherent, work, absent) in _summed(by_team).items():
         kpis = out.team.setdefault(team, {})
-        if sums.scheduled:
-            kpis["adherence"] = sums.adherent / sums.scheduled
-        if sums.work:
-            kpis["absence"] = sums.absent / sums.work
+        if scheduled:
+            kpis["adherence"] = adherent / scheduled
+        if work:
+            kpis["absence"] = absent / work
 
 
 def snapshot(engine: KpiEngine, now: int) -> Snapshot:
     """KPIs of every window ending at ``now`` (inclusive), and the current agent states."""
     lengths = engine.config.windows
-    adherence = dict(zip(lengths, adherence_windows(engine, now, list(lengths.values())),
-                         strict=True))
-    windows = {name: window_kpis(period_sums(engine, now - length, now, adherence[name]))
-               for name, length in lengths.items()}
+    periods = window_sums(engine, now, tuple(now - length for length in lengths.values()))
+    windows = {name: window_kpis(period) for name, period in zip(lengths, periods, strict=True)}
     agents: dict[str, AgentNow] = {}
     team_states: dict[str, Counter[str]] = {}
     holds = engine.holds_by_agent()

@@ -147,20 +147,32 @@ class Timeline:
 
     def window(self, start: int, end: int) -> list[tuple[str, Vector]]:
         """Time per team within ``(start, end]``; teams with no time are left out."""
+        return self.windows((start,), end)[0]
+
+    def windows(self, starts: tuple[int, ...], end: int) -> list[list[tuple[str, Vector]]]:
+        """:meth:`window` for several starts and one end: the end is looked up once."""
         last = self._segment_at(end)
         if last < 0:
-            return []
-        first = max(self._segment_at(start), 0)
-        if first + self.dropped >= self.team_change_index:
-            return [(self.teams[last], sub(self.total(end), self.total(start)))]
-        per_team: dict[str, Vector] = {}
-        for i in range(first, last + 1):
-            seg_start = max(self.starts[i], start)
-            seg_end = min(self.starts[i + 1], end) if i + 1 < len(self.starts) else end
-            piece = accrued(self.cats[i], self.weights[i], seg_end - seg_start, self.multi[i])
-            team = self.teams[i]
-            per_team[team] = add(per_team[team], piece) if team in per_team else piece
-        return list(per_team.items())
+            return [[] for _ in starts]
+        at_end: Vector | None = None
+        out: list[list[tuple[str, Vector]]] = []
+        for start in starts:
+            first = max(self._segment_at(start), 0)
+            if first + self.dropped >= self.team_change_index:  # one team all along
+                if at_end is None:
+                    at_end = self.total(end)
+                out.append([(self.teams[last], sub(at_end, self.total(start)))])
+                continue
+            per_team: dict[str, Vector] = {}
+            for i in range(first, last + 1):
+                seg_start = max(self.starts[i], start)
+                seg_end = min(self.starts[i + 1], end) if i + 1 < len(self.starts) else end
+                piece = accrued(self.cats[i], self.weights[i], seg_end - seg_start,
+                                self.multi[i])
+                team = self.teams[i]
+                per_team[team] = add(per_team[team], piece) if team in per_team else piece
+            out.append(list(per_team.items()))
+        return out
 
     def pieces(self, start: int, end: int, alike: frozenset[int] = frozenset(),
                ) -> list[tuple[int, int, int, str | None]]:
