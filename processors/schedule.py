@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from ccpulse.processors.timeline import (
     ACW,
+    AT_WORK,
     HANDLING,
     IDLE,
     LOGGED_OUT,
@@ -114,10 +115,8 @@ class Adherence(NamedTuple):
         return Adherence(*(a + b for a, b in zip(self, other, strict=True)))
 
 
-# Activities no schedule tells apart (every set in ADHERENT holds all of them or none): the
-# timeline gives consecutive pieces of them as one (``Timeline.pieces(..., alike=AT_WORK)``),
-# which makes an agent's 8 h a dozen pieces instead of a few hundred calls and wrap-ups.
-AT_WORK = frozenset({HANDLING, ACW, IDLE})
+# The timeline's presence view merges runs of AT_WORK (``Timeline.presence_pieces``): right
+# only while every set in ADHERENT holds all of them or none.
 assert all(kept >= AT_WORK or not AT_WORK & kept for kept in ADHERENT.values())
 
 

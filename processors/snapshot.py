@@ -25,7 +25,6 @@ from ccpulse.processors.kpis import (
 from ccpulse.processors.measures import WIDTH, Wrap
 from ccpulse.processors.schedule import (
     ADHERENT,
-    AT_WORK,
     OFFLINE,
     WORK,
     Adherence,
@@ -143,7 +142,7 @@ def adherence_windows(engine: KpiEngine, end: int, lengths: list[int],
         if machine is None:
             continue
         measured = measure_windows(schedule.pieces(end - widest, end),
-                                   machine.timeline.pieces(end - widest, end, AT_WORK),
+                                   machine.timeline.presence_pieces(end - widest, end),
                                    starts)
         for window, per_team in zip(out, measured, strict=True):
             for team, sums in per_team.items():

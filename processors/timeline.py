@@ -29,6 +29,10 @@ MULTI_SLOT = 6
 TIME_WIDTH = 7
 ZERO_TIME: Vector = (0,) * TIME_WIDTH
 
+# Activities no schedule tells apart (contract §7.1: every scheduled activity is adhered to by
+# all of them or by none): the presence view below keeps runs of them as one piece.
+AT_WORK = frozenset({HANDLING, ACW, IDLE})
+
 STATE_NAMES = {
     HANDLING: "handling",
     ACW: "acw",
@@ -52,7 +56,7 @@ def accrued(category: int, weight: float, duration: int, multi: bool = False) ->
 class Timeline:
     """Append-only segments; :meth:`truncate` undoes appends when a late event rewinds time."""
 
-    __slots__ = ("cats", "cums", "dropped", "multi", "reasons", "since", "starts",
+    __slots__ = ("cats", "cums", "dropped", "multi", "presence", "reasons", "since", "starts",
                  "team_change_index", "teams", "weights")
 
     def __init__(self) -> None:
@@ -76,6 +80,7 @@ class Timeline:
         # Index of the newest segment whose team differs from its predecessor's: windows that
         # start after it belong to one team, the common case that needs no per-segment split.
         self.team_change_index = 0
+        self.presence = Presence()
 
     @property
     def count(self) -> int:
@@ -110,6 +115,7 @@ class Timeline:
                 team = last_team  # one string object per team, not one per segment
         else:
             cum = ZERO_TIME
+        self.presence.mark(self.count, t, category, team)
         starts.append(t)
         self.cums.extend(cum)
         self.cats.append(category)
@@ -126,6 +132,7 @@ class Timeline:
             del column[keep:]
         del self.cums[keep * TIME_WIDTH:]
         self.team_change_index = team_change_index
+        self.presence.truncate(count)
 
     def _columns(self) -> tuple:
         return (self.starts, self.cats, self.weights, self.teams, self.reasons, self.since,
@@ -174,39 +181,17 @@ class Timeline:
             out.append(list(per_team.items()))
         return out
 
-    def pieces(self, start: int, end: int, alike: frozenset[int] = frozenset(),
-               ) -> list[tuple[int, int, int, str | None]]:
-        """``(a, b, category, team)`` covering ``(start, end]`` piece by piece; before the
-        first segment the agent was logged out, of a team we did not know (None).
-        Consecutive segments of the same team whose categories are both in ``alike`` come
-        as one piece (adherence cannot tell handling, ACW and idle apart: an 8-hour window
-        is then a dozen pieces, not hundreds)."""
-        starts, cats, teams = self.starts, self.cats, self.teams
-        out: list[tuple[int, int, int, str | None]] = []
-        first = self._segment_at(start)
-        if first < 0:
-            head = min(end, starts[0]) if starts else end
-            if head > start:
-                out.append((start, head, LOGGED_OUT, None))
-            first = 0
-        last = bisect_left(starts, end)  # segments from ``first`` to before ``last`` start < end
-        if first >= last:
-            return out
-        # one pass over slices (no per-segment index lookups): edges clipped to the window
-        bounds = list(starts[first + 1:last])
-        ends = [*bounds, end]
-        begins = [max(starts[first], start), *bounds]
-        for a, b, category, team in zip(begins, ends, cats[first:last], teams[first:last],
-                                        strict=True):
-            if b <= a:
-                continue
-            if out and category in alike:
-                x, _, previous, previous_team = out[-1]
-                if previous in alike and previous_team == team:
-                    out[-1] = (x, b, previous, team)
-                    continue
-            out.append((a, b, category, team))
-        return out
+    def pieces(self, start: int, end: int) -> list[tuple[int, int, int, str | None]]:
+        """``(a, b, category, team)`` covering ``(start, end]`` segment by segment; before
+        the first segment the agent was logged out, of a team we did not know (None)."""
+        return _pieces(self.starts, self.cats, self.teams, start, end)
+
+    def presence_pieces(self, start: int, end: int) -> list[tuple[int, int, int, str | None]]:
+        """:meth:`pieces`, with each run of segments of one team and one category — handling,
+        ACW and idle counting as one (:data:`AT_WORK`) — as one piece: what adherence needs,
+        a dozen pieces for an 8-hour shift instead of a few hundred calls and wrap-ups."""
+        view = self.presence
+        return _pieces(view.starts, view.cats, view.teams, start, end)
 
     def category_at(self, t: int) -> int:
         i = self._segment_at(t)
@@ -232,3 +217,66 @@ class Timeline:
                 del column[:cut]
             del self.cums[:cut * TIME_WIDTH]
             self.dropped += cut
+            self.presence.trim(self.dropped)
+
+
+class Presence:
+    """A timeline's runs of one team and one category, handling, ACW and idle as one: kept
+    as segments are marked, so that adherence walks a dozen pieces per agent, not every
+    segment of 8 hours (it was the largest part of a snapshot: BENCHMARKS.md)."""
+
+    __slots__ = ("cats", "first", "starts", "teams")
+
+    def __init__(self) -> None:
+        self.starts = array("q")
+        self.cats = array("b")  # HANDLING stands for every category of AT_WORK
+        self.teams: list[str] = []
+        self.first = array("q")  # the absolute index of the timeline segment starting a run
+
+    def mark(self, index: int, t: int, category: int, team: str) -> None:
+        """Timeline segment ``index`` starts at ``t``."""
+        if category in AT_WORK:
+            category = HANDLING
+        if self.starts and self.cats[-1] == category and self.teams[-1] == team:
+            return
+        self.starts.append(t)
+        self.cats.append(category)
+        self.teams.append(team)
+        self.first.append(index)
+
+    def truncate(self, count: int) -> None:
+        """The timeline kept its first ``count`` segments: drop the runs starting after."""
+        keep = bisect_left(self.first, count)
+        for column in (self.starts, self.cats, self.teams, self.first):
+            del column[keep:]
+
+    def trim(self, dropped: int) -> None:
+        """The timeline forgot its segments before index ``dropped``: forget the runs that
+        ended before it (the run it is part of stays, starting earlier: no window asks)."""
+        cut = bisect_right(self.first, dropped) - 1
+        if cut > 0:
+            for column in (self.starts, self.cats, self.teams, self.first):
+                del column[:cut]
+
+
+def _pieces(starts: array, cats: array, teams: list[str], start: int, end: int,
+            ) -> list[tuple[int, int, int, str | None]]:
+    out: list[tuple[int, int, int, str | None]] = []
+    first = bisect_right(starts, start) - 1
+    if first < 0:
+        head = min(end, starts[0]) if starts else end
+        if head > start:
+            out.append((start, head, LOGGED_OUT, None))
+        first = 0
+    last = bisect_left(starts, end)  # segments from ``first`` to before ``last`` start < end
+    if first >= last:
+        return out
+    # one pass over slices (no per-segment index lookups): edges clipped to the window
+    bounds = list(starts[first + 1:last])
+    ends = [*bounds, end]
+    begins = [max(starts[first], start), *bounds]
+    for a, b, category, team in zip(begins, ends, cats[first:last], teams[first:last],
+                                    strict=True):
+        if b > a:
+            out.append((a, b, category, team))
+    return out

@@ -9,11 +9,22 @@ a2 has no schedule.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ccpulse.alerts.engine import AlertEvaluator
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import snapshot
 from ccpulse.processors.timefmt import format_ms
+from ccpulse.processors.timeline import (
+    ACW,
+    AT_WORK,
+    HANDLING,
+    IDLE,
+    LOGGED_OUT,
+    NOT_READY_OTHER,
+    Timeline,
+)
 from tests.support import EventFactory, at, feed
 
 ev = EventFactory()
@@ -144,3 +155,46 @@ def test_schedule_alerts_fire_after_their_holds_and_resolve_by_hand_worked_insta
         ("10:04:30", "TeamAbsenceHigh", "resolved"),
         ("10:06:00", "TeamAdherenceLow", "resolved"),
     ]
+
+
+def _runs(pieces: list[tuple[int, int, int, str | None]],
+          ) -> list[tuple[int, int, int, str | None]]:
+    """Pieces with handling, ACW and idle as one category, consecutive equal ones joined."""
+    out: list[tuple[int, int, int, str | None]] = []
+    for a, b, category, team in pieces:
+        kind = HANDLING if category in AT_WORK else category
+        if out and out[-1][1] == a and out[-1][2:] == (kind, team):
+            out[-1] = (out[-1][0], b, kind, team)
+        else:
+            out.append((a, b, kind, team))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["mark", "mark", "mark", "rewind", "trim"]),
+                          st.integers(0, 50), st.sampled_from([HANDLING, ACW, IDLE,
+                                                              NOT_READY_OTHER, LOGGED_OUT]),
+                          st.sampled_from(["t1", "t2"])), max_size=60),
+       st.integers(0, 400), st.integers(1, 400))
+def test_the_presence_view_is_the_timeline_in_runs_whatever_rewinds_and_trims(
+        steps: list[tuple[str, int, int, str]], start: int, length: int) -> None:
+    """Adherence reads ``presence_pieces``, kept as segments are marked; it must say what
+    the segment-by-segment pieces say, after rewinds (a late event truncates the timeline
+    to an earlier count) and trims, for any window after the trim."""
+    timeline, t, counts, trimmed = Timeline(), 0, [(0, 0)], 0
+    for op, step, category, team in steps:
+        if op == "mark":
+            t += step
+            timeline.mark(t, category, 1.0, team)
+            counts.append((timeline.count, timeline.team_change_index))
+        elif op == "rewind" and len(counts) > 1:
+            count, index = counts[step % len(counts)]
+            if count >= timeline.dropped:
+                timeline.truncate(count, index)
+                counts = [c for c in counts if c[0] <= count]
+        elif op == "trim":
+            trimmed = max(trimmed, t - step)
+            timeline.trim(trimmed)
+    begin = trimmed + start
+    assert _runs(timeline.presence_pieces(begin, begin + length)) == _runs(
+        timeline.pieces(begin, begin + length))
