@@ -64,10 +64,19 @@ def _fill(families: dict[str, LabelledGauge], kpis: Kpis, labels: tuple[str, ...
           only: frozenset[str] | None = None) -> None:
     """One tuple of label values for every KPI of a scope and window (of ``only``, where
     given): stored once, and the exposition renders it once."""
-    for key, value in kpis.items():
-        family = families.get(key)
-        if family is not None and (only is None or key in only):
-            family.add_metric(labels, value)
+    if only is None:
+        for key, value in kpis.items():
+            family = families.get(key)
+            if family is not None:
+                family.add_metric(labels, value)
+        return
+    # An agent's budget is a few KPIs of the ~30 its dict holds: look those up instead.
+    for key in only:
+        value = kpis.get(key)
+        if value is not None:
+            family = families.get(key)
+            if family is not None:
+                family.add_metric(labels, value)
 
 
 ALERT_LABELS = ["alertname", "severity", "audience", "team", "agent", "queue", "channel",
