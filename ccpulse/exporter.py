@@ -112,10 +112,20 @@ class KpiCollector:
         scorecards: Scorecards | None = None,
         metrics: MetricsConfig | None = None,
         owns_agent: Callable[[str], bool] | None = None,
+        share: Callable[[], Snapshot] | None = None,
+        floor: Callable[[], bool] | None = None,
     ) -> None:
         """``last_event_ms`` overrides where the lag comes from: in a worker, counters are the
-        consumer's own but the lag is that of the replica behind ``/metrics``."""
+        consumer's own but the lag is that of the replica behind ``/metrics``.
+
+        Sharded workers: ``owns_agent`` says whose per-agent series this process exports;
+        while ``floor()`` is false (another worker leads), a scrape reads ``share()`` — the
+        snapshot of its own agents only — and exports their series alone: teams, queues,
+        channels and staffing come from the leader. Where ``floor`` is None, every scrape
+        is of the whole floor."""
         self._snapshot = snapshot
+        self._share = share
+        self._floor = floor
         self._stats = stats
         self._alerts = alerts
         self._scorecards = scorecards or Scorecards()
@@ -127,10 +137,12 @@ class KpiCollector:
         self._last_event_ms = last_event_ms or (lambda: stats.last_event_ms if stats else None)
 
     def collect(self) -> Iterator[Metric]:
-        snap = self._snapshot()
+        whole = self._floor is None or self._share is None or self._floor()
+        snap = self._snapshot() if whole else self._share()  # type: ignore[misc]
         yield from self._kpi_metrics(snap)
         yield from self._state_metrics(snap)
-        yield from staffing_metrics(snap)
+        if snap.floor:
+            yield from staffing_metrics(snap)
         yield from scorecard_metrics(snap, self._scorecards,
                                      owns_agent=self._owns if self._sharded else None)
         if self._alerts is not None:
@@ -167,6 +179,8 @@ class KpiCollector:
                     if owns(agent_id):
                         agent_iph.add_metric([agent_id, snap.team_of(agent_id), window, ch],
                                              value)
+            if not snap.floor:
+                continue  # some agents only: their teams and queues are the leader's
             for team_id, values in kpis.team.items():
                 _fill(team, values, (team_id, window))
                 if "interactions_per_hour" in values:
@@ -177,10 +191,12 @@ class KpiCollector:
                 _fill(queue, values, (queue_id, window))
             for ch, values in kpis.channel.items():
                 _fill(channel, values, (ch, window))
-        for group in (agent, team, queue, channel):
-            yield from group.values()
+        yield from agent.values()
         yield agent_iph
-        yield team_iph
+        if snap.floor:
+            for group in (team, queue, channel):
+                yield from group.values()
+            yield team_iph
 
     def _state_metrics(self, snap: Snapshot) -> Iterator[Metric]:
         state = LabelledGauge("ccpulse_agent_state",
@@ -202,14 +218,16 @@ class KpiCollector:
                                    now.state_seconds)
             if now.scheduled is not None:
                 scheduled.add_metric([agent_id, now.team, now.scheduled], 1)
+        yield state
+        yield seconds
+        yield scheduled
+        if not snap.floor:
+            return
         absent = GaugeMetricFamily("ccpulse_team_absent_agents",
                                    "agents scheduled to work and logged out now",
                                    labels=["team"])
         for team_id in sorted(set(snap.team_states) | set(snap.absent)):
             absent.add_metric([team_id], snap.absent.get(team_id, 0))
-        yield state
-        yield seconds
-        yield scheduled
         yield absent
         agents = GaugeMetricFamily("ccpulse_team_agents", "agents of the team in each activity now",
                                    labels=["team", "state"])

@@ -48,15 +48,23 @@ def scorecard_metrics(snap: Snapshot, cards: Scorecards, window: str = WINDOW,
     by_team: dict[str, dict] = {}
     for agent, values in kpis.agent.items():
         by_team.setdefault(snap.team_of(agent), {})[agent] = values
-    for team, team_kpis in kpis.team.items():
+    # Every team with KPIs (the floor's snapshot) and every team of an agent with some: a
+    # snapshot of some agents scores each of them against its team's AHT, as the floor's does.
+    teams = [*kpis.team, *(t for t in by_team if t not in kpis.team)] if snap.floor \
+        else list(by_team)
+    for team in teams:
+        team_kpis = kpis.team.get(team, {})
         cards_of_team = team_cards(team_kpis, by_team.get(team, {}), cards.for_team(team))
-        _add(team_score, team_points, [team, window], cards_of_team.team)
         for agent, result in cards_of_team.agents.items():
             if owns_agent is None or owns_agent(agent):
                 _add(agent_score, agent_points, [agent, team, window], result)
-        for key, value in cards_of_team.spread.items():
-            spread.add_metric([team, window, key], value)
-    yield from (agent_score, team_score, agent_points, team_points, spread)
+        if snap.floor and team in kpis.team:  # a share of the agents: the leader scores teams
+            _add(team_score, team_points, [team, window], cards_of_team.team)
+            for key, value in cards_of_team.spread.items():
+                spread.add_metric([team, window, key], value)
+    yield from (agent_score, agent_points)
+    if snap.floor:
+        yield from (team_score, team_points, spread)
 
 
 def _add(score: LabelledGauge, points: LabelledGauge, labels: list[str], result: Result,

@@ -241,11 +241,16 @@ def serve(settings: Settings, reports: Connection) -> None:
     consumer = ConsumerView(registry)
     # /metrics, /api/v1 and the alert evaluation share a snapshot less than a second old
     snapshots = RecentSnapshot(pipeline.snapshot, wall_ms, latest=lambda: pipeline.latest)
+    sharded = settings.metrics.shard_agents
     registry.register(KpiCollector(  # type: ignore[arg-type]
         snapshots, consumer.stats, alerts=evaluator,
         clock_ms=wall_ms, last_event_ms=lambda: pipeline.stats.last_event_ms,
         scorecards=settings.scorecards, metrics=settings.metrics,
-        owns_agent=consumer.shards.owns if settings.metrics.shard_agents else None))
+        owns_agent=consumer.shards.owns if sharded else None,
+        # while another worker holds the alert lease, it exports the teams, queues and
+        # channels; this one computes and exports its own agents only
+        share=lambda: pipeline.share(wall_ms(), consumer.shards.owns),
+        floor=(lambda: leader.leading) if sharded else None))
     registry.register(consumer)  # type: ignore[arg-type]
 
     def health() -> tuple[bool, str]:

@@ -5,7 +5,9 @@ agent; at 50,000 agents that is a scrape Prometheus times out on, repeated on ev
 Instead, as kube-state-metrics shards objects across replicas, a worker exports an agent's
 series only when ``murmur2(agent_id) mod P`` — the partition Kafka's default partitioner
 sends the agent's events to, ``P`` partitions of the agent-state topic — is one the consumer
-group assigned to it. Teams, queues and channels stay complete on every worker.
+group assigned to it, and computes them from a snapshot of those agents alone. Teams, queues
+and channels come from one worker, the holder of the alert lease, which computes the whole
+floor for the alert rules anyway (``KpiCollector``'s ``floor``).
 
 The union over workers is every agent exactly once whatever partitioner the producers use
 (each partition index has one owner); with Kafka's default (murmur2) partitioner it is also

@@ -8,6 +8,7 @@ formulas of :mod:`processors.kpis` once per scope.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ccpulse.processors.agent import UNKNOWN_TEAM
@@ -35,6 +36,7 @@ from ccpulse.processors.staffing import QueueChannel, QueueStaffing, staffing
 from ccpulse.processors.timeline import STATE_NAMES, ZERO_TIME
 
 Sums = dict[str, Vector]
+AgentFilter = Callable[[str], bool]  # which agents a snapshot is of
 
 
 @dataclass
@@ -73,6 +75,10 @@ class Snapshot:
     entities: dict[str, tuple[int, int]] = field(default_factory=dict)  # scope -> (n, limit)
     absent: dict[str, int] = field(default_factory=dict)  # team -> agents absent now (§7.1)
     over_limit: dict[str, int] = field(default_factory=dict)  # scope -> events refused so far
+    # False: the snapshot of some agents only (snapshot(..., agents=)): their KPIs are whole;
+    # teams hold only the wrap KPIs that agents' scorecards compare with; no queue, channel,
+    # staffing or floor counts
+    floor: bool = True
 
     def team_of(self, agent: str) -> str:
         """The agent's team now; ``unknown`` where it has none (contract §2) or is no longer
@@ -109,28 +115,50 @@ def period_sums(engine: KpiEngine, start: int, end: int) -> PeriodSums:
     return window_sums(engine, end, (start,))[0]
 
 
-def window_sums(engine: KpiEngine, end: int, starts: tuple[int, ...]) -> list[PeriodSums]:
+def window_sums(engine: KpiEngine, end: int, starts: tuple[int, ...],
+                agents: AgentFilter | None = None) -> list[PeriodSums]:
     """:func:`period_sums` of the spans from each of ``starts`` to one ``end`` (a snapshot's
     windows): each agent's and cell's history is looked up at the end once, and adherence
-    is measured in one walk of each agent's pieces for all of them."""
+    is measured in one walk of each agent's pieces for all of them. ``agents``: only the
+    cells of the agents it accepts (no queue cells)."""
     outs = [PeriodSums() for _ in starts]
     for agent_id, machine in engine.agents.items():
+        if agents is not None and not agents(agent_id):
+            continue
         for out, per_team in zip(outs, machine.timeline.windows(starts, end), strict=True):
             for team, vector in per_team:
                 out.time[(agent_id, team)] = vector
     for family, cells in engine.families.items():
+        if agents is not None and family in _QUEUE_FAMILIES:
+            continue
         targets = [out.cells[family] for out in outs]
         for key, series in cells.items():
+            if agents is not None and not agents(key[0]):
+                continue
             for target, vector in zip(targets, series.windows(starts, end), strict=True):
                 if vector is not None and any(vector):  # not a count a correction took back
                     target[key] = vector
-    adherence = adherence_windows(engine, end, [end - start for start in starts])
+    adherence = adherence_windows(engine, end, [end - start for start in starts], agents)
     for out, sums in zip(outs, adherence, strict=True):
         out.adherence = sums
     return outs
 
 
+def _team_wraps(engine: KpiEngine, end: int, starts: tuple[int, ...]) -> list[dict[str, Kpis]]:
+    """Each team's wrap KPIs over each window, from every agent's wrap cells: what a
+    snapshot of some agents still needs of their teams (an agent's AHT is scored against
+    its team's, :func:`processors.scorecard.team_cards`)."""
+    groups: list[dict] = [{} for _ in starts]
+    for key, series in engine.families["wrap"].items():
+        for group, vector in zip(groups, series.windows(starts, end), strict=True):
+            if vector is not None and any(vector):
+                group.setdefault(key[1], []).append(vector)
+    return [{team: wrap_kpis(vector) for team, vector in _summed(group).items()}
+            for group in groups]
+
+
 def adherence_windows(engine: KpiEngine, end: int, lengths: list[int],
+                      agents: AgentFilter | None = None,
                       ) -> list[dict[tuple[str, str | None], Adherence]]:
     """Every scheduled agent's adherence sums per team, for windows of ``lengths`` ending at
     ``end``: one walk of each agent's pieces for all of them."""
@@ -139,7 +167,7 @@ def adherence_windows(engine: KpiEngine, end: int, lengths: list[int],
     out: list[dict[tuple[str, str | None], Adherence]] = [{} for _ in lengths]
     for agent_id, schedule in engine.schedules.items():
         machine = engine.agents.get(agent_id)
-        if machine is None:
+        if machine is None or (agents is not None and not agents(agent_id)):
             continue
         measured = measure_windows(schedule.pieces(end - widest, end),
                                    machine.timeline.presence_pieces(end - widest, end),
@@ -268,16 +296,29 @@ def _adherence(pieces: dict[tuple[str, str | None], Adherence], out: WindowKpis)
             kpis["absence"] = absent / work
 
 
-def snapshot(engine: KpiEngine, now: int) -> Snapshot:
-    """KPIs of every window ending at ``now`` (inclusive), and the current agent states."""
+def snapshot(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> Snapshot:
+    """KPIs of every window ending at ``now`` (inclusive), and the current agent states.
+
+    ``agents``: the snapshot of the agents it accepts only, their KPIs and states exactly as
+    in the whole floor's (a sharded worker's /metrics: the per-agent work of a scrape is then
+    its share of the floor, BENCHMARKS.md); of teams only the wrap KPIs their scorecards
+    compare with, and nothing of queues, channels, staffing and the floor's counts."""
     lengths = engine.config.windows
-    periods = window_sums(engine, now, tuple(now - length for length in lengths.values()))
+    starts = tuple(now - length for length in lengths.values())
+    periods = window_sums(engine, now, starts, agents)
     windows = {name: window_kpis(period) for name, period in zip(lengths, periods, strict=True)}
-    agents: dict[str, AgentNow] = {}
+    if agents is not None:  # what window_kpis made of teams and queues holds some agents only
+        for window, teams in zip(windows.values(), _team_wraps(engine, now, starts),
+                                 strict=True):
+            window.team, window.team_iph = teams, {}
+            window.queue, window.channel, window.queue_channel = {}, {}, {}
+    agent_states: dict[str, AgentNow] = {}
     team_states: dict[str, Counter[str]] = {}
     holds = engine.holds_by_agent()
     absent: dict[str, int] = {}
     for agent_id, machine in engine.agents.items():
+        if agents is not None and not agents(agent_id):
+            continue
         timeline = machine.timeline
         category, reason, since = timeline.state_at(now)
         state = STATE_NAMES[category]
@@ -285,7 +326,7 @@ def snapshot(engine: KpiEngine, now: int) -> Snapshot:
         hold = holds.get(agent_id)
         schedule = engine.schedules.get(agent_id)
         planned = schedule.activity_at(now) if schedule is not None else None
-        agents[agent_id] = AgentNow(
+        agent_states[agent_id] = AgentNow(
             team, state, reason, None if since is None else (now - since) / 1000,
             (now - hold) / 1000 if hold is not None and hold <= now and state == "handling"
             else None, planned,
@@ -293,13 +334,15 @@ def snapshot(engine: KpiEngine, now: int) -> Snapshot:
         if planned == WORK and state == "logged_out":
             absent[team] = absent.get(team, 0) + 1
         team_states.setdefault(team, Counter())[state] += 1
+    if agents is not None:
+        return Snapshot(now, windows, agent_states, {}, {}, floor=False)
     waiting = {}
     for queue, entries in engine.waiting.items():
         started = [t for t in entries.values() if t <= now]
         if started:
             waiting[queue] = (len(started), (now - min(started)) / 1000)
     plan = staffing(engine, {name: w.queue_channel for name, w in windows.items()},
-                    {agent_id: a.state for agent_id, a in agents.items()}, now)
-    return Snapshot(now, windows, agents, team_states, waiting, staffing=plan,
+                    {agent_id: a.state for agent_id, a in agent_states.items()}, now)
+    return Snapshot(now, windows, agent_states, team_states, waiting, staffing=plan,
                     entities=engine.entities(), over_limit=dict(engine.over_limit),
                     absent=absent)

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from ccpulse.processors.config import EngineConfig
 from ccpulse.processors.decode import Decoded, Rejection, decode
 from ccpulse.processors.engine import KpiEngine
-from ccpulse.processors.snapshot import PeriodSums, Snapshot, period_sums, snapshot
+from ccpulse.processors.snapshot import (
+    AgentFilter,
+    PeriodSums,
+    Snapshot,
+    period_sums,
+    snapshot,
+)
 from ccpulse.processors.timeline import STATE_NAMES
 
 AGENT_TOPIC = "cc.agent-states"
@@ -111,6 +117,11 @@ class Pipeline:
         with self.lock:
             self.latest = snapshot(self.engine, now_ms)
             return self.latest
+
+    def share(self, now_ms: int, agents: AgentFilter) -> Snapshot:
+        """The snapshot of the ``agents`` it accepts only (a sharded worker's /metrics)."""
+        with self.lock:
+            return snapshot(self.engine, now_ms, agents)
 
     def period_sums(self, start_ms: int, end_ms: int) -> PeriodSums:
         """Every cell's components over ``(start_ms, end_ms]``: a history interval."""

@@ -116,28 +116,28 @@ def api_differences(worker: WorkerProcess, path: Path, agents: int = 5) -> list[
 
 
 def union_differences(workers: list[WorkerProcess], path: Path) -> list[str]:
-    """Sharded exposition (issue 19): every worker shows every team, queue and channel series
-    as replay does; each agent's series come from exactly one worker; their union is replay's.
-    Empty when all holds."""
+    """Sharded exposition (issue 19): each agent's series come from exactly one worker, and
+    every team, queue and channel series from one worker too (the alert lease holder); their
+    union is replay's. Empty when all holds."""
     want = expected_kpis(path)
     union: dict[tuple[str, frozenset], float] = {}
     owner: dict[str, int] = {}
+    floor: set[int] = set()
     out = []
     for index, worker in enumerate(workers):
         status, text = worker.get("/metrics")
         if status != 200:
             return [f"worker {index}: /metrics {status}"]
-        got = kpis(text)
-        shared = {k: v for k, v in got.items() if "agent" not in dict(k[1])}
-        out += [f"worker {index}: {d}" for d in differences(
-            shared, {k: v for k, v in want.items() if "agent" not in dict(k[1])})]
-        for key, value in got.items():
+        for key, value in kpis(text).items():
             agent = dict(key[1]).get("agent")
-            if agent is not None:
-                if owner.setdefault(agent, index) != index:
-                    out.append(f"agent {agent} on workers {owner[agent]} and {index}")
-                union[key] = value
-    return out + differences(union, {k: v for k, v in want.items() if "agent" in dict(k[1])})
+            if agent is None:
+                floor.add(index)
+            elif owner.setdefault(agent, index) != index:
+                out.append(f"agent {agent} on workers {owner[agent]} and {index}")
+            union[key] = value
+    if len(floor) != 1:
+        out.append(f"team, queue and channel series from workers {sorted(floor)}")
+    return out + differences(union, want)
 
 
 def assert_union_converges(workers: list[WorkerProcess], path: Path, timeout_s: float = 90,

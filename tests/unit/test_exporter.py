@@ -13,9 +13,12 @@ from ccpulse.alerts.engine import AlertEvaluator
 from ccpulse.alerts.rules import Thresholds
 from ccpulse.exporter import KpiCollector, MetricsConfig, exposition
 from ccpulse.processors import catalogue
-from ccpulse.processors.decode import REASONS
+from ccpulse.processors.decode import REASONS, decode
+from ccpulse.processors.engine import KpiEngine
+from ccpulse.processors.snapshot import snapshot
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.pipeline import Pipeline
+from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
 from tests.support import EventFactory, at, one_call_morning
 
 REQUIRED = [
@@ -164,3 +167,60 @@ def test_scorecard_series(pipeline: Pipeline) -> None:
     assert value("ccpulse_agent_scorecard_score", a1) == pytest.approx(80)
     assert value("ccpulse_team_scorecard_score", {"team": "t1", "window": "8h"}) is not None
     assert value("ccpulse_agent_scorecard_score", {**a1, "window": "1h"}) is None  # shift only
+
+
+def _floor() -> KpiEngine:
+    engine = KpiEngine()
+    for event in Simulator(SimConfig(agents=40, duration_ms=3 * HOUR, seed=5)).events():
+        engine.apply(decode(orjson.dumps(event)))  # type: ignore[arg-type]
+    return engine
+
+
+def _sample_lines(body: bytes) -> set[str]:
+    return {line for line in body.decode().splitlines() if not line.startswith("#")}
+
+
+def test_a_share_of_the_agents_is_exactly_their_part_of_the_floor() -> None:
+    """A sharded worker's scrape computes its own agents only (issue 19): their KPIs, states
+    and scorecards equal the whole floor's, value for value."""
+    engine = _floor()
+    now = engine.max_ts or 0
+    mine = {a for i, a in enumerate(sorted(engine.agents)) if i % 3 == 0}
+    full, share = snapshot(engine, now), snapshot(engine, now, mine.__contains__)
+    assert full.floor and not share.floor
+    assert share.agents == {a: s for a, s in full.agents.items() if a in mine}
+    for name, window in share.windows.items():
+        whole = full.windows[name]
+        assert window.agent == {a: k for a, k in whole.agent.items() if a in mine}
+        assert window.agent_iph == {k: v for k, v in whole.agent_iph.items() if k[0] in mine}
+        assert window.queue == window.channel == window.queue_channel == {}
+        for team, kpis in window.team.items():  # what agents' scorecards compare with
+            assert kpis.get("aht_seconds") == whole.team[team].get("aht_seconds")
+    assert share.staffing == {} and share.team_states == {} and share.waiting == {}
+
+
+def test_followers_export_their_agents_and_the_leader_the_floor_one_worker_in_all() -> None:
+    """Three workers: the leader exports the floor (teams, queues, channels, staffing) and
+    its own agents; each follower its own agents from a share. Together: every line of one
+    worker's exposition, once."""
+    engine = _floor()
+    now = engine.max_ts or 0
+
+    def owner(agent: str) -> int:
+        return sorted(engine.agents).index(agent) % 3
+
+    def scrape(index: int, leading: bool) -> bytes:
+        def owns(agent: str) -> bool:
+            return owner(agent) == index
+        return exposition(KpiCollector(lambda: snapshot(engine, now), owns_agent=owns,
+                                       share=lambda: snapshot(engine, now, owns),
+                                       floor=lambda: leading))
+
+    one = _sample_lines(exposition(KpiCollector(lambda: snapshot(engine, now))))
+    parts = [_sample_lines(scrape(0, True)), _sample_lines(scrape(1, False)),
+             _sample_lines(scrape(2, False))]
+    assert set().union(*parts) == one
+    assert sum(len(p) for p in parts) == len(one)  # no line twice
+    assert all('agent="' in line for line in parts[1] | parts[2])
+    assert any(line.startswith("ccpulse_team_") for line in parts[0])
+    assert len(parts[1]) > 100 and len(parts[2]) > 100
