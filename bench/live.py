@@ -196,21 +196,28 @@ def _scrape(worker: WorkerProcess, sent: dict[str, float], latencies: list[float
     text = worker.get("/metrics")[1]
     done = time.perf_counter()
     for probe in [p for p in list(sent) if p in text]:
-        latencies.append(done - sent.pop(probe))
+        at = sent.pop(probe, None)  # another worker's scraper may have seen it first
+        if at is not None:
+            latencies.append(done - at)
 
 
-def _latency(worker: WorkerProcess, bootstrap: str, client: redis.Redis, rate: int, seconds: int,
-             ) -> tuple[list[float], list[float]]:
+def latency(workers: list[WorkerProcess], bootstrap: str, client: redis.Redis, rate: int,
+            seconds: int, *, prefix: str = "bench") -> tuple[list[float], list[float]]:
     """Probe latencies (s) while ``rate`` events/s of background load flow: to the Redis log
-    (the commit puts its id in the dedup set) and to ``/metrics``."""
+    (the commit puts its id in the dedup set) and to ``/metrics`` of whichever worker
+    exports the probe agent (each worker is scraped back to back by a thread of its own)."""
     load = _load_events(rate, seconds)
+    agent_topic, interaction_topic, schedule_topic = topics(prefix)
+
+    def produce_to(producer: object, lines: list[bytes]) -> None:
+        produce(producer, lines, agent_topic=agent_topic,  # type: ignore[arg-type]
+                interaction_topic=interaction_topic, schedule_topic=schedule_topic)
 
     def background() -> None:
         producer = make_producer(bootstrap)
         started = time.perf_counter()
         for second in range(seconds):
-            produce(producer, load[second * rate:(second + 1) * rate], agent_topic=AGENT_TOPIC,
-                    interaction_topic=INTERACTION_TOPIC, schedule_topic=SCHEDULE_TOPIC)
+            produce_to(producer, load[second * rate:(second + 1) * rate])
             time.sleep(max(0.0, started + second + 1 - time.perf_counter()))
         producer.close()
 
@@ -239,10 +246,12 @@ def _latency(worker: WorkerProcess, bootstrap: str, client: redis.Redis, rate: i
                 del uncommitted[probe]
         time.sleep(0.005)
 
+    def scraper(worker: WorkerProcess) -> Callable[[], None]:
+        return until_done(lambda: _scrape(worker, sent, latencies), sent)
+
     loader = threading.Thread(target=background, daemon=True)
     loader.start()
-    watchers = [threading.Thread(target=until_done(lambda: _scrape(worker, sent, latencies), sent),
-                                 daemon=True),
+    watchers = [*(threading.Thread(target=scraper(w), daemon=True) for w in workers),
                 threading.Thread(target=until_done(poll_redis, uncommitted), daemon=True)]
     for watcher in watchers:
         watcher.start()
@@ -251,11 +260,9 @@ def _latency(worker: WorkerProcess, bootstrap: str, client: redis.Redis, rate: i
     for n in range(seconds):
         agent = f"probe-{time.time_ns()}-{n}"
         stamps[agent] = int(time.time() * 1000)
-        produce(producer, [orjson.dumps({"event_id": agent, "type": "agent.login",
-                                         "ts": format_ms(stamps[agent]),
-                                         "agent_id": agent, "team_id": "probe"})],
-                agent_topic=AGENT_TOPIC, interaction_topic=INTERACTION_TOPIC,
-                schedule_topic=SCHEDULE_TOPIC)
+        produce_to(producer, [orjson.dumps({"event_id": agent, "type": "agent.login",
+                                            "ts": format_ms(stamps[agent]),
+                                            "agent_id": agent, "team_id": "probe"})])
         sent[agent] = uncommitted[agent] = time.perf_counter()
         time.sleep(max(0.0, started + n + 1 - time.perf_counter()))
     probing.clear()
@@ -266,7 +273,7 @@ def _latency(worker: WorkerProcess, bootstrap: str, client: redis.Redis, rate: i
     return committed, latencies
 
 
-def _percentiles(name: str, values: list[float]) -> dict[str, float | None]:
+def percentiles(name: str, values: list[float]) -> dict[str, float | None]:
     ordered = sorted(values)
     return {f"{name}_p50_s": round(statistics.median(ordered), 3) if ordered else None,
             f"{name}_p99_s": round(ordered[math.ceil(len(ordered) * 0.99) - 1], 3)
@@ -313,7 +320,7 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
             worker.wait_healthy(600)  # latency is a caught-up worker's, not a replaying one's
             serving_kib = rss_kib(worker.serving_pid())
             worker_kib = rss_kib(worker.proc.pid) + sum(map(rss_kib, worker.children()))
-            committed, latencies = _latency(worker, bootstrap, client, rate, probe_s)
+            committed, latencies = latency([worker], bootstrap, client, rate, probe_s)
             worker.kill()
         finally:
             broker.stop()
@@ -335,5 +342,5 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
         "recovery_backlog_events": size, "recovery_s": round(recovery_s, 1),
         "recovery_same_instance_id_s": round(static_recovery_s, 1),
         "latency_rate_per_s": rate, "latency_probes": len(latencies),
-        **_percentiles("latency_to_redis", committed), **_percentiles("latency", latencies),
+        **percentiles("latency_to_redis", committed), **percentiles("latency", latencies),
     }

@@ -26,11 +26,12 @@ import statistics
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
-from bench.live import backlog, send, start_worker, topics
+from bench.live import backlog, latency, percentiles, send, start_worker, topics
 from bench.procfs import rss_kib
 from ccpulse.streams.kafka_io import ensure_topics
 from ccpulse.streams.redis_log import log_key
@@ -106,60 +107,111 @@ def _wait_consumed(workers: list[WorkerProcess], client: redis.Redis, sent: int,
     return (last_change or time.perf_counter()) - (first or started), length
 
 
-def _run(workers: int, bootstrap: str, redis_url: str, work: Path, day: list[bytes],
-         ) -> tuple[float, int, list[tuple[dict[str, object], set[str]]]]:
-    prefix = f"scale{workers}"
-    ensure_topics(bootstrap, list(topics(prefix)), partitions=PARTITIONS)
-    started = [start_worker(bootstrap, redis_url, work, instance_id=f"{prefix}-{i}",
-                            prefix=prefix, log_name=f"{prefix}-{i}.log",
+@dataclass(frozen=True)
+class Site:
+    """The run's Kafka, Redis and directory."""
+
+    bootstrap: str
+    redis_url: str
+    work: Path
+
+    def start(self, prefix: str, index: int) -> WorkerProcess:
+        return start_worker(self.bootstrap, self.redis_url, self.work,
+                            instance_id=f"{prefix}-{index}", prefix=prefix,
+                            log_name=f"{prefix}-{index}.log",
                             extra={"CCPULSE_READY_MAX_LAG": "0"})  # ready: Kafka all read
-               for i in range(workers)]
+
+
+def _recovery(site: Site, started: list[WorkerProcess], held: list[bytes], prefix: str,
+              ) -> dict[str, float]:
+    """Kill -9 the last worker, produce ``held`` while it is down, start it again under its
+    instance id: seconds from its start until the log holds the backlog, and until it is
+    ready (its replica has replayed the log and it has read Kafka to the end)."""
+    client = redis.Redis.from_url(site.redis_url)
+    index = len(started) - 1
+    started[index].kill()
+    before = client.xlen(log_key())
+    send(site.bootstrap, held, prefix=prefix)
+    restarted = started[index] = site.start(prefix, index)
+    begun = time.perf_counter()
+    done = threading.Thread(target=lambda: None)
+    done.start()
+    _wait_consumed(started, client, before + len(held), done)
+    in_log = time.perf_counter() - begun
+    _wait_ready([restarted], timeout_s=3600)
+    return {"backlog_events": len(held), "in_log_s": round(in_log, 1),
+            "ready_s": round(time.perf_counter() - begun, 1)}
+
+
+def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate: int,
+         probe_s: int) -> dict[str, object]:
+    """One run of ``workers``: ingest of ``day``, scrapes and memory, latency under ``rate``
+    events/s, recovery of a killed worker with ``held`` produced while it was down."""
+    prefix = f"scale{workers}"
+    ensure_topics(site.bootstrap, list(topics(prefix)), partitions=PARTITIONS)
+    started = [site.start(prefix, i) for i in range(workers)]
     try:
         _wait_ready(started)
-        client = redis.Redis.from_url(redis_url)
-        producer = threading.Thread(target=send, args=(bootstrap, day),
+        client = redis.Redis.from_url(site.redis_url)
+        producer = threading.Thread(target=send, args=(site.bootstrap, day),
                                     kwargs={"prefix": prefix})
         producer.start()
         seconds, logged = _wait_consumed(started, client, len(day), producer)
         producer.join()
         for worker in started:
             worker.wait_healthy(600)
-        return logged / seconds, logged, [_measure(worker) for worker in started]
+        measured = [_measure(worker) for worker in started]
+        committed, latencies = latency(started, site.bootstrap, client, rate, probe_s,
+                                       prefix=prefix)
+        recovery = _recovery(site, started, held, prefix)
+        return {"events_per_s": logged / seconds, "in_log": logged, "measured": measured,
+                "latency": {"rate_per_s": rate, "probes": len(latencies),
+                            **percentiles("to_redis", committed),
+                            **percentiles("to_metrics", latencies)},
+                "recovery": recovery}
     finally:
         for worker in started:
             worker.kill()
 
 
-def bench_scale(agents: int, hours: float, workers: int = 4) -> dict[str, object]:
+def bench_scale(agents: int, hours: float, workers: int = 4, rate: int | None = None,
+                ) -> dict[str, object]:
+    """``rate``: background events/s while latency is probed (default 500, the issue's
+    floor average; 20 for the CI-sized run); the recovery backlog is an eighth of the day,
+    at most a minute of the issue's 50,000-agent peak (300,000 events)."""
+    small = agents * hours < 100
+    rate, probe_s = (rate or 20, 3) if small else (rate or 500, 30)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "kafka").mkdir()
         (work / "redis").mkdir()
         broker = start_kafka(work / "kafka")
         store = start_redis(work / "redis")
-        bootstrap = f"127.0.0.1:{broker.port}"
-        redis_url = f"redis://127.0.0.1:{store.port}/0"
+        site = Site(f"127.0.0.1:{broker.port}", f"redis://127.0.0.1:{store.port}/0", work)
         try:
-            day = backlog(agents, hours)
-            one_rate, one_logged, [(one, one_agents)] = _run(1, bootstrap, redis_url, work,
-                                                             day)
-            redis.Redis.from_url(redis_url).flushdb()  # its log and its Kafka offsets
-            many_rate, many_logged, measured = _run(workers, bootstrap, redis_url, work, day)
+            whole = backlog(agents, hours)
+            size = min(300_000, len(whole) // 8)
+            day, held = whole[:-size], whole[-size:]
+            one = _run(site, 1, day, held, rate=rate, probe_s=probe_s)
+            redis.Redis.from_url(site.redis_url).flushdb()  # its log and its Kafka offsets
+            many = _run(site, workers, day, held, rate=rate, probe_s=probe_s)
         finally:
             broker.stop()
             store.stop()
-    each = [figures for figures, _ in measured]
-    shares = [found for _, found in measured]
+    [(first, one_agents)] = one.pop("measured")  # type: ignore[misc]
+    measured = many.pop("measured")
+    each = [figures for figures, _ in measured]  # type: ignore[attr-defined]
+    shares = [found for _, found in measured]  # type: ignore[attr-defined]
+    one_rate, many_rate = float(one.pop("events_per_s")), float(many.pop("events_per_s"))
+    followers = [float(w["scrape_s"]) for w in each if not w["exports_floor"]]
     return {"events": len(day), "partitions": PARTITIONS, "workers": workers,
-            "one_worker": {"events_per_s": round(one_rate), "in_log": one_logged, **one},
-            "n_workers": {"events_per_s": round(many_rate), "in_log": many_logged,
-                          "each": each},
+            "one_worker": {"events_per_s": round(one_rate), **first, **one},
+            "n_workers": {"events_per_s": round(many_rate), "each": each, **many},
             "ingest_n_vs_one": round(many_rate / one_rate, 2),
             "slowest_scrape_n_vs_one": round(
-                max(float(w["scrape_s"]) for w in each) / float(one["scrape_s"]), 2),
-            "slowest_follower_scrape_n_vs_one": round(max(
-                [float(w["scrape_s"]) for w in each if not w["exports_floor"]] or [0.0])
-                / float(one["scrape_s"]), 2),
+                max(float(w["scrape_s"]) for w in each) / float(first["scrape_s"]), 2),
+            "slowest_follower_scrape_n_vs_one": round(
+                max(followers or [0.0]) / float(first["scrape_s"]), 2),
             # the floor's agents, each exported by exactly one of the N workers
             "agents_split_exactly": set().union(*shares) == one_agents
             and sum(map(len, shares)) == len(one_agents)}

@@ -189,6 +189,20 @@ def _summed(groups: dict[object, list[Vector]]) -> dict:
             for key, vectors in groups.items()}
 
 
+def _agents_only(family: str, cells: dict[tuple[str, ...], Vector]) -> dict[str, dict]:
+    """:func:`_by_scope` of the agent scopes alone."""
+    agent: dict = {}
+    agent_channel: dict = {}
+    if family not in _QUEUE_FAMILIES:
+        for key, vector in cells.items():
+            if any(vector):
+                agent.setdefault(key[0], []).append(vector)
+                if len(key) == 4:
+                    agent_channel.setdefault((key[0], key[3]), []).append(vector)
+    return {"agent": _summed(agent), "agent_channel": _summed(agent_channel), "team": {},
+            "team_channel": {}, "queue": {}, "channel": {}, "queue_channel": {}}
+
+
 def _by_scope(family: str, cells: dict[tuple[str, ...], Vector]) -> dict[str, dict]:
     """scope -> key -> the family's vectors summed over the cells of that key."""
     queue: dict = {}
@@ -225,17 +239,21 @@ def _by_scope(family: str, cells: dict[tuple[str, ...], Vector]) -> dict[str, di
     return {scope: _summed(g) for scope, g in groups.items()}
 
 
-def window_kpis(period: PeriodSums) -> WindowKpis:
-    """The KPIs of every scope from a period's cell sums: ratios of sums, never means."""
+def window_kpis(period: PeriodSums, floor: bool = True) -> WindowKpis:
+    """The KPIs of every scope from a period's cell sums: ratios of sums, never means.
+    ``floor`` False: of the agents only (a period of some agents' cells says nothing whole
+    about their teams and queues)."""
     by_agent: dict = {}
     by_team: dict = {}
     for (agent_id, team), vector in period.time.items():
         by_agent.setdefault(agent_id, []).append(vector)
-        by_team.setdefault(team, []).append(vector)
+        if floor:
+            by_team.setdefault(team, []).append(vector)
     time_by_agent: Sums = _summed(by_agent)
     time_by_team: Sums = _summed(by_team)
     # family -> scope -> key -> summed vector
-    sums = {family: _by_scope(family, cells) for family, cells in period.cells.items()}
+    group = _by_scope if floor else _agents_only
+    sums = {family: group(family, cells) for family, cells in period.cells.items()}
 
     out = WindowKpis()
     zero_wrap, zero_survey, zero_answer = _ZERO["wrap"], _ZERO["survey"], _ZERO["answer"]
@@ -272,19 +290,20 @@ def window_kpis(period: PeriodSums) -> WindowKpis:
             if scope_id in wraps:
                 kpis |= wrap_kpis(wraps[scope_id])
             target[scope_id] = kpis
-    _adherence(period.adherence, out)  # after: it adds to the agents' and teams' KPIs
+    _adherence(period.adherence, out, floor)  # after: it adds to the agents' and teams' KPIs
     return out
 
 
-def _adherence(pieces: dict[tuple[str, str | None], Adherence], out: WindowKpis) -> None:
+def _adherence(pieces: dict[tuple[str, str | None], Adherence], out: WindowKpis,
+               floor: bool) -> None:
     """§7.1's adherence (agents, teams) and absence (teams), as ratios of the sums of every
     scheduled agent's pieces; no value without scheduled time."""
     by_agent: dict = {}
     by_team: dict = {}
     for (agent_id, team), sums in pieces.items():
         by_agent.setdefault(agent_id, []).append(sums)
-        # neither the timeline nor the schedule named a team: unknown (contract §2)
-        by_team.setdefault(UNKNOWN_TEAM if team is None else team, []).append(sums)
+        if floor:  # neither the timeline nor the schedule named a team: unknown (contract §2)
+            by_team.setdefault(UNKNOWN_TEAM if team is None else team, []).append(sums)
     for agent_id, (scheduled, adherent, _, _) in _summed(by_agent).items():
         if scheduled:
             out.agent.setdefault(agent_id, {})["adherence"] = adherent / scheduled
@@ -306,12 +325,12 @@ def snapshot(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> 
     lengths = engine.config.windows
     starts = tuple(now - length for length in lengths.values())
     periods = window_sums(engine, now, starts, agents)
-    windows = {name: window_kpis(period) for name, period in zip(lengths, periods, strict=True)}
-    if agents is not None:  # what window_kpis made of teams and queues holds some agents only
+    windows = {name: window_kpis(period, floor=agents is None)
+               for name, period in zip(lengths, periods, strict=True)}
+    if agents is not None:
         for window, teams in zip(windows.values(), _team_wraps(engine, now, starts),
                                  strict=True):
-            window.team, window.team_iph = teams, {}
-            window.queue, window.channel, window.queue_channel = {}, {}, {}
+            window.team = teams
     agent_states: dict[str, AgentNow] = {}
     team_states: dict[str, Counter[str]] = {}
     holds = engine.holds_by_agent()

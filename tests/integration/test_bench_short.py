@@ -36,6 +36,10 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     assert scale["one_worker"]["events_per_s"] > 0 and len(scale["n_workers"]["each"]) == 2
     assert all(w["agents"] for w in scale["n_workers"]["each"])  # both export agents
     assert scale["agents_split_exactly"]  # together the one worker's, each agent once
+    assert sum(w["exports_floor"] for w in scale["n_workers"]["each"]) == 1  # the lease holder
+    for run in (scale["one_worker"], scale["n_workers"]):  # probes seen, a worker recovered
+        assert run["latency"]["probes"] > 0 and run["latency"]["to_metrics_p50_s"] > 0
+        assert run["recovery"]["backlog_events"] > 0 and run["recovery"]["ready_s"] > 0
     history = results["history"]  # SQLite and a real PostgreSQL server
     assert history["rows_30d"] > 0 and history["history_writer_cost"] > 0
     for store in ("sqlite", "postgresql"):
