@@ -79,6 +79,11 @@ class AlertEvaluator:
     tracks: dict[tuple[str, tuple[tuple[str, str], ...]], _Track] = field(default_factory=dict)
     next_due_ms: int | None = None
 
+    def due(self, until_ms: int, inclusive: bool) -> bool:
+        """Is an evaluation due by ``until_ms``? (:meth:`due_times` without running them.)"""
+        due = self.next_due_ms
+        return due is None or due < until_ms or (inclusive and due == until_ms)
+
     def due_times(self, until_ms: int, inclusive: bool) -> list[int]:
         """Evaluation instants not yet run, up to ``until_ms``, aligned to the interval."""
         if self.next_due_ms is None:

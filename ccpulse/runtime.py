@@ -55,6 +55,7 @@ class Monitor:
     transitions: int = 0
     _next_expiry_ms: int | None = field(default=None, repr=False)
     _next_edge_ms: int | None = field(default=None, repr=False)
+    _ask_lease_ms: int | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.history is not None:
@@ -63,7 +64,7 @@ class Monitor:
     def advance(self, now_ms: int, inclusive: bool = True) -> list[Alert]:
         """Evaluate alerts due up to ``now_ms`` (``inclusive=False``: strictly before it)."""
         sent: list[Alert] = []
-        if self.evaluator is not None and (self.lease is None or self.lease.lead()):
+        if self.evaluator is not None and self._evaluating(now_ms, inclusive):
             self._next_edge_ms = None  # evaluations note the interval ends while leading
             for due in self.evaluator.due_times(now_ms, inclusive):
                 snap = self.pipeline.snapshot(due)
@@ -84,6 +85,23 @@ class Monitor:
             self.pipeline.expire(now_ms)
             self._next_expiry_ms = now_ms + EXPIRE_EVERY_MS
         return sent
+
+    def _evaluating(self, now_ms: int, inclusive: bool) -> bool:
+        """An evaluation is due and this process runs it: it holds the lease, asked for when
+        one is due (a worker calls ``advance`` whenever its replica is idle, many times a
+        second) and, once refused, not again before an evaluation interval has passed."""
+        assert self.evaluator is not None
+        if not self.evaluator.due(now_ms, inclusive):
+            return False
+        if self.lease is None:
+            return True
+        if self._ask_lease_ms is not None and now_ms < self._ask_lease_ms:
+            return False
+        if self.lease.lead():
+            self._ask_lease_ms = None
+            return True
+        self._ask_lease_ms = now_ms + self.evaluator.interval_ms
+        return False
 
     def _note_edges(self, now_ms: int, inclusive: bool) -> None:
         """Without evaluations of its own (another worker leads), a worker that writes history

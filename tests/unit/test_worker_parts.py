@@ -10,10 +10,12 @@ from typing import Any
 import orjson
 import pytest
 
+from ccpulse.alerts.engine import AlertEvaluator
 from ccpulse.processors.backoff import backoff_s
+from ccpulse.runtime import Monitor
 from ccpulse.streams.align import Aligner
 from ccpulse.streams.consumer import BatchProcessor, RawMessage
-from ccpulse.streams.pipeline import DeadLetter, PipelineStats
+from ccpulse.streams.pipeline import DeadLetter, Pipeline, PipelineStats
 from ccpulse.streams.redis_log import RedisEventLog
 from ccpulse.streams.retry import retrying
 from ccpulse.streams.worker import (
@@ -278,3 +280,27 @@ def test_the_stream_retry_awaits_what_a_plain_callable_returns(
 
     monkeypatch.setattr("asyncio.sleep", no_sleep)
     assert asyncio.run(_retry(stored_offsets)) == {"a:0": 7}
+
+
+class CountingLease:
+    def __init__(self, leading: bool) -> None:
+        self.leading, self.asked = leading, 0
+
+    def lead(self) -> bool:
+        self.asked += 1
+        return self.leading
+
+
+@pytest.mark.parametrize("leading", [True, False])
+def test_the_lease_is_asked_for_once_per_evaluation_not_at_every_idle_moment(
+        leading: bool) -> None:
+    """A worker's replica calls advance whenever it is idle, many times a second: the lease
+    (a Redis round trip) is asked for when an evaluation is due, and a follower, once
+    refused, waits an evaluation interval before asking again."""
+    lease = CountingLease(leading)
+    evaluator = AlertEvaluator()
+    monitor = Monitor(Pipeline(), evaluator, lease=lease)
+    start = at("09:00:00")
+    for step in range(600):  # a minute of idle calls, ten a second
+        monitor.advance(start + step * 100)
+    assert lease.asked == 60_000 // evaluator.interval_ms  # at 0, 15, 30 and 45 s
