@@ -16,12 +16,9 @@ from collections.abc import Callable, Iterator
 
 from prometheus_client.core import Metric
 
-from ccpulse.processors.catalogue import WINDOW_8H
-from ccpulse.processors.scorecard import Result, Scorecards, team_cards
+from ccpulse.processors.scorecard import WINDOW, Result, Scorecards, team_cards
 from ccpulse.processors.snapshot import Snapshot
 from ccpulse.textformat import LabelledGauge
-
-WINDOW = WINDOW_8H  # the shift
 
 
 def scorecard_metrics(snap: Snapshot, cards: Scorecards, window: str = WINDOW,

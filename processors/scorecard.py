@@ -23,8 +23,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ccpulse.processors.catalogue import DEFAULT_BANDS, GREEN, RED, YELLOW, Band
+from ccpulse.processors.catalogue import DEFAULT_BANDS, GREEN, RED, WINDOW_8H, YELLOW, Band
 from ccpulse.processors.kpis import Kpis
+
+WINDOW = WINDOW_8H  # scorecards are of the shift: the period a supervisor talks about
 
 POINTS = {GREEN: 1.0, YELLOW: 0.5, RED: 0.0}
 AHT = "aht_non_emotional_seconds"  # judged as a ratio to its target (catalogue: its band)

@@ -31,6 +31,7 @@ from ccpulse.processors.schedule import (
     Adherence,
     measure_windows,
 )
+from ccpulse.processors.scorecard import WINDOW as SCORECARD_WINDOW
 from ccpulse.processors.series import Vector
 from ccpulse.processors.staffing import QueueChannel, QueueStaffing, staffing
 from ccpulse.processors.timeline import STATE_NAMES, ZERO_TIME
@@ -76,8 +77,8 @@ class Snapshot:
     absent: dict[str, int] = field(default_factory=dict)  # team -> agents absent now (§7.1)
     over_limit: dict[str, int] = field(default_factory=dict)  # scope -> events refused so far
     # False: the snapshot of some agents only (snapshot(..., agents=)): their KPIs are whole;
-    # teams hold only the wrap KPIs that agents' scorecards compare with; no queue, channel,
-    # staffing or floor counts
+    # of teams only the wrap KPIs of the scorecard's window, which agents' cards compare
+    # with; no queue, channel, staffing or floor counts
     floor: bool = True
 
     def team_of(self, agent: str) -> str:
@@ -144,17 +145,16 @@ def window_sums(engine: KpiEngine, end: int, starts: tuple[int, ...],
     return outs
 
 
-def _team_wraps(engine: KpiEngine, end: int, starts: tuple[int, ...]) -> list[dict[str, Kpis]]:
-    """Each team's wrap KPIs over each window, from every agent's wrap cells: what a
-    snapshot of some agents still needs of their teams (an agent's AHT is scored against
-    its team's, :func:`processors.scorecard.team_cards`)."""
-    groups: list[dict] = [{} for _ in starts]
+def _team_wraps(engine: KpiEngine, end: int, start: int) -> dict[str, Kpis]:
+    """Each team's wrap KPIs over ``(start, end]`` from every agent's wrap cells: what a
+    snapshot of some agents still needs of their teams (an agent's AHT is scored against its
+    team's over the scorecard's window, :func:`processors.scorecard.team_cards`)."""
+    group: dict = {}
     for key, series in engine.families["wrap"].items():
-        for group, vector in zip(groups, series.windows(starts, end), strict=True):
-            if vector is not None and any(vector):
-                group.setdefault(key[1], []).append(vector)
-    return [{team: wrap_kpis(vector) for team, vector in _summed(group).items()}
-            for group in groups]
+        vector = series.window(start, end)
+        if vector is not None and any(vector):
+            group.setdefault(key[1], []).append(vector)
+    return {team: wrap_kpis(vector) for team, vector in _summed(group).items()}
 
 
 def adherence_windows(engine: KpiEngine, end: int, lengths: list[int],
@@ -321,16 +321,16 @@ def snapshot(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> 
     ``agents``: the snapshot of the agents it accepts only, their KPIs and states exactly as
     in the whole floor's (a sharded worker's /metrics: the per-agent work of a scrape is then
     its share of the floor, BENCHMARKS.md); of teams only the wrap KPIs their scorecards
-    compare with, and nothing of queues, channels, staffing and the floor's counts."""
+    compare with (the scorecard's window), and nothing of queues, channels, staffing and
+    the floor's counts."""
     lengths = engine.config.windows
     starts = tuple(now - length for length in lengths.values())
     periods = window_sums(engine, now, starts, agents)
     windows = {name: window_kpis(period, floor=agents is None)
                for name, period in zip(lengths, periods, strict=True)}
-    if agents is not None:
-        for window, teams in zip(windows.values(), _team_wraps(engine, now, starts),
-                                 strict=True):
-            window.team = teams
+    if agents is not None and SCORECARD_WINDOW in windows:
+        windows[SCORECARD_WINDOW].team = _team_wraps(engine, now,
+                                                     now - lengths[SCORECARD_WINDOW])
     agent_states: dict[str, AgentNow] = {}
     team_states: dict[str, Counter[str]] = {}
     holds = engine.holds_by_agent()
