@@ -52,7 +52,7 @@ from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.kafka_io import ensure_topics, make_producer, produce
 from ccpulse.streams.redis_log import dedup_key, log_key
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
-from tests.live import WorkerProcess
+from tests.live import WorkerProcess, http_get
 from tests.servers import Server, free_port, start_kafka, start_redis
 
 
@@ -193,7 +193,8 @@ def _load_events(rate: int, seconds: int) -> list[bytes]:
 
 def _scrape(worker: WorkerProcess, sent: dict[str, float], latencies: list[float]) -> None:
     """One whole scrape; every probe it shows is done, at the scrape's end."""
-    text = worker.get("/metrics")[1]
+    # a long timeout: at 50,000 agents the floor's scrape outlasts Prometheus' 10 s
+    text = http_get(f"http://127.0.0.1:{worker.port}/metrics", worker.auth, timeout_s=300)[1]
     done = time.perf_counter()
     for probe in [p for p in list(sent) if p in text]:
         at = sent.pop(probe, None)  # another worker's scraper may have seen it first
