@@ -115,7 +115,11 @@ class Timeline:
                 team = last_team  # one string object per team, not one per segment
         else:
             cum = ZERO_TIME
-        self.presence.mark(self.count, t, category, team)
+        # the presence view changes at a few segments a shift: checked here, inline, since
+        # this runs for every segment of every agent
+        presence, kind = self.presence, HANDLING if category in AT_WORK else category
+        if not presence.cats or presence.cats[-1] != kind or presence.teams[-1] != team:
+            presence.add(self.dropped + len(starts), t, kind, team)
         starts.append(t)
         self.cums.extend(cum)
         self.cats.append(category)
@@ -233,14 +237,11 @@ class Presence:
         self.teams: list[str] = []
         self.first = array("q")  # the absolute index of the timeline segment starting a run
 
-    def mark(self, index: int, t: int, category: int, team: str) -> None:
-        """Timeline segment ``index`` starts at ``t``."""
-        if category in AT_WORK:
-            category = HANDLING
-        if self.starts and self.cats[-1] == category and self.teams[-1] == team:
-            return
+    def add(self, index: int, t: int, kind: int, team: str) -> None:
+        """A run starts at ``t`` with timeline segment ``index``: of ``kind`` (HANDLING for
+        any of AT_WORK) in ``team``, unlike the run before it."""
         self.starts.append(t)
-        self.cats.append(category)
+        self.cats.append(kind)
         self.teams.append(team)
         self.first.append(index)
 
