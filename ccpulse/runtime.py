@@ -76,8 +76,8 @@ class Monitor:
                 for notifier in self.notifiers:
                     notifier.notify(alerts)
                 sent.extend(alerts)
-        elif self.history is not None:
-            self._note_edges(now_ms, inclusive)
+        elif self.evaluator is not None and self.history is not None:
+            self._note_edges(now_ms, inclusive)  # another worker evaluates
         self.transitions += len(sent)
         if self.history is not None:  # before expiry: it reads the intervals just closed
             self.history.advance(self.pipeline, now_ms)
