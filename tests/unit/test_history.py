@@ -25,16 +25,24 @@ START = SimConfig().start_ms  # an interval edge
 EDGE = START + 8 * HOUR + 15 * 60_000  # the 8 h window ending here starts at 08:15
 
 
+class Follower:
+    """A lease another worker holds: this one evaluates nothing."""
+
+    def lead(self) -> bool:
+        return False
+
+
 def replay_into(store: HistoryStore, hours: float = 8.5, *, alerts: bool = False,
-                ) -> tuple[Pipeline, Snapshot]:
+                leading: bool = True) -> tuple[Pipeline, Snapshot]:
     """A simulated floor replayed with the history writer, as ``ccpulse replay --history``
     (``alerts``: with the alert evaluation every 15 s, whose snapshots at interval edges give
-    the staffing rows, as in a worker); the snapshot is taken at EDGE when event time passes
-    it, as a live scrape would be."""
+    the staffing rows, as in a worker; ``leading`` False: as in a worker another one leads);
+    the snapshot is taken at EDGE when event time passes it, as a live scrape would be."""
     pipeline = Pipeline()
     monitor = Monitor(pipeline, AlertEvaluator(Thresholds()) if alerts else None,
                       history=IntervalWriter(store, pipeline.engine.config.lateness_ms,
-                                             start_ms=START))
+                                             start_ms=START),
+                      lease=None if leading else Follower())
     config = SimConfig(agents=40, duration_ms=int(hours * HOUR), seed=3, start_ms=START)
     snap: Snapshot | None = None
     for event in Simulator(config).events():
@@ -197,14 +205,23 @@ def test_a_customer_can_be_purged(replayed: tuple[Path, Snapshot], tmp_path: Pat
                             (customer,)).fetchone()[0] == 0
 
 
+def _staffing_rows(path: Path) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT interval_start, queue, channel, required_agents, "
+                            "staffed_agents FROM ccpulse_interval_staffing "
+                            "ORDER BY interval_start, queue, channel").fetchall()
+
+
 def test_the_staffing_plan_at_each_interval_end_is_kept(tmp_path: Path) -> None:
     """With the alert evaluation running (as in a worker), each interval keeps the live
-    staffing plan of the evaluation at its end: required and staffed agents per queue."""
+    staffing plan of the evaluation at its end: required and staffed agents per queue. A
+    worker that does not evaluate (another one holds the alert lease) keeps the same plan."""
     store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
     replay_into(store, hours=1.5, alerts=True)
-    with sqlite3.connect(tmp_path / "h.db") as conn:
-        rows = conn.execute("SELECT interval_start, queue, channel, required_agents, "
-                            "staffed_agents FROM ccpulse_interval_staffing").fetchall()
+    rows = _staffing_rows(tmp_path / "h.db")
+    follower = HistoryStore(f"sqlite:///{tmp_path / 'f.db'}")
+    replay_into(follower, hours=1.5, alerts=True, leading=False)
+    assert _staffing_rows(tmp_path / "f.db") == rows
     starts = {row[0] for row in rows}
     assert starts == set(range(START, START + 5 * INTERVAL_MS, INTERVAL_MS))  # 08:00-09:15
     queues = {(row[1], row[2]) for row in rows}
