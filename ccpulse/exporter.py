@@ -64,19 +64,11 @@ def _fill(families: dict[str, LabelledGauge], kpis: Kpis, labels: tuple[str, ...
           only: frozenset[str] | None = None) -> None:
     """One tuple of label values for every KPI of a scope and window (of ``only``, where
     given): stored once, and the exposition renders it once."""
-    if only is None:
-        for key, value in kpis.items():
-            family = families.get(key)
-            if family is not None:
-                family.add_metric(labels, value)
-        return
-    # An agent's budget is a few KPIs of the ~30 its dict holds: look those up instead.
-    for key in only:
-        value = kpis.get(key)
-        if value is not None:
-            family = families.get(key)
-            if family is not None:
-                family.add_metric(labels, value)
+    # An agent's budget is a few KPIs of the ~30 its dict holds: look those up, not all.
+    for key in kpis if only is None else only:
+        value, family = kpis.get(key), families.get(key)
+        if value is not None and family is not None:
+            family.add_metric(labels, value)
 
 
 ALERT_LABELS = ["alertname", "severity", "audience", "team", "agent", "queue", "channel",

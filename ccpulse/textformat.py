@@ -157,15 +157,11 @@ class _Renderer:
         if isinstance(metric, LabelledGauge):
             names = metric.label_names
             sets = self.label_sets(names)
-            append = out.append
             for values, value in metric.rows:
                 text = sets.get(values)
                 if text is None:
                     text = sets[values] = self.label_set(names, values)
-                # _value inlined for the common case, a float below 10⁶: ~1 µs a row less
-                shown = (repr(value) if value.__class__ is float and -math.inf < value < 1e6
-                         else _value(value))
-                append(f"{name}{text} {shown}\n")
+                out.append(f"{name}{text} {_value(value)}\n")
             return
         special = {metric.name + s: s for s in OPENMETRICS_SUFFIXES}
         moved: dict[str, list[str]] = {}

@@ -111,9 +111,6 @@ class Adherence(NamedTuple):
     work: int = 0  # scheduled work
     absent: int = 0  # scheduled work while logged out
 
-    def __add__(self, other: tuple) -> Adherence:  # type: ignore[override]
-        return Adherence(*(a + b for a, b in zip(self, other, strict=True)))
-
 
 # The timeline's presence view merges runs of AT_WORK (``Timeline.presence_pieces``): right
 # only while every set in ADHERENT holds all of them or none.

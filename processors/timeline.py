@@ -245,10 +245,13 @@ class Presence:
         self.teams.append(team)
         self.first.append(index)
 
+    def _columns(self) -> tuple:
+        return self.starts, self.cats, self.teams, self.first
+
     def truncate(self, count: int) -> None:
         """The timeline kept its first ``count`` segments: drop the runs starting after."""
         keep = bisect_left(self.first, count)
-        for column in (self.starts, self.cats, self.teams, self.first):
+        for column in self._columns():
             del column[keep:]
 
     def trim(self, dropped: int) -> None:
@@ -256,7 +259,7 @@ class Presence:
         ended before it (the run it is part of stays, starting earlier: no window asks)."""
         cut = bisect_right(self.first, dropped) - 1
         if cut > 0:
-            for column in (self.starts, self.cats, self.teams, self.first):
+            for column in self._columns():
                 del column[:cut]
 
 
