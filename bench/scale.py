@@ -26,16 +26,26 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
-from bench.live import backlog, latency, percentiles, send, start_worker, topics
+from bench.live import (
+    SCRAPE_TIMEOUT_S,
+    backlog,
+    latency,
+    percentiles,
+    probe_plan,
+    send,
+    start_worker,
+    topics,
+)
 from bench.procfs import rss_kib
 from ccpulse.streams.kafka_io import ensure_topics
 from ccpulse.streams.redis_log import log_key
-from tests.live import WorkerProcess, http_get
+from tests.live import WorkerProcess
 from tests.servers import start_kafka, start_redis
 
 PARTITIONS = 8
@@ -47,8 +57,7 @@ def _measure(worker: WorkerProcess) -> tuple[dict[str, object], set[str]]:
     seconds, text = [], ""
     for _ in range(3):
         started = time.perf_counter()
-        # a long timeout: at L a scrape outlasts Prometheus' 10 s, and that is the figure
-        status, text = http_get(f"http://127.0.0.1:{worker.port}/metrics", timeout_s=300)
+        status, text = worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)
         seconds.append(time.perf_counter() - started)
         assert status == 200, status
     # the per-agent series (alerts firing name agents too, on every worker: not counted)
@@ -83,9 +92,10 @@ def _wait_ready(workers: list[WorkerProcess], timeout_s: float = 120) -> None:
 
 
 def _wait_consumed(workers: list[WorkerProcess], client: redis.Redis, sent: int,
-                   producer: threading.Thread, timeout_s: float = 3600) -> tuple[float, int]:
+                   producing: Callable[[], bool], timeout_s: float = 3600,
+                   ) -> tuple[float, int]:
     """Seconds from the first event in the log to the last, and how many got there: every
-    event, or (once the producer is done, every worker has read Kafka to its end and the log
+    event, or (once ``producing()`` is false, every worker has read Kafka to its end and the log
     has stood still for 3 s) fewer, the rest dead-lettered (a backlog sent at full speed
     reaches the partitions unevenly: an event more than the lateness limit behind its queue's
     newest is refused, as it would be live)."""
@@ -100,7 +110,7 @@ def _wait_consumed(workers: list[WorkerProcess], client: redis.Redis, sent: int,
             first = first or now
             last_change, length = now, grown
         settled = last_change is not None and now - last_change > 3
-        if settled and not producer.is_alive() and all(_ready(w) for w in workers):
+        if settled and not producing() and all(_ready(w) for w in workers):
             break
         if now - started > timeout_s:
             raise TimeoutError(f"{length} of {sent} events in the log")
@@ -134,9 +144,7 @@ def _recovery(site: Site, started: list[WorkerProcess], held: list[bytes], prefi
     send(site.bootstrap, held, prefix=prefix)
     restarted = started[index] = site.start(prefix, index)
     begun = time.perf_counter()
-    done = threading.Thread(target=lambda: None)
-    done.start()
-    _wait_consumed(started, client, before + len(held), done)
+    _wait_consumed(started, client, before + len(held), lambda: False)  # all sent already
     in_log = time.perf_counter() - begun
     _wait_ready([restarted], timeout_s=3600)
     return {"backlog_events": len(held), "in_log_s": round(in_log, 1),
@@ -156,7 +164,7 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
         producer = threading.Thread(target=send, args=(site.bootstrap, day),
                                     kwargs={"prefix": prefix})
         producer.start()
-        seconds, logged = _wait_consumed(started, client, len(day), producer)
+        seconds, logged = _wait_consumed(started, client, len(day), producer.is_alive)
         producer.join()
         for worker in started:
             worker.wait_healthy(600)
@@ -176,11 +184,10 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
 
 def bench_scale(agents: int, hours: float, workers: int = 4, rate: int | None = None,
                 ) -> dict[str, object]:
-    """``rate``: background events/s while latency is probed (default 500, the issue's
-    floor average; 20 for the CI-sized run); the recovery backlog is an eighth of the day,
-    at most a minute of the issue's 50,000-agent peak (300,000 events)."""
-    small = agents * hours < 100
-    rate, probe_s = (rate or 20, 3) if small else (rate or 500, 30)
+    """``rate``: background events/s while latency is probed (:func:`probe_plan`); the
+    recovery backlog is an eighth of the day, at most a minute of the issue's 50,000-agent
+    peak (300,000 events)."""
+    rate, probe_s = probe_plan(agents, hours, rate)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "kafka").mkdir()

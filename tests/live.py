@@ -320,8 +320,8 @@ class WorkerProcess:
             [sys.executable, "-m", "ccpulse", "worker", "--partitions", "4"],
             env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
-    def get(self, path: str) -> tuple[int, str]:
-        return http_get(f"http://127.0.0.1:{self.port}{path}", self.auth)
+    def get(self, path: str, timeout_s: float = 10) -> tuple[int, str]:
+        return http_get(f"http://127.0.0.1:{self.port}{path}", self.auth, timeout_s)
 
     def wait_healthy(self, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s

@@ -169,7 +169,9 @@ def test_scorecard_series(pipeline: Pipeline) -> None:
     assert value("ccpulse_agent_scorecard_score", {**a1, "window": "1h"}) is None  # shift only
 
 
-def _floor() -> KpiEngine:
+@pytest.fixture(scope="module")
+def floor() -> KpiEngine:
+    """A simulated floor of 40 agents over 3 h (read only by the tests below)."""
     engine = KpiEngine()
     for event in Simulator(SimConfig(agents=40, duration_ms=3 * HOUR, seed=5)).events():
         engine.apply(decode(orjson.dumps(event)))  # type: ignore[arg-type]
@@ -180,10 +182,11 @@ def _sample_lines(body: bytes) -> set[str]:
     return {line for line in body.decode().splitlines() if not line.startswith("#")}
 
 
-def test_a_share_of_the_agents_is_exactly_their_part_of_the_floor() -> None:
-    """A sharded worker's scrape computes its own agents only (issue 19): their KPIs, states
-    and scorecards equal the whole floor's, value for value."""
-    engine = _floor()
+def test_a_share_of_the_agents_is_exactly_their_part_of_the_floor(floor: KpiEngine) -> None:
+    """A sharded worker's scrape computes its own agents only (issue 19): their KPIs and
+    states equal the whole floor's, value for value, and so does the team AHT their
+    scorecards compare with (the scorecard lines themselves: the test below)."""
+    engine = floor
     now = engine.max_ts or 0
     mine = {a for i, a in enumerate(sorted(engine.agents)) if i % 3 == 0}
     full, share = snapshot(engine, now), snapshot(engine, now, mine.__contains__)
@@ -199,11 +202,12 @@ def test_a_share_of_the_agents_is_exactly_their_part_of_the_floor() -> None:
     assert share.staffing == {} and share.team_states == {} and share.waiting == {}
 
 
-def test_followers_export_their_agents_and_the_leader_the_floor_one_worker_in_all() -> None:
+def test_followers_export_their_agents_and_the_leader_the_floor_one_worker_in_all(
+        floor: KpiEngine) -> None:
     """Three workers: the leader exports the floor (teams, queues, channels, staffing) and
     its own agents; each follower its own agents from a share. Together: every line of one
     worker's exposition, once."""
-    engine = _floor()
+    engine = floor
     now = engine.max_ts or 0
 
     def owner(agent: str) -> int:
