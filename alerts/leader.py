@@ -11,6 +11,11 @@ so it sends exactly the transitions, with the same ``startsAt`` and ``endsAt``, 
 sender would have sent: nothing repeated, nothing missed, nothing shifted to the hand-over.
 A single worker that restarts does the same: holds continue and firing alerts keep their
 ``startsAt`` instead of firing again.
+
+The lease and the state belong to a consumer group, as the partitions do: two groups sharing
+one Redis (a second deployment reading the same log, a reference worker in the tests) each
+have a holder, and so each exports its teams, queues and channels — a group whose lease went
+to a worker of another group exported none of them.
 """
 
 from __future__ import annotations
@@ -43,12 +48,12 @@ class LeaderNotifier:
     and forwards the transitions of its evaluations to ``notifiers``."""
 
     def __init__(self, client: Any, evaluator: AlertEvaluator, notifiers: Sequence[Notifier],
-                 prefix: str = "{ccpulse}") -> None:
+                 prefix: str = "{ccpulse}", group: str = "ccpulse") -> None:
         self._client = client
         self._evaluator = evaluator
         self._notifiers = notifiers
-        self._lease_key = f"{prefix}:alerts:leader"
-        self._state_key = f"{prefix}:alerts:state"
+        self.lease_key = f"{prefix}:alerts:{group}:leader"
+        self._state_key = f"{prefix}:alerts:{group}:state"
         self._acquire = client.register_script(_ACQUIRE)
         self.holder = uuid.uuid4().hex
         self.leading = False
@@ -64,7 +69,7 @@ class LeaderNotifier:
     def lead(self) -> bool:
         """Take or renew the lease. True: evaluate what is due and pass the transitions to
         :meth:`notify`. False: another worker does; the evaluator now mirrors its state."""
-        leading = bool(self._acquire(keys=[self._lease_key], args=[self.holder, LEASE_MS]))
+        leading = bool(self._acquire(keys=[self.lease_key], args=[self.holder, LEASE_MS]))
         if leading != self.leading:
             self.leading = leading
             self._pending = []

@@ -43,6 +43,7 @@ from bench.live import (
     topics,
 )
 from bench.procfs import rss_kib
+from ccpulse.api import SNAPSHOT_MAX_AGE_MS
 from ccpulse.streams.kafka_io import ensure_topics
 from ccpulse.streams.redis_log import log_key
 from tests.live import WorkerProcess
@@ -50,6 +51,8 @@ from tests.servers import start_kafka, start_redis
 
 PARTITIONS = 8
 AGENT = re.compile(r'agent="([^"]*)"')
+APPLIED = re.compile(r'^ccpulse_replica_entries_applied_total (\S+)$', re.MULTILINE)
+SHARD = re.compile(r'^ccpulse_agent_shard_partitions\{[^}]*partition="(\d+)"', re.MULTILINE)
 
 
 def _measure(worker: WorkerProcess) -> tuple[dict[str, object], set[str]]:
@@ -69,7 +72,7 @@ def _measure(worker: WorkerProcess) -> tuple[dict[str, object], set[str]]:
              "exports_floor": any(line.startswith("ccpulse_team_") for line in
                                   text.splitlines()),
              "exposition_bytes": len(text), "agent_series": len(agent_lines),
-             "agents": len(agents),
+             "agents": len(agents), "partitions_owned": _owned_partitions(text),
              "serving_rss_mib": round(rss_kib(worker.serving_pid()) / 1024, 1),
              "consumer_rss_mib": round(rss_kib(worker.proc.pid) / 1024, 1)}, agents)
 
@@ -89,6 +92,45 @@ def _wait_ready(workers: list[WorkerProcess], timeout_s: float = 120) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError("workers not ready: see their logs in the run's directory")
             time.sleep(0.2)
+
+
+def _owned_partitions(text: str) -> list[int]:
+    """The agent-topic partitions a worker's exposition says it owns."""
+    return [int(found.group(1)) for found in SHARD.finditer(text)]
+
+
+def _wait_settled(workers: list[WorkerProcess], timeout_s: float = 120) -> None:
+    """Every worker is ready and each partition of the agent topic has exactly one owner
+    among them: ready alone can be a member the group gave nothing in a generation a
+    rebalance is about to replace. Checked on empty topics, where a scrape costs nothing."""
+    _wait_ready(workers, timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        owned = sorted(p for w in workers for p in _owned_partitions(w.get("/metrics")[1]))
+        if owned == list(range(PARTITIONS)):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"partitions owned {owned}: the group has not settled; see "
+                               "the workers' logs in the run's directory")
+        time.sleep(0.5)
+
+
+def _wait_applied(workers: list[WorkerProcess], client: redis.Redis,
+                  timeout_s: float = 3600) -> None:
+    """Every worker's replica has applied the whole log, and a snapshot any of them computed
+    before that is too old to be served: what is measured next is the whole backlog's floor
+    (the log filling says nothing of how far each replica has read it)."""
+    length = client.xlen(log_key())
+    deadline = time.monotonic() + timeout_s
+    for worker in workers:
+        while True:
+            found = APPLIED.search(worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1])
+            if found and float(found.group(1)) >= length:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"a replica has not applied the {length} log entries")
+            time.sleep(0.2)
+    time.sleep(SNAPSHOT_MAX_AGE_MS / 1000 + 0.1)
 
 
 def _wait_consumed(workers: list[WorkerProcess], client: redis.Redis, sent: int,
@@ -159,7 +201,7 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
     ensure_topics(site.bootstrap, list(topics(prefix)), partitions=PARTITIONS)
     started = [site.start(prefix, i) for i in range(workers)]
     try:
-        _wait_ready(started)
+        _wait_settled(started)
         client = redis.Redis.from_url(site.redis_url)
         producer = threading.Thread(target=send, args=(site.bootstrap, day),
                                     kwargs={"prefix": prefix})
@@ -168,6 +210,7 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
         producer.join()
         for worker in started:
             worker.wait_healthy(600)
+        _wait_applied(started, client)
         measured = [_measure(worker) for worker in started]
         committed, latencies = latency(started, site.bootstrap, client, rate, probe_s,
                                        prefix=prefix)

@@ -79,6 +79,9 @@ def scope_view(snap: Snapshot, scope: str, ident: str) -> dict[str, Any] | None:
     return out
 
 
+SNAPSHOT_MAX_AGE_MS = 1000
+
+
 class RecentSnapshot:
     """The floor's snapshot, computed at most once per ``max_age_ms``: a wallboard polling
     twenty scopes a second and a Prometheus scrape cost one snapshot, not twenty-one, and
@@ -88,7 +91,7 @@ class RecentSnapshot:
     instant (``Snapshot.now``, the API's ``at``), at most ``max_age_ms`` before the clock."""
 
     def __init__(self, compute: Callable[[int], Snapshot], clock_ms: Callable[[], int],
-                 max_age_ms: int = 1000,
+                 max_age_ms: int = SNAPSHOT_MAX_AGE_MS,
                  latest: Callable[[], Snapshot | None] | None = None) -> None:
         self._compute = compute
         self._clock_ms = clock_ms

@@ -28,9 +28,10 @@ from typing import Any
 
 import redis
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from ccpulse.alerts.alertmanager import AlertmanagerNotifier
+from ccpulse.alerts.engine import AlertEvaluator
 from ccpulse.alerts.leader import LeaderNotifier
 from ccpulse.alerts.notify import LogNotifier, TopicNotifier
 from ccpulse.api import RecentSnapshot, api
@@ -72,9 +73,10 @@ class ConsumerReport:
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition)
     commit_seconds: list[float] = field(default_factory=list)  # since the previous report
     assigned: bool = False  # the group has given this worker its partitions (maybe none)
-    # the agent-state topic's partition count and the ones this worker owns (sharding)
+    # the agent-state topic's partition count and the ones this worker owns (sharding);
+    # None: not known at this report (no consumer yet, metadata missing): the last known stand
     agent_partitions: int | None = None
-    owned_agent_partitions: frozenset[int] = frozenset()
+    owned_agent_partitions: frozenset[int] | None = None
 
 
 class LogTrimmer:
@@ -158,6 +160,23 @@ class ConsumerView:
                 return
 
 
+class ReplicaProgress:
+    """``ccpulse_replica_entries_applied_total``: entries of the shared log this worker's
+    replica has applied since it started. Its numbers include an event once this has passed
+    the event's place in the log: against the log's length (``XLEN``), or another worker's
+    count, it says how far behind this worker's numbers are."""
+
+    def __init__(self, replica: Replica) -> None:
+        self._replica = replica
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        applied = CounterMetricFamily("ccpulse_replica_entries_applied",
+                                      "shared-log entries applied to this worker's engine "
+                                      "since it started")
+        applied.add_metric([], self._replica.applied)
+        yield applied
+
+
 def readiness(health: tuple[bool, str], consumer: ConsumerView, max_lag: int,
               ) -> tuple[bool, str]:
     """``/readyz``: healthy, *and* the consumer holds its partitions and has read Kafka up to
@@ -206,6 +225,21 @@ def _history_writer(settings: Settings, ready: Callable[[], bool]) -> IntervalWr
     return writer
 
 
+def _alert_senders(settings: Settings, evaluator: AlertEvaluator,
+                   ) -> tuple[list[Any], Any, AlertmanagerNotifier | None]:
+    """Where the lease holder's transitions go: the log, the alerts topic, and Alertmanager
+    when configured (started here: it queues and retries on its own thread)."""
+    producer = make_producer(settings.kafka, **kafka_python_security(settings))
+    senders: list[Any] = [LogNotifier(), TopicNotifier(
+        lambda key, value: producer.send(settings.alerts_topic, key=key, value=value),
+        flush=lambda: producer.flush(timeout=10))]
+    alertmanager = None
+    if settings.alertmanager:
+        alertmanager = AlertmanagerNotifier(settings.alertmanager, firing=evaluator.firing)
+        senders.append(alertmanager.start())
+    return senders, producer, alertmanager
+
+
 def serve(settings: Settings, reports: Connection) -> None:
     """The second process's body: runs until ``reports`` closes."""
     logging.config.dictConfig(logging_config(settings.log_format))
@@ -214,15 +248,8 @@ def serve(settings: Settings, reports: Connection) -> None:
     # The log holds each event once (its commit refused duplicates): no ids to keep here.
     pipeline = Pipeline(settings.engine, dedup=False)
     evaluator = alert_evaluator(settings)
-    alert_producer = make_producer(settings.kafka, **kafka_python_security(settings))
-    senders: list[Any] = [LogNotifier(), TopicNotifier(
-        lambda key, value: alert_producer.send(settings.alerts_topic, key=key, value=value),
-        flush=lambda: alert_producer.flush(timeout=10))]
-    alertmanager = None
-    if settings.alertmanager:
-        alertmanager = AlertmanagerNotifier(settings.alertmanager, firing=evaluator.firing)
-        senders.append(alertmanager.start())
-    leader = LeaderNotifier(client, evaluator, senders, prefix=KEY_PREFIX)
+    senders, alert_producer, alertmanager = _alert_senders(settings, evaluator)
+    leader = LeaderNotifier(client, evaluator, senders, prefix=KEY_PREFIX, group=settings.group)
     leader.restore()
     monitor = Monitor(pipeline, evaluator, [leader], lease=leader,
                       history=_history_writer(settings, lambda: ready()[0]))
@@ -252,6 +279,7 @@ def serve(settings: Settings, reports: Connection) -> None:
         share=lambda: pipeline.share(wall_ms(), consumer.shards.owns),
         floor=(lambda: leader.leading) if sharded else None))
     registry.register(consumer)  # type: ignore[arg-type]
+    registry.register(ReplicaProgress(replica))  # type: ignore[arg-type]
 
     def health() -> tuple[bool, str]:
         if not replica.is_alive():

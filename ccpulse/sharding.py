@@ -33,8 +33,14 @@ class AgentShards:
         self.partitions: int | None = None  # of the agent topic; None: not known yet
         self.owned: frozenset[int] = frozenset()
 
-    def update(self, partitions: int | None, owned: frozenset[int]) -> None:
-        self.partitions, self.owned = partitions, owned
+    def update(self, partitions: int | None, owned: frozenset[int] | None) -> None:
+        """The consumer's latest view; ``None`` for what it could not tell this time, which
+        keeps the last known value: a report sent while the consumer's metadata lacked the
+        topic must not make this worker drop every agent's series until the next one."""
+        if partitions:
+            self.partitions = partitions
+        if owned is not None:
+            self.owned = owned
 
     def owns(self, agent: str) -> bool:
         if not self.partitions:

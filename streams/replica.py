@@ -28,6 +28,7 @@ class Replica(threading.Thread):
         self.pipeline = pipeline
         self._on_idle = on_idle
         self.last_id: bytes | str = "0-0"
+        self.applied = 0  # log entries fed to the engine since this process started
         self.caught_up = threading.Event()
         self._stop = threading.Event()
 
@@ -45,6 +46,7 @@ class Replica(threading.Thread):
             for entry_id, payload in batch:
                 self.pipeline.feed(payload, None, now_ms=None)  # topic from the event's type
                 self.last_id = entry_id
+            self.applied += len(batch)
             if len(batch) < READ_COUNT:
                 self.caught_up.set()
                 if self._on_idle is not None:

@@ -60,7 +60,7 @@ def test_only_the_lease_holder_evaluates_and_a_successor_sends_what_the_old_one_
     # the follower evaluated nothing, yet shows what fires (its /metrics and pages read it)
     assert [a.labels["alertname"] for a in second_eval.firing()] == ["TeamOccupancyHigh"]
 
-    client.delete("{ccpulse}:alerts:leader")  # the leader died and its lease ran out ...
+    client.delete(first.lease_key)  # the leader died and its lease ran out ...
     gap_end = steps[50]  # ... and nobody evaluated for two minutes, while occupancy fell
     turn(second, second_eval, occupancy, gap_end)
     assert second.leading
@@ -80,3 +80,18 @@ def test_state_saved_by_the_leader_is_restored_on_start(redis_url: str) -> None:
     fresh = AlertEvaluator()
     LeaderNotifier(client, fresh, []).restore()
     assert fresh.next_due_ms == 123_000
+
+
+def test_each_consumer_group_has_its_own_holder(redis_url: str) -> None:
+    """Two groups on one Redis (a second deployment reading the same log): each group's
+    workers elect one of their own, so each group exports its teams and queues; within a
+    group still one holder; a group's saved state is its own."""
+    client = redis.Redis.from_url(redis_url)
+    blue = [LeaderNotifier(client, AlertEvaluator(), [], group="blue") for _ in range(2)]
+    green = LeaderNotifier(client, AlertEvaluator(), [], group="green")
+    assert [n.lead() for n in blue] == [True, False]
+    assert green.lead()
+    saved = AlertEvaluator()
+    saved.next_due_ms = 456_000
+    LeaderNotifier(client, saved, [], group="blue").notify([])
+    assert not LeaderNotifier(client, AlertEvaluator(), [], group="green").restore()

@@ -57,6 +57,8 @@ def test_worker_equals_replay_and_dead_letters_bad_input(
     expected = {("ccpulse_events_dead_lettered_total", reason): float(count)
                 for reason, count in BAD_REASONS.items()}
     expected[("ccpulse_events_duplicate_total", None)] = 40.0
+    # the replica has applied each logged event once: its progress is the log's length
+    expected[("ccpulse_replica_entries_applied_total", None)] = float(unique)
     # the consumer's counters reach /metrics with its next report (once a second)
     wait_for(lambda: {key: counters().get(key) for key in expected} == expected, 10,
              f"dead-letter and duplicate counters {expected}")

@@ -81,3 +81,21 @@ def test_the_shard_hash_cache_stays_within_twice_the_floor() -> None:
     assert len(shards._hashes) == 10
     shards.forget({"a1", "a2"})  # expired agents go
     assert sorted(shards._hashes) == ["a1", "a2"]
+
+
+def test_a_report_that_cannot_tell_the_partitions_keeps_the_last_known_ones() -> None:
+    """A report sent while the consumer had no metadata for the topic (or no consumer) says
+    nothing about ownership: the worker keeps exporting its agents instead of none. A
+    rebalance that takes every partition away does empty it."""
+    consumer = ConsumerView(CollectorRegistry())
+    consumer.update(ConsumerReport(assigned=True, agent_partitions=4,
+                                   owned_agent_partitions=frozenset({1, 3})))
+    owned = {a for a in (f"a{n}" for n in range(40)) if consumer.shards.owns(a)}
+    assert 0 < len(owned) < 40
+    consumer.update(ConsumerReport(assigned=True))  # nothing known this time
+    assert {a for a in (f"a{n}" for n in range(40)) if consumer.shards.owns(a)} == owned
+    consumer.update(ConsumerReport(assigned=True, owned_agent_partitions=frozenset({1, 3})))
+    assert consumer.shards.partitions == 4  # the count unknown, the set known
+    consumer.update(ConsumerReport(assigned=True, agent_partitions=4,
+                                   owned_agent_partitions=frozenset()))
+    assert not any(consumer.shards.owns(f"a{n}") for n in range(40))
