@@ -136,7 +136,9 @@ class Timeline:
             del column[keep:]
         del self.cums[keep * TIME_WIDTH:]
         self.team_change_index = team_change_index
-        self.presence.truncate(count)
+        # none left (the rewind reached back to the first kept segment): no runs either,
+        # though the run that segment was part of began before it
+        self.presence.truncate(count if keep > 0 else 0)
 
     def _columns(self) -> tuple:
         return (self.starts, self.cats, self.weights, self.teams, self.reasons, self.since,

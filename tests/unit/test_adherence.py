@@ -9,7 +9,7 @@ a2 has no schedule.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ccpulse.alerts.engine import AlertEvaluator
@@ -176,6 +176,10 @@ def _runs(pieces: list[tuple[int, int, int, str | None]],
                                                               NOT_READY_OTHER, LOGGED_OUT]),
                           st.sampled_from(["t1", "t2"])), max_size=60),
        st.integers(0, 400), st.integers(1, 400))
+# found on a fresh machine: a rewind to the first segment a trim kept left a run behind
+@example([("mark", 0, HANDLING, "t1"), ("mark", 0, HANDLING, "t1"), ("mark", 0, ACW, "t1"),
+          ("mark", 0, HANDLING, "t1"), ("mark", 0, HANDLING, "t1"), ("trim", 0, HANDLING, "t1"),
+          ("rewind", 45, HANDLING, "t1")], 0, 1)
 def test_the_presence_view_is_the_timeline_in_runs_whatever_rewinds_and_trims(
         steps: list[tuple[str, int, int, str]], start: int, length: int) -> None:
     """Adherence reads ``presence_pieces``, kept as segments are marked; it must say what
