@@ -161,17 +161,15 @@ def adherence_windows(engine: KpiEngine, end: int, lengths: list[int],
                       agents: AgentFilter | None = None,
                       ) -> list[dict[tuple[str, str | None], Adherence]]:
     """Every scheduled agent's adherence sums per team, for windows of ``lengths`` ending at
-    ``end``: one walk of each agent's pieces for all of them."""
-    widest = max(lengths)
-    starts: list[int | None] = [end - length for length in lengths]
+    ``end``, from its ledger (built again only when its schedule or presence changed)."""
+    starts = [end - length for length in lengths]
+    since = min(starts)
     out: list[dict[tuple[str, str | None], Adherence]] = [{} for _ in lengths]
     for agent_id, schedule in engine.schedules.items():
         machine = engine.agents.get(agent_id)
         if machine is None or (agents is not None and not agents(agent_id)):
             continue
-        measured = measure_windows(schedule.pieces(end - widest, end),
-                                   machine.timeline.presence_pieces(end - widest, end),
-                                   starts)
+        measured = measure_windows(schedule.ledger(machine.timeline, since), starts, end)
         for window, per_team in zip(out, measured, strict=True):
             for team, sums in per_team.items():
                 window[(agent_id, team)] = sums

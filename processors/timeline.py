@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
+from itertools import count
 
 from ccpulse.processors.series import Vector, add, sub
 
@@ -32,6 +33,11 @@ ZERO_TIME: Vector = (0,) * TIME_WIDTH
 # Activities no schedule tells apart (contract §7.1: every scheduled activity is adhered to by
 # all of them or by none): the presence view below keeps runs of them as one piece.
 AT_WORK = frozenset({HANDLING, ACW, IDLE})
+
+# Versions of what adherence reads (a presence view, a schedule): a new one at each change,
+# unique across objects, so a result cached for one version is never read for another — not
+# even one of an agent forgotten and tracked again.
+next_stamp = count(1).__next__
 
 STATE_NAMES = {
     HANDLING: "handling",
@@ -231,13 +237,14 @@ class Presence:
     as segments are marked, so that adherence walks a dozen pieces per agent, not every
     segment of 8 hours (it was the largest part of a snapshot: BENCHMARKS.md)."""
 
-    __slots__ = ("cats", "first", "starts", "teams")
+    __slots__ = ("cats", "first", "stamp", "starts", "teams")
 
     def __init__(self) -> None:
         self.starts = array("q")
         self.cats = array("b")  # HANDLING stands for every category of AT_WORK
         self.teams: list[str] = []
         self.first = array("q")  # the absolute index of the timeline segment starting a run
+        self.stamp = next_stamp()  # changes with the runs (the open last one may grow)
 
     def add(self, index: int, t: int, kind: int, team: str) -> None:
         """A run starts at ``t`` with timeline segment ``index``: of ``kind`` (HANDLING for
@@ -246,6 +253,7 @@ class Presence:
         self.cats.append(kind)
         self.teams.append(team)
         self.first.append(index)
+        self.stamp = next_stamp()
 
     def _columns(self) -> tuple:
         return self.starts, self.cats, self.teams, self.first
@@ -253,8 +261,10 @@ class Presence:
     def truncate(self, count: int) -> None:
         """The timeline kept its first ``count`` segments: drop the runs starting after."""
         keep = bisect_left(self.first, count)
-        for column in self._columns():
-            del column[keep:]
+        if keep < len(self.first):
+            for column in self._columns():
+                del column[keep:]
+            self.stamp = next_stamp()
 
     def trim(self, dropped: int) -> None:
         """The timeline forgot its segments before index ``dropped``: forget the runs that
@@ -263,6 +273,7 @@ class Presence:
         if cut > 0:
             for column in self._columns():
                 del column[:cut]
+            self.stamp = next_stamp()
 
 
 def _pieces(starts: array, cats: array, teams: list[str], start: int, end: int,

@@ -14,6 +14,17 @@ from hypothesis import strategies as st
 
 from ccpulse.alerts.engine import AlertEvaluator
 from ccpulse.processors.engine import KpiEngine
+from ccpulse.processors.schedule import (
+    ADHERENT,
+    BREAK,
+    OFFLINE,
+    TRAINING,
+    WORK,
+    Adherence,
+    AgentSchedule,
+    measure_windows,
+    publication,
+)
 from ccpulse.processors.snapshot import snapshot
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.processors.timeline import (
@@ -202,3 +213,70 @@ def test_the_presence_view_is_the_timeline_in_runs_whatever_rewinds_and_trims(
     begin = trimmed + start
     assert _runs(timeline.presence_pieces(begin, begin + length)) == _runs(
         timeline.pieces(begin, begin + length))
+
+
+def _oracle(schedule: AgentSchedule, timeline: Timeline, start: int, end: int,
+            ) -> dict[str | None, Adherence]:
+    """§7.1's sums over ``(start, end]`` by pairing every schedule piece with every timeline
+    segment, one by one: no presence view, no ledger, no cache."""
+    sums: dict[str | None, list[int]] = {}
+    for a, b, planned, planned_team in schedule.pieces(start, end):
+        if planned == OFFLINE:
+            continue
+        for x, y, category, team in timeline.pieces(start, end):
+            span = min(b, y) - max(a, x)
+            if span <= 0:
+                continue
+            acc = sums.setdefault(planned_team if team is None else team, [0, 0, 0, 0])
+            work = planned == WORK
+            acc[0] += span
+            acc[1] += span if category in ADHERENT[planned] else 0
+            acc[2] += span if work else 0
+            acc[3] += span if work and category == LOGGED_OUT else 0
+    return {team: Adherence(*values) for team, values in sums.items()}
+
+
+ACTIVITIES = [WORK, WORK, BREAK, TRAINING, OFFLINE]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    st.tuples(st.just("mark"), st.integers(0, 40),
+              st.sampled_from([HANDLING, ACW, IDLE, NOT_READY_OTHER, LOGGED_OUT]),
+              st.sampled_from(["t1", "t2"])),
+    st.tuples(st.just("publish"), st.integers(-60, 60),
+              st.lists(st.tuples(st.integers(1, 30), st.sampled_from(ACTIVITIES)),
+                       min_size=1, max_size=4),
+              st.sampled_from([None, "t1", "t3"])),
+    st.tuples(st.just("rewind"), st.integers(0, 50)),
+    st.tuples(st.just("ask"), st.integers(0, 30),
+              st.lists(st.integers(1, 120), min_size=1, max_size=3))), max_size=40))
+def test_the_cached_ledger_says_what_pairing_every_piece_says(steps: list[tuple]) -> None:
+    """Adherence comes from a ledger built once per version of the schedule and of the
+    presence view; between marks, rewinds and publications, every window it answers equals
+    the pieces paired one by one."""
+    timeline, schedule, t, counts, published = Timeline(), AgentSchedule(), 0, [(0, 0)], 0
+    for step in steps:
+        if step[0] == "mark":
+            _, dt, category, team = step
+            t += dt
+            timeline.mark(t, category, 1.0, team)
+            counts.append((timeline.count, timeline.team_change_index))
+        elif step[0] == "rewind" and len(counts) > 1:
+            count, index = counts[step[1] % len(counts)]
+            timeline.truncate(count, index)
+            counts = [c for c in counts if c[0] <= count]
+        elif step[0] == "publish":
+            _, offset, parts, team = step
+            begin, segments = t + offset, []
+            for length, activity in parts:
+                segments.append((begin, begin + length, activity))
+                begin += length
+            published += 1
+            schedule.publish(publication(published, f"p{published}", segments, team))
+        elif step[0] == "ask":
+            _, ahead, lengths = step
+            end = t + ahead
+            starts = [end - length for length in lengths]
+            got = measure_windows(schedule.ledger(timeline, min(starts)), starts, end)
+            assert got == [_oracle(schedule, timeline, start, end) for start in starts]
