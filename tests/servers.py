@@ -57,11 +57,12 @@ class Server:
     workdir: Path
     sasl_port: int | None = None
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
+    def stop(self, sig: int = signal.SIGTERM, grace_s: float = 30) -> None:
+        """``sig``, then SIGKILL after ``grace_s``."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

@@ -58,5 +58,5 @@ def test_secured_kafka_redis_and_metrics_and_no_secret_ever_printed(
             assert secret not in shown
         assert "redis://:***@" in worker.log.read_text()  # the URL is logged, masked
     finally:
-        broker.stop()
+        broker.stop(grace_s=3)  # thrown away, its worker still connected: no graceful wait
         redis_server.stop()
