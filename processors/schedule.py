@@ -164,13 +164,14 @@ class _Runs:
         self.ends.append(b)
         self.flags.append(flags)
 
-    def upto(self, t: int) -> tuple[int, ...]:
+    def upto(self, t: int) -> tuple[int, int, int, int]:
         """The sums over every piece's part before ``t``."""
         i = bisect_right(self.starts, t) - 1
         if i < 0:
             return 0, 0, 0, 0
-        part = _sums(min(t, self.ends[i]) - self.starts[i], self.flags[i])
-        return tuple(x + y for x, y in zip(self.cums[4 * i:4 * i + 4], part, strict=True))
+        s, a, w, b = _sums(min(t, self.ends[i]) - self.starts[i], self.flags[i])
+        c, j = self.cums, 4 * i  # spelled out: this runs four times per agent per snapshot
+        return c[j] + s, c[j + 1] + a, c[j + 2] + w, c[j + 3] + b
 
 
 def _sums(span: int, flags: int) -> tuple[int, int, int, int]:
@@ -233,9 +234,9 @@ def measure_windows(ledger: AdherenceLedger, starts: Sequence[int], end: int,
     before ``ledger.since``): a team appears in a window where it had scheduled time."""
     out: list[dict[str | None, Adherence]] = [{} for _ in starts]
     for team, runs in ledger.by_team.items():
-        upto_end = runs.upto(end)
+        s, a, w, b = runs.upto(end)
         for window, start in zip(out, starts, strict=True):
-            before = runs.upto(start)
-            if upto_end[0] > before[0]:
-                window[team] = Adherence(*(x - y for x, y in zip(upto_end, before, strict=True)))
+            s0, a0, w0, b0 = runs.upto(start)
+            if s > s0:
+                window[team] = Adherence(s - s0, a - a0, w - w0, b - b0)
     return out
