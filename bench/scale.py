@@ -46,13 +46,12 @@ from bench.procfs import rss_kib
 from ccpulse.api import SNAPSHOT_MAX_AGE_MS
 from ccpulse.streams.kafka_io import ensure_topics
 from ccpulse.streams.redis_log import log_key
-from tests.live import WorkerProcess
+from tests.live import WorkerProcess, owned_partitions, settled, wait_for
 from tests.servers import start_kafka, start_redis
 
 PARTITIONS = 8
 AGENT = re.compile(r'agent="([^"]*)"')
 APPLIED = re.compile(r'^ccpulse_replica_entries_applied_total (\S+)$', re.MULTILINE)
-SHARD = re.compile(r'^ccpulse_agent_shard_partitions\{[^}]*partition="(\d+)"', re.MULTILINE)
 
 
 def _measure(worker: WorkerProcess) -> tuple[dict[str, object], set[str]]:
@@ -72,7 +71,7 @@ def _measure(worker: WorkerProcess) -> tuple[dict[str, object], set[str]]:
              "exports_floor": any(line.startswith("ccpulse_team_") for line in
                                   text.splitlines()),
              "exposition_bytes": len(text), "agent_series": len(agent_lines),
-             "agents": len(agents), "partitions_owned": _owned_partitions(text),
+             "agents": len(agents), "partitions_owned": owned_partitions(text)[0],
              "serving_rss_mib": round(rss_kib(worker.serving_pid()) / 1024, 1),
              "consumer_rss_mib": round(rss_kib(worker.proc.pid) / 1024, 1)}, agents)
 
@@ -94,25 +93,12 @@ def _wait_ready(workers: list[WorkerProcess], timeout_s: float = 120) -> None:
             time.sleep(0.2)
 
 
-def _owned_partitions(text: str) -> list[int]:
-    """The agent-topic partitions a worker's exposition says it owns."""
-    return [int(found.group(1)) for found in SHARD.finditer(text)]
-
-
 def _wait_settled(workers: list[WorkerProcess], timeout_s: float = 120) -> None:
-    """Every worker is ready and each partition of the agent topic has exactly one owner
-    among them: ready alone can be a member the group gave nothing in a generation a
-    rebalance is about to replace. Checked on empty topics, where a scrape costs nothing."""
+    """Every worker is ready and the group has settled (:func:`tests.live.settled`),
+    checked on empty topics, where a scrape costs nothing."""
     _wait_ready(workers, timeout_s)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        owned = sorted(p for w in workers for p in _owned_partitions(w.get("/metrics")[1]))
-        if owned == list(range(PARTITIONS)):
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"partitions owned {owned}: the group has not settled; see "
-                               "the workers' logs in the run's directory")
-        time.sleep(0.5)
+    wait_for(lambda: settled(workers), timeout_s,
+             "the group to settle: see the workers' logs in the run's directory")
 
 
 def _wait_applied(workers: list[WorkerProcess], client: redis.Redis,
@@ -151,8 +137,8 @@ def _wait_consumed(workers: list[WorkerProcess], client: redis.Redis, sent: int,
         if grown != length:
             first = first or now
             last_change, length = now, grown
-        settled = last_change is not None and now - last_change > 3
-        if settled and not producing() and all(_ready(w) for w in workers):
+        quiet = last_change is not None and now - last_change > 3
+        if quiet and not producing() and all(_ready(w) for w in workers):
             break
         if now - started > timeout_s:
             raise TimeoutError(f"{length} of {sent} events in the log")

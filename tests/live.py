@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -218,6 +219,47 @@ def _consumer_state(worker: WorkerProcess) -> str:
         return f"(/metrics: {exc})"
     return "\n".join(line for line in text.splitlines()
                      if line.startswith("ccpulse_consumer_lag"))
+
+
+SHARD = re.compile(r'^ccpulse_agent_shard_partitions\{([^}]*)\}', re.M)
+LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def owned_partitions(text: str) -> tuple[list[int], int | None]:
+    """The agent-topic partitions a worker's exposition says it owns, and of how many."""
+    found = [dict(LABEL.findall(labels)) for labels in SHARD.findall(text)]
+    return [int(f["partition"]) for f in found], (int(found[0]["of"]) if found else None)
+
+
+def shares(workers: list[WorkerProcess]) -> list[tuple[list[int], int | None]]:
+    """Each worker's :func:`owned_partitions`, in the order of ``workers``."""
+    return [owned_partitions(w.get("/metrics")[1]) for w in workers]
+
+
+def settled(workers: list[WorkerProcess]) -> bool:
+    """The group has given each partition of the agent topic to exactly one of ``workers``:
+    ready alone can be a member a rebalance is about to change. (Not that each has some: the
+    assignor balances all the input topics' partitions together, so a worker can hold none of
+    the agent topic's.) Cheap while the engines are small (it scrapes each)."""
+    return _settled(shares(workers))
+
+
+def _settled(shares: list[tuple[list[int], int | None]]) -> bool:
+    counts = {of for _, of in shares}
+    if len(counts) != 1 or None in counts:
+        return False
+    [of] = counts
+    owned = sorted(p for share, _ in shares for p in share)
+    return owned == list(range(of))
+
+
+def wait_settled(workers: list[WorkerProcess], timeout_s: float) -> None:
+    """Wait for :func:`settled`; a timeout says what each worker owned last."""
+    try:
+        wait_for(lambda: settled(workers), timeout_s, "the consumer group to settle")
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}: partitions (owned, of) by worker {shares(workers)}; "
+                           "see the workers' logs") from exc
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:

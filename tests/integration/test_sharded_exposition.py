@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ccpulse.streams.kafka_io import ensure_topics
 from tests.integration.test_prometheus_dashboards import (
     TARGET_LABELS,
     PromApi,
@@ -25,9 +26,12 @@ from tests.live import (
     WorkerProcess,
     assert_union_converges,
     log_length,
+    owned_partitions,
     recent_shift,
     send,
+    shares,
     wait_for,
+    wait_settled,
 )
 from tests.servers import start_prometheus
 
@@ -37,9 +41,17 @@ def test_three_sharded_workers_in_prometheus_equal_replay(
         topics: dict[str, str], tmp_path: Path) -> None:
     events = recent_shift(tmp_path / "shift.jsonl", agents=60, minutes=12, seed=9)
     count = sum(1 for _ in events.open("rb"))
+    # the input topics exist before the workers: a group owns no partitions of a topic that
+    # the first event has yet to create, and the wait below is for a settled group. Six
+    # partitions, so that each of the three workers is likely to hold some of the agent topic
+    ensure_topics(kafka_bootstrap, [topics[f"CCPULSE_{kind}_TOPIC"]
+                                    for kind in ("AGENT", "INTERACTION", "SCHEDULE")], 6)
     workers = [worker_factory() for _ in range(3)]
     for worker in workers:
         worker.wait_healthy()
+    # every agent partition has its owner before the events come: the asserts below are
+    # about a settled group, not about a worker still joining
+    wait_settled(workers, 120)
     prometheus = start_prometheus(tmp_path, prometheus_config(*(w.port for w in workers)))
     try:
         api = PromApi(prometheus)
@@ -49,8 +61,21 @@ def test_three_sharded_workers_in_prometheus_equal_replay(
         # each worker's report of its own processed events adds up to the stream
         wait_for(lambda: bool(api.query(f"sum(ccpulse_events_processed_total) == {count}")),
                  60, "Prometheus to scrape the caught-up workers")
-        wait_for(lambda: len(api.query('count by (instance) (ccpulse_agent_state)')) == 3, 30,
-                 "agent series from all three workers")
+        # the agent series come from exactly the workers holding agent-topic partitions
+        holders = {f"127.0.0.1:{w.port}" for w in workers
+                   if owned_partitions(w.get("/metrics")[1])[0]}
+        assert len(holders) >= 2, "the agent series are not sharded at all"
+
+        def exporting() -> set[str]:
+            return {s["metric"]["instance"]
+                    for s in api.query("count by (instance) (ccpulse_agent_state)")}
+        try:
+            wait_for(lambda: exporting() == holders, 30,
+                     "agent series from each worker holding agent partitions")
+        except TimeoutError as exc:  # say which worker, and whether Prometheus reaches it
+            up = {s["metric"]["instance"]: s["value"][1] for s in api.query("up")}
+            raise AssertionError(f"{exc}: exporting {exporting()}, holders {holders}, up {up}, "
+                                 f"partitions {shares(workers)}") from exc
 
         by_series: dict[tuple[str, frozenset], dict[str, float]] = defaultdict(dict)
         for sample in api.query('{__name__=~"ccpulse_.+", window="8h"}'):
