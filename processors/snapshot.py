@@ -33,7 +33,13 @@ from ccpulse.processors.schedule import (
 )
 from ccpulse.processors.scorecard import WINDOW as SCORECARD_WINDOW
 from ccpulse.processors.series import Vector
-from ccpulse.processors.staffing import QueueChannel, QueueStaffing, staffing
+from ccpulse.processors.staffing import (
+    QueueChannel,
+    QueueStaffing,
+    StaffingReading,
+    read_staffing,
+    staffing,
+)
 from ccpulse.processors.timeline import STATE_NAMES, ZERO_TIME
 
 Sums = dict[str, Vector]
@@ -313,22 +319,34 @@ def _adherence(pieces: dict[tuple[str, str | None], Adherence], out: WindowKpis,
             kpis["absence"] = absent / work
 
 
-def snapshot(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> Snapshot:
-    """KPIs of every window ending at ``now`` (inclusive), and the current agent states.
+@dataclass
+class Reading:
+    """What a snapshot reads of the engine at one instant: every window's cell sums, the
+    agents' states, the queues' waits and the staffing inputs, all fresh objects or
+    immutable values. The ratios, scores and staffing plan are then computed from it alone
+    (:func:`finish`), so a caller that must hold the engine still while it reads (a replica
+    applying events) holds it for the reading only."""
 
-    ``agents``: the snapshot of the agents it accepts only, their KPIs and states exactly as
-    in the whole floor's (a sharded worker's /metrics: the per-agent work of a scrape is then
-    its share of the floor, BENCHMARKS.md); of teams only the wrap KPIs their scorecards
-    compare with (the scorecard's window), and nothing of queues, channels, staffing and
-    the floor's counts."""
+    now: int
+    periods: dict[str, PeriodSums]
+    team_wraps: dict[str, Kpis] | None  # of some agents only: their teams' wrap KPIs
+    agents: dict[str, AgentNow]
+    team_states: dict[str, Counter[str]]
+    absent: dict[str, int]
+    waiting: dict[str, tuple[int, float]]
+    staffing: StaffingReading | None
+    entities: dict[str, tuple[int, int]]
+    over_limit: dict[str, int]
+    floor: bool
+
+
+def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> Reading:
+    """The engine's part of :func:`snapshot` (see there for ``agents``)."""
     lengths = engine.config.windows
     starts = tuple(now - length for length in lengths.values())
-    periods = window_sums(engine, now, starts, agents)
-    windows = {name: window_kpis(period, floor=agents is None)
-               for name, period in zip(lengths, periods, strict=True)}
-    if agents is not None and SCORECARD_WINDOW in windows:
-        windows[SCORECARD_WINDOW].team = _team_wraps(engine, now,
-                                                     now - lengths[SCORECARD_WINDOW])
+    periods = dict(zip(lengths, window_sums(engine, now, starts, agents), strict=True))
+    team_wraps = (_team_wraps(engine, now, now - lengths[SCORECARD_WINDOW])
+                  if agents is not None and SCORECARD_WINDOW in lengths else None)
     agent_states: dict[str, AgentNow] = {}
     team_states: dict[str, Counter[str]] = {}
     holds = engine.holds_by_agent()
@@ -352,14 +370,39 @@ def snapshot(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> 
             absent[team] = absent.get(team, 0) + 1
         team_states.setdefault(team, Counter())[state] += 1
     if agents is not None:
-        return Snapshot(now, windows, agent_states, {}, {}, floor=False)
+        return Reading(now, periods, team_wraps, agent_states, {}, {}, {}, None, {}, {},
+                       floor=False)
     waiting = {}
     for queue, entries in engine.waiting.items():
         started = [t for t in entries.values() if t <= now]
         if started:
             waiting[queue] = (len(started), (now - min(started)) / 1000)
-    plan = staffing(engine, {name: w.queue_channel for name, w in windows.items()},
-                    {agent_id: a.state for agent_id, a in agent_states.items()}, now)
-    return Snapshot(now, windows, agent_states, team_states, waiting, staffing=plan,
-                    entities=engine.entities(), over_limit=dict(engine.over_limit),
-                    absent=absent)
+    plan = read_staffing(engine, {agent_id: a.state for agent_id, a in agent_states.items()},
+                         now)
+    return Reading(now, periods, None, agent_states, team_states, absent, waiting, plan,
+                   engine.entities(), dict(engine.over_limit), floor=True)
+
+
+def finish(reading: Reading) -> Snapshot:
+    """The snapshot of a :class:`Reading`: no engine involved."""
+    windows = {name: window_kpis(period, floor=reading.floor)
+               for name, period in reading.periods.items()}
+    if reading.team_wraps is not None:
+        windows[SCORECARD_WINDOW].team = reading.team_wraps
+    if not reading.floor:
+        return Snapshot(reading.now, windows, reading.agents, {}, {}, floor=False)
+    plan = staffing(reading.staffing, {name: w.queue_channel for name, w in windows.items()})
+    return Snapshot(reading.now, windows, reading.agents, reading.team_states,
+                    reading.waiting, staffing=plan, entities=reading.entities,
+                    over_limit=reading.over_limit, absent=reading.absent)
+
+
+def snapshot(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> Snapshot:
+    """KPIs of every window ending at ``now`` (inclusive), and the current agent states.
+
+    ``agents``: the snapshot of the agents it accepts only, their KPIs and states exactly as
+    in the whole floor's (a sharded worker's /metrics: the per-agent work of a scrape is then
+    its share of the floor, BENCHMARKS.md); of teams only the wrap KPIs their scorecards
+    compare with (the scorecard's window), and nothing of queues, channels, staffing and
+    the floor's counts. :func:`read` then :func:`finish`."""
+    return finish(read(engine, now, agents))

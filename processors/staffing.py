@@ -28,7 +28,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ccpulse.processors.config import StaffingConfig
+from ccpulse.processors.config import EngineConfig, StaffingConfig
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.erlang import average_speed_of_answer, required_servers, service_level
 from ccpulse.processors.kpis import Kpis
@@ -125,21 +125,48 @@ def _staffed(engine: KpiEngine, states: Mapping[str, str], start: int, now: int,
     return agents, slots
 
 
-def staffing(engine: KpiEngine, windows: Mapping[str, Mapping[QueueChannel, Kpis]],
-             states: Mapping[str, str], now: int) -> dict[QueueChannel, QueueStaffing]:
-    """The staffing picture of every queue and channel with arrivals and a known AHT.
+@dataclass(frozen=True)
+class StaffingReading:
+    """What the staffing picture needs of the engine at one instant, read while the engine
+    holds still; :func:`staffing` then computes from it alone (the replica applies on)."""
 
-    ``windows`` maps a window name to its per-(queue, channel) KPIs at ``now``, ``states``
-    an agent to its activity now.
-    """
+    now: int
+    config: EngineConfig
+    agents: dict[QueueChannel, float]  # staffed agents, by answer shares (:func:`_staffed`)
+    slots: dict[QueueChannel, float]
+    arrivals: dict[QueueChannel, list[float]]  # arrivals per forecast bin, oldest first
+
+
+def read_staffing(engine: KpiEngine, states: Mapping[str, str], now: int,
+                  ) -> StaffingReading | None:
+    """The engine's part of the staffing picture at ``now``; ``states`` maps an agent to its
+    activity now. None for an engine configured without a load window (e.g. a coaching
+    report's)."""
     config = engine.config
     cfg = config.staffing
     load_names = [w for w in cfg.load_windows if w in config.windows]
     if not load_names:
-        return {}  # an engine configured with other windows (e.g. a coaching report's)
+        return None
+    agents, slots = _staffed(engine, states, now - config.windows[load_names[-1]], now)
+    arrivals = {key: _arrival_bins(series, now, cfg)
+                for key, series in engine.families["contact"].items()}
+    return StaffingReading(now, config, agents, slots, arrivals)
+
+
+def staffing(reading: StaffingReading | None,
+             windows: Mapping[str, Mapping[QueueChannel, Kpis]],
+             ) -> dict[QueueChannel, QueueStaffing]:
+    """The staffing picture of every queue and channel with arrivals and a known AHT.
+
+    ``windows`` maps a window name to its per-(queue, channel) KPIs at the reading's instant.
+    """
+    if reading is None:
+        return {}
+    config = reading.config
+    cfg = config.staffing
+    load_names = [w for w in cfg.load_windows if w in config.windows]
     first, last = load_names[0], load_names[-1]
     longest = max(config.windows, key=config.windows.__getitem__)
-    agents, slots = _staffed(engine, states, now - config.windows[last], now)
     out: dict[QueueChannel, QueueStaffing] = {}
     for key in sorted(windows.get(longest, {})):
         queue, channel = key
@@ -149,14 +176,13 @@ def staffing(engine: KpiEngine, windows: Mapping[str, Mapping[QueueChannel, Kpis
         rates = {name: windows[name].get(key, {}).get("queued", 0.0)
                  / config.windows[name] * 3_600_000 for name in load_names}
         loads = {name: rates[name] / 3600 * aht[name] for name in load_names}
-        series = engine.families["contact"].get(key)
-        bins = _arrival_bins(series, now, cfg) if series is not None else []
+        bins = reading.arrivals.get(key, [])
         per_hour = {NOW: rates[first]}
         for horizon, ahead_ms in cfg.horizons_ms.items():
             per_bin = holt_forecast(bins, ahead_ms / cfg.forecast_bin_ms, cfg)
             per_hour[horizon] = per_bin * 3_600_000 / cfg.forecast_bin_ms
-        staffed_slots = slots.get(key, 0.0)
-        staffed_agents = agents.get(key, 0.0)
+        staffed_slots = reading.slots.get(key, 0.0)
+        staffed_agents = reading.agents.get(key, 0.0)
         capacity = (staffed_slots / staffed_agents if staffed_agents
                     else config.capacity.get(channel, 1))
         target = cfg.sl_target(queue)

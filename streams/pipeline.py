@@ -4,7 +4,9 @@ Shared by ``ccpulse demo``, ``ccpulse replay`` and the worker's replica: decode 
 dedup/lateness → engine, with every refusal counted by reason (the caller reports it: a
 replay prints the line number; the worker dead-letters before its log, so its replica only
 sees valid events). The engine is guarded by a lock because ``/metrics`` is scraped from
-another thread while events are applied.
+another thread while events are applied; a snapshot holds it only while it reads the engine
+(:func:`~processors.snapshot.read`), not while it computes the ratios and plans from what it
+read, so an event committed during a scrape waits for the reading alone.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from ccpulse.processors.snapshot import (
     AgentFilter,
     PeriodSums,
     Snapshot,
+    finish,
     period_sums,
-    snapshot,
+    read,
 )
 from ccpulse.processors.timeline import STATE_NAMES
 
@@ -115,13 +118,18 @@ class Pipeline:
         """Every KPI at ``now_ms``; kept as ``latest`` for readers that accept a recent one
         (``ccpulse.api.RecentSnapshot``)."""
         with self.lock:
-            self.latest = snapshot(self.engine, now_ms)
-            return self.latest
+            reading = read(self.engine, now_ms)
+        latest = finish(reading)  # the ratios and plans: the replica applies on meanwhile
+        with self.lock:  # two readers may finish out of order: keep the newer instant
+            if self.latest is None or latest.now >= self.latest.now:
+                self.latest = latest
+        return latest
 
     def share(self, now_ms: int, agents: AgentFilter) -> Snapshot:
         """The snapshot of the ``agents`` it accepts only (a sharded worker's /metrics)."""
         with self.lock:
-            return snapshot(self.engine, now_ms, agents)
+            reading = read(self.engine, now_ms, agents)
+        return finish(reading)
 
     def period_sums(self, start_ms: int, end_ms: int) -> PeriodSums:
         """Every cell's components over ``(start_ms, end_ms]``: a history interval."""

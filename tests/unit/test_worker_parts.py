@@ -12,7 +12,10 @@ import pytest
 
 from ccpulse.alerts.engine import AlertEvaluator
 from ccpulse.processors.backoff import backoff_s
+from ccpulse.processors.decode import Decoded
+from ccpulse.processors.snapshot import Reading, Snapshot, snapshot
 from ccpulse.runtime import Monitor
+from ccpulse.streams import pipeline as pipeline_module
 from ccpulse.streams.align import Aligner
 from ccpulse.streams.consumer import BatchProcessor, RawMessage
 from ccpulse.streams.pipeline import DeadLetter, Pipeline, PipelineStats
@@ -26,7 +29,7 @@ from ccpulse.streams.worker import (
     build_app,
     prepare_datadir,
 )
-from tests.support import EventFactory, at
+from tests.support import EventFactory, at, one_call_morning
 
 
 def test_aligner_holds_until_every_backlogged_partition_has_caught_up_in_time() -> None:
@@ -304,3 +307,31 @@ def test_the_lease_is_asked_for_once_per_evaluation_not_at_every_idle_moment(
     for step in range(600):  # a minute of idle calls, ten a second
         monitor.advance(start + step * 100)
     assert lease.asked == 60_000 // evaluator.interval_ms  # at 0, 15, 30 and 45 s
+
+
+def test_a_snapshot_lets_events_apply_while_it_computes_from_what_it_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's lock is held while a snapshot reads, not while it computes the ratios and
+    plans: an event arriving then is applied at once, and the snapshot stays of its instant."""
+    ev = EventFactory()
+    pipeline = Pipeline()
+    for event in one_call_morning(ev):
+        pipeline.feed(orjson.dumps(event), None, None)
+    now = at("09:30:00")
+    meanwhile: list[object] = []
+    real_finish = pipeline_module.finish
+
+    def finish_while_an_event_comes(reading: Reading) -> Snapshot:
+        event = orjson.dumps(ev("agent.not_ready", "09:20:00", agent_id="a1", reason="x"))
+        late = threading.Thread(target=lambda: meanwhile.append(
+            pipeline.feed(event, None, None)))
+        late.start()
+        late.join(timeout=5)  # blocks for good if the lock were still held
+        return real_finish(reading)
+
+    monkeypatch.setattr(pipeline_module, "finish", finish_while_an_event_comes)
+    got = pipeline.snapshot(now)
+    assert len(meanwhile) == 1 and isinstance(meanwhile[0], Decoded)
+    assert got.agents["a1"].state == "idle"  # the instant it read, before the late event
+    assert pipeline.latest is got
+    assert snapshot(pipeline.engine, now).agents["a1"].state == "not_ready"
