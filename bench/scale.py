@@ -46,7 +46,7 @@ from bench.procfs import rss_kib
 from ccpulse.api import SNAPSHOT_MAX_AGE_MS
 from ccpulse.streams.kafka_io import ensure_topics
 from ccpulse.streams.redis_log import log_key
-from tests.live import WorkerProcess, owned_partitions, settled, wait_for
+from tests.live import WorkerProcess, owned_partitions, wait_settled
 from tests.servers import start_kafka, start_redis
 
 PARTITIONS = 8
@@ -97,8 +97,7 @@ def _wait_settled(workers: list[WorkerProcess], timeout_s: float = 120) -> None:
     """Every worker is ready and the group has settled (:func:`tests.live.settled`),
     checked on empty topics, where a scrape costs nothing."""
     _wait_ready(workers, timeout_s)
-    wait_for(lambda: settled(workers), timeout_s,
-             "the group to settle: see the workers' logs in the run's directory")
+    wait_settled(workers, timeout_s)
 
 
 def _wait_applied(workers: list[WorkerProcess], client: redis.Redis,

@@ -329,15 +329,15 @@ class Reading:
 
     now: int
     periods: dict[str, PeriodSums]
-    team_wraps: dict[str, Kpis] | None  # of some agents only: their teams' wrap KPIs
     agents: dict[str, AgentNow]
-    team_states: dict[str, Counter[str]]
-    absent: dict[str, int]
-    waiting: dict[str, tuple[int, float]]
-    staffing: StaffingReading | None
-    entities: dict[str, tuple[int, int]]
-    over_limit: dict[str, int]
-    floor: bool
+    team_wraps: dict[str, Kpis] | None = None  # of some agents only: their teams' wrap KPIs
+    floor: bool = True  # False: of some agents only, with none of what follows
+    team_states: dict[str, Counter[str]] = field(default_factory=dict)
+    absent: dict[str, int] = field(default_factory=dict)
+    waiting: dict[str, tuple[int, float]] = field(default_factory=dict)
+    staffing: StaffingReading | None = None
+    entities: dict[str, tuple[int, int]] = field(default_factory=dict)
+    over_limit: dict[str, int] = field(default_factory=dict)
 
 
 def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> Reading:
@@ -370,8 +370,7 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> Read
             absent[team] = absent.get(team, 0) + 1
         team_states.setdefault(team, Counter())[state] += 1
     if agents is not None:
-        return Reading(now, periods, team_wraps, agent_states, {}, {}, {}, None, {}, {},
-                       floor=False)
+        return Reading(now, periods, agent_states, team_wraps=team_wraps, floor=False)
     waiting = {}
     for queue, entries in engine.waiting.items():
         started = [t for t in entries.values() if t <= now]
@@ -379,8 +378,9 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> Read
             waiting[queue] = (len(started), (now - min(started)) / 1000)
     plan = read_staffing(engine, {agent_id: a.state for agent_id, a in agent_states.items()},
                          now)
-    return Reading(now, periods, None, agent_states, team_states, absent, waiting, plan,
-                   engine.entities(), dict(engine.over_limit), floor=True)
+    return Reading(now, periods, agent_states, team_states=team_states, absent=absent,
+                   waiting=waiting, staffing=plan, entities=engine.entities(),
+                   over_limit=dict(engine.over_limit))
 
 
 def finish(reading: Reading) -> Snapshot:

@@ -132,6 +132,7 @@ class StaffingReading:
 
     now: int
     config: EngineConfig
+    load_names: list[str]  # the configured load windows this engine has, shortest first
     agents: dict[QueueChannel, float]  # staffed agents, by answer shares (:func:`_staffed`)
     slots: dict[QueueChannel, float]
     arrivals: dict[QueueChannel, list[float]]  # arrivals per forecast bin, oldest first
@@ -150,7 +151,7 @@ def read_staffing(engine: KpiEngine, states: Mapping[str, str], now: int,
     agents, slots = _staffed(engine, states, now - config.windows[load_names[-1]], now)
     arrivals = {key: _arrival_bins(series, now, cfg)
                 for key, series in engine.families["contact"].items()}
-    return StaffingReading(now, config, agents, slots, arrivals)
+    return StaffingReading(now, config, load_names, agents, slots, arrivals)
 
 
 def staffing(reading: StaffingReading | None,
@@ -162,9 +163,8 @@ def staffing(reading: StaffingReading | None,
     """
     if reading is None:
         return {}
-    config = reading.config
+    config, load_names = reading.config, reading.load_names
     cfg = config.staffing
-    load_names = [w for w in cfg.load_windows if w in config.windows]
     first, last = load_names[0], load_names[-1]
     longest = max(config.windows, key=config.windows.__getitem__)
     out: dict[QueueChannel, QueueStaffing] = {}

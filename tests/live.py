@@ -241,15 +241,12 @@ def settled(workers: list[WorkerProcess]) -> bool:
     ready alone can be a member a rebalance is about to change. (Not that each has some: the
     assignor balances all the input topics' partitions together, so a worker can hold none of
     the agent topic's.) Cheap while the engines are small (it scrapes each)."""
-    return _settled(shares(workers))
-
-
-def _settled(shares: list[tuple[list[int], int | None]]) -> bool:
-    counts = {of for _, of in shares}
+    found = shares(workers)
+    counts = {of for _, of in found}
     if len(counts) != 1 or None in counts:
         return False
     [of] = counts
-    owned = sorted(p for share, _ in shares for p in share)
+    owned = sorted(p for share, _ in found for p in share)
     return owned == list(range(of))
 
 

@@ -26,7 +26,6 @@ from tests.live import (
     WorkerProcess,
     assert_union_converges,
     log_length,
-    owned_partitions,
     recent_shift,
     send,
     shares,
@@ -62,8 +61,8 @@ def test_three_sharded_workers_in_prometheus_equal_replay(
         wait_for(lambda: bool(api.query(f"sum(ccpulse_events_processed_total) == {count}")),
                  60, "Prometheus to scrape the caught-up workers")
         # the agent series come from exactly the workers holding agent-topic partitions
-        holders = {f"127.0.0.1:{w.port}" for w in workers
-                   if owned_partitions(w.get("/metrics")[1])[0]}
+        holders = {f"127.0.0.1:{w.port}"
+                   for w, (owned, _) in zip(workers, shares(workers), strict=True) if owned}
         assert len(holders) >= 2, "the agent series are not sharded at all"
 
         def exporting() -> set[str]:
