@@ -11,7 +11,9 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from ccpulse.worker import STOP_GRACE_S
 from tests.live import WorkerProcess, log_length, recent_shift, send, wait_for
+from tests.servers import start_kafka
 
 
 def test_a_killed_worker_takes_its_serving_process_with_it(
@@ -38,6 +40,29 @@ def test_a_worker_whose_serving_process_died_stops_with_an_error(
         time.sleep(0.2)
     assert worker.proc.returncode == 1, worker.log.read_text()[-2000:]
     assert "serving_process_stopped" in worker.log.read_text()
+
+
+def test_a_worker_asked_to_stop_stops_even_when_kafka_is_gone(
+        worker_factory: Callable[..., WorkerProcess], tmp_path: Path) -> None:
+    """SIGTERM with the broker gone: faust's orderly stop waits out its requests (more than
+    30 s); the worker exits after its grace instead, its serving process with it, and says
+    why."""
+    (tmp_path / "kafka-own").mkdir()
+    broker = start_kafka(tmp_path / "kafka-own")
+    try:
+        worker = worker_factory(CCPULSE_KAFKA_BOOTSTRAP=f"127.0.0.1:{broker.port}")
+        worker.wait_healthy()
+        serving = worker.serving_pid()
+    finally:
+        broker.stop(signal.SIGKILL)
+    asked = time.monotonic()
+    worker.proc.terminate()
+    deadline = asked + STOP_GRACE_S + 15  # the grace, and the process's own exit
+    while worker.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert worker.proc.returncode == 0, worker.log.read_text()[-2000:]
+    wait_for(lambda: not Path(f"/proc/{serving}").exists(), 15, "the serving process gone")
+    assert "stop_forced" in worker.log.read_text()
 
 
 def test_the_consumer_lag_reaches_the_metrics(
