@@ -125,6 +125,10 @@ def run_worker(settings: Settings, *, partitions: int) -> int:
 
     lost: list[int | None] = []  # the serving process's exit code, once it is gone
 
+    def exit_code() -> int:
+        """Non-zero once the serving process died, however the stop ends."""
+        return 1 if lost else 0
+
     @app.timer(REPORT_EVERY_S)
     async def report() -> None:
         """Send this process's numbers to the serving process; stop if it is gone."""
@@ -148,13 +152,13 @@ def run_worker(settings: Settings, *, partitions: int) -> int:
             return
 
     try:
-        _run_faust(app, settings.log_format)
+        _run_faust(app, settings.log_format, exit_code)
     finally:
         report_sender.close()  # the serving process sees the pipe close and exits
         serving.join(timeout=10)
         if serving.is_alive():
             serving.terminate()
-    return 1 if lost else 0
+    return exit_code()
 
 
 def consumer_lag(app: faust.App, processor: BatchProcessor, topics: WorkerTopics,
@@ -202,28 +206,37 @@ def partition_count(app: faust.App, topic: str) -> int | None:
 
 
 class _BoundedStopWorker(faust.Worker):
-    """faust's worker, whose stop ends the process after :data:`STOP_GRACE_S` at most."""
+    """faust's worker, whose stop ends the process after :data:`STOP_GRACE_S` at most,
+    with the status :func:`run_worker` would have returned."""
+
+    exit_code: Callable[[], int]
 
     async def on_stop(self) -> None:
-        timer = threading.Timer(STOP_GRACE_S, _exit_after_grace)
+        timer = threading.Timer(STOP_GRACE_S, exit_after_grace, args=(self.exit_code,))
         timer.daemon = True  # a stop that finishes in time exits without waiting for it
         timer.start()
         await super().on_stop()
 
 
-def _exit_after_grace() -> None:
+def exit_after_grace(exit_code: Callable[[], int]) -> None:
+    """End the process now, with ``exit_code()``: the serving process sees the pipe close.
+    The stop that took too long was waiting for Kafka (commit, leave the group) or for the
+    serving process to go."""
+    code = exit_code()
     log.warning("stop_forced", extra={"fields": {
-        "after_s": STOP_GRACE_S,
-        "hint": "Kafka did not answer the orderly stop; nothing is lost, the next start "
-                "resumes from the positions in Redis"}})
+        "after_s": STOP_GRACE_S, "exitcode": code,
+        "hint": "the orderly stop did not finish (Kafka unreachable?); nothing is lost, the "
+                "next start resumes from the positions in Redis"}})
     logging.shutdown()
-    os._exit(0)  # asked to stop, and stopped: its serving process sees the pipe close
+    os._exit(code)
 
 
-def _run_faust(app: faust.App, log_format: str) -> None:
+def _run_faust(app: faust.App, log_format: str, exit_code: Callable[[], int]) -> None:
     use_uvloop()
-    worker: Any = _BoundedStopWorker(app, loglevel="INFO", quiet=True, redirect_stdouts=False,
-                               logging_config=logging_config(log_format))
+    worker: Any = _BoundedStopWorker(app, loglevel="INFO", quiet=True,
+                                     redirect_stdouts=False,
+                                     logging_config=logging_config(log_format))
+    worker.exit_code = exit_code
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from ccpulse.streams.worker import (
     build_app,
     prepare_datadir,
 )
+from ccpulse.worker import exit_after_grace
 from tests.support import EventFactory, at, one_call_morning
 
 
@@ -335,3 +337,17 @@ def test_a_snapshot_lets_events_apply_while_it_computes_from_what_it_read(
     assert got.agents["a1"].state == "idle"  # the instant it read, before the late event
     assert pipeline.latest is got
     assert snapshot(pipeline.engine, now).agents["a1"].state == "not_ready"
+
+
+def _forced_exit(code: int) -> None:
+    exit_after_grace(lambda: code)
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_a_forced_stop_exits_with_the_status_the_orderly_one_would_have(code: int) -> None:
+    """A worker whose serving process died stops with 1 so that it is restarted, even when
+    its stop runs out of grace (the broker gone as well)."""
+    process = multiprocessing.get_context("fork").Process(target=_forced_exit, args=(code,))
+    process.start()
+    process.join(30)
+    assert process.exitcode == code
