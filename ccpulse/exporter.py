@@ -65,10 +65,12 @@ def _fill(families: dict[str, LabelledGauge], kpis: Kpis, labels: tuple[str, ...
     """One tuple of label values for every KPI of a scope and window (of ``only``, where
     given): stored once, and the exposition renders it once."""
     # An agent's budget is a few KPIs of the ~30 its dict holds: look those up, not all.
+    # Rows are appended straight to the families (every one of them has ``labels``' names,
+    # _families): add_metric's checks per row were a sixth of a scrape's collect.
     for key in kpis if only is None else only:
         value, family = kpis.get(key), families.get(key)
         if value is not None and family is not None:
-            family.add_metric(labels, value)
+            family.rows.append((labels, value))
 
 
 ALERT_LABELS = ["alertname", "severity", "audience", "team", "agent", "queue", "channel",

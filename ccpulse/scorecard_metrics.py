@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 from prometheus_client.core import Metric
 
-from ccpulse.processors.scorecard import WINDOW, Result, Scorecards, team_cards
+from ccpulse.processors.scorecard import POINTS, WINDOW, Result, Scorecards, team_cards
 from ccpulse.processors.snapshot import Snapshot
 from ccpulse.textformat import LabelledGauge
 
@@ -54,9 +54,9 @@ def scorecard_metrics(snap: Snapshot, cards: Scorecards, window: str = WINDOW,
         cards_of_team = team_cards(team_kpis, by_team.get(team, {}), cards.for_team(team))
         for agent, result in cards_of_team.agents.items():
             if owns_agent is None or owns_agent(agent):
-                _add(agent_score, agent_points, [agent, team, window], result)
+                _add(agent_score, agent_points, (agent, team, window), result)
         if snap.floor and team in kpis.team:  # a share of the agents: the leader scores teams
-            _add(team_score, team_points, [team, window], cards_of_team.team)
+            _add(team_score, team_points, (team, window), cards_of_team.team)
             for key, value in cards_of_team.spread.items():
                 spread.add_metric([team, window, key], value)
     yield from (agent_score, agent_points)
@@ -64,9 +64,10 @@ def scorecard_metrics(snap: Snapshot, cards: Scorecards, window: str = WINDOW,
         yield from (team_score, team_points, spread)
 
 
-def _add(score: LabelledGauge, points: LabelledGauge, labels: list[str], result: Result,
+def _add(score: LabelledGauge, points: LabelledGauge, labels: tuple[str, ...], result: Result,
          ) -> None:
     if result.score is not None:
         score.add_metric(labels, result.score)
+    rows = points.rows  # (*labels, kpi, group) are points' label names by construction
     for m in result.marks:
-        points.add_metric([*labels, m.key, m.group], m.points)
+        rows.append(((*labels, m.key, m.group), POINTS[m.colour]))

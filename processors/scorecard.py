@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ccpulse.processors.catalogue import DEFAULT_BANDS, GREEN, RED, WINDOW_8H, YELLOW, Band
 from ccpulse.processors.kpis import Kpis
@@ -64,8 +65,11 @@ class Scorecard:
                 raise ValueError(f"KPI {key!r} is in group {group!r}, which has no weight")
 
 
-@dataclass(frozen=True)
-class KpiMark:
+class KpiMark(NamedTuple):
+    """A named tuple, not a frozen dataclass: a scrape builds one per KPI of every agent's
+    card (~35,000 at 5,000 agents), and a frozen dataclass' ``__init__`` costs four times
+    the time (BENCHMARKS.md, issue 19, seventh round)."""
+
     key: str
     group: str
     value: float
@@ -91,16 +95,22 @@ def mark(kpis: Kpis, card: Scorecard, aht_target: float | None) -> Result:
     (for an agent) the team's AHT; without one, AHT is not scored.
     """
     target = card.aht_target_seconds or aht_target
+    bands = card.bands
     marks = []
+    groups: dict[str, list[float]] = {}
     for key, group in card.kpis:
         value = kpis.get(key)
-        if value is None or (key == AHT and not target):
+        if value is None:
             continue
-        judged = value / target if key == AHT and target else value
-        marks.append(KpiMark(key, group, value, judged, card.bands[key].colour(judged)))
-    groups: dict[str, list[float]] = {}
-    for m in marks:
-        groups.setdefault(m.group, []).append(m.points)
+        if key == AHT:
+            if not target:
+                continue
+            judged = value / target
+        else:
+            judged = value
+        colour = bands[key].colour(judged)
+        marks.append(KpiMark(key, group, value, judged, colour))
+        groups.setdefault(group, []).append(POINTS[colour])
     means = {g: sum(p) / len(p) for g, p in groups.items()}
     weighted = {g: card.weights[g] for g in means if card.weights[g] > 0}
     total = sum(weighted.values())

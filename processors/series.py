@@ -85,11 +85,15 @@ class PrefixSeries:
         hi = bisect_right(times, end)
         if not hi:
             return [None] * len(starts)
-        top = self._row(hi - 1)
+        w, cum, minus = self._width, self._cum, operator.sub
+        top = cum[(hi - 1) * w:hi * w]  # rows subtracted as array slices: no tuple between
         out: list[Vector | None] = []
         for start in starts:
             lo = bisect_right(times, start)
-            out.append(None if lo >= hi else sub(top, self._row(lo - 1)))
+            if lo >= hi:
+                out.append(None)
+            else:
+                out.append(tuple(map(minus, top, cum[(lo - 1) * w:lo * w] if lo else self._base)))
         return out
 
     def trim(self, before: int) -> None:
