@@ -139,7 +139,7 @@ def bench_scrape(agents: int, hours: float, workers: int = 1) -> dict[str, objec
         body: list[bytes] = []
         _, seconds = rate(1, lambda: body.append(exposition(KpiCollector(
             lambda: snapshot(engine, now), metrics=metrics, owns_agent=owns,
-            share=None if owns is None else lambda: snapshot(engine, now, owns),
+            share=None if owns is None else lambda windows: snapshot(engine, now, owns, windows),
             floor=lambda: leading))))
         return seconds, body[0]
 

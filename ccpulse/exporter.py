@@ -20,7 +20,7 @@ from ccpulse.alerts.engine import AlertEvaluator
 from ccpulse.processors import catalogue
 from ccpulse.processors.decode import REASONS
 from ccpulse.processors.kpis import Kpis
-from ccpulse.processors.scorecard import Scorecards
+from ccpulse.processors.scorecard import WINDOW, Scorecards
 from ccpulse.processors.snapshot import Snapshot
 from ccpulse.scorecard_metrics import scorecard_metrics
 from ccpulse.staffing_metrics import staffing_metrics
@@ -44,6 +44,11 @@ class MetricsConfig:
     # a worker exports the per-agent series of the agents of its partitions only
     # (ccpulse.sharding); off: every worker exports every agent
     shard_agents: bool = True
+
+    def share_windows(self) -> frozenset[str]:
+        """The windows a worker's own agents' series read: the budget's, and the
+        scorecard's (a sharded worker's snapshot of its agents computes only these)."""
+        return frozenset(w for w, keys in self.agent_series.items() if keys) | {WINDOW}
 
     def series_per_agent(self) -> int:
         """KPI series an agent with a value for each has (state and scorecard not counted)."""
@@ -106,16 +111,17 @@ class KpiCollector:
         scorecards: Scorecards | None = None,
         metrics: MetricsConfig | None = None,
         owns_agent: Callable[[str], bool] | None = None,
-        share: Callable[[], Snapshot] | None = None,
+        share: Callable[[frozenset[str]], Snapshot] | None = None,
         floor: Callable[[], bool] | None = None,
     ) -> None:
         """``last_event_ms`` overrides where the lag comes from: in a worker, counters are the
         consumer's own but the lag is that of the replica behind ``/metrics``.
 
         Sharded workers: ``owns_agent`` says whose per-agent series this process exports;
-        while ``floor()`` is false (another worker leads), a scrape reads ``share()`` — the
-        snapshot of its own agents only — and exports their series alone: teams, queues,
-        channels and staffing come from the leader. Where ``floor`` is None, every scrape
+        while ``floor()`` is false (another worker leads), a scrape reads ``share(windows)`` —
+        the snapshot of its own agents only, of the windows their series read
+        (:meth:`MetricsConfig.share_windows`) — and exports their series alone: teams,
+        queues, channels and staffing come from the leader. Where ``floor`` is None, every scrape
         is of the whole floor."""
         self._snapshot = snapshot
         self._share = share
@@ -132,7 +138,8 @@ class KpiCollector:
 
     def collect(self) -> Iterator[Metric]:
         whole = self._floor is None or self._share is None or self._floor()
-        snap = self._snapshot() if whole else self._share()  # type: ignore[misc]
+        snap = (self._snapshot() if whole
+                else self._share(self._metrics.share_windows()))  # type: ignore[misc]
         yield from self._kpi_metrics(snap)
         yield from self._state_metrics(snap)
         if snap.floor:

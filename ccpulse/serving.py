@@ -275,8 +275,8 @@ def serve(settings: Settings, reports: Connection) -> None:
         scorecards=settings.scorecards, metrics=settings.metrics,
         owns_agent=consumer.shards.owns if sharded else None,
         # while another worker holds the alert lease, it exports the teams, queues and
-        # channels; this one computes and exports its own agents only
-        share=lambda: pipeline.share(wall_ms(), consumer.shards.owns),
+        # channels; this one computes and exports its own agents only, in the windows asked
+        share=lambda windows: pipeline.share(wall_ms(), consumer.shards.owns, windows),
         floor=(lambda: leader.leading) if sharded else None))
     registry.register(consumer)  # type: ignore[arg-type]
     registry.register(ReplicaProgress(replica))  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ formulas of :mod:`processors.kpis` once per scope.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from ccpulse.processors.agent import UNKNOWN_TEAM
@@ -340,9 +340,14 @@ class Reading:
     over_limit: dict[str, int] = field(default_factory=dict)
 
 
-def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> Reading:
-    """The engine's part of :func:`snapshot` (see there for ``agents``)."""
+def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
+         windows: Collection[str] | None = None) -> Reading:
+    """The engine's part of :func:`snapshot` (see there for ``agents`` and ``windows``)."""
     lengths = engine.config.windows
+    if windows is not None:
+        if agents is None:
+            raise ValueError("a snapshot of the floor has every window: windows= needs agents=")
+        lengths = {name: length for name, length in lengths.items() if name in windows}
     starts = tuple(now - length for length in lengths.values())
     periods = dict(zip(lengths, window_sums(engine, now, starts, agents), strict=True))
     team_wraps = (_team_wraps(engine, now, now - lengths[SCORECARD_WINDOW])
@@ -397,12 +402,15 @@ def finish(reading: Reading) -> Snapshot:
                     over_limit=reading.over_limit, absent=reading.absent)
 
 
-def snapshot(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> Snapshot:
+def snapshot(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
+             windows: Collection[str] | None = None) -> Snapshot:
     """KPIs of every window ending at ``now`` (inclusive), and the current agent states.
 
     ``agents``: the snapshot of the agents it accepts only, their KPIs and states exactly as
     in the whole floor's (a sharded worker's /metrics: the per-agent work of a scrape is then
     its share of the floor, BENCHMARKS.md); of teams only the wrap KPIs their scorecards
     compare with (the scorecard's window), and nothing of queues, channels, staffing and
-    the floor's counts. :func:`read` then :func:`finish`."""
-    return finish(read(engine, now, agents))
+    the floor's counts. ``windows`` (with ``agents`` only): of these windows alone — what
+    that worker's per-agent series and scorecards read; the rest of a window's cost is
+    saved. :func:`read` then :func:`finish`."""
+    return finish(read(engine, now, agents, windows))

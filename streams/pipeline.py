@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from ccpulse.processors.config import EngineConfig
@@ -125,10 +125,12 @@ class Pipeline:
                 self.latest = latest
         return latest
 
-    def share(self, now_ms: int, agents: AgentFilter) -> Snapshot:
-        """The snapshot of the ``agents`` it accepts only (a sharded worker's /metrics)."""
+    def share(self, now_ms: int, agents: AgentFilter,
+              windows: Collection[str] | None = None) -> Snapshot:
+        """The snapshot of the ``agents`` it accepts only, of ``windows`` only where given (a
+        sharded worker's /metrics)."""
         with self.lock:
-            reading = read(self.engine, now_ms, agents)
+            reading = read(self.engine, now_ms, agents, windows)
         return finish(reading)
 
     def period_sums(self, start_ms: int, end_ms: int) -> PeriodSums:

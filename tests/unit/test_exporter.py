@@ -202,13 +202,38 @@ def test_a_share_of_the_agents_is_exactly_their_part_of_the_floor(floor: KpiEngi
     assert share.staffing == {} and share.team_states == {} and share.waiting == {}
 
 
-def test_followers_export_their_agents_and_the_leader_the_floor_one_worker_in_all(
-        floor: KpiEngine) -> None:
-    """Three workers: the leader exports the floor (teams, queues, channels, staffing) and
-    its own agents; each follower its own agents from a share. Together: every line of one
-    worker's exposition, once."""
+def test_a_share_of_some_windows_has_those_windows_of_the_whole_share(floor: KpiEngine) -> None:
+    """A follower computes only the windows its series read (issue 19): each of them is
+    exactly the share's of every window, and no other window is there."""
     engine = floor
     now = engine.max_ts or 0
+    mine = {a for i, a in enumerate(sorted(engine.agents)) if i % 2 == 0}.__contains__
+    every = snapshot(engine, now, mine)
+    assert set(every.windows) == {"15m", "1h", "8h"}
+    some = snapshot(engine, now, mine, frozenset({"8h"}))
+    assert set(some.windows) == {"8h"}
+    assert some.windows["8h"] == every.windows["8h"]
+    assert some.agents == every.agents
+    with pytest.raises(ValueError, match="needs agents"):
+        snapshot(engine, now, None, frozenset({"8h"}))
+
+
+def test_a_followers_windows_are_its_budgets_and_the_scorecards() -> None:
+    assert MetricsConfig().share_windows() == {"1h", "8h"}
+    assert MetricsConfig(catalogue.agent_series(["occupancy:15m"])).share_windows() == {
+        "15m", "8h"}
+
+
+@pytest.mark.parametrize("budget", ["default", ["occupancy:15m", "csat"]])
+def test_followers_export_their_agents_and_the_leader_the_floor_one_worker_in_all(
+        floor: KpiEngine, budget: str | list[str]) -> None:
+    """Three workers: the leader exports the floor (teams, queues, channels, staffing) and
+    its own agents; each follower its own agents from a share of the windows they need.
+    Together: every line of one worker's exposition, once — with the default budget and
+    with one that asks for a window the default does not."""
+    engine = floor
+    now = engine.max_ts or 0
+    metrics = MetricsConfig(catalogue.agent_series(budget))
 
     def owner(agent: str) -> int:
         return sorted(engine.agents).index(agent) % 3
@@ -216,11 +241,13 @@ def test_followers_export_their_agents_and_the_leader_the_floor_one_worker_in_al
     def scrape(index: int, leading: bool) -> bytes:
         def owns(agent: str) -> bool:
             return owner(agent) == index
-        return exposition(KpiCollector(lambda: snapshot(engine, now), owns_agent=owns,
-                                       share=lambda: snapshot(engine, now, owns),
-                                       floor=lambda: leading))
+        return exposition(KpiCollector(
+            lambda: snapshot(engine, now), owns_agent=owns, metrics=metrics,
+            share=lambda windows: snapshot(engine, now, owns, windows),
+            floor=lambda: leading))
 
-    one = _sample_lines(exposition(KpiCollector(lambda: snapshot(engine, now))))
+    one = _sample_lines(exposition(KpiCollector(lambda: snapshot(engine, now),
+                                                metrics=metrics)))
     parts = [_sample_lines(scrape(0, True)), _sample_lines(scrape(1, False)),
              _sample_lines(scrape(2, False))]
     assert set().union(*parts) == one
