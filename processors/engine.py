@@ -44,6 +44,7 @@ from ccpulse.processors.events import (
     InteractionWrapped,
     SchedulePublished,
 )
+from ccpulse.processors.last_contacts import LastContacts
 from ccpulse.processors.measures import WIDTH, Wrap
 from ccpulse.processors.schedule import AgentSchedule, publication
 from ccpulse.processors.series import Cell, PrefixSeries, Vector
@@ -60,6 +61,10 @@ class Interaction:
     """What we know of one interaction; its events may arrive on different partitions."""
 
     touched_ms: int
+    # its id as first seen: the key it keeps in KpiEngine.interactions and the one its
+    # customer's history holds (each event decodes its own copy of the id: sharing one
+    # saved ~60 bytes a held contact, BENCHMARKS.md, issue 19, seventh round)
+    iid: str
     queue_id: str | None = None
     channel: str | None = None
     customer_id: str | None = None
@@ -107,10 +112,11 @@ class KpiEngine:
             name: {} for name in WIDTH
         }
         self.waiting: dict[str, dict[str, int]] = {}  # queue -> interaction -> queued at
-        # customer -> [(first-sight ts, interaction)], sorted; ordered by last contact
-        # (or, once all its contacts' interactions have expired, the newest contact's time:
-        # a list and a tuple cost ~140 bytes a customer, and a day holds ~150 per agent)
-        self.customers: dict[str, list[tuple[int, str]] | int] = {}
+        # customer -> [(first-sight ts, interaction)], sorted; ordered by last contact. Once
+        # all its contacts' interactions have expired, a customer moves to last_contacts:
+        # its newest contact's time is all a repeat decision needs of it then
+        self.customers: dict[str, list[tuple[int, str]]] = {}
+        self.last_contacts = LastContacts()
         self.queue_last_ts: dict[str, int] = {}
         # team / queue -> newest event time naming it: what the cardinality guard counts
         self.teams: dict[str, int] = {}
@@ -182,14 +188,16 @@ class KpiEngine:
             _drop_oldest(queue, horizon, lambda queued_at: queued_at)
         repeat_horizon = now - self.config.repeat_contact_ms
         _drop_oldest(self.customers, repeat_horizon, _last_contact)
+        gone = []
         for customer, history in self.customers.items():
-            if isinstance(history, int):
-                continue
             while history and history[0][0] < repeat_horizon:
                 history.pop(0)
             _compact(history, self.interactions)
             if len(history) == 1 and not history[0][1]:
-                self.customers[customer] = history[0][0]  # same keys: safe while iterating
+                gone.append(customer)
+        for customer in gone:
+            self.last_contacts.put(customer, self.customers.pop(customer)[0][0])
+        self.last_contacts.expire(now, repeat_horizon)
         _drop_oldest(self.seen, (now - self.config.dedup_ms) // HOUR_MS, lambda hour: hour)
         for names in (self.teams, self.queues):
             for name in [n for n, last in names.items() if last < horizon]:
@@ -236,10 +244,10 @@ class KpiEngine:
     def _record(self, iid: str, ts: int) -> Interaction:
         rec = self.interactions.pop(iid, None)
         if rec is None:
-            rec = Interaction(touched_ms=ts)
+            rec = Interaction(touched_ms=ts, iid=iid)
         else:
             rec.touched_ms = max(rec.touched_ms, ts)
-        self.interactions[iid] = rec  # re-inserted: the dict stays ordered by last touch
+        self.interactions[rec.iid] = rec  # re-inserted: the dict stays ordered by last touch
         return rec
 
     def _saw_queue_event(self, queue: str, ts: int) -> None:
@@ -267,7 +275,7 @@ class KpiEngine:
         capacity = machine.capacity or self.config.capacity
         return 1.0 / capacity.get(channel or "voice", 1)
 
-    def _repeat(self, rec: Interaction, iid: str, ts: int) -> int:
+    def _repeat(self, rec: Interaction, ts: int) -> int:
         """Did this interaction's customer contact us in the 24 h before it?
 
         Order-independent: each customer's contacts are kept in time order — an interaction
@@ -284,9 +292,12 @@ class KpiEngine:
             return int(rec.repeat)
         if rec.seen_ts is not None and ts >= rec.seen_ts:
             return int(bool(rec.repeat))
-        kept = self.customers.pop(customer, [])
-        history = [(kept, "")] if isinstance(kept, int) else kept
+        history = self.customers.pop(customer, None)
+        if history is None:
+            last = self.last_contacts.get(customer)
+            history = [] if last is None else [(last, "")]
         self.customers[customer] = history  # re-inserted last: ordered by last contact
+        iid = rec.iid
         if rec.seen_ts is not None and (rec.seen_ts, iid) in history:
             history.remove((rec.seen_ts, iid))
         rec.seen_ts = ts
@@ -360,7 +371,7 @@ class KpiEngine:
         rec.channel = ev.channel
         rec.customer_id = rec.customer_id or ev.customer_id
         self._saw_queue_event(ev.queue_id, ts)
-        repeat = self._repeat(rec, iid, ts)
+        repeat = self._repeat(rec, ts)
         has_customer = int(rec.customer_id is not None)
         if rec.contact_cell is not None and rec.contact_ts is not None:
             # The answer arrived first and counted this as a direct contact: take it back.
@@ -405,10 +416,10 @@ class KpiEngine:
         machine = self.agent(ev.agent_id)
         weight = self._weight(machine, ev.channel)
         machine, gap = self._transition(
-            ev.agent_id, ts, Transition(ANSWERED, ev.team_id, iid, weight=weight)
+            ev.agent_id, ts, Transition(ANSWERED, ev.team_id, rec.iid, weight=weight)
         )
         has_customer = int(rec.customer_id is not None)
-        repeat = self._repeat(rec, iid, ts)
+        repeat = self._repeat(rec, ts)
         if rec.queued_ms is None:
             # A direct or outbound interaction, or a queued event still on its way.
             rec.contact_ts = ts
@@ -587,9 +598,7 @@ def _compact(history: list[tuple[int, str]], live: dict[str, Interaction]) -> No
         history[0] = (history[0][0], "")
 
 
-def _last_contact(history: list[tuple[int, str]] | int) -> int:
-    if isinstance(history, int):
-        return history
+def _last_contact(history: list[tuple[int, str]]) -> int:
     return history[-1][0] if history else 0
 
 
