@@ -459,6 +459,15 @@ class IntervalWriter:
                  plan.staffed_agents, plan.predicted_service_level)
                 for plan in snap.staffing.values()]
 
+    def unwritten(self) -> tuple[dict, dict]:
+        """What this writer holds for the intervals not written yet (the wraps' outcome
+        fields, the staffing plans): saved with a replica's checkpoint, since the events
+        before it are not replayed again (:meth:`restore`)."""
+        return self._wraps, self._staffing
+
+    def restore(self, unwritten: tuple[dict, dict]) -> None:
+        self._wraps, self._staffing = unwritten
+
     def _unwritten(self, start: int) -> bool:
         """Interval ``start`` is not written yet (as far as this writer knows)."""
         return self.next_start is None or start >= self.next_start

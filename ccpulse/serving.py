@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import os
+import re
 import sys
 import time
 import traceback
@@ -39,9 +40,12 @@ from ccpulse.exporter import KpiCollector
 from ccpulse.history import DAY_MS, HistoryStore, IntervalWriter
 from ccpulse.http import MetricsServer
 from ccpulse.logs import logging_config
+from ccpulse.processors.config import EngineConfig
 from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
 from ccpulse.settings import Settings, kafka_python_security
 from ccpulse.sharding import AgentShards
+from ccpulse.streams.checkpoint import Checkpoints
+from ccpulse.streams.checkpoint import header as checkpoint_header
 from ccpulse.streams.kafka_io import make_producer
 from ccpulse.streams.pipeline import Pipeline, PipelineStats
 from ccpulse.streams.redis_log import KEY_PREFIX, log_key, trim_log
@@ -240,6 +244,61 @@ def _alert_senders(settings: Settings, evaluator: AlertEvaluator,
     return senders, producer, alertmanager
 
 
+def replica_checkpoints(settings: Settings, stream_key: str) -> Checkpoints:
+    """The replica's checkpoint file: in the data directory, named after the log it is of."""
+    every_s = settings.checkpoint_every_s
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # the consumer process says so too, and stops the worker
+        log.warning("replica_checkpoints_off", extra={"fields": {
+            "path": str(settings.data_dir), "error": exc.strerror or type(exc).__name__,
+            "hint": "point CCPULSE_DATA_DIR at a writable directory"}})
+        every_s = 0
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", stream_key)
+    return Checkpoints(settings.data_dir / f"replica-{name}.pickle", every_s)
+
+
+@dataclass
+class ReplicaCheckpoint:
+    """The replica's engine on disk (:mod:`ccpulse.streams.checkpoint`), with what was fed
+    beside it: the pipeline's counters and the history writer's unwritten intervals."""
+
+    checkpoints: Checkpoints
+    stream_key: str
+    config: EngineConfig
+    pipeline: Pipeline
+    history: IntervalWriter | None
+
+    def save_when_due(self, replica: Replica) -> None:
+        """Between the replica's batches (so it holds every entry it names), on its thread."""
+        if not self.checkpoints.due():
+            return
+        unwritten = None if self.history is None else self.history.unwritten()
+        with self.pipeline.lock:  # for the fork only: scrapes read the engine meanwhile
+            self.checkpoints.save(
+                checkpoint_header(self.stream_key, self.config, replica.position,
+                                  replica.applied),
+                (self.pipeline.engine, self.pipeline.stats, unwritten))
+
+    def resume(self, replica: Replica, holds: Callable[[str], bool]) -> None:
+        """Before the replica starts: take the checkpoint's engine if it matches."""
+        saved = self.checkpoints.load(checkpoint_header(self.stream_key, self.config), holds)
+        if saved is None:
+            return
+        self.pipeline.engine, self.pipeline.stats, unwritten = saved.state
+        if self.history is not None and unwritten is not None:
+            self.history.restore(unwritten)
+        replica.resume(saved.last_id, saved.entries)
+
+
+def log_holds(client: Any, stream_key: str, entry: str) -> bool:
+    """The log still holds ``entry`` (not trimmed away), as far as Redis answers now."""
+    try:
+        return bool(client.xrange(stream_key, entry, entry, count=1))
+    except redis.RedisError:
+        return False
+
+
 def serve(settings: Settings, reports: Connection) -> None:
     """The second process's body: runs until ``reports`` closes."""
     logging.config.dictConfig(logging_config(settings.log_format))
@@ -255,15 +314,20 @@ def serve(settings: Settings, reports: Connection) -> None:
                       history=_history_writer(settings, lambda: ready()[0]))
     stream_key = log_key()
     trim = LogTrimmer(client, stream_key, settings.engine.log_horizon_ms)
+    checkpoint = ReplicaCheckpoint(replica_checkpoints(settings, stream_key), stream_key,
+                                   settings.engine, pipeline, monitor.history)
 
     def idle() -> None:
-        """The replica has read everything: evaluate the alerts due, tidy the log."""
+        """The replica has read everything: evaluate the alerts due, tidy the log, save the
+        engine when a checkpoint is due (between batches: it holds every entry it names)."""
         now = wall_ms()
         monitor.advance(now)
         trim(now)
         consumer.shards.forget(pipeline.engine.agents.keys())  # after expiry, same thread
+        checkpoint.save_when_due(replica)
 
     replica = Replica(client, stream_key, pipeline, on_idle=idle)
+    checkpoint.resume(replica, lambda entry: log_holds(client, stream_key, entry))
     registry = CollectorRegistry()
     consumer = ConsumerView(registry)
     # /metrics, /api/v1 and the alert evaluation share a snapshot less than a second old

@@ -116,9 +116,13 @@ class Settings:
     metrics_user: str | None = None
     metrics_password: str | None = field(default=None, repr=False)
     alertmanager: str | None = None
-    # Scratch space the worker's Kafka library insists on (nothing in it is kept: the state
-    # is in Redis). Under the system's temporary directory unless set; created if missing.
+    # Scratch space the worker's Kafka library insists on, and where its replica's checkpoint
+    # is written (the state is in Redis: the directory may be empty at any start). Under the
+    # system's temporary directory unless set; created if missing.
     data_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "ccpulse")
+    # How often the replica's engine is saved to data_dir, so that a restarted worker
+    # replays the log's tail only (ccpulse.streams.checkpoint); 0: never, replay it all.
+    checkpoint_every_s: int = 300
     # /readyz says "ready" once the consumer has at most this many messages left to read.
     ready_max_lag: int = 1000
     log_format: str = "text"  # key=value text, or json for log shippers
@@ -162,6 +166,7 @@ class Settings:
             "config": str(self.config_path) if self.config_path else None,
             "data_dir": str(self.data_dir),
             "ready_max_lag": self.ready_max_lag,
+            "checkpoint_every_s": self.checkpoint_every_s,
             "batch_size": self.batch_size,
             "history": mask_url(self.history) if self.history else None,
             "agent_links": "on" if self.web_secret else "off",
@@ -234,6 +239,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("alertmanager", "CCPULSE_ALERTMANAGER_URL", "--alertmanager"),
     Option("data_dir", "CCPULSE_DATA_DIR", "--data-dir", lambda value: Path(str(value))),
     Option("ready_max_lag", "CCPULSE_READY_MAX_LAG", "--ready-max-lag", _count(0)),
+    Option("checkpoint_every_s", "CCPULSE_CHECKPOINT_EVERY_S", read=_count(0)),
     Option("log_format", "CCPULSE_LOG_FORMAT", "--log-format", _one_of(*LOG_FORMATS)),
     Option("history", "CCPULSE_HISTORY_URL", "--history"),
     Option("history_retention_days", "CCPULSE_HISTORY_RETENTION_DAYS", read=_count(1)),

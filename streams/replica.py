@@ -28,9 +28,21 @@ class Replica(threading.Thread):
         self.pipeline = pipeline
         self._on_idle = on_idle
         self.last_id: bytes | str = "0-0"
-        self.applied = 0  # log entries fed to the engine since this process started
+        # log entries fed to the engine: since this process started, plus those of the
+        # checkpoint it resumed from (:meth:`resume`)
+        self.applied = 0
         self.caught_up = threading.Event()
         self._stop = threading.Event()
+
+    def resume(self, last_id: str, applied: int) -> None:
+        """Go on after ``last_id`` (a checkpoint's engine holds everything up to it)."""
+        self.last_id = last_id
+        self.applied = applied
+
+    @property
+    def position(self) -> str:
+        """The id of the last entry applied ("0-0": none)."""
+        return self.last_id.decode() if isinstance(self.last_id, bytes) else self.last_id
 
     def stop(self) -> None:
         self._stop.set()

@@ -54,7 +54,8 @@ def prepare_datadir(base: Path, app_name: str) -> Path:
     working directory, littering wherever a worker ran — and creates it with a plain
     ``mkdir``, without parents: given a path under a folder that did not exist yet, the
     worker died at start with a ``FileNotFoundError`` on every machine that had never run it
-    (issue 17). Nothing is kept in it; the state is in Redis."""
+    (issue 17). The state is in Redis; the serving process writes its replica's checkpoint in the
+    base directory (ccpulse.streams.checkpoint), which saves replay time, nothing else."""
     path = base / app_name
     try:
         path.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,129 @@
+"""The replica's checkpoint: written by a forked child, loaded only when it still fits."""
+
+from __future__ import annotations
+
+import dataclasses
+import stat
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ccpulse.processors.config import EngineConfig
+from ccpulse.streams.checkpoint import Checkpoints, header
+from ccpulse.streams.pipeline import Pipeline
+from ccpulse.streams.simulator import SimConfig, Simulator
+
+HOUR = 3_600_000
+LOG = "{ccpulse}:log"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def events() -> list[bytes]:
+    return [orjson.dumps(e) for e in Simulator(SimConfig(agents=40, duration_ms=2 * HOUR,
+                                                         seed=5)).events()]
+
+
+def fed(lines: list[bytes], pipeline: Pipeline | None = None) -> Pipeline:
+    pipeline = pipeline or Pipeline(dedup=False)
+    for line in lines:
+        pipeline.feed(line, None, now_ms=None)
+    return pipeline
+
+
+def saved_after(path: Path, lines: list[bytes], config: EngineConfig | None = None,
+                ) -> Checkpoints:
+    clock = Clock()
+    checkpoints = Checkpoints(path, every_s=60, clock=clock)
+    pipeline = fed(lines)
+    assert not checkpoints.due()  # the first one a whole interval after start
+    clock.now = 60
+    assert checkpoints.due()
+    checkpoints.save(header(LOG, config or EngineConfig(), "7-0", len(lines)),
+                     (pipeline.engine, pipeline.stats, None))
+    checkpoints.wait()
+    return checkpoints
+
+
+def test_an_engine_resumed_from_a_checkpoint_ends_where_one_fed_everything_does(
+        tmp_path: Path, events: list[bytes]) -> None:
+    half = len(events) // 2
+    checkpoints = saved_after(tmp_path / "replica.pickle", events[:half])
+    assert stat.S_IMODE((tmp_path / "replica.pickle").stat().st_mode) == 0o600
+    saved = checkpoints.load(header(LOG, EngineConfig()), holds=lambda entry: entry == "7-0")
+    assert saved is not None and (saved.last_id, saved.entries) == ("7-0", half)
+    resumed = Pipeline(dedup=False)
+    resumed.engine, resumed.stats, unwritten = saved.state
+    assert unwritten is None
+    fed(events[half:], resumed)
+    whole = fed(events)
+    now = whole.engine.max_ts or 0
+    assert resumed.snapshot(now) == whole.snapshot(now)
+    assert resumed.stats == whole.stats
+    assert not list(tmp_path.glob("*.tmp"))  # written whole, then renamed
+
+
+@pytest.mark.parametrize(("change", "holds"), [
+    ({"config": EngineConfig(lateness_ms=1)}, True),  # the engine settings changed
+    ({"stream": "{other}:log"}, True),  # another log
+    ({"code": "0" * 64}, True),  # other engine code
+    ({"format": 0}, True),
+    ({}, False),  # the log was trimmed past the entry it stopped at
+])
+def test_a_checkpoint_that_no_longer_fits_is_not_loaded(
+        tmp_path: Path, events: list[bytes], change: dict, holds: bool) -> None:
+    checkpoints = saved_after(tmp_path / "replica.pickle", events[:100])
+    wanted = header(LOG, EngineConfig()) | change
+    assert checkpoints.load(wanted, holds=lambda entry: holds) is None
+    assert checkpoints.load(header(LOG, EngineConfig()), holds=lambda entry: True) is not None
+
+
+def test_a_missing_or_broken_file_means_a_full_replay(tmp_path: Path,
+                                                      events: list[bytes]) -> None:
+    path = tmp_path / "replica.pickle"
+    checkpoints = Checkpoints(path, every_s=60)
+    assert checkpoints.load(header(LOG, EngineConfig()), holds=lambda entry: True) is None
+    saved_after(path, events[:100])
+    path.write_bytes(path.read_bytes()[:-50])  # cut short (a full disk, say)
+    assert checkpoints.load(header(LOG, EngineConfig()), holds=lambda entry: True) is None
+
+
+def test_none_is_due_when_off_or_while_one_is_being_written(tmp_path: Path) -> None:
+    clock = Clock()
+    off = Checkpoints(tmp_path / "off.pickle", every_s=0, clock=clock)
+    clock.now = 10_000
+    assert not off.due()
+    checkpoints = Checkpoints(tmp_path / "on.pickle", every_s=5, clock=clock)
+    assert not checkpoints.due()
+    clock.now += 5
+    assert checkpoints.due()
+    # a child that takes its time: not due again until it has exited, then after every_s
+    checkpoints.save(header(LOG, EngineConfig()), _Slow())
+    clock.now += 10
+    assert not checkpoints.due()
+    checkpoints.wait()
+    assert (tmp_path / "on.pickle").exists()
+    assert checkpoints.due()
+
+
+class _Slow:
+    """Pickles after half a second."""
+
+    def __reduce__(self) -> tuple:
+        time.sleep(0.5)
+        return (dict, ())
+
+
+def test_the_header_names_everything_a_resume_depends_on() -> None:
+    fields = header(LOG, EngineConfig(), "1-0", 3)
+    assert set(fields) == {"format", "code", "stream", "config", "last_id", "entries"}
+    assert fields["config"] == dataclasses.replace(EngineConfig())
