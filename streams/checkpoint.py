@@ -141,7 +141,10 @@ class Checkpoints:
 
     def load(self, header: dict[str, Any], holds: Callable[[str], bool]) -> Saved | None:
         """The saved state if its header matches ``header`` (all but ``last_id`` and
-        ``entries``) and ``holds(last_id)``; else None, the reason logged."""
+        ``entries``) and ``holds(last_id)``; else None, the reason logged. With checkpoints
+        off (``every_s`` 0) none is loaded either: the whole log is replayed."""
+        if self.every_s <= 0:
+            return None
         try:
             with self.path.open("rb") as source:
                 saved = pickle.load(source)

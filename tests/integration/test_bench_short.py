@@ -40,6 +40,9 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     for run in (scale["one_worker"], scale["n_workers"]):  # probes seen, a worker recovered
         assert run["latency"]["probes"] > 0 and run["latency"]["to_metrics_p50_s"] > 0
         assert run["recovery"]["backlog_events"] > 0 and run["recovery"]["ready_s"] > 0
+        # from the checkpoint written before the kill, not by replaying the whole log
+        assert run["recovery"]["resumed_from_checkpoint"]
+        assert run["recovery"]["checkpoint_entries"] > 0
     history = results["history"]  # SQLite and a real PostgreSQL server
     assert history["rows_30d"] > 0 and history["history_writer_cost"] > 0
     for store in ("sqlite", "postgresql"):

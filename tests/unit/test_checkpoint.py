@@ -93,6 +93,8 @@ def test_a_missing_or_broken_file_means_a_full_replay(tmp_path: Path,
     checkpoints = Checkpoints(path, every_s=60)
     assert checkpoints.load(header(LOG, EngineConfig()), holds=lambda entry: True) is None
     saved_after(path, events[:100])
+    off = Checkpoints(path, every_s=0)  # checkpoints off: a file left there is not loaded
+    assert off.load(header(LOG, EngineConfig()), holds=lambda entry: True) is None
     path.write_bytes(path.read_bytes()[:-50])  # cut short (a full disk, say)
     assert checkpoints.load(header(LOG, EngineConfig()), holds=lambda entry: True) is None
 
