@@ -255,7 +255,9 @@ def replica_checkpoints(settings: Settings, stream_key: str) -> Checkpoints:
             "hint": "point CCPULSE_DATA_DIR at a writable directory"}})
         every_s = 0
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", stream_key)
-    return Checkpoints(settings.data_dir / f"replica-{name}.pickle", every_s)
+    checkpoints = Checkpoints(settings.data_dir / f"replica-{name}.pickle", every_s)
+    checkpoints.tidy()
+    return checkpoints
 
 
 @dataclass

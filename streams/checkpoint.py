@@ -76,6 +76,17 @@ class Checkpoints:
         self._child: tuple[int, float] | None = None  # (pid, started) of the one being written
         self.written = 0
 
+    def tidy(self, stale_s: float = 600) -> None:
+        """Remove what children killed while writing left behind (a writing child touches
+        its file all the time: one untouched for ``stale_s`` is nobody's)."""
+        cutoff = time.time() - stale_s
+        for leftover in self.path.parent.glob(f"{self.path.name}.*.tmp"):
+            try:
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+            except OSError:
+                pass  # gone meanwhile, or not ours to remove: harmless
+
     def due(self) -> bool:
         """One is due and none is being written (a finished child is reaped here)."""
         if self.every_s <= 0 or (self._child is not None and not self._reaped()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import stat
 import time
 from pathlib import Path
@@ -129,3 +130,17 @@ def test_the_header_names_everything_a_resume_depends_on() -> None:
     fields = header(LOG, EngineConfig(), "1-0", 3)
     assert set(fields) == {"format", "code", "stream", "config", "last_id", "entries"}
     assert fields["config"] == dataclasses.replace(EngineConfig())
+
+
+def test_files_left_by_a_child_killed_while_writing_are_removed_once_stale(
+        tmp_path: Path) -> None:
+    checkpoints = Checkpoints(tmp_path / "replica.pickle", every_s=60)
+    stale, fresh = tmp_path / "replica.pickle.41.tmp", tmp_path / "replica.pickle.42.tmp"
+    other = tmp_path / "other.pickle.43.tmp"
+    for path in (stale, fresh, other):
+        path.write_bytes(b"half")
+    an_hour_ago = time.time() - 3600
+    for path in (stale, other):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    checkpoints.tidy()
+    assert not stale.exists() and fresh.exists() and other.exists()
