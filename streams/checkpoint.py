@@ -31,6 +31,7 @@ import os
 import pickle
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +101,12 @@ class Checkpoints:
         """Fork; the child pickles ``header`` then ``state`` to the file and exits. The caller
         holds whatever lock keeps ``state`` still: the fork is the only moment that matters."""
         self._next = self._clock() + self.every_s
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns of fork() in a process with threads: a child that needs a lock
+            # another thread held would deadlock. This one takes none (no logging, no import,
+            # no I/O but its own file), and must copy the engine in a page table, not a pickle.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
         if pid == 0:  # the child: write, never return into the parent's code
             code = 1
             tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
