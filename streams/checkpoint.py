@@ -104,7 +104,7 @@ class Checkpoints:
         with warnings.catch_warnings():
             # Python 3.12+ warns of fork() in a process with threads: a child that needs a lock
             # another thread held would deadlock. This one takes none (no logging, no import,
-            # no I/O but its own file), and must copy the engine in a page table, not a pickle.
+            # no I/O but its own file), and a fork is what lets the parent go on at once.
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
         if pid == 0:  # the child: write, never return into the parent's code
