@@ -21,8 +21,9 @@ to a worker of another group exported none of them.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ccpulse.alerts.engine import Alert, AlertEvaluator
@@ -48,8 +49,11 @@ class LeaderNotifier:
     and forwards the transitions of its evaluations to ``notifiers``."""
 
     def __init__(self, client: Any, evaluator: AlertEvaluator, notifiers: Sequence[Notifier],
-                 prefix: str = "{ccpulse}", group: str = "ccpulse") -> None:
+                 prefix: str = "{ccpulse}", group: str = "ccpulse", *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._client = client
+        self._clock = clock
+        self._held_until: float | None = None  # when the last renewal runs out, by our clock
         self._evaluator = evaluator
         self._notifiers = notifiers
         self.lease_key = f"{prefix}:alerts:{group}:leader"
@@ -69,7 +73,10 @@ class LeaderNotifier:
     def lead(self) -> bool:
         """Take or renew the lease. True: evaluate what is due and pass the transitions to
         :meth:`notify`. False: another worker does; the evaluator now mirrors its state."""
+        asked = self._clock()
         leading = bool(self._acquire(keys=[self.lease_key], args=[self.holder, LEASE_MS]))
+        # counted from before the request: never later than Redis lets the lease go
+        self._held_until = asked + LEASE_MS / 1000 if leading else None
         if leading != self.leading:
             self.leading = leading
             self._pending = []
@@ -82,6 +89,14 @@ class LeaderNotifier:
         elif not leading:
             self.restore()
         return leading
+
+    def holds(self) -> bool:
+        """Leading, and the last renewal has not run out. ``leading`` alone stays true while a
+        busy holder has not asked again, and by then another worker may hold the lease: two
+        workers exported the teams, queues and channels at once in a 50,000-agent run
+        (BENCHMARKS.md, issue 19, eighth round). What only the holder may do at any instant —
+        export the floor — asks this."""
+        return self._held_until is not None and self._clock() < self._held_until
 
     def notify(self, alerts: list[Alert]) -> None:
         """Send one evaluation's transitions, then save the state (call only while leading)."""

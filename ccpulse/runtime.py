@@ -66,7 +66,13 @@ class Monitor:
         sent: list[Alert] = []
         if self.evaluator is not None and self._evaluating(now_ms, inclusive):
             self._next_edge_ms = None  # evaluations note the interval ends while leading
-            for due in self.evaluator.due_times(now_ms, inclusive):
+            for index, due in enumerate(self.evaluator.due_times(now_ms, inclusive)):
+                # Catching up many instants (after a restart, a hand-over) can outlast the
+                # lease at 50,000 agents (a snapshot each, seconds apiece): renew it before
+                # each one after the first, and stop where it went to another worker, which
+                # goes on from the state saved after the last one sent here.
+                if index and self.lease is not None and not self.lease.lead():
+                    break
                 snap = self.pipeline.snapshot(due)
                 alerts = self.evaluator.evaluate(snap)
                 if self.history is not None:

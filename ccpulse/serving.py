@@ -343,7 +343,7 @@ def serve(settings: Settings, reports: Connection) -> None:
         # while another worker holds the alert lease, it exports the teams, queues and
         # channels; this one computes and exports its own agents only, in the windows asked
         share=lambda windows: pipeline.share(wall_ms(), consumer.shards.owns, windows),
-        floor=(lambda: leader.leading) if sharded else None))
+        floor=leader.holds if sharded else None))
     registry.register(consumer)  # type: ignore[arg-type]
     registry.register(ReplicaProgress(replica))  # type: ignore[arg-type]
 

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from ccpulse.alerts.engine import AlertEvaluator
+from ccpulse.alerts.leader import LEASE_MS, LeaderNotifier
 from ccpulse.processors.backoff import backoff_s
 from ccpulse.processors.decode import Decoded
 from ccpulse.processors.snapshot import Reading, Snapshot, snapshot
@@ -351,3 +352,70 @@ def test_a_forced_stop_exits_with_the_status_the_orderly_one_would_have(code: in
     process.start()
     process.join(30)
     assert process.exitcode == code
+
+
+class LeaseScript:
+    """Stands in for Redis' lease script: grants or refuses as told."""
+
+    def __init__(self) -> None:
+        self.grant = True
+
+    def register_script(self, _script: str) -> LeaseScript:
+        return self
+
+    def __call__(self, keys: list[str], args: list[Any]) -> int:
+        return int(self.grant)
+
+    def get(self, _key: str) -> None:
+        return None
+
+
+def test_the_floor_is_exported_only_while_the_last_renewal_holds() -> None:
+    """A holder that has not renewed within the lease may have a successor already: it stops
+    claiming the floor when its lease runs out by its own clock, counted from before it asked
+    (two workers exported the teams at once at 50,000 agents, a busy holder among them)."""
+    now = [100.0]
+    redis_lease = LeaseScript()
+    leader = LeaderNotifier(redis_lease, AlertEvaluator(), [], clock=lambda: now[0])
+    assert not leader.holds()  # never asked
+    assert leader.lead() and leader.holds()
+    now[0] += LEASE_MS / 1000 - 0.001
+    assert leader.holds()
+    now[0] += 0.002  # not renewed in time: still "leading", no longer holding
+    assert leader.leading and not leader.holds()
+    assert leader.lead() and leader.holds()  # renewed
+    redis_lease.grant = False
+    assert not leader.lead() and not leader.holds()
+
+
+class ScriptedLease:
+    def __init__(self, answers: list[bool]) -> None:
+        self.answers, self.asked = answers, 0
+
+    def lead(self) -> bool:
+        self.asked += 1
+        return self.answers.pop(0) if self.answers else False
+
+
+class CountingNotifier:
+    def __init__(self) -> None:
+        self.evaluations = 0
+
+    def notify(self, _alerts: list) -> None:
+        self.evaluations += 1
+
+
+def test_a_holder_catching_up_renews_the_lease_before_each_instant_and_stops_when_refused(
+        ) -> None:
+    """Twenty instants due at once (a restart, a hand-over): at 50,000 agents each is a
+    snapshot of seconds, longer together than the lease. The holder renews before each one
+    after the first and stops where the lease went elsewhere (its successor goes on from the
+    state saved after the last one evaluated here)."""
+    lease = ScriptedLease([True, True, True, False])
+    counted = CountingNotifier()
+    monitor = Monitor(Pipeline(), AlertEvaluator(), [counted], lease=lease)
+    start = at("09:00:00")
+    monitor.advance(start)  # the first instant: asked once
+    assert (lease.asked, counted.evaluations) == (1, 1)
+    monitor.advance(start + 20 * 15_000)  # twenty due: asked, evaluated, renewed, …, refused
+    assert (lease.asked, counted.evaluations) == (4, 3)
