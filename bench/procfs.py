@@ -16,3 +16,14 @@ def rss_kib(pid: int | str = "self") -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def private_kib(pid: int | str = "self") -> int:
+    """Memory only this process holds (its private pages, clean and dirty): what a forked
+    child has copied of its parent so far. 0 for a process that has gone."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    return sum(int(line.split()[1]) for line in rollup.splitlines()
+               if line.startswith(("Private_Clean:", "Private_Dirty:")))

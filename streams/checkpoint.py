@@ -150,6 +150,14 @@ class Checkpoints:
                         "(CCPULSE_DATA_DIR); restarts replay the whole log meanwhile"}})
         return True
 
+    def writing(self) -> int | None:
+        """The pid of the child writing a checkpoint now, if one is."""
+        return None if self._child is None else self._child[0]
+
+    def finished(self) -> bool:
+        """No child is writing any more (the one that was is reaped and logged)."""
+        return self._child is None or self._reaped()
+
     def wait(self) -> None:
         """Until the checkpoint being written is done (tests, an orderly stop)."""
         if self._child is not None:

@@ -14,7 +14,9 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
                          text=True, check=True, timeout=600).stdout
     results = {r["bench"]: r for r in map(json.loads, out.splitlines())}
     assert set(results) == {"engine", "replay", "scrape", "memory", "live", "alerts", "scale",
-                            "history"}
+                            "history", "checkpoint"}
+    checkpoint = results["checkpoint"]  # written by a forked child, loaded back (it asserts)
+    assert checkpoint["file_mib"] > 0 and checkpoint["child_peak_private_mib"] > 0
     alerts = results["alerts"]
     assert alerts["literal_v1"]["transitions"] and alerts["refined"]["transitions"]
     assert results["engine"]["events"] > 0 and results["engine"]["apply_per_s"] > 0
