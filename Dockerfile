@@ -6,10 +6,11 @@ COPY processors processors
 COPY streams streams
 COPY alerts alerts
 COPY ccpulse ccpulse
-# The worker runs as a system user without a home. Its only writable need is a scratch data
-# directory (its Kafka library insists on one; nothing in it is kept, the state is in Redis),
-# made here and owned by that user, so the image starts as it is, with a read-only root too
-# if /var/lib/ccpulse is mounted as a tmpfs or an empty volume.
+# The worker runs as a system user without a home. Its only writable need is a data
+# directory (scratch for its Kafka library, and its replica's checkpoint, which shortens a
+# restart; the state is in Redis, so it may start empty), made here and owned by that user,
+# mode 0700, so the image starts as it is, with a read-only root too if /var/lib/ccpulse is
+# mounted as a tmpfs or an empty volume.
 RUN pip install --no-cache-dir . \
  && useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ccpulse \
  && install -d -o ccpulse -g ccpulse -m 0700 /var/lib/ccpulse
