@@ -1,5 +1,5 @@
 """ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape|memory|live|alerts|scale|history|
-checkpoint] [--short]``.
+checkpoint|consumer] [--short]``.
 
 Each benchmark simulates its floor with a fixed seed, measures, and prints one JSON line with
 the machine, the command and the numbers, next to the bare-library baseline measured in the
@@ -28,6 +28,7 @@ import orjson
 
 from bench.alerts import bench_alerts
 from bench.checkpoint import bench_checkpoint
+from bench.consumer import bench_consumer
 from bench.history import bench_history
 from bench.live import bench_live
 from bench.procfs import rss_kib
@@ -212,14 +213,14 @@ def bench_memory(agents: int, hours: float, dedup: bool = False) -> dict[str, ob
 BENCHES: dict[str, Callable[..., dict[str, object]]] = {
     "engine": bench_engine, "replay": bench_replay, "scrape": bench_scrape,
     "memory": bench_memory, "live": bench_live, "alerts": bench_alerts, "scale": bench_scale,
-    "history": bench_history, "checkpoint": bench_checkpoint,
+    "history": bench_history, "checkpoint": bench_checkpoint, "consumer": bench_consumer,
 }
 FULL = {"engine": ("M", 1.0), "replay": ("M", 8.0), "scrape": ("M", 8.0),
         "memory": ("S", 30.0), "live": ("S", 8.0), "alerts": (300, 8.0), "scale": ("M", 1.0),
-        "history": (300, 24.0), "checkpoint": ("M", 8.0)}
+        "history": (300, 24.0), "checkpoint": ("M", 8.0), "consumer": ("S", 8.0)}
 SHORT = {"engine": (50, 0.25), "replay": (50, 0.25), "scrape": (50, 0.25),
          "memory": (50, 2.0), "live": (50, 0.5), "alerts": (50, 1.0), "scale": (50, 0.5),
-         "history": (30, 2.0), "checkpoint": (50, 0.5)}
+         "history": (30, 2.0), "checkpoint": (50, 0.5), "consumer": (50, 0.5)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ccpulse.processors.decode import Decoded, Rejection, decode, too_late
 from ccpulse.streams.align import Aligner
@@ -31,8 +31,10 @@ from ccpulse.streams.pipeline import DeadLetter, PipelineStats
 from ccpulse.streams.redis_log import Accepted, partition_key
 
 
-@dataclass(frozen=True)
-class RawMessage:
+class RawMessage(NamedTuple):
+    """One Kafka message as read: a named tuple, built for every message (a frozen
+    dataclass' ``__init__`` is several times slower; ``python -m bench consumer``)."""
+
     topic: str
     partition: int
     offset: int
@@ -75,27 +77,27 @@ class BatchProcessor:
             key = partition_key(m.topic, m.partition)
             if m.offset < self.offsets.get(key, 0):
                 out.skipped += 1
-                self._finished(m)
+                self._finished(key, m)
                 self.aligner.passed(key, m.offset)
                 continue
             result = decode(m.value, now)
             if isinstance(result, Rejection):
-                self._refuse(out, m, result)
+                self._refuse(out, key, m, result)
                 self.aligner.passed(key, m.offset)
             else:
-                self.aligner.add(key, m.offset, result.ts_ms, (m, result))
-        for m, decoded in self.aligner.release():
+                self.aligner.add(key, m.offset, result.ts_ms, (key, m, result))
+        for key, m, decoded in self.aligner.release():
             checked = self._check_lateness(decoded)
             if isinstance(checked, Rejection):
                 letter = DeadLetter(m.topic, m.partition, m.offset, checked.reason,
                                     checked.detail)
                 out.late.append((letter, m, Accepted(decoded.event.event_id, decoded.ts_ms,
                                                      m.value)))
-                self._finished(m)
+                self._finished(key, m)
                 continue
             event = decoded.event
             out.accepted.append(Accepted(event.event_id, decoded.ts_ms, m.value))
-            self._finished(m)
+            self._finished(key, m)
             tag = type(event).__struct_config__.tag  # type: ignore[attr-defined]
             self.stats.processed[(m.topic, str(tag))] += 1
         out.offsets = self.aligner.commit_offsets()
@@ -114,9 +116,9 @@ class BatchProcessor:
         for key in partitions:
             self._unacked.pop(key, None)
 
-    def _finished(self, m: RawMessage) -> None:
-        self._unacked.setdefault(partition_key(m.topic, m.partition), []).append(
-            (m.offset, m.handle))
+    def _finished(self, key: str, m: RawMessage) -> None:
+        """``m`` (of partition ``key``) is done with: acknowledged once below the commit."""
+        self._unacked.setdefault(key, []).append((m.offset, m.handle))
 
     def _acknowledgeable(self, offsets: dict[str, int]) -> list[Any]:
         """Handles below their partition's commit offset, taken out of the waiting lists."""
@@ -139,10 +141,10 @@ class BatchProcessor:
                 prepared.dead.append((letter, message))
         prepared.late = []
 
-    def _refuse(self, out: Prepared, m: RawMessage, rejection: Rejection) -> None:
+    def _refuse(self, out: Prepared, key: str, m: RawMessage, rejection: Rejection) -> None:
         letter = DeadLetter(m.topic, m.partition, m.offset, rejection.reason, rejection.detail)
         out.dead.append((letter, m))
-        self._finished(m)
+        self._finished(key, m)
 
     def _check_lateness(self, decoded: Decoded) -> Decoded | Rejection:
         event, ts = decoded

@@ -14,7 +14,8 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
                          text=True, check=True, timeout=600).stdout
     results = {r["bench"]: r for r in map(json.loads, out.splitlines())}
     assert set(results) == {"engine", "replay", "scrape", "memory", "live", "alerts", "scale",
-                            "history", "checkpoint"}
+                            "history", "checkpoint", "consumer"}
+    assert results["consumer"]["consumer_us_per_message"] > 0
     checkpoint = results["checkpoint"]  # written by a forked child, loaded back (it asserts)
     assert checkpoint["file_mib"] > 0 and checkpoint["child_peak_private_mib"] > 0
     alerts = results["alerts"]
