@@ -2,13 +2,14 @@
 the tail of the shared log.
 
 A replica builds the floor by replaying the Redis log from its first entry, and the log keeps
-~33 h: 1.3 M events of 5,000 agents × 8 h took 39 s to apply here, while loading the same
-engine from a pickle took 1.7 s (BENCHMARKS.md, issue 19, seventh round). So every
-``every_s`` the replica's thread forks, holding the engine's lock for the fork alone; the
-child writes the engine — with the pipeline's counters, the history writer's unwritten wraps
-and the id of the last log entry applied — to a file in the worker's data directory and
-exits, while the parent goes straight on (a fork copies page tables, not the heap; what the
-child reads stays shared until either side writes it, as Redis' own BGSAVE does).
+~33 h: 1.3 M events of 5,000 agents × 8 h took 37–45 s to apply here, while loading the
+same engine from a pickle took 2.6–3.1 s (``python -m bench checkpoint``; BENCHMARKS.md,
+issue 19, eighth round). So every ``every_s`` the replica's thread forks, holding the
+engine's lock for the fork alone; the child writes the engine — with the pipeline's
+counters, the history writer's unwritten wraps and the id of the last log entry applied — to
+a file in the worker's data directory and exits, while the parent goes straight on (a fork
+copies page tables, not the heap; what the child reads stays shared until either side
+writes it, as Redis' own BGSAVE does).
 
 At start the worker loads the file if it still describes this log and this code: the same
 engine code (a digest of ``processors/``' source), the same engine settings, the same log
@@ -75,7 +76,6 @@ class Checkpoints:
         self._clock = clock
         self._next: float | None = None  # when the next one is due
         self._child: tuple[int, float] | None = None  # (pid, started) of the one being written
-        self.written = 0
 
     def tidy(self, stale_s: float = 600) -> None:
         """Remove what children killed while writing left behind (a writing child touches
@@ -139,7 +139,6 @@ class Checkpoints:
         self._child = None
         seconds = round(self._clock() - started, 1)
         if os.waitstatus_to_exitcode(status) == 0:
-            self.written += 1
             log.info("replica_checkpoint_written", extra={"fields": {
                 "path": str(self.path), "mib": round(self.path.stat().st_size / 2**20, 1),
                 "seconds": seconds}})
@@ -159,10 +158,10 @@ class Checkpoints:
         return self._child is None or self._reaped()
 
     def wait(self) -> None:
-        """Until the checkpoint being written is done (tests, an orderly stop)."""
-        if self._child is not None:
-            os.waitpid(self._child[0], 0)
-            self._child = None
+        """Until the checkpoint being written is done, reaped and logged as :meth:`due`
+        would (tests)."""
+        while not self.finished():
+            time.sleep(0.02)
 
     def load(self, header: dict[str, Any], holds: Callable[[str], bool]) -> Saved | None:
         """The saved state if its header matches ``header`` (all but ``last_id`` and
