@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import msgspec
@@ -78,6 +78,7 @@ class AlertEvaluator:
     generator_url: str = "http://localhost:9464/metrics"
     tracks: dict[tuple[str, tuple[tuple[str, str], ...]], _Track] = field(default_factory=dict)
     next_due_ms: int | None = None
+    evaluated_ms: int | None = None  # the instant of the last evaluation (not saved)
 
     def due(self, until_ms: int, inclusive: bool) -> bool:
         """Is an evaluation due by ``until_ms``? (:meth:`due_times` without running them.)"""
@@ -96,7 +97,7 @@ class AlertEvaluator:
 
     def evaluate(self, snap: Snapshot) -> list[Alert]:
         """One evaluation at ``snap.now``; returns the firing and resolved transitions."""
-        now = snap.now
+        now = self.evaluated_ms = snap.now
         transitions: list[Alert] = []
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         for rule in self.rules:
@@ -163,6 +164,29 @@ class AlertEvaluator:
         for track in list(self.tracks.values()):
             if track.firing_since is not None:
                 out.append(self._alert(track.rule, track, "firing", track.firing_since))
+        return out
+
+    def reconcile(self, delivered: Mapping[str, Alert], just_sent: set[str]) -> list[Alert]:
+        """What brings receivers back to this state after a sender died between sending and
+        saving: ``delivered`` is the last transition that may have reached them per
+        fingerprint (firing, or resolved but not yet known to have arrived). The dead sender
+        evaluated an instant on a log still filling; this evaluator re-evaluated it on a fuller
+        one and may disagree. Alerts not firing here are resolved (again, if they were),
+        alerts firing here that receivers may not have, or have with another ``startsAt``,
+        fire; ``just_sent`` (this evaluation's transitions) already say where they stand."""
+        now = self.evaluated_ms
+        assert now is not None, "reconcile after an evaluation"
+        firing = {alert.fingerprint: alert for alert in self.firing()}
+        out = []
+        for fp, alert in delivered.items():
+            if fp not in firing and fp not in just_sent:
+                out.append(msgspec.structs.replace(alert, status="resolved",
+                                                   endsAt=format_ms(now)))
+        for fp, alert in firing.items():
+            sent = delivered.get(fp)
+            if fp not in just_sent and (sent is None or sent.status != "firing"
+                                        or sent.startsAt != alert.startsAt):
+                out.append(alert)
         return out
 
     def dump(self) -> bytes:

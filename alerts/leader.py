@@ -12,6 +12,15 @@ sender would have sent: nothing repeated, nothing missed, nothing shifted to the
 A single worker that restarts does the same: holds continue and firing alerts keep their
 ``startsAt`` instead of firing again.
 
+Live, though, an instant is evaluated on the events read by then, and a sender that dies
+after sending and before saving leaves transitions its successor may not repeat: it
+re-evaluates that instant on a fuller log. So the sender also writes, before each send, the
+last transition per alert that receivers may have (``…:sent``, resolved ones dropped once
+delivered), and a new holder's first evaluation sends what brings them to its state
+(:meth:`AlertEvaluator.reconcile`): a firing alert its state does not hold is resolved, one it
+holds that receivers may lack fires. Without that, ``cc.alerts`` could show an alert firing
+for ever (the reliability suite's kill -9 runs found it).
+
 The lease and the state belong to a consumer group, as the partitions do: two groups sharing
 one Redis (a second deployment reading the same log, a reference worker in the tests) each
 have a holder, and so each exports its teams, queues and channels — a group whose lease went
@@ -25,6 +34,8 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import msgspec
 
 from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.alerts.notify import Notifier
@@ -58,10 +69,12 @@ class LeaderNotifier:
         self._notifiers = notifiers
         self.lease_key = f"{prefix}:alerts:{group}:leader"
         self._state_key = f"{prefix}:alerts:{group}:state"
+        self._sent_key = f"{prefix}:alerts:{group}:sent"  # fingerprint -> last Alert sent
         self._acquire = client.register_script(_ACQUIRE)
         self.holder = uuid.uuid4().hex
         self.leading = False
         self._pending: list[Alert] = []
+        self._reconcile = False  # the first evaluation after taking over brings receivers in
 
     def restore(self) -> bool:
         """Load the state the last sender saved; False if there is none."""
@@ -80,6 +93,7 @@ class LeaderNotifier:
         if leading != self.leading:
             self.leading = leading
             self._pending = []
+            self._reconcile = leading
             # Leading now: start from what the last sender delivered, not from this worker's
             # mirror, which may be an evaluation older; the instants since are evaluated next.
             restored = self.restore() if leading else False
@@ -100,10 +114,18 @@ class LeaderNotifier:
 
     def notify(self, alerts: list[Alert]) -> None:
         """Send one evaluation's transitions, then save the state (call only while leading)."""
+        if self._reconcile:
+            alerts = [*alerts, *self._reconciling(alerts)]
+            self._reconcile = False
         # Send first, save after: a crash in between repeats these transitions on restart
-        # (at least once; receivers dedupe by fingerprint) instead of losing them. A failed
-        # delivery (Kafka away) keeps them for the next evaluation, 15 s later.
+        # (at least once; receivers dedupe by fingerprint) instead of losing them, and what
+        # was sent is written before, for a successor to reconcile. A failed delivery (Kafka
+        # away) keeps them for the next evaluation, 15 s later.
         pending, self._pending = [*self._pending, *alerts], []
+        latest = {alert.fingerprint: alert for alert in pending}
+        if latest:
+            self._client.hset(self._sent_key, mapping={
+                fp: msgspec.json.encode(alert) for fp, alert in latest.items()})
         try:
             for notifier in self._notifiers:
                 notifier.notify(pending)
@@ -112,4 +134,19 @@ class LeaderNotifier:
             log.warning("alert_delivery_failed", extra={"fields": {
                 "error": type(exc).__name__, "pending": len(pending)}})
             return
-        self._client.set(self._state_key, self._evaluator.dump())
+        saving = self._client.pipeline(transaction=True)
+        saving.set(self._state_key, self._evaluator.dump())
+        resolved = [fp for fp, alert in latest.items() if alert.status == "resolved"]
+        if resolved:  # delivered: receivers hold them resolved, nothing left to reconcile
+            saving.hdel(self._sent_key, *resolved)
+        saving.execute()
+
+    def _reconciling(self, alerts: list[Alert]) -> list[Alert]:
+        delivered = {fp.decode(): msgspec.json.decode(raw, type=Alert)
+                     for fp, raw in self._client.hgetall(self._sent_key).items()}
+        extra = self._evaluator.reconcile(delivered, {alert.fingerprint for alert in alerts})
+        if extra:
+            log.info("alerts_reconciled", extra={"fields": {
+                "firing": sum(a.status == "firing" for a in extra),
+                "resolved": sum(a.status == "resolved" for a in extra)}})
+        return extra

@@ -55,23 +55,32 @@ class LogNotifier:
                 **alert.labels, "description": alert.annotations["description"]}})
 
 
+class Delivery(Protocol):
+    """A producer's receipt for one message (kafka-python's ``FutureRecordMetadata``)."""
+
+    def get(self, timeout: float | None = None) -> object: ...
+
+
 class TopicNotifier:
     """Each transition as the JSON of contract §4 on a topic (``cc.alerts``), keyed by the
     alert's label fingerprint so one alert's history stays in order on one partition.
     ``send(key, value)`` is the producer's (asynchronous) send; ``flush()`` waits until the
     broker has them, so the caller saves its state only after delivery (a kill -9 right after
-    an unflushed send lost transitions in the reliability suite)."""
+    an unflushed send lost transitions in the reliability suite). A message the broker
+    refused raises here, as an unflushed one does: the caller keeps it for the next round."""
 
-    def __init__(self, send: Callable[[bytes, bytes], object],
+    def __init__(self, send: Callable[[bytes, bytes], Delivery],
                  flush: Callable[[], object] = lambda: None) -> None:
         self._send = send
         self._flush = flush
 
     def notify(self, alerts: list[Alert]) -> None:
-        for alert in alerts:
-            self._send(alert.fingerprint.encode(), msgspec.json.encode(alert))
-        if alerts:
+        receipts = [self._send(alert.fingerprint.encode(), msgspec.json.encode(alert))
+                    for alert in alerts]
+        if receipts:
             self._flush()
+        for receipt in receipts:  # done after the flush: raises what the broker refused
+            receipt.get(timeout=0)
 
 
 class JsonLinesNotifier:

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+from msgspec.structs import replace as replace_struct
 
 from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.alerts.rules import Thresholds
 from ccpulse.processors.snapshot import AgentNow, Snapshot, WindowKpis
+from ccpulse.processors.timefmt import format_ms
 from tests.support import run, staffing_floor
 
 T0 = 1_700_000_000_000 // 15_000 * 15_000
@@ -290,3 +292,22 @@ def test_a_firing_alert_remembers_how_long_it_has_been_false_across_a_restart() 
                 for a in second.evaluate(make(T0 + step * STEP, calm))
                 if a.labels["alertname"] == "AgentBurnoutRisk"]
     assert statuses == [(41, "resolved")]  # 300 s after step 21, not after the restart
+
+
+def test_reconcile_brings_receivers_to_the_evaluators_state() -> None:
+    """What a new sender adds after its first evaluation, given the last transition that may
+    have reached receivers per alert (see LeaderNotifier)."""
+    make = lambda now, k: snap(now, agent=k)  # noqa: E731
+    evaluator = AlertEvaluator()
+    ((_, firing),) = run_series([occupancy(0.9)] * 41, make, evaluator)
+    stale = replace_struct(firing, startsAt="2026-11-23T07:00:00.000Z")
+    other = replace_struct(firing, labels={**firing.labels, "agent": "a2"})
+    fp = firing.fingerprint
+    assert evaluator.reconcile({fp: firing}, set()) == []  # receivers have it
+    assert evaluator.reconcile({}, set()) == [firing]  # they may lack it
+    assert evaluator.reconcile({fp: stale}, set()) == [firing]  # with another start
+    resolved_unconfirmed = replace_struct(firing, status="resolved", endsAt=firing.startsAt)
+    assert evaluator.reconcile({fp: resolved_unconfirmed}, set()) == [firing]
+    assert evaluator.reconcile({fp: resolved_unconfirmed}, {fp}) == []  # this evaluation's
+    (gone,) = evaluator.reconcile({fp: firing, other.fingerprint: other}, set())
+    assert gone == replace_struct(other, status="resolved", endsAt=format_ms(T0 + 40 * STEP))

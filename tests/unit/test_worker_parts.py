@@ -11,8 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
-from ccpulse.alerts.engine import AlertEvaluator
+from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.alerts.leader import LEASE_MS, LeaderNotifier
+from ccpulse.alerts.notify import TopicNotifier
 from ccpulse.processors.backoff import backoff_s
 from ccpulse.processors.decode import Decoded
 from ccpulse.processors.snapshot import Reading, Snapshot, snapshot
@@ -419,3 +420,33 @@ def test_a_holder_catching_up_renews_the_lease_before_each_instant_and_stops_whe
     assert (lease.asked, counted.evaluations) == (1, 1)
     monitor.advance(start + 20 * 15_000)  # twenty due: asked, evaluated, renewed, …, refused
     assert (lease.asked, counted.evaluations) == (4, 3)
+
+
+class Receipt:
+    def __init__(self, refused: Exception | None) -> None:
+        self.refused = refused
+
+    def get(self, timeout: float | None = None) -> object:
+        if self.refused is not None:
+            raise self.refused
+        return "metadata"
+
+
+def test_the_alerts_topic_raises_a_message_the_broker_refused() -> None:
+    """A flush waits for every message but does not fail for a refused one; its receipt does.
+    Raised, the sender keeps the transitions and does not save its state (LeaderNotifier)."""
+    alert = Alert("firing", {"alertname": "X"}, {}, "2026-12-05T00:00:00.000Z", "u")
+    sent, flushed = [], []
+    answers = [None, TimeoutError("broker refused")]
+
+    def send(key: bytes, value: bytes) -> Receipt:
+        sent.append(key)
+        return Receipt(answers.pop(0))
+
+    notifier = TopicNotifier(send, flush=lambda: flushed.append(True))
+    notifier.notify([alert])
+    assert sent == [alert.fingerprint.encode()] and flushed == [True]
+    with pytest.raises(TimeoutError):
+        notifier.notify([alert])
+    notifier.notify([])  # nothing to send: no flush either
+    assert flushed == [True, True]
