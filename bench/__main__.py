@@ -34,6 +34,7 @@ from bench.live import bench_live
 from bench.procfs import rss_kib
 from bench.scale import bench_scale
 from ccpulse.exporter import KpiCollector, MetricsConfig, exposition
+from ccpulse.heap import release_free_heap
 from ccpulse.processors.catalogue import agent_series
 from ccpulse.processors.decode import decode
 from ccpulse.processors.engine import KpiEngine
@@ -198,6 +199,7 @@ def bench_memory(agents: int, hours: float, dedup: bool = False) -> dict[str, ob
         ts = decoded.ts_ms  # type: ignore[union-attr]
         if next_expiry is None or ts >= next_expiry:
             engine.expire(ts)
+            release_free_heap()  # as Monitor does after each expiry in a worker
             next_expiry = ts + EXPIRE_EVERY_MS
         if next_hour is None:
             next_hour = ts + HOUR

@@ -24,6 +24,7 @@ from ccpulse.alerts.notify import ConsoleNotifier, JsonLinesNotifier, Notifier
 from ccpulse.dashboards import write_dashboards
 from ccpulse.demo import DemoOptions, run_demo
 from ccpulse.exporter import KpiCollector, exposition
+from ccpulse.heap import release_free_heap
 from ccpulse.history import (
     DAY_MS,
     INTERVAL_MS,
@@ -539,6 +540,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     console = Console()
     monitor = _monitor(settings, [ConsoleNotifier(console)], alerts=True)
+    monitor.after_expiry = release_free_heap  # the demo runs as long as it is left running
     options = DemoOptions(agents=args.agents, seed=args.seed, speed=args.speed,
                           warmup_minutes=args.warmup, duration_s=args.duration,
                           live_view=console.is_terminal and not args.no_live)

@@ -8,7 +8,7 @@ the event's time, so alerts follow event time exactly as contract §4 says.
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,6 +52,9 @@ class Monitor:
     notifiers: Sequence[Notifier] = ()
     history: IntervalWriter | None = None  # writes closed intervals (contract §7.5)
     lease: Lease | None = None  # None: this process always evaluates (demo, replay)
+    # after each expiry: a long-running process hands the freed heap back (ccpulse.heap);
+    # a replay, over in minutes, does not need to
+    after_expiry: Callable[[], object] | None = None
     transitions: int = 0
     _next_expiry_ms: int | None = field(default=None, repr=False)
     _next_edge_ms: int | None = field(default=None, repr=False)
@@ -90,6 +93,8 @@ class Monitor:
         if self._next_expiry_ms is None or now_ms >= self._next_expiry_ms:
             self.pipeline.expire(now_ms)
             self._next_expiry_ms = now_ms + EXPIRE_EVERY_MS
+            if self.after_expiry is not None:
+                self.after_expiry()
         return sent
 
     def _evaluating(self, now_ms: int, inclusive: bool) -> bool:

@@ -37,6 +37,7 @@ from ccpulse.alerts.leader import LeaderNotifier
 from ccpulse.alerts.notify import LogNotifier, TopicNotifier
 from ccpulse.api import RecentSnapshot, api
 from ccpulse.exporter import KpiCollector
+from ccpulse.heap import release_free_heap
 from ccpulse.history import DAY_MS, HistoryStore, IntervalWriter
 from ccpulse.http import MetricsServer
 from ccpulse.logs import logging_config
@@ -313,7 +314,8 @@ def serve(settings: Settings, reports: Connection) -> None:
     leader = LeaderNotifier(client, evaluator, senders, prefix=KEY_PREFIX, group=settings.group)
     leader.restore()
     monitor = Monitor(pipeline, evaluator, [leader], lease=leader,
-                      history=_history_writer(settings, lambda: ready()[0]))
+                      history=_history_writer(settings, lambda: ready()[0]),
+                      after_expiry=release_free_heap)
     stream_key = log_key()
     trim = LogTrimmer(client, stream_key, settings.engine.log_horizon_ms)
     checkpoint = ReplicaCheckpoint(replica_checkpoints(settings, stream_key), stream_key,
