@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+from pathlib import Path
 
 from ccpulse.heap import release_free_heap
 from ccpulse.runtime import EXPIRE_EVERY_MS, Monitor
@@ -11,8 +12,8 @@ from ccpulse.streams.pipeline import Pipeline
 
 
 def resident_mib() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * resource.getpagesize() / 2**20
 
 
 def test_freed_blocks_between_live_ones_go_back_to_the_system() -> None:
