@@ -112,10 +112,11 @@ class KpiEngine:
             name: {} for name in WIDTH
         }
         self.waiting: dict[str, dict[str, int]] = {}  # queue -> interaction -> queued at
-        # customer -> [(first-sight ts, interaction)], sorted; ordered by last contact. Once
-        # all its contacts' interactions have expired, a customer moves to last_contacts:
-        # its newest contact's time is all a repeat decision needs of it then
-        self.customers: dict[str, list[tuple[int, str]]] = {}
+        # customer -> its contacts (first-sight ts, interaction), sorted, flat (see History);
+        # ordered by last contact. Once all its contacts' interactions have expired, a
+        # customer moves to last_contacts: its newest contact's time is all a repeat decision
+        # needs of it then
+        self.customers: dict[str, History] = {}
         self.last_contacts = LastContacts()
         self.queue_last_ts: dict[str, int] = {}
         # team / queue -> newest event time naming it: what the cardinality guard counts
@@ -188,15 +189,20 @@ class KpiEngine:
             _drop_oldest(queue, horizon, lambda queued_at: queued_at)
         repeat_horizon = now - self.config.repeat_contact_ms
         _drop_oldest(self.customers, repeat_horizon, _last_contact)
-        gone = []
+        changed = {}
         for customer, history in self.customers.items():
-            while history and history[0][0] < repeat_horizon:
-                history.pop(0)
-            _compact(history, self.interactions)
-            if len(history) == 1 and not history[0][1]:
+            kept = _trimmed(history, repeat_horizon, self.interactions)
+            if kept is not history:
+                changed[customer] = kept
+        gone = []
+        for customer, kept in changed.items():
+            if len(kept) == 2 and not kept[1]:  # one contact left, and its interaction gone
                 gone.append(customer)
+            else:
+                self.customers[customer] = kept
         for customer in gone:
-            self.last_contacts.put(customer, self.customers.pop(customer)[0][0])
+            self.last_contacts.put(customer, changed[customer][0])  # type: ignore[arg-type]
+            del self.customers[customer]
         self.last_contacts.expire(now, repeat_horizon)
         _drop_oldest(self.seen, (now - self.config.dedup_ms) // HOUR_MS, lambda hour: hour)
         for names in (self.teams, self.queues):
@@ -295,14 +301,16 @@ class KpiEngine:
         history = self.customers.pop(customer, None)
         if history is None:
             last = self.last_contacts.get(customer)
-            history = [] if last is None else [(last, "")]
-        self.customers[customer] = history  # re-inserted last: ordered by last contact
+            contacts = [] if last is None else [(last, "")]
+        else:
+            contacts = _contacts(history)
         iid = rec.iid
-        if rec.seen_ts is not None and (rec.seen_ts, iid) in history:
-            history.remove((rec.seen_ts, iid))
+        if rec.seen_ts is not None and (rec.seen_ts, iid) in contacts:
+            contacts.remove((rec.seen_ts, iid))
         rec.seen_ts = ts
-        insort(history, (ts, iid))
-        self._redecide(history)
+        insort(contacts, (ts, iid))
+        self.customers[customer] = _flat(contacts)  # re-inserted last: by last contact
+        self._redecide(contacts)
         return int(bool(rec.repeat))
 
     def _redecide(self, history: list[tuple[int, str]]) -> None:
@@ -582,6 +590,33 @@ class KpiEngine:
         self._count("survey", (ev.agent_id, self._team_at(machine, ts)), ts, values)
 
 
+# A customer's contacts as one flat tuple, (ts, interaction, ts, interaction, ...): most
+# customers have one contact, and a list of (ts, id) pairs cost a list (~88 bytes) and a
+# tuple (56) per contact more than this (BENCHMARKS.md, issue 19, ninth round). Rebuilt on
+# each contact, which is rare next to the lookups.
+History = tuple[int | str, ...]
+
+
+def _contacts(history: History) -> list[tuple[int, str]]:
+    return list(zip(history[::2], history[1::2], strict=True))  # type: ignore[arg-type]
+
+
+def _flat(contacts: list[tuple[int, str]]) -> History:
+    return tuple([part for contact in contacts for part in contact])
+
+
+def _trimmed(history: History, horizon: int, live: dict[str, Interaction]) -> History:
+    """``history`` without the contacts before ``horizon``, and of those whose interaction
+    has expired only the newest (:func:`_compact`); ``history`` itself when that changes
+    nothing, as for most customers (checked without unpacking: expiry visits them all)."""
+    if history and history[0] >= horizon and history[1] in live:  # type: ignore[operator]
+        return history
+    contacts = [contact for contact in _contacts(history) if contact[0] >= horizon]
+    _compact(contacts, live)
+    kept = _flat(contacts)
+    return history if kept == history else kept
+
+
 def _compact(history: list[tuple[int, str]], live: dict[str, Interaction]) -> None:
     """Keep, of the contacts whose interaction has expired, only the newest as a time.
 
@@ -598,8 +633,8 @@ def _compact(history: list[tuple[int, str]], live: dict[str, Interaction]) -> No
         history[0] = (history[0][0], "")
 
 
-def _last_contact(history: list[tuple[int, str]]) -> int:
-    return history[-1][0] if history else 0
+def _last_contact(history: History) -> int:
+    return history[-2] if history else 0  # type: ignore[return-value]
 
 
 def _holds(rec: Interaction, stop: int | None) -> tuple[int, int | None]:
