@@ -29,6 +29,7 @@ import orjson
 from bench.alerts import bench_alerts
 from bench.checkpoint import bench_checkpoint
 from bench.consumer import bench_consumer
+from bench.footprint import footprint
 from bench.history import bench_history
 from bench.live import bench_live
 from bench.procfs import rss_kib
@@ -207,9 +208,13 @@ def bench_memory(agents: int, hours: float, dedup: bool = False) -> dict[str, ob
             per_hour.append(round((settled_rss_kib() - before) / agents, 1))
             next_hour += HOUR
     grown_kib = settled_rss_kib() - before
+    parts = {name: round(size / 1024 / agents, 1) for name, size in footprint(engine).items()}
     return {"agents": agents, "events": len(lines), "dedup": dedup,
             "rss_per_agent_kib_by_hour": per_hour,
-            **memory_figures(grown_kib, agents)}
+            **memory_figures(grown_kib, agents),
+            # where it is (bench/footprint.py); what the walk misses is the allocators' slack
+            "walked_kib_per_agent": parts,
+            "walked_total_kib_per_agent": round(sum(parts.values()), 1)}
 
 
 BENCHES: dict[str, Callable[..., dict[str, object]]] = {

@@ -28,7 +28,11 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     shares = [w["agent_series_lines"] for w in scrape["per_worker"]]
     assert len(shares) == 2 and all(shares)  # two workers share the floor's agent series
     assert sum(shares) == pytest.approx(scrape["series_per_agent"] * scrape["agents"], abs=2)
-    assert results["memory"]["rss_per_agent_kib_by_hour"]  # one figure per hour of the run
+    memory = results["memory"]
+    assert memory["rss_per_agent_kib_by_hour"]  # one figure per hour of the run
+    parts = memory["walked_kib_per_agent"]  # where the memory is, by part of the engine
+    assert all(parts[name] > 0 for name in ("interactions", "cells", "timelines"))
+    assert memory["walked_total_kib_per_agent"] == pytest.approx(sum(parts.values()), abs=0.5)
     live = results["live"]  # its own Kafka and Redis, a worker, a bare consumer, probes
     assert live["bare_aiokafka_per_s"] > 0 and live["worker_per_s"] > 0
     assert live["bare_confluent_kafka_per_s"] > 0
