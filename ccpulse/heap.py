@@ -13,22 +13,13 @@ ninth round). Elsewhere than glibc (musl, macOS) there is no such call and nothi
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from collections.abc import Callable
 
-
-def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        # CDLL releases the GIL during the call: other threads run while the heap is walked
-        return getattr(ctypes.CDLL(name), "malloc_trim", None)
-    except OSError:
-        return None
-
-
-_TRIM = _malloc_trim()
+# The symbols already loaded into this process, the C library's among them: no search for
+# the library (ctypes.util.find_library runs ldconfig, and its import alone cost ~10 ms of
+# every command's start). CDLL releases the GIL during a call: other threads run while the
+# heap is walked.
+_TRIM: Callable[[int], int] | None = getattr(ctypes.CDLL(None), "malloc_trim", None)
 
 
 def release_free_heap() -> bool:
