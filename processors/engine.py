@@ -194,15 +194,12 @@ class KpiEngine:
             kept = _trimmed(history, repeat_horizon, self.interactions)
             if kept is not history:
                 changed[customer] = kept
-        gone = []
         for customer, kept in changed.items():
             if len(kept) == 2 and not kept[1]:  # one contact left, and its interaction gone
-                gone.append(customer)
+                self.last_contacts.put(customer, kept[0])  # type: ignore[arg-type]
+                del self.customers[customer]
             else:
                 self.customers[customer] = kept
-        for customer in gone:
-            self.last_contacts.put(customer, changed[customer][0])  # type: ignore[arg-type]
-            del self.customers[customer]
         self.last_contacts.expire(now, repeat_horizon)
         _drop_oldest(self.seen, (now - self.config.dedup_ms) // HOUR_MS, lambda hour: hour)
         for names in (self.teams, self.queues):
