@@ -19,12 +19,15 @@ from typing import Any
 
 from ccpulse.processors.engine import KpiEngine
 
-_OPAQUE = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-           types.ModuleType, str, bytes, int, float, bool, array, type(None))
+# not counted, not followed: code and modules, not state
+_NOT_STATE = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+              types.ModuleType)
+# counted, nothing inside to follow (an array's size includes its buffer)
+_LEAVES = (str, bytes, int, float, bool, array, type(None))
 
 
 def _children(obj: object) -> Iterator[object]:
-    if isinstance(obj, _OPAQUE):
+    if isinstance(obj, _LEAVES):
         return
     if isinstance(obj, dict):
         yield from obj.keys()
@@ -46,7 +49,7 @@ def deep_size(root: object, seen: set[int]) -> int:
     total, stack = 0, [root]
     while stack:
         obj = stack.pop()
-        if id(obj) in seen or isinstance(obj, type | types.ModuleType | types.FunctionType):
+        if id(obj) in seen or isinstance(obj, _NOT_STATE):
             continue
         seen.add(id(obj))
         total += sys.getsizeof(obj)

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import os
-import resource
-from pathlib import Path
 
+from bench.procfs import rss_kib
 from ccpulse.heap import release_free_heap
 from ccpulse.runtime import EXPIRE_EVERY_MS, Monitor
 from ccpulse.streams.pipeline import Pipeline
-
-
-def resident_mib() -> float:
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * resource.getpagesize() / 2**20
 
 
 def test_freed_blocks_between_live_ones_go_back_to_the_system() -> None:
@@ -23,9 +17,9 @@ def test_freed_blocks_between_live_ones_go_back_to_the_system() -> None:
     blocks = [bytes(4096) for _ in range(60_000)]  # ~240 MiB of the C heap, not mmap'd
     kept = blocks[::16]
     del blocks
-    freed = resident_mib()
+    freed = rss_kib() / 1024
     assert release_free_heap()
-    assert freed - resident_mib() > 100  # of ~225 MiB freed
+    assert freed - rss_kib() / 1024 > 100  # of ~225 MiB freed
     assert len(kept) == 3750
 
 
