@@ -75,7 +75,11 @@ class Checkpoints:
         self.every_s = every_s
         self._clock = clock
         self._next: float | None = None  # when the next one is due
-        self._child: tuple[int, float] | None = None  # (pid, started) of the one being written
+        # (pid, started, header) of the one being written
+        self._child: tuple[int, float, dict[str, Any]] | None = None
+        # the last entry the file on disk holds ("0-0": none): an engine that applied nothing
+        # since is not written again (an idle worker would rewrite the same file every_s)
+        self._on_disk = "0-0"
 
     def tidy(self, stale_s: float = 600) -> None:
         """Remove what children killed while writing left behind (a writing child touches
@@ -97,9 +101,18 @@ class Checkpoints:
             self._next = now + self.every_s  # the first a full interval after start
         return now >= self._next
 
-    def save(self, header: dict[str, Any], state: Any) -> None:
+    def behind(self, last_id: str) -> bool:
+        """The file on disk (if any) does not hold everything up to ``last_id``: an engine at
+        ``last_id`` is worth writing."""
+        return last_id not in (self._on_disk, "0-0")
+
+    def save(self, header: dict[str, Any], state: Any) -> bool:
         """Fork; the child pickles ``header`` then ``state`` to the file and exits. The caller
-        holds whatever lock keeps ``state`` still: the fork is the only moment that matters."""
+        holds whatever lock keeps ``state`` still: the fork is the only moment that matters.
+        Nothing is written (False) when ``header`` names the entry the file already holds,
+        or none at all: it stays due until the engine has applied something new."""
+        if not self.behind(header["last_id"]):
+            return False
         self._next = self._clock() + self.every_s
         with warnings.catch_warnings():
             # Python 3.12+ warns of fork() in a process with threads: a child that needs a lock
@@ -127,21 +140,23 @@ class Checkpoints:
                 tmp.unlink(missing_ok=True)
             finally:
                 os._exit(code)
-        self._child = (pid, self._clock())
+        self._child = (pid, self._clock(), header)
+        return True
 
     def _reaped(self) -> bool:
         """The child has exited (logged), or is still writing (False)."""
         assert self._child is not None
-        pid, started = self._child
+        pid, started, written = self._child
         done, status = os.waitpid(pid, os.WNOHANG)
         if not done:
             return False
         self._child = None
         seconds = round(self._clock() - started, 1)
         if os.waitstatus_to_exitcode(status) == 0:
+            self._on_disk = written["last_id"]
             log.info("replica_checkpoint_written", extra={"fields": {
-                "path": str(self.path), "mib": round(self.path.stat().st_size / 2**20, 1),
-                "seconds": seconds}})
+                "path": str(self.path), "entries": written["entries"],
+                "mib": round(self.path.stat().st_size / 2**20, 1), "seconds": seconds}})
         else:
             log.warning("replica_checkpoint_failed", extra={"fields": {
                 "path": str(self.path), "exit": os.waitstatus_to_exitcode(status),
@@ -188,6 +203,7 @@ class Checkpoints:
                 "path": str(self.path), "error": type(exc).__name__,
                 "hint": "the whole log is replayed; the file is replaced by the next one"}})
             return None
+        self._on_disk = saved["last_id"]
         log.info("replica_checkpoint_loaded", extra={"fields": {
             "path": str(self.path), "entries": saved["entries"],
             "seconds": round(time.monotonic() - started, 1)}})

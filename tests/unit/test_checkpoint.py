@@ -118,6 +118,32 @@ def test_none_is_due_when_off_or_while_one_is_being_written(tmp_path: Path) -> N
     assert checkpoints.due()
 
 
+def test_an_engine_that_applied_nothing_new_is_not_written_again(
+        tmp_path: Path, events: list[bytes]) -> None:
+    path = tmp_path / "replica.pickle"
+    clock = Clock()
+    checkpoints = Checkpoints(path, every_s=5, clock=clock)
+    state = (fed(events[:100]).engine, None, None)
+    assert not checkpoints.due()
+    clock.now = 5
+    assert checkpoints.due()
+    assert not checkpoints.save(header(LOG, EngineConfig(), "0-0", 0), state)  # none applied
+    assert checkpoints.writing() is None and not path.exists()
+    assert checkpoints.save(header(LOG, EngineConfig(), "7-0", 100), state)
+    checkpoints.wait()
+    clock.now += 5
+    assert checkpoints.due() and not checkpoints.behind("7-0")
+    assert not checkpoints.save(header(LOG, EngineConfig(), "7-0", 100), state)
+    assert checkpoints.writing() is None
+    assert checkpoints.due()  # still due: written as soon as something new is applied
+    assert checkpoints.behind("8-0")
+    # a restarted worker's loaded file counts as written
+    again = Checkpoints(path, every_s=5, clock=clock)
+    assert again.behind("7-0")
+    assert again.load(header(LOG, EngineConfig()), holds=lambda entry: True) is not None
+    assert not again.behind("7-0") and again.behind("8-0")
+
+
 class _Slow:
     """Pickles after half a second."""
 
