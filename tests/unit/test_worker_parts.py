@@ -6,10 +6,12 @@ import asyncio
 import multiprocessing
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
+from faust.types import TP
 
 from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.alerts.leader import LEASE_MS, LeaderNotifier
@@ -30,6 +32,7 @@ from ccpulse.streams.worker import (
     WorkerTopics,
     _retry,
     build_app,
+    current_messages,
     prepare_datadir,
 )
 from ccpulse.worker import exit_after_grace
@@ -176,6 +179,48 @@ def test_batch_processor_drops_what_it_waited_to_acknowledge_of_revoked_partitio
     assert prepared.done == [] and prepared.accepted == []  # partition 1 has shown nothing
     processor.forget(["cc.agent-states:0"])
     assert processor.prepare([]).done == []  # its next owner reads them again
+
+
+def test_a_batch_taken_across_a_rebalance_loses_no_event_the_aligner_forgot() -> None:
+    """Partition 0 held offsets 0-2 when it was revoked and assigned to us again; a batch
+    collected before the rebalance still brings offsets 3-4. Only the current generation's
+    messages count, so the commit offset never passes the forgotten ones."""
+    ev = EventFactory()
+    lines = [orjson.dumps(ev("agent.login", f"09:0{i}:00", agent_id=f"a{i}", team_id="t"))
+             for i in range(5)]
+
+    def fetched(offsets: range, generation: int, partition: int = 0) -> list[SimpleNamespace]:
+        return [SimpleNamespace(message=SimpleNamespace(
+            topic="cc.agent-states", partition=partition, offset=o, key=None, value=lines[o],
+            generation_id=generation, tp=TP("cc.agent-states", partition))) for o in offsets]
+
+    owned = {TP("cc.agent-states", 0), TP("cc.agent-states", 1)}
+    backlog = {"cc.agent-states:0": True, "cc.agent-states:1": True}
+    processor = BatchProcessor(PipelineStats(), lateness_ms=3_600_000,
+                               clock_ms=lambda: at("12:00:00"))
+    processor.aligner.has_backlog = backlog.__getitem__
+    processor.aligner.track(list(backlog))
+    held = processor.prepare(current_messages(fetched(range(3), 1), owned, 1))
+    assert held.accepted == [] and held.offsets == {"cc.agent-states:0": 0}
+    processor.forget(list(backlog))  # revoked; then assigned again at Redis's offset, 0
+    processor.aligner.track(list(backlog))
+    backlog["cc.agent-states:1"] = False
+    stale = fetched(range(3, 5), 1) + fetched(range(1), 1, partition=1)
+    assert current_messages(stale, owned, 2) == []
+    # in its own generation, a message of a partition we no longer own is dropped too
+    assert [(m.partition, m.offset, m.value, m.handle) for m in current_messages(
+        stale, {TP("cc.agent-states", 0)}, 1)] == [(0, 3, lines[3], stale[0]),
+                                                   (0, 4, lines[4], stale[1])]
+    # the seek brings offset 0 on: everything is applied, the commit stops at what was read
+    backlog["cc.agent-states:0"] = False
+    redelivered = processor.prepare(current_messages(fetched(range(5), 2), owned, 2))
+    assert len(redelivered.accepted) == 5
+    assert redelivered.offsets == {"cc.agent-states:0": 5}
+    # what the stale batch would have done: offsets 3-4 first, the commit offset past 0-2
+    processor.forget(list(backlog))
+    processor.aligner.track(list(backlog))
+    assert processor.prepare(current_messages(stale, owned, 1)).offsets[
+        "cc.agent-states:0"] == 5
 
 
 def test_dead_letter_log_lines_are_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
