@@ -163,18 +163,21 @@ class Site:
                                    "CCPULSE_CHECKPOINT_EVERY_S": str(every_s)})
 
 
-WRITTEN = re.compile(r"replica_checkpoint_written .*mib=(\S+) seconds=(\S+)")
+WRITTEN = re.compile(r"replica_checkpoint_written .*entries=(\d+) mib=(\S+) seconds=(\S+)")
 LOADED = re.compile(r"replica_checkpoint_loaded .*entries=(\d+) seconds=(\S+)")
 
 
-def _next_checkpoint(worker: WorkerProcess, timeout_s: float) -> dict[str, float]:
-    """Waits for the worker's next checkpoint (written after this call): its size and how
-    long the child took to write it."""
-    seen = len(WRITTEN.findall(worker.log.read_text()))
+def _checkpoint_of_the_log(worker: WorkerProcess, entries: int, timeout_s: float,
+                           ) -> dict[str, float]:
+    """Waits for the worker's checkpoint of at least ``entries`` log entries (the log as it
+    stands; a worker whose replica applied nothing new writes none again, so it may be one
+    written already): its size and how long the child took to write it."""
     deadline = time.monotonic() + timeout_s
-    while len(found := WRITTEN.findall(worker.log.read_text())) <= seen:
+    while not (found := [(mib, seconds) for held, mib, seconds
+                         in WRITTEN.findall(worker.log.read_text()) if int(held) >= entries]):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no checkpoint written by {worker.log.name} in {timeout_s} s")
+            raise TimeoutError(f"no checkpoint of {entries} log entries written by "
+                               f"{worker.log.name} in {timeout_s} s")
         time.sleep(0.5)
     mib, seconds = found[-1]
     return {"checkpoint_mib": float(mib), "checkpoint_write_s": float(seconds)}
@@ -182,15 +185,16 @@ def _next_checkpoint(worker: WorkerProcess, timeout_s: float) -> dict[str, float
 
 def _recovery(site: Site, started: list[WorkerProcess], held: list[bytes], prefix: str,
               ) -> dict[str, float]:
-    """Kill -9 the last worker right after its next checkpoint, produce ``held`` while it is
-    down, start it again under its instance id: seconds from its start until the log holds
-    the backlog, and until it is ready (its replica has loaded the checkpoint and replayed
-    the log after it, and it has read Kafka to the end)."""
+    """Kill -9 the last worker once it has a checkpoint of the whole log, produce ``held``
+    while it is down, start it again under its instance id: seconds from its start until
+    the log holds the backlog, and until it is ready (its replica has loaded the checkpoint
+    and replayed the log after it, and it has read Kafka to the end)."""
     client = redis.Redis.from_url(site.redis_url)
     index = len(started) - 1
-    checkpoint = _next_checkpoint(started[index], 2 * site.checkpoint_every_s + 600)
-    started[index].kill()
     before = client.xlen(log_key())
+    checkpoint = _checkpoint_of_the_log(started[index], before,
+                                        2 * site.checkpoint_every_s + 600)
+    started[index].kill()
     send(site.bootstrap, held, prefix=prefix)
     logged = len(started[index].log.read_text())
     restarted = started[index] = site.start(prefix, index)
