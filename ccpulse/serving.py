@@ -274,7 +274,7 @@ class ReplicaCheckpoint:
 
     def save_when_due(self, replica: Replica) -> None:
         """Between the replica's batches (so it holds every entry it names), on its thread."""
-        if not self.checkpoints.due() or not self.checkpoints.behind(replica.position):
+        if not self.checkpoints.due(replica.position):
             return
         unwritten = None if self.history is None else self.history.unwritten()
         with self.pipeline.lock:  # for the fork only: scrapes read the engine meanwhile

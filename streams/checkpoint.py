@@ -92,27 +92,25 @@ class Checkpoints:
             except OSError:
                 pass  # gone meanwhile, or not ours to remove: harmless
 
-    def due(self) -> bool:
-        """One is due and none is being written (a finished child is reaped here)."""
+    def due(self, last_id: str) -> bool:
+        """One is due for an engine at log entry ``last_id``: the interval has passed, none
+        is being written (a finished child is reaped here), and the engine holds entries the
+        file does not (:meth:`behind`) — it stays due until it has applied something new."""
         if self.every_s <= 0 or (self._child is not None and not self._reaped()):
             return False
         now = self._clock()
         if self._next is None:
             self._next = now + self.every_s  # the first a full interval after start
-        return now >= self._next
+        return now >= self._next and self.behind(last_id)
 
     def behind(self, last_id: str) -> bool:
         """The file on disk (if any) does not hold everything up to ``last_id``: an engine at
-        ``last_id`` is worth writing."""
+        ``last_id`` is worth writing ("0-0", nothing applied, never is)."""
         return last_id not in (self._on_disk, "0-0")
 
-    def save(self, header: dict[str, Any], state: Any) -> bool:
+    def save(self, header: dict[str, Any], state: Any) -> None:
         """Fork; the child pickles ``header`` then ``state`` to the file and exits. The caller
-        holds whatever lock keeps ``state`` still: the fork is the only moment that matters.
-        Nothing is written (False) when ``header`` names the entry the file already holds,
-        or none at all: it stays due until the engine has applied something new."""
-        if not self.behind(header["last_id"]):
-            return False
+        holds whatever lock keeps ``state`` still: the fork is the only moment that matters."""
         self._next = self._clock() + self.every_s
         with warnings.catch_warnings():
             # Python 3.12+ warns of fork() in a process with threads: a child that needs a lock
@@ -141,7 +139,6 @@ class Checkpoints:
             finally:
                 os._exit(code)
         self._child = (pid, self._clock(), header)
-        return True
 
     def _reaped(self) -> bool:
         """The child has exited (logged), or is still writing (False)."""

@@ -40,8 +40,11 @@ def test_a_restarted_worker_resumes_from_its_checkpoint_with_the_same_numbers(
         worker.get("/metrics")[1]).group(1))), 60, "the replica to apply the first half")
     # a checkpoint of at least that much (one forked earlier may be logged after this point)
     applied = log_length(redis_url)
-    wait_for(lambda: max(map(int, WRITTEN.findall(worker.log.read_text())), default=0) >= applied,
-             30,
+
+    def checkpointed() -> int:
+        return max(map(int, WRITTEN.findall(worker.log.read_text())), default=0)
+
+    wait_for(lambda: checkpointed() >= applied, 30,
              "a checkpoint written after the first half was applied")
     worker.kill()
 

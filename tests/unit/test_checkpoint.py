@@ -46,9 +46,9 @@ def saved_after(path: Path, lines: list[bytes], config: EngineConfig | None = No
     clock = Clock()
     checkpoints = Checkpoints(path, every_s=60, clock=clock)
     pipeline = fed(lines)
-    assert not checkpoints.due()  # the first one a whole interval after start
+    assert not checkpoints.due("7-0")  # the first one a whole interval after start
     clock.now = 60
-    assert checkpoints.due()
+    assert checkpoints.due("7-0")
     checkpoints.save(header(LOG, config or EngineConfig(), "7-0", len(lines)),
                      (pipeline.engine, pipeline.stats, None))
     checkpoints.wait()
@@ -104,18 +104,18 @@ def test_none_is_due_when_off_or_while_one_is_being_written(tmp_path: Path) -> N
     clock = Clock()
     off = Checkpoints(tmp_path / "off.pickle", every_s=0, clock=clock)
     clock.now = 10_000
-    assert not off.due()
+    assert not off.due("1-0")
     checkpoints = Checkpoints(tmp_path / "on.pickle", every_s=5, clock=clock)
-    assert not checkpoints.due()
+    assert not checkpoints.due("1-0")
     clock.now += 5
-    assert checkpoints.due()
+    assert checkpoints.due("1-0")
     # a child that takes its time: not due again until it has exited, then after every_s
-    checkpoints.save(header(LOG, EngineConfig()), _Slow())
+    checkpoints.save(header(LOG, EngineConfig(), "1-0", 1), _Slow())
     clock.now += 10
-    assert not checkpoints.due()
+    assert not checkpoints.due("2-0")
     checkpoints.wait()
     assert (tmp_path / "on.pickle").exists()
-    assert checkpoints.due()
+    assert checkpoints.due("2-0")
 
 
 def test_an_engine_that_applied_nothing_new_is_not_written_again(
@@ -124,18 +124,15 @@ def test_an_engine_that_applied_nothing_new_is_not_written_again(
     clock = Clock()
     checkpoints = Checkpoints(path, every_s=5, clock=clock)
     state = (fed(events[:100]).engine, None, None)
-    assert not checkpoints.due()
+    assert not checkpoints.due("7-0")
     clock.now = 5
-    assert checkpoints.due()
-    assert not checkpoints.save(header(LOG, EngineConfig(), "0-0", 0), state)  # none applied
-    assert checkpoints.writing() is None and not path.exists()
-    assert checkpoints.save(header(LOG, EngineConfig(), "7-0", 100), state)
+    assert checkpoints.due("7-0")
+    assert not checkpoints.due("0-0")  # none applied: nothing worth a file
+    checkpoints.save(header(LOG, EngineConfig(), "7-0", 100), state)
     checkpoints.wait()
     clock.now += 5
-    assert checkpoints.due() and not checkpoints.behind("7-0")
-    assert not checkpoints.save(header(LOG, EngineConfig(), "7-0", 100), state)
-    assert checkpoints.writing() is None
-    assert checkpoints.due()  # still due: written as soon as something new is applied
+    assert not checkpoints.due("7-0") and not checkpoints.behind("7-0")
+    assert checkpoints.due("8-0")  # due again as soon as something new is applied
     assert checkpoints.behind("8-0")
     # a restarted worker's loaded file counts as written
     again = Checkpoints(path, every_s=5, clock=clock)
