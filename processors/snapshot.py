@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from ccpulse.processors.agent import UNKNOWN_TEAM
 from ccpulse.processors.engine import KpiEngine
@@ -154,13 +155,15 @@ def window_sums(engine: KpiEngine, end: int, starts: tuple[int, ...],
 def _team_wraps(engine: KpiEngine, end: int, start: int) -> dict[str, Kpis]:
     """Each team's wrap KPIs over ``(start, end]`` from every agent's wrap cells: what a
     snapshot of some agents still needs of their teams (an agent's AHT is scored against its
-    team's over the scorecard's window, :func:`processors.scorecard.team_cards`)."""
-    group: dict = {}
+    team's over the scorecard's window, :func:`processors.scorecard.team_cards`). Summed as
+    the floor's snapshot sums them (:func:`_team_rollup`), so the numbers are the same to the
+    last bit."""
+    cells: dict = {}
     for key, series in engine.families["wrap"].items():
         vector = series.window(start, end)
         if vector is not None and any(vector):
-            group.setdefault(key[1], []).append(vector)
-    return {team: wrap_kpis(vector) for team, vector in _summed(group).items()}
+            cells[key] = vector
+    return {team: wrap_kpis(vector) for team, vector in _team_rollup(cells)["team"].items()}
 
 
 def adherence_windows(engine: KpiEngine, end: int, lengths: list[int],
@@ -193,54 +196,59 @@ def _summed(groups: dict[object, list[Vector]]) -> dict:
             for key, vectors in groups.items()}
 
 
-def _agents_only(family: str, cells: dict[tuple[str, ...], Vector]) -> dict[str, dict]:
-    """:func:`_by_scope` of the agent scopes alone."""
-    agent: dict = {}
-    agent_channel: dict = {}
-    if family not in _QUEUE_FAMILIES:
-        for key, vector in cells.items():
-            if any(vector):
-                agent.setdefault(key[0], []).append(vector)
-                if len(key) == 4:
-                    agent_channel.setdefault((key[0], key[3]), []).append(vector)
-    return {"agent": _summed(agent), "agent_channel": _summed(agent_channel), "team": {},
-            "team_channel": {}, "queue": {}, "channel": {}, "queue_channel": {}}
+_AGENT = itemgetter(0)
+_AGENT_CHANNEL = itemgetter(0, 3)  # of an (agent, team, queue, channel) cell
+_TEAM_QUEUE_CHANNEL = itemgetter(1, 2, 3)
+_TEAM_CHANNEL_OF_TQC = itemgetter(0, 2)
+_QUEUE_CHANNEL_OF_TQC = itemgetter(1, 2)
+_SECOND = itemgetter(1)
 
 
-def _by_scope(family: str, cells: dict[tuple[str, ...], Vector]) -> dict[str, dict]:
-    """scope -> key -> the family's vectors summed over the cells of that key."""
-    queue: dict = {}
-    channel: dict = {}
-    queue_channel: dict = {}
-    groups: dict[str, dict] = {"queue": queue, "channel": channel,
-                               "queue_channel": queue_channel}
-    if family in _QUEUE_FAMILIES:
-        for key, vector in cells.items():
-            if not any(vector):
-                continue  # corrections summed back to zero: as if nothing happened
-            queue.setdefault(key[0], []).append(vector)
-            channel.setdefault(key[1], []).append(vector)
-            queue_channel.setdefault(key, []).append(vector)
-        return {scope: _summed(g) for scope, g in groups.items()}
-    agent: dict = {}
-    team: dict = {}
-    agent_channel: dict = {}
-    team_channel: dict = {}
-    groups |= {"agent": agent, "team": team, "agent_channel": agent_channel,
-               "team_channel": team_channel}
-    for key, vector in cells.items():
-        if not any(vector):
-            continue
-        agent.setdefault(key[0], []).append(vector)
-        team.setdefault(key[1], []).append(vector)
-        if len(key) == 4:
-            ch = key[3]
-            queue.setdefault(key[2], []).append(vector)
-            channel.setdefault(ch, []).append(vector)
-            queue_channel.setdefault((key[2], ch), []).append(vector)
-            agent_channel.setdefault((key[0], ch), []).append(vector)
-            team_channel.setdefault((key[1], ch), []).append(vector)
-    return {scope: _summed(g) for scope, g in groups.items()}
+def _sum_by(sums: dict, key: Callable[[tuple], object]) -> dict:
+    """``sums`` added up per ``key`` of their keys."""
+    groups: dict = {}
+    for k, vector in sums.items():
+        groups.setdefault(key(k), []).append(vector)
+    return _summed(groups)
+
+
+def _team_rollup(cells: dict[tuple[str, ...], Vector]) -> dict[str, dict]:
+    """The team, queue and channel scopes of (agent, team, queue, channel) cells, summed as a
+    rollup: first per (team, queue, channel), then each coarser scope from the finer one
+    beside it. A cell is added once, not once per scope: with 15 agents a team, summing
+    every scope from the cells was most of a floor snapshot's grouping (BENCHMARKS.md)."""
+    tqc = _sum_by(cells, _TEAM_QUEUE_CHANNEL)
+    team_channel = _sum_by(tqc, _TEAM_CHANNEL_OF_TQC)
+    queue_channel = _sum_by(tqc, _QUEUE_CHANNEL_OF_TQC)
+    return {"team": _sum_by(team_channel, _AGENT), "team_channel": team_channel,
+            "queue_channel": queue_channel, "queue": _sum_by(queue_channel, _AGENT),
+            "channel": _sum_by(queue_channel, _SECOND)}
+
+
+def _by_scope(family: str, cells: dict[tuple[str, ...], Vector],
+              floor: bool = True) -> dict[str, dict]:
+    """scope -> key -> the family's vectors summed over the cells of that key. ``floor``
+    False: the agent scopes alone (the others empty), summed exactly as the floor's are, so
+    a worker's share of the agents reports what one worker reports."""
+    # corrections summed back to zero: as if nothing happened
+    cells = {key: vector for key, vector in cells.items() if any(vector)}
+    out: dict[str, dict] = {scope: {} for scope in (
+        "agent", "agent_channel", "team", "team_channel", "queue", "channel", "queue_channel")}
+    if family in _QUEUE_FAMILIES:  # (queue, channel) cells
+        if floor:
+            out |= {"queue_channel": cells, "queue": _sum_by(cells, _AGENT),
+                    "channel": _sum_by(cells, _SECOND)}
+        return out
+    if not cells or len(next(iter(cells))) != 4:  # (agent, team) cells: surveys
+        out["agent"] = _sum_by(cells, _AGENT)
+        if floor:
+            out["team"] = _sum_by(cells, _SECOND)
+        return out
+    out["agent_channel"] = _sum_by(cells, _AGENT_CHANNEL)
+    out["agent"] = _sum_by(out["agent_channel"], _AGENT)
+    if floor:
+        out |= _team_rollup(cells)
+    return out
 
 
 def window_kpis(period: PeriodSums, floor: bool = True) -> WindowKpis:
@@ -256,8 +264,7 @@ def window_kpis(period: PeriodSums, floor: bool = True) -> WindowKpis:
     time_by_agent: Sums = _summed(by_agent)
     time_by_team: Sums = _summed(by_team)
     # family -> scope -> key -> summed vector
-    group = _by_scope if floor else _agents_only
-    sums = {family: group(family, cells) for family, cells in period.cells.items()}
+    sums = {family: _by_scope(family, cells, floor) for family, cells in period.cells.items()}
 
     out = WindowKpis()
     zero_wrap, zero_survey, zero_answer = _ZERO["wrap"], _ZERO["survey"], _ZERO["answer"]
