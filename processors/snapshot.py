@@ -189,13 +189,6 @@ def adherence_windows(engine: KpiEngine, end: int, lengths: list[int],
 _QUEUE_FAMILIES = frozenset({"contact", "abandon", "queue_answer"})
 
 
-def _summed(groups: dict[object, list[Vector]]) -> dict:
-    """Each scope's vectors added up column by column, in the order they came (what a chain
-    of :func:`~processors.series.add` gives, without a new tuple at every step)."""
-    return {key: vectors[0] if len(vectors) == 1 else tuple(map(sum, zip(*vectors, strict=True)))
-            for key, vectors in groups.items()}
-
-
 _AGENT = itemgetter(0)
 _AGENT_CHANNEL = itemgetter(0, 3)  # of an (agent, team, queue, channel) cell
 _TEAM_QUEUE_CHANNEL = itemgetter(1, 2, 3)
@@ -205,11 +198,24 @@ _SECOND = itemgetter(1)
 
 
 def _sum_by(sums: dict, key: Callable[[tuple], object]) -> dict:
-    """``sums`` added up per ``key`` of their keys."""
-    groups: dict = {}
+    """``sums`` added up column by column per ``key`` of their keys, in the order they came
+    (what a chain of :func:`~processors.series.add` gives, without a tuple at every step).
+    Most groups hold one vector (an agent's cells of one channel, its time in one team):
+    those are taken as they are, with no list built for them."""
+    out: dict = {}
+    more: dict = {}
     for k, vector in sums.items():
-        groups.setdefault(key(k), []).append(vector)
-    return _summed(groups)
+        group = key(k)
+        if group in out:
+            if group in more:
+                more[group].append(vector)
+            else:
+                more[group] = [out[group], vector]
+        else:
+            out[group] = vector
+    for group, vectors in more.items():
+        out[group] = tuple(map(sum, zip(*vectors, strict=True)))
+    return out
 
 
 def _team_rollup(cells: dict[tuple[str, ...], Vector]) -> dict[str, dict]:
@@ -255,14 +261,8 @@ def window_kpis(period: PeriodSums, floor: bool = True) -> WindowKpis:
     """The KPIs of every scope from a period's cell sums: ratios of sums, never means.
     ``floor`` False: of the agents only (a period of some agents' cells says nothing whole
     about their teams and queues)."""
-    by_agent: dict = {}
-    by_team: dict = {}
-    for (agent_id, team), vector in period.time.items():
-        by_agent.setdefault(agent_id, []).append(vector)
-        if floor:
-            by_team.setdefault(team, []).append(vector)
-    time_by_agent: Sums = _summed(by_agent)
-    time_by_team: Sums = _summed(by_team)
+    time_by_agent: Sums = _sum_by(period.time, _AGENT)  # (agent, team) keys
+    time_by_team: Sums = _sum_by(period.time, _SECOND) if floor else {}
     # family -> scope -> key -> summed vector
     sums = {family: _by_scope(family, cells, floor) for family, cells in period.cells.items()}
 
@@ -309,21 +309,22 @@ def _adherence(pieces: dict[tuple[str, str | None], Adherence], out: WindowKpis,
                floor: bool) -> None:
     """§7.1's adherence (agents, teams) and absence (teams), as ratios of the sums of every
     scheduled agent's pieces; no value without scheduled time."""
-    by_agent: dict = {}
-    by_team: dict = {}
-    for (agent_id, team), sums in pieces.items():
-        by_agent.setdefault(agent_id, []).append(sums)
-        if floor:  # neither the timeline nor the schedule named a team: unknown (contract §2)
-            by_team.setdefault(UNKNOWN_TEAM if team is None else team, []).append(sums)
-    for agent_id, (scheduled, adherent, _, _) in _summed(by_agent).items():
+    for agent_id, (scheduled, adherent, _, _) in _sum_by(pieces, _AGENT).items():
         if scheduled:
             out.agent.setdefault(agent_id, {})["adherence"] = adherent / scheduled
-    for team, (scheduled, adherent, work, absent) in _summed(by_team).items():
+    by_team = _sum_by(pieces, _team_or_unknown) if floor else {}
+    for team, (scheduled, adherent, work, absent) in by_team.items():
         kpis = out.team.setdefault(team, {})
         if scheduled:
             kpis["adherence"] = adherent / scheduled
         if work:
             kpis["absence"] = absent / work
+
+
+def _team_or_unknown(key: tuple[str, str | None]) -> str:
+    """The team of an (agent, team) adherence key: neither the timeline nor the schedule
+    named one, unknown (contract §2)."""
+    return UNKNOWN_TEAM if key[1] is None else key[1]
 
 
 @dataclass
