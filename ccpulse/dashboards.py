@@ -131,6 +131,14 @@ def operations(t: Thresholds, b: Bandset) -> Json:
                      "(ccpulse_alerts_firing))", "{{alertname}}")],
               "ccpulse's own alerts, by rule.", bands=Bands("green", ((1, "red"),)),
               width=6, height=5),
+        Panel("timeseries", "Snapshot time p90, by worker",
+              [Query("histogram_quantile(0.9, sum by (le, instance, kind) "
+                     "(rate(ccpulse_snapshot_seconds_bucket[$__rate_interval])))",
+                     "{{instance}} {{kind}}")],
+              "How long each worker takes to compute a snapshot: most of a scrape. floor: "
+              "every agent, team and queue (the worker holding the alert lease); share: a "
+              "worker's own agents. Red: half of Prometheus' default 10 s scrape timeout.",
+              "s", Bands("green", ((2.5, "yellow"), (5, "red"))), width=24),
     ]
     return dashboard(
         "ccpulse-operations", "ccpulse · Operations",

@@ -27,6 +27,7 @@ from ccpulse.processors.catalogue import Band
 from ccpulse.processors.timefmt import format_ms, parse_ms
 from ccpulse.runtime import Monitor
 from ccpulse.settings import Settings
+from ccpulse.snapshot_cost import SnapshotCosts
 from ccpulse.streams.simulator import MINUTE, TEAM_SIZE, SimConfig, Simulator, demo_scenarios
 from ccpulse.web import agent_link, web_app
 
@@ -70,6 +71,7 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
     evaluator.next_due_ms = (start - min(warmup, ALERT_WARMUP_MS)) // 15_000 * 15_000
 
     registry = CollectorRegistry()
+    pipeline.on_snapshot = SnapshotCosts(registry)
     snapshots = RecentSnapshot(pipeline.snapshot, clock, latest=lambda: pipeline.latest)
     registry.register(KpiCollector(snapshots,  # type: ignore[arg-type]
                                    pipeline.stats, alerts=evaluator, clock_ms=clock,

@@ -45,6 +45,7 @@ from ccpulse.processors.config import EngineConfig
 from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
 from ccpulse.settings import Settings, kafka_python_security
 from ccpulse.sharding import AgentShards
+from ccpulse.snapshot_cost import SnapshotCosts
 from ccpulse.streams.checkpoint import Checkpoints
 from ccpulse.streams.checkpoint import header as checkpoint_header
 from ccpulse.streams.kafka_io import make_producer
@@ -334,6 +335,7 @@ def serve(settings: Settings, reports: Connection) -> None:
     checkpoint.resume(replica, lambda entry: log_holds(client, stream_key, entry))
     registry = CollectorRegistry()
     consumer = ConsumerView(registry)
+    pipeline.on_snapshot = SnapshotCosts(registry)
     # /metrics, /api/v1 and the alert evaluation share a snapshot less than a second old
     snapshots = RecentSnapshot(pipeline.snapshot, wall_ms, latest=lambda: pipeline.latest)
     sharded = settings.metrics.shard_agents

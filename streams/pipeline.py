@@ -12,6 +12,7 @@ read, so an event committed during a scrape waits for the reading alone.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -56,6 +57,17 @@ class DeadLetter:
     detail: str
 
 
+@dataclass(frozen=True)
+class SnapshotCost:
+    """What one snapshot cost: the operator's measure of how many agents a worker can serve
+    (a scrape is mostly its snapshot; BENCHMARKS.md)."""
+
+    kind: str  # "floor": every agent, team and queue; "share": a sharded worker's own agents
+    agents: int  # agents in it
+    engine_held_s: float  # reading the engine, while the replica waits
+    total_s: float  # reading and computing the ratios, scores and staffing plan
+
+
 @dataclass
 class PipelineStats:
     processed: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, type)
@@ -75,6 +87,8 @@ class Pipeline:
         self.latest: Snapshot | None = None
         # called with each applied event, after the engine (the history's interaction records)
         self.on_applied: Callable[[Decoded], None] | None = None
+        # called with what each snapshot cost (ccpulse.snapshot_cost: /metrics and the log)
+        self.on_snapshot: Callable[[SnapshotCost], None] | None = None
 
     def feed(
         self,
@@ -117,9 +131,7 @@ class Pipeline:
     def snapshot(self, now_ms: int) -> Snapshot:
         """Every KPI at ``now_ms``; kept as ``latest`` for readers that accept a recent one
         (``ccpulse.api.RecentSnapshot``)."""
-        with self.lock:
-            reading = read(self.engine, now_ms)
-        latest = finish(reading)  # the ratios and plans: the replica applies on meanwhile
+        latest = self._timed("floor", now_ms, None, None)
         with self.lock:  # two readers may finish out of order: keep the newer instant
             if self.latest is None or latest.now >= self.latest.now:
                 self.latest = latest
@@ -129,9 +141,19 @@ class Pipeline:
               windows: Collection[str] | None = None) -> Snapshot:
         """The snapshot of the ``agents`` it accepts only, of ``windows`` only where given (a
         sharded worker's /metrics)."""
+        return self._timed("share", now_ms, agents, windows)
+
+    def _timed(self, kind: str, now_ms: int, agents: AgentFilter | None,
+               windows: Collection[str] | None) -> Snapshot:
+        started = time.perf_counter()
         with self.lock:
             reading = read(self.engine, now_ms, agents, windows)
-        return finish(reading)
+        read_s = time.perf_counter() - started
+        out = finish(reading)  # the ratios and plans: the replica applies on meanwhile
+        if self.on_snapshot is not None:
+            self.on_snapshot(SnapshotCost(kind, len(out.agents), read_s,
+                                          time.perf_counter() - started))
+        return out
 
     def period_sums(self, start_ms: int, end_ms: int) -> PeriodSums:
         """Every cell's components over ``(start_ms, end_ms]``: a history interval."""

@@ -62,6 +62,14 @@ def test_worker_equals_replay_and_dead_letters_bad_input(
     # the consumer's counters reach /metrics with its next report (once a second)
     wait_for(lambda: {key: counters().get(key) for key in expected} == expected, 10,
              f"dead-letter and duplicate counters {expected}")
+    # what its snapshots cost, for whoever sizes a floor (ccpulse.snapshot_cost): the scrapes
+    # above and the alert evaluations each computed the floor's
+    costs = {(s.name, s.labels.get("kind")): s.value
+             for f in text_string_to_metric_families(worker.get("/metrics")[1])
+             for s in f.samples if s.name.startswith("ccpulse_snapshot_")}
+    assert costs[("ccpulse_snapshot_seconds_count", "floor")] >= 1
+    assert costs[("ccpulse_snapshot_engine_held_seconds_count", "floor")] >= 1
+    assert 0 < costs[("ccpulse_snapshot_seconds_sum", "floor")] < 60
     check = subprocess.run([require("promtool", "prometheus"), "check", "metrics"],
                            input=worker.get("/metrics")[1], capture_output=True, text=True,
                            check=False)
