@@ -49,6 +49,7 @@ from ccpulse.processors.measures import WIDTH, Wrap
 from ccpulse.processors.schedule import AgentSchedule, publication
 from ccpulse.processors.series import Cell, PrefixSeries, Vector
 from ccpulse.processors.timefmt import datetime_ms
+from ccpulse.processors.timeline import next_stamp
 
 UNKNOWN_CHANNEL = "unknown"
 UNKNOWN_QUEUE = "unknown"
@@ -157,6 +158,14 @@ class KpiEngine:
         handler = _HANDLERS[type(event)]
         handler(self, event, ts)
         return "applied"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the stamps its schedules and presence views hold came from this process's counter
+        return {**self.__dict__, "_stamps_below": next_stamp()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        next_stamp.beyond(state.pop("_stamps_below"))  # none of this process may equal them
+        self.__dict__.update(state)
 
     def agent(self, agent_id: str) -> AgentMachine:
         machine = self.agents.get(agent_id)

@@ -34,10 +34,31 @@ ZERO_TIME: Vector = (0,) * TIME_WIDTH
 # all of them or by none): the presence view below keeps runs of them as one piece.
 AT_WORK = frozenset({HANDLING, ACW, IDLE})
 
-# Versions of what adherence reads (a presence view, a schedule): a new one at each change,
-# unique across objects, so a result cached for one version is never read for another — not
-# even one of an agent forgotten and tracked again.
-next_stamp = count(1).__next__
+
+
+class Stamps:
+    """Versions of what adherence reads (a presence view, a schedule): a new one at each
+    change, unique across objects, so a result cached for one version is never read for
+    another — not even one of an agent forgotten and tracked again, nor one of an engine
+    loaded from a checkpoint (:meth:`beyond`)."""
+
+    __slots__ = ("_counter",)
+
+    def __init__(self) -> None:
+        self._counter = count(1)
+
+    def __call__(self) -> int:
+        return next(self._counter)
+
+    def beyond(self, stamp: int) -> None:
+        """Issue stamps above ``stamp`` from now on. An engine unpickled in another process
+        holds the stamps of the process that pickled it: a new stamp equal to one of them
+        passed a cached adherence ledger off as current (a worker restarted from its
+        checkpoint reported an agent's adherence as 0 where it was 0.83)."""
+        self._counter = count(max(next(self._counter), stamp + 1))
+
+
+next_stamp = Stamps()
 
 STATE_NAMES = {
     HANDLING: "handling",

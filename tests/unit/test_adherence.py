@@ -8,6 +8,9 @@ a2 has no schedule.
 
 from __future__ import annotations
 
+import pickle
+from itertools import count
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -35,6 +38,7 @@ from ccpulse.processors.timeline import (
     LOGGED_OUT,
     NOT_READY_OTHER,
     Timeline,
+    next_stamp,
 )
 from tests.support import EventFactory, at, feed
 
@@ -280,3 +284,34 @@ def test_the_cached_ledger_says_what_pairing_every_piece_says(steps: list[tuple]
             starts = [end - length for length in lengths]
             got = measure_windows(schedule.ledger(timeline, min(starts)), starts, end)
             assert got == [_oracle(schedule, timeline, start, end) for start in starts]
+
+
+def test_an_engine_loaded_in_a_new_process_never_reads_a_ledger_cached_for_another_version(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint carries the stamps of the process that wrote it; a restarted worker's
+    counter starts again at 1. Here the new process's counter is about to issue exactly the
+    presence stamp the loaded ledger was cached for: the break that changes a1's presence
+    must not pass that ledger off as current (it said a1 was at work through the break)."""
+    day = sorted(DAY, key=lambda e: e["ts"])
+    before = [e for e in day if e["ts"] < "2026-11-22T10:00:00"]
+    engine = KpiEngine()
+    feed(engine, before)
+    snapshot(engine, at("09:59:00"))  # builds and caches a1's ledger
+    cached = engine.schedules["a1"]._ledger
+    assert cached is not None
+    data = pickle.dumps(engine)
+    # a new process whose counter's next stamp is the one the cached ledger holds
+    monkeypatch.setattr(next_stamp, "_counter", count(cached[1]))
+    loaded = pickle.loads(data)
+    held = [loaded.schedules["a1"].stamp, *(m.timeline.presence.stamp
+                                           for m in loaded.agents.values()), cached[1]]
+    assert next_stamp() > max(held)
+    brk, *rest = day[len(before):]
+    assert brk["type"] == "agent.not_ready" and brk["reason"] == "break"
+    feed(loaded, [brk])
+    # (10:00, 10:15]: on the scheduled break all along (the stale ledger: at work, 0)
+    assert snapshot(loaded, at("10:15:00")).windows["15m"].agent["a1"]["adherence"] == 1.0
+    feed(loaded, rest)
+    # (09:30, 10:30]: 55 of 60 minutes adherent, as computed without a checkpoint
+    assert snapshot(loaded, at("10:30:00")).windows["1h"].agent["a1"]["adherence"] == (
+        pytest.approx(55 / 60, abs=1e-12))
