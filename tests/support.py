@@ -12,6 +12,7 @@ from ccpulse.processors.decode import Decoded, decode
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import Snapshot, snapshot
 from ccpulse.processors.timefmt import format_ms, parse_ms
+from ccpulse.streams.pipeline import Pipeline
 
 DAY = "2026-11-22"
 
@@ -50,6 +51,15 @@ def one_call_morning(ev: EventFactory) -> list[dict[str, Any]]:
            resolved=True, sale=True, revenue=20.0, request_captured=False),
         ev("interaction.survey", "09:10:00", interaction_id="i1", agent_id="a1", csat=4),
     ]
+
+
+def morning_pipeline(ev: EventFactory, *extra: dict[str, Any],
+                     now: str = "09:20:00") -> Pipeline:
+    """A pipeline fed :func:`one_call_morning` and then ``extra``, judged at ``now``."""
+    pipeline = Pipeline()
+    for event in [*one_call_morning(ev), *extra]:
+        pipeline.feed(orjson.dumps(event), None, now_ms=at(now))
+    return pipeline
 
 
 def feed(engine: KpiEngine, events: list[dict[str, Any]]) -> list[object]:

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from urllib.parse import quote
 
-import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -15,7 +14,7 @@ from ccpulse.http import MetricsServer
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.pipeline import Pipeline
 from tests.live import http_get
-from tests.support import EventFactory, at, one_call_morning
+from tests.support import EventFactory, at, morning_pipeline
 
 NOW = at("09:20:00")
 
@@ -24,11 +23,7 @@ NOW = at("09:20:00")
 def pipeline() -> Pipeline:
     """tests.support.one_call_morning, and "a/b 1", whose id needs URL encoding."""
     ev = EventFactory()
-    pipe = Pipeline()
-    for event in [*one_call_morning(ev),
-                  ev("agent.login", "09:00:00", agent_id="a/b 1", team_id="t1")]:
-        pipe.feed(orjson.dumps(event), None, now_ms=NOW)
-    return pipe
+    return morning_pipeline(ev, ev("agent.login", "09:00:00", agent_id="a/b 1", team_id="t1"))
 
 
 def test_an_agent_document_has_every_kpi_in_every_window(pipeline: Pipeline) -> None:

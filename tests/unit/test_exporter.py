@@ -19,7 +19,7 @@ from ccpulse.processors.snapshot import snapshot
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.pipeline import Pipeline
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
-from tests.support import EventFactory, at, one_call_morning
+from tests.support import EventFactory, at, morning_pipeline
 
 REQUIRED = [
     "ccpulse_agent_occupancy_ratio", "ccpulse_team_occupancy_ratio",
@@ -36,11 +36,8 @@ REQUIRED = [
 @pytest.fixture
 def pipeline() -> Pipeline:
     ev = EventFactory()
-    pipe = Pipeline()
-    events = [*one_call_morning(ev),
-              ev("agent.login", "09:00:00", agent_id="a2", team_id="t1")]  # never available
-    for event in events:
-        pipe.feed(orjson.dumps(event), None, now_ms=at("09:20:00"))
+    pipe = morning_pipeline(ev, ev("agent.login", "09:00:00", agent_id="a2",
+                                   team_id="t1"))  # never available
     pipe.feed(b"{not json", "cc.interactions", now_ms=at("09:20:00"))
     return pipe
 

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import logging
 
-import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
 from ccpulse.snapshot_cost import SLOW_SNAPSHOT_S, WARN_EVERY_S, SnapshotCosts
-from ccpulse.streams.pipeline import Pipeline, SnapshotCost
-from tests.support import EventFactory, at, one_call_morning
+from ccpulse.streams.pipeline import SnapshotCost
+from tests.support import EventFactory, at, morning_pipeline
 
 NOW = at("09:20:00")
 
 
 def test_the_pipeline_reports_each_snapshot_it_computes() -> None:
     ev = EventFactory()
-    pipeline = Pipeline()
-    for event in [*one_call_morning(ev),
-                  ev("agent.login", "09:00:00", agent_id="a2", team_id="t2")]:
-        pipeline.feed(orjson.dumps(event), None, now_ms=NOW)
+    pipeline = morning_pipeline(ev, ev("agent.login", "09:00:00", agent_id="a2", team_id="t2"))
     agents = len(pipeline.engine.agents)
     costs: list[SnapshotCost] = []
     pipeline.on_snapshot = costs.append

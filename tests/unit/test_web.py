@@ -23,7 +23,7 @@ from ccpulse.streams.pipeline import Pipeline
 from ccpulse.tokens import AgentLinks
 from ccpulse.web import WebApp, agent_view, floor_view, team_view, wfm_view
 from tests.live import http_get
-from tests.support import EventFactory, at, one_call_morning
+from tests.support import EventFactory, at, morning_pipeline
 
 NOW = at("09:20:00")
 SECRET = "a-secret-of-the-floor-0123456789"
@@ -34,15 +34,10 @@ CUSTOMER = "cust-PRIVATE-42"
 @pytest.fixture
 def pipeline() -> Pipeline:
     ev = EventFactory()
-    pipe = Pipeline()
-    events = [*one_call_morning(ev),
-              ev("agent.login", "09:00:00", agent_id="a2", team_id="t1"),
-              ev("agent.available", "09:00:00", agent_id="a2"),
-              ev("interaction.queued", "09:15:00", interaction_id="i9", queue_id="q1",
-                 channel="voice", customer_id=CUSTOMER)]
-    for event in events:
-        pipe.feed(orjson.dumps(event), None, now_ms=NOW)
-    return pipe
+    return morning_pipeline(ev, ev("agent.login", "09:00:00", agent_id="a2", team_id="t1"),
+                            ev("agent.available", "09:00:00", agent_id="a2"),
+                            ev("interaction.queued", "09:15:00", interaction_id="i9",
+                               queue_id="q1", channel="voice", customer_id=CUSTOMER))
 
 
 @pytest.fixture
