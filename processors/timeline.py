@@ -35,7 +35,6 @@ ZERO_TIME: Vector = (0,) * TIME_WIDTH
 AT_WORK = frozenset({HANDLING, ACW, IDLE})
 
 
-
 class Stamps:
     """Versions of what adherence reads (a presence view, a schedule): a new one at each
     change, unique across objects, so a result cached for one version is never read for
