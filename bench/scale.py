@@ -52,6 +52,18 @@ from tests.servers import start_kafka, start_redis
 PARTITIONS = 8
 AGENT = re.compile(r'agent="([^"]*)"')
 APPLIED = re.compile(r'^ccpulse_replica_entries_applied_total (\S+)$', re.MULTILINE)
+SNAPSHOTS = re.compile(r'^ccpulse_snapshot_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$',
+                       re.MULTILINE)
+
+
+def snapshot_means(text: str) -> dict[str, float]:
+    """Mean seconds of the snapshots a worker computed since it started, by kind (floor:
+    scrapes while it holds the alert lease and its alert evaluations; share: its own agents'
+    scrapes), from its own ccpulse_snapshot_seconds."""
+    found: dict[tuple[str, str], float] = {(kind, part): float(value)
+                                           for part, kind, value in SNAPSHOTS.findall(text)}
+    return {kind: round(found[(kind, "sum")] / count, 3)
+            for (kind, part), count in found.items() if part == "count" and count}
 
 
 def _measure(worker: WorkerProcess) -> tuple[dict[str, object], set[str]]:
@@ -70,6 +82,7 @@ def _measure(worker: WorkerProcess) -> tuple[dict[str, object], set[str]]:
              # own agents only, from a snapshot of those agents
              "exports_floor": any(line.startswith("ccpulse_team_") for line in
                                   text.splitlines()),
+             "snapshot_mean_s": snapshot_means(text),
              "exposition_bytes": len(text), "agent_series": len(agent_lines),
              "agents": len(agents), "partitions_owned": owned_partitions(text)[0],
              "serving_rss_mib": round(rss_kib(worker.serving_pid()) / 1024, 1),

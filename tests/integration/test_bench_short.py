@@ -42,6 +42,9 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     scale = results["scale"]  # one worker, then two on the same backlog, real Kafka and Redis
     assert scale["one_worker"]["events_per_s"] > 0 and len(scale["n_workers"]["each"]) == 2
     assert all(w["agents"] for w in scale["n_workers"]["each"])  # both export agents
+    # what their snapshots cost, from their own /metrics: the lease holder's floor
+    assert all(w["snapshot_mean_s"].get("floor", 0) > 0
+               for w in scale["n_workers"]["each"] if w["exports_floor"])
     assert scale["agents_split_exactly"]  # together the one worker's, each agent once
     assert sum(w["exports_floor"] for w in scale["n_workers"]["each"]) == 1  # the lease holder
     for run in (scale["one_worker"], scale["n_workers"]):  # probes seen, a worker recovered
