@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.alerts.notify import Notifier
 from ccpulse.history import INTERVAL_MS, IntervalWriter
+from ccpulse.processors.snapshot import Snapshot
 from ccpulse.settings import Settings
 from ccpulse.streams.pipeline import Pipeline
 
@@ -55,36 +57,59 @@ class Monitor:
     # after each expiry: a long-running process hands the freed heap back (ccpulse.heap);
     # a replay, over in minutes, does not need to
     after_expiry: Callable[[], object] | None = None
+    # where an evaluation's snapshot is finished: None, in advance() itself; a worker gives
+    # a thread of its own, so that its replica applies events meanwhile (BENCHMARKS.md)
+    finisher: Executor | None = None
     transitions: int = 0
     _next_expiry_ms: int | None = field(default=None, repr=False)
     _next_edge_ms: int | None = field(default=None, repr=False)
     _ask_lease_ms: int | None = field(default=None, repr=False)
+    _pending: Future[Snapshot] | None = field(default=None, repr=False)
+    _queued: list[int] = field(default_factory=list, repr=False)  # due after the pending one
 
     def __post_init__(self) -> None:
         if self.history is not None:
             self.pipeline.on_applied = self.history.observe
 
     def advance(self, now_ms: int, inclusive: bool = True) -> list[Alert]:
-        """Evaluate alerts due up to ``now_ms`` (``inclusive=False``: strictly before it)."""
+        """Evaluate alerts due up to ``now_ms`` (``inclusive=False``: strictly before it).
+
+        With a ``finisher``, an evaluation's snapshot is read here and finished there, and
+        this returns at once: the caller (the worker's replica) applies events meanwhile
+        instead of waiting for the whole snapshot. The next call after it is finished
+        evaluates it and goes on; history and expiry wait for it, so everything happens in
+        the order a call without a finisher keeps."""
         sent: list[Alert] = []
-        if self.evaluator is not None and self._evaluating(now_ms, inclusive):
+        dues: list[int] = []
+        evaluating = renew_first = False  # this call evaluates; renew the lease first
+        if self._pending is not None:
+            if not self._pending.done():
+                return sent
+            sent += self._evaluated(self._pending.result())
+            self._pending, dues = None, self._queued
+            evaluating = renew_first = True
+        if not dues and self.evaluator is not None and self._evaluating(now_ms, inclusive):
+            dues = self.evaluator.due_times(now_ms, inclusive)
+            evaluating, renew_first = True, False
+        if evaluating:
             self._next_edge_ms = None  # evaluations note the interval ends while leading
-            for index, due in enumerate(self.evaluator.due_times(now_ms, inclusive)):
+            for index, due in enumerate(dues):
                 # Catching up many instants (after a restart, a hand-over) can outlast the
                 # lease at 50,000 agents (a snapshot each, seconds apiece): renew it before
                 # each one after the first, and stop where it went to another worker, which
                 # goes on from the state saved after the last one sent here.
-                if index and self.lease is not None and not self.lease.lead():
+                if ((index or renew_first) and self.lease is not None
+                        and not self.lease.lead()):
                     break
-                snap = self.pipeline.snapshot(due)
-                alerts = self.evaluator.evaluate(snap)
-                if self.history is not None:
-                    self.history.note(snap)  # the staffing plan at an interval's end
-                # Called after every evaluation, even without transitions: a notifier may
-                # have per-evaluation work (the leader lease and saved state).
-                for notifier in self.notifiers:
-                    notifier.notify(alerts)
-                sent.extend(alerts)
+                if self.finisher is None:
+                    sent += self._evaluated(self.pipeline.snapshot(due))
+                    continue
+                self._pending = self.finisher.submit(self.pipeline.floor_finished,
+                                                     self.pipeline.floor_reading(due))
+                self._queued = dues[index + 1:]
+                self.transitions += len(sent)
+                return sent
+            self._queued = []
         elif self.evaluator is not None and self.history is not None:
             self._note_edges(now_ms, inclusive)  # another worker evaluates
         self.transitions += len(sent)
@@ -96,6 +121,23 @@ class Monitor:
             if self.after_expiry is not None:
                 self.after_expiry()
         return sent
+
+    def close(self) -> None:
+        """Stop finishing snapshots (a process that stops does not wait for one)."""
+        if self.finisher is not None:
+            self.finisher.shutdown(wait=False, cancel_futures=True)
+
+    def _evaluated(self, snap: Snapshot) -> list[Alert]:
+        """One evaluation of ``snap``: its transitions, noted and sent."""
+        assert self.evaluator is not None
+        alerts = self.evaluator.evaluate(snap)
+        if self.history is not None:
+            self.history.note(snap)  # the staffing plan at an interval's end
+        # Called after every evaluation, even without transitions: a notifier may have
+        # per-evaluation work (the leader lease and saved state).
+        for notifier in self.notifiers:
+            notifier.notify(alerts)
+        return alerts
 
     def _evaluating(self, now_ms: int, inclusive: bool) -> bool:
         """An evaluation is due and this process runs it: it holds the lease, asked for when

@@ -23,6 +23,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -303,6 +304,18 @@ def log_holds(client: Any, stream_key: str, entry: str) -> bool:
         return False
 
 
+def _monitor(settings: Settings, pipeline: Pipeline, evaluator: AlertEvaluator,
+             leader: LeaderNotifier, ready: Callable[[], bool]) -> Monitor:
+    """The worker's alert evaluations (while it holds the lease) and history, from the alert
+    state the last holder saved. The evaluations' snapshots are finished on a thread of their
+    own: the replica, which runs the evaluations when it is idle, applies events meanwhile
+    instead of waiting for a whole snapshot of the floor (BENCHMARKS.md, eleventh round)."""
+    leader.restore()
+    return Monitor(pipeline, evaluator, [leader], lease=leader,
+                   history=_history_writer(settings, ready), after_expiry=release_free_heap,
+                   finisher=ThreadPoolExecutor(1, thread_name_prefix="evaluation-snapshot"))
+
+
 def serve(settings: Settings, reports: Connection) -> None:
     """The second process's body: runs until ``reports`` closes."""
     logging.config.dictConfig(logging_config(settings.log_format))
@@ -313,10 +326,7 @@ def serve(settings: Settings, reports: Connection) -> None:
     evaluator = alert_evaluator(settings)
     senders, alert_producer, alertmanager = _alert_senders(settings, evaluator)
     leader = LeaderNotifier(client, evaluator, senders, prefix=KEY_PREFIX, group=settings.group)
-    leader.restore()
-    monitor = Monitor(pipeline, evaluator, [leader], lease=leader,
-                      history=_history_writer(settings, lambda: ready()[0]),
-                      after_expiry=release_free_heap)
+    monitor = _monitor(settings, pipeline, evaluator, leader, lambda: ready()[0])
     stream_key = log_key()
     trim = LogTrimmer(client, stream_key, settings.engine.log_horizon_ms)
     checkpoint = ReplicaCheckpoint(replica_checkpoints(settings, stream_key), stream_key,
@@ -376,6 +386,7 @@ def serve(settings: Settings, reports: Connection) -> None:
     finally:
         server.stop()  # the port first: a restarted worker may want it
         replica.stop()
+        monitor.close()
         if alertmanager is not None:
             alertmanager.stop()
         alert_producer.close(timeout=5)

@@ -23,6 +23,7 @@ from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import (
     AgentFilter,
     PeriodSums,
+    Reading,
     Snapshot,
     finish,
     period_sums,
@@ -66,6 +67,16 @@ class SnapshotCost:
     agents: int  # agents in it
     engine_held_s: float  # reading the engine, while the replica waits
     total_s: float  # reading and computing the ratios, scores and staffing plan
+
+
+@dataclass(frozen=True)
+class PendingSnapshot:
+    """A snapshot read from the engine and not yet finished (:meth:`Pipeline.floor_reading`)."""
+
+    kind: str
+    reading: Reading
+    started: float  # time.perf_counter() when the reading began
+    held_s: float  # the engine held for the reading
 
 
 @dataclass
@@ -131,7 +142,16 @@ class Pipeline:
     def snapshot(self, now_ms: int) -> Snapshot:
         """Every KPI at ``now_ms``; kept as ``latest`` for readers that accept a recent one
         (``ccpulse.api.RecentSnapshot``)."""
-        latest = self._timed("floor", now_ms, None, None)
+        return self.floor_finished(self.floor_reading(now_ms))
+
+    def floor_reading(self, now_ms: int) -> PendingSnapshot:
+        """:meth:`snapshot`'s reading of the engine alone, under the lock: what the events
+        applied so far say at ``now_ms``. :meth:`floor_finished` completes it, in any thread:
+        it touches nothing but the reading."""
+        return self._read("floor", now_ms, None, None)
+
+    def floor_finished(self, pending: PendingSnapshot) -> Snapshot:
+        latest = self._finish(pending)
         with self.lock:  # two readers may finish out of order: keep the newer instant
             if self.latest is None or latest.now >= self.latest.now:
                 self.latest = latest
@@ -141,18 +161,20 @@ class Pipeline:
               windows: Collection[str] | None = None) -> Snapshot:
         """The snapshot of the ``agents`` it accepts only, of ``windows`` only where given (a
         sharded worker's /metrics)."""
-        return self._timed("share", now_ms, agents, windows)
+        return self._finish(self._read("share", now_ms, agents, windows))
 
-    def _timed(self, kind: str, now_ms: int, agents: AgentFilter | None,
-               windows: Collection[str] | None) -> Snapshot:
+    def _read(self, kind: str, now_ms: int, agents: AgentFilter | None,
+              windows: Collection[str] | None) -> PendingSnapshot:
         started = time.perf_counter()
         with self.lock:
             reading = read(self.engine, now_ms, agents, windows)
-        read_s = time.perf_counter() - started
-        out = finish(reading)  # the ratios and plans: the replica applies on meanwhile
+        return PendingSnapshot(kind, reading, started, time.perf_counter() - started)
+
+    def _finish(self, pending: PendingSnapshot) -> Snapshot:
+        out = finish(pending.reading)  # the ratios and plans: the replica applies on meanwhile
         if self.on_snapshot is not None:
-            self.on_snapshot(SnapshotCost(kind, len(out.agents), read_s,
-                                          time.perf_counter() - started))
+            self.on_snapshot(SnapshotCost(pending.kind, len(out.agents), pending.held_s,
+                                          time.perf_counter() - pending.started))
         return out
 
     def period_sums(self, start_ms: int, end_ms: int) -> PeriodSums:

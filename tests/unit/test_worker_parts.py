@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -495,3 +497,69 @@ def test_the_alerts_topic_raises_a_message_the_broker_refused() -> None:
         notifier.notify([alert])
     notifier.notify([])  # nothing to send: no flush either
     assert flushed == [True, True]
+
+
+class LaterExecutor(Executor):
+    """Finishes what it is given when told to (:meth:`run`), as the worker's thread would
+    whenever it gets there."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[Future, Callable[..., Any], tuple]] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        self.queued.append((future, fn, args))
+        return future
+
+    def run(self) -> None:
+        while self.queued:
+            future, fn, args = self.queued.pop(0)
+            future.set_result(fn(*args))
+
+
+def test_an_evaluation_finished_on_another_thread_evaluates_what_was_read_and_waits_for_it(
+        ) -> None:
+    """The worker's replica runs the evaluations when idle; with a finisher it only reads
+    the engine and goes back to applying events. The evaluation is of the instant it read
+    (an event applied meanwhile is not in it), and history and expiry wait for it."""
+    ev = EventFactory()
+    pipeline = Pipeline()
+    for event in one_call_morning(ev):
+        pipeline.feed(orjson.dumps(event), None, None)
+    later, counted, expiries = LaterExecutor(), CountingNotifier(), []
+    monitor = Monitor(pipeline, AlertEvaluator(), [counted], finisher=later,
+                      after_expiry=lambda: expiries.append(1))
+    due = at("09:30:00")
+    assert monitor.advance(due) == []
+    assert (counted.evaluations, len(later.queued), expiries) == (0, 1, [])
+    applied = pipeline.feed(orjson.dumps(ev("agent.not_ready", "09:25:00", agent_id="a1",
+                                            reason="x")), None, None)
+    assert isinstance(applied, Decoded)  # applied while the evaluation is pending
+    monitor.advance(due)  # not finished yet: nothing more
+    assert (counted.evaluations, expiries) == (0, [])
+    later.run()
+    monitor.advance(due)
+    assert (counted.evaluations, expiries) == (1, [1])
+    assert pipeline.latest is not None and pipeline.latest.now == due
+    assert pipeline.latest.agents["a1"].state == "idle"  # as read, before the late event
+
+
+@pytest.mark.parametrize("finished_later", [False, True])
+def test_catching_up_renews_the_lease_the_same_with_evaluations_finished_elsewhere(
+        finished_later: bool) -> None:
+    lease = ScriptedLease([True, True, True, False])
+    counted = CountingNotifier()
+    later = LaterExecutor() if finished_later else None
+    monitor = Monitor(Pipeline(), AlertEvaluator(), [counted], lease=lease, finisher=later)
+    start = at("09:00:00")
+
+    def advance(now: int) -> None:
+        monitor.advance(now)
+        while later is not None and later.queued:
+            later.run()
+            monitor.advance(now)
+
+    advance(start)
+    assert (lease.asked, counted.evaluations) == (1, 1)
+    advance(start + 20 * 15_000)
+    assert (lease.asked, counted.evaluations) == (4, 3)
