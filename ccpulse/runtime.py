@@ -93,6 +93,7 @@ class Monitor:
             evaluating, renew_first = True, False
         if evaluating:
             self._next_edge_ms = None  # evaluations note the interval ends while leading
+            self._queued = []
             for index, due in enumerate(dues):
                 # Catching up many instants (after a restart, a hand-over) can outlast the
                 # lease at 50,000 agents (a snapshot each, seconds apiece): renew it before
@@ -107,12 +108,12 @@ class Monitor:
                 self._pending = self.finisher.submit(self.pipeline.floor_finished,
                                                      self.pipeline.floor_reading(due))
                 self._queued = dues[index + 1:]
-                self.transitions += len(sent)
-                return sent
-            self._queued = []
+                break
         elif self.evaluator is not None and self.history is not None:
             self._note_edges(now_ms, inclusive)  # another worker evaluates
         self.transitions += len(sent)
+        if self._pending is not None:
+            return sent  # history and expiry wait for the evaluation under way
         if self.history is not None:  # before expiry: it reads the intervals just closed
             self.history.advance(self.pipeline, now_ms)
         if self._next_expiry_ms is None or now_ms >= self._next_expiry_ms:
