@@ -83,35 +83,49 @@ SNAPSHOT_MAX_AGE_MS = 1000
 
 
 class RecentSnapshot:
-    """The floor's snapshot, computed at most once per ``max_age_ms``: a wallboard polling
-    twenty scopes a second and a Prometheus scrape cost one snapshot, not twenty-one, and
-    ``latest`` (the pipeline's last snapshot, e.g. the alert evaluation's) is reused when it
-    is young enough, so the scrape after an evaluation computes nothing (issue 19: one
-    snapshot per instant shared by /metrics and the alerts). Each answer is exact at its own
-    instant (``Snapshot.now``, the API's ``at``), at most ``max_age_ms`` before the clock."""
+    """The floor's snapshot for /metrics, /api/v1 and the pages, computed only when none is
+    as fresh as a new one would be.
+
+    A wallboard polling twenty scopes a second and a Prometheus scrape cost one snapshot,
+    not twenty-one; and the pipeline's own (``recent``: the alert evaluation's, finished or
+    still being finished on its thread) is taken when its instant is no older than what a
+    new one takes to compute — the last one this computed, and at least ``max_age_ms``
+    (issue 19: one snapshot per instant shared by /metrics and the alerts). A new snapshot
+    of the instant of a request arrives that much later, so the one taken arrives no older;
+    and on a floor whose snapshot takes seconds the process computes one where it computed
+    two, both slower for sharing one interpreter lock. Each answer is exact at its own
+    instant (``Snapshot.now``, the API's ``at``)."""
 
     def __init__(self, compute: Callable[[int], Snapshot], clock_ms: Callable[[], int],
                  max_age_ms: int = SNAPSHOT_MAX_AGE_MS,
-                 latest: Callable[[], Snapshot | None] | None = None) -> None:
+                 recent: Callable[[int, float], Snapshot | None] | None = None) -> None:
         self._compute = compute
         self._clock_ms = clock_ms
         self._max_age_ms = max_age_ms
-        self._shared = latest
+        self._recent = recent
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
+        self._took_ms = 0  # what the last snapshot computed here took, by this clock
 
-    def _young(self, candidate: Snapshot | None, now: int) -> bool:
-        return candidate is not None and 0 <= now - candidate.now < self._max_age_ms
+    def max_age_ms(self) -> int:
+        """How old a snapshot may be and still be taken: what a new one takes to compute."""
+        return max(self._max_age_ms, self._took_ms)
+
+    def _young(self, candidate: Snapshot | None, now: int, max_age: int) -> bool:
+        return candidate is not None and 0 <= now - candidate.now < max_age
 
     def __call__(self) -> Snapshot:
         with self._lock:
-            now = self._clock_ms()
-            shared = self._shared() if self._shared is not None else None
-            if self._young(shared, now) and (
-                    self._latest is None or shared.now >= self._latest.now):  # type: ignore[union-attr]
-                self._latest = shared
-            if not self._young(self._latest, now):
+            now, max_age = self._clock_ms(), self.max_age_ms()
+            if self._recent is not None:
+                # waiting for one under way: up to twice what one takes, then compute anew
+                shared = self._recent(now - max_age + 1, 2 * max_age / 1000)
+                if self._young(shared, now, max_age) and (
+                        self._latest is None or shared.now >= self._latest.now):  # type: ignore[union-attr]
+                    self._latest = shared
+            if not self._young(self._latest, now, max_age):
                 self._latest = self._compute(now)
+                self._took_ms = max(0, self._clock_ms() - now)
             return self._latest  # type: ignore[return-value]
 
 

@@ -72,7 +72,7 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
 
     registry = CollectorRegistry()
     pipeline.on_snapshot = SnapshotCosts(registry)
-    snapshots = RecentSnapshot(pipeline.snapshot, clock, latest=lambda: pipeline.latest)
+    snapshots = RecentSnapshot(pipeline.snapshot, clock, recent=pipeline.recent_floor)
     registry.register(KpiCollector(snapshots,  # type: ignore[arg-type]
                                    pipeline.stats, alerts=evaluator, clock_ms=clock,
                                    scorecards=settings.scorecards,

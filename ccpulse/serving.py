@@ -346,8 +346,9 @@ def serve(settings: Settings, reports: Connection) -> None:
     registry = CollectorRegistry()
     consumer = ConsumerView(registry)
     pipeline.on_snapshot = SnapshotCosts(registry)
-    # /metrics, /api/v1 and the alert evaluation share a snapshot less than a second old
-    snapshots = RecentSnapshot(pipeline.snapshot, wall_ms, latest=lambda: pipeline.latest)
+    # /metrics, /api/v1 and the alert evaluation share a snapshot: the evaluation's, even one
+    # still being finished, while it is no older than what a new one would take to compute
+    snapshots = RecentSnapshot(pipeline.snapshot, wall_ms, recent=pipeline.recent_floor)
     sharded = settings.metrics.shard_agents
     registry.register(KpiCollector(  # type: ignore[arg-type]
         snapshots, consumer.stats, alerts=evaluator,

@@ -77,6 +77,8 @@ class PendingSnapshot:
     reading: Reading
     started: float  # time.perf_counter() when the reading began
     held_s: float  # the engine held for the reading
+    # set once it is finished (or failed): readers waiting for it (Pipeline.recent_floor)
+    done: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
 
 @dataclass
@@ -96,6 +98,7 @@ class Pipeline:
         self.stats = PipelineStats()
         self.lock = threading.Lock()
         self.latest: Snapshot | None = None
+        self._under_way: PendingSnapshot | None = None  # the newest floor reading unfinished
         # called with each applied event, after the engine (the history's interaction records)
         self.on_applied: Callable[[Decoded], None] | None = None
         # called with what each snapshot cost (ccpulse.snapshot_cost: /metrics and the log)
@@ -148,14 +151,36 @@ class Pipeline:
         """:meth:`snapshot`'s reading of the engine alone, under the lock: what the events
         applied so far say at ``now_ms``. :meth:`floor_finished` completes it, in any thread:
         it touches nothing but the reading."""
-        return self._read("floor", now_ms, None, None)
+        pending = self._read("floor", now_ms, None, None)
+        with self.lock:
+            if self._under_way is None or now_ms >= self._under_way.reading.now:
+                self._under_way = pending
+        return pending
 
     def floor_finished(self, pending: PendingSnapshot) -> Snapshot:
-        latest = self._finish(pending)
-        with self.lock:  # two readers may finish out of order: keep the newer instant
-            if self.latest is None or latest.now >= self.latest.now:
-                self.latest = latest
+        try:
+            latest = self._finish(pending)
+            with self.lock:  # two readers may finish out of order: keep the newer instant
+                if self.latest is None or latest.now >= self.latest.now:
+                    self.latest = latest
+        finally:  # a failed finish wakes its waiters too: they compute one of their own
+            with self.lock:
+                if self._under_way is pending:
+                    self._under_way = None
+            pending.done.set()
         return latest
+
+    def recent_floor(self, since_ms: int, wait_s: float) -> Snapshot | None:
+        """The newest floor snapshot of an instant at or after ``since_ms``: the last one
+        finished, or the one being finished now (another thread's, e.g. the alert
+        evaluation's), waited for up to ``wait_s``; None when there is none that recent."""
+        with self.lock:
+            under_way = self._under_way
+        if under_way is not None and under_way.reading.now >= since_ms:
+            under_way.done.wait(wait_s)
+        with self.lock:
+            latest = self.latest
+        return latest if latest is not None and latest.now >= since_ms else None
 
     def share(self, now_ms: int, agents: AgentFilter,
               windows: Collection[str] | None = None) -> Snapshot:

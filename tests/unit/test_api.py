@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from ccpulse.api import RecentSnapshot, api, scope_view
 from ccpulse.http import MetricsServer
+from ccpulse.processors.snapshot import Snapshot
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.pipeline import Pipeline
 from tests.live import http_get
@@ -106,21 +108,98 @@ def test_one_snapshot_serves_the_requests_of_one_moment() -> None:
 
 
 def test_a_recent_snapshot_reuses_the_alert_evaluations() -> None:
-    """/metrics after an alert evaluation reuses its snapshot while it is under a second old,
-    and never an older one or one from the future."""
+    """/metrics after an alert evaluation reuses its snapshot while it is under a second old
+    (nothing computed here yet to say a new one takes longer), never an older one or one
+    from the future."""
     computed: list[int] = []
     clock = [10_500]
     evaluation: list[object] = [type("Snap", (), {"now": 10_000})()]
+    asked: list[int] = []
 
     def compute(now: int) -> object:
         computed.append(now)
         return type("Snap", (), {"now": now})()
 
-    recent = RecentSnapshot(compute, lambda: clock[0],  # type: ignore[arg-type]
-                            latest=lambda: evaluation[0])  # type: ignore[arg-type,return-value]
-    assert recent().now == 10_000 and computed == []
+    def recent(since: int, _wait_s: float) -> object:
+        asked.append(since)
+        return evaluation[0]
+
+    recent_snapshot = RecentSnapshot(compute, lambda: clock[0],  # type: ignore[arg-type]
+                                     recent=recent)  # type: ignore[arg-type]
+    assert recent_snapshot().now == 10_000 and computed == []
+    assert asked == [9_501]  # of an instant within the last second
     clock[0] = 11_000  # the evaluation's is a second old now
-    assert recent().now == 11_000 and computed == [11_000]
+    assert recent_snapshot().now == 11_000 and computed == [11_000]
     evaluation[0] = type("Snap", (), {"now": 11_600})()  # from the future of this clock
     clock[0] = 11_500
-    assert recent().now == 11_000 and computed == [11_000]
+    assert recent_snapshot().now == 11_000 and computed == [11_000]
+
+
+def test_a_snapshot_no_older_than_a_new_one_takes_is_taken() -> None:
+    """A floor whose snapshot takes 3 s: one of an instant up to 3 s ago arrives no older than
+    a new one would, so it is taken; from 3 s on a new one is computed (and timed again)."""
+    clock = [100_000]
+    computed: list[int] = []
+    evaluation: list[object | None] = [None]
+
+    def compute(now: int) -> object:
+        computed.append(now)
+        clock[0] += 3_000 if len(computed) == 1 else 2_000  # what computing it took
+        return type("Snap", (), {"now": now})()
+
+    recent = RecentSnapshot(compute, lambda: clock[0],  # type: ignore[arg-type]
+                            recent=lambda since, _wait: evaluation[0])  # type: ignore[arg-type]
+    assert recent().now == 100_000 and recent.max_age_ms() == 3_000
+    clock[0] = 102_999
+    assert recent().now == 100_000 and computed == [100_000]
+    evaluation[0] = type("Snap", (), {"now": 101_000})()  # the alerts', newer, 2 s old
+    assert recent().now == 101_000 and computed == [100_000]
+    clock[0] = 104_000  # the evaluation's is 3 s old: as old as a new one would arrive
+    assert recent().now == 104_000 and computed == [100_000, 104_000]
+    assert recent.max_age_ms() == 2_000  # the last one took 2 s
+
+
+def test_a_scrape_waits_for_the_evaluation_snapshot_under_way(pipeline: Pipeline) -> None:
+    """The alert evaluation has read the engine at NOW and is finishing on its thread: a
+    request 500 ms later takes that one when it is done (it arrives before a new one
+    would) and computes nothing; a reading of an instant long past (an evaluation catching
+    up after a restart) is not waited for."""
+    computed: list[int] = []
+
+    def compute(now: int) -> Snapshot:
+        computed.append(now)
+        return pipeline.snapshot(now)
+
+    recent = RecentSnapshot(compute, lambda: NOW + 500, recent=pipeline.recent_floor)
+    pending = pipeline.floor_reading(NOW)
+    answer: list[Snapshot] = []
+    request = threading.Thread(target=lambda: answer.append(recent()))
+    request.start()
+    request.join(0.3)
+    assert request.is_alive() and not answer and not computed  # waiting for the evaluation's
+    pipeline.floor_finished(pending)
+    request.join(5)
+    assert [snap.now for snap in answer] == [NOW] and not computed
+    late = RecentSnapshot(compute, lambda: NOW + 500, recent=pipeline.recent_floor)
+    pipeline.floor_reading(NOW - 600_000)  # ten minutes ago, never finished
+    pipeline.latest = None
+    assert late().now == NOW + 500 and computed == [NOW + 500]
+
+
+def test_a_failed_evaluation_snapshot_lets_its_waiters_compute_their_own(
+        pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    pending = pipeline.floor_reading(NOW)
+    waited: list[Snapshot | None] = []
+    waiter = threading.Thread(target=lambda: waited.append(pipeline.recent_floor(NOW, 30)))
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive()  # waiting for it
+
+    def fails(_pending: object) -> Snapshot:
+        raise MemoryError
+
+    monkeypatch.setattr(pipeline, "_finish", fails)
+    with pytest.raises(MemoryError):
+        pipeline.floor_finished(pending)
+    waiter.join(5)
+    assert waited == [None]  # woken at once, with nothing to take
