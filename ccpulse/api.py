@@ -89,27 +89,33 @@ class RecentSnapshot:
     A wallboard polling twenty scopes a second and a Prometheus scrape cost one snapshot,
     not twenty-one; and the pipeline's own (``recent``: the alert evaluation's, finished or
     still being finished on its thread) is taken when its instant is no older than what a
-    new one takes to compute — the last one this computed, and at least ``max_age_ms``
-    (issue 19: one snapshot per instant shared by /metrics and the alerts). A new snapshot
-    of the instant of a request arrives that much later, so the one taken arrives no older;
-    and on a floor whose snapshot takes seconds the process computes one where it computed
-    two, both slower for sharing one interpreter lock. Each answer is exact at its own
-    instant (``Snapshot.now``, the API's ``at``)."""
+    new one takes to compute — the last one this computed, or the pipeline's last one
+    (``cost_ms``), and at least ``max_age_ms`` (issue 19: one snapshot per instant shared
+    by /metrics and the alerts). A new snapshot of the instant of a request arrives that
+    much later, so the one taken arrives no older; and on a floor whose snapshot takes
+    seconds the process computes one where it computed two, both slower for sharing one
+    interpreter lock. Each answer is exact at its own instant (``Snapshot.now``, the API's
+    ``at``)."""
 
     def __init__(self, compute: Callable[[int], Snapshot], clock_ms: Callable[[], int],
                  max_age_ms: int = SNAPSHOT_MAX_AGE_MS,
-                 recent: Callable[[int, float], Snapshot | None] | None = None) -> None:
+                 recent: Callable[[int, float], Snapshot | None] | None = None,
+                 cost_ms: Callable[[], int] | None = None) -> None:
         self._compute = compute
         self._clock_ms = clock_ms
         self._max_age_ms = max_age_ms
         self._recent = recent
+        self._cost_ms = cost_ms
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
         self._took_ms = 0  # what the last snapshot computed here took, by this clock
 
     def max_age_ms(self) -> int:
         """How old a snapshot may be and still be taken: what a new one takes to compute."""
-        return max(self._max_age_ms, self._took_ms)
+        # the pipeline's own figure counts too: a reader that takes the evaluation's snapshots
+        # computes few itself, and its first would otherwise compete with one under way
+        return max(self._max_age_ms, self._took_ms,
+                   self._cost_ms() if self._cost_ms is not None else 0)
 
     def _young(self, candidate: Snapshot | None, now: int, max_age: int) -> bool:
         return candidate is not None and 0 <= now - candidate.now < max_age

@@ -72,7 +72,8 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
 
     registry = CollectorRegistry()
     pipeline.on_snapshot = SnapshotCosts(registry)
-    snapshots = RecentSnapshot(pipeline.snapshot, clock, recent=pipeline.recent_floor)
+    snapshots = RecentSnapshot(pipeline.snapshot, clock, recent=pipeline.recent_floor,
+                               cost_ms=lambda: round(pipeline.floor_ms * clock.speed))
     registry.register(KpiCollector(snapshots,  # type: ignore[arg-type]
                                    pipeline.stats, alerts=evaluator, clock_ms=clock,
                                    scorecards=settings.scorecards,

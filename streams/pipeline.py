@@ -99,6 +99,7 @@ class Pipeline:
         self.lock = threading.Lock()
         self.latest: Snapshot | None = None
         self._under_way: PendingSnapshot | None = None  # the newest floor reading unfinished
+        self.floor_ms = 0  # what the last floor snapshot took, reading and finish (wall clock)
         # called with each applied event, after the engine (the history's interaction records)
         self.on_applied: Callable[[Decoded], None] | None = None
         # called with what each snapshot cost (ccpulse.snapshot_cost: /metrics and the log)
@@ -163,6 +164,7 @@ class Pipeline:
             with self.lock:  # two readers may finish out of order: keep the newer instant
                 if self.latest is None or latest.now >= self.latest.now:
                     self.latest = latest
+                self.floor_ms = round((time.perf_counter() - pending.started) * 1000)
         finally:  # a failed finish wakes its waiters too: they compute one of their own
             with self.lock:
                 if self._under_way is pending:

@@ -159,6 +159,17 @@ def test_a_snapshot_no_older_than_a_new_one_takes_is_taken() -> None:
     assert recent.max_age_ms() == 2_000  # the last one took 2 s
 
 
+def test_the_pipelines_snapshot_time_counts_before_this_reader_computed_any() -> None:
+    """Its first request takes the evaluation's snapshot of 4 s ago when the pipeline's last
+    floor snapshot took 5 s: a new one would arrive older."""
+    evaluation = type("Snap", (), {"now": 96_000})()
+    computed: list[int] = []
+    recent = RecentSnapshot(computed.append, lambda: 100_000,  # type: ignore[arg-type]
+                            recent=lambda since, _wait: evaluation if since <= 96_000 else None,
+                            cost_ms=lambda: 5_000)
+    assert recent() is evaluation and not computed and recent.max_age_ms() == 5_000
+
+
 def test_a_scrape_waits_for_the_evaluation_snapshot_under_way(pipeline: Pipeline) -> None:
     """The alert evaluation has read the engine at NOW and is finishing on its thread: a
     request 500 ms later takes that one when it is done (it arrives before a new one
@@ -180,6 +191,7 @@ def test_a_scrape_waits_for_the_evaluation_snapshot_under_way(pipeline: Pipeline
     pipeline.floor_finished(pending)
     request.join(5)
     assert [snap.now for snap in answer] == [NOW] and not computed
+    assert pipeline.floor_ms >= 300  # from its reading to its end: what a snapshot takes
     late = RecentSnapshot(compute, lambda: NOW + 500, recent=pipeline.recent_floor)
     pipeline.floor_reading(NOW - 600_000)  # ten minutes ago, never finished
     pipeline.latest = None
