@@ -60,6 +60,9 @@ class Monitor:
     # where an evaluation's snapshot is finished: None, in advance() itself; a worker gives
     # a thread of its own, so that its replica applies events meanwhile (BENCHMARKS.md)
     finisher: Executor | None = None
+    # with how late each evaluation ran after its instant, in ms (the worker's
+    # ccpulse_alert_evaluation_delay_seconds): alerts wait as long as that
+    on_evaluated: Callable[[int], object] | None = None
     transitions: int = 0
     _next_expiry_ms: int | None = field(default=None, repr=False)
     _next_edge_ms: int | None = field(default=None, repr=False)
@@ -85,7 +88,7 @@ class Monitor:
         if self._pending is not None:
             if not self._pending.done():
                 return sent
-            sent += self._evaluated(self._pending.result())
+            sent += self._evaluated(self._pending.result(), now_ms)
             self._pending, dues = None, self._queued
             evaluating = renew_first = True
         if not dues and self.evaluator is not None and self._evaluating(now_ms, inclusive):
@@ -103,7 +106,7 @@ class Monitor:
                         and not self.lease.lead()):
                     break
                 if self.finisher is None:
-                    sent += self._evaluated(self.pipeline.snapshot(due))
+                    sent += self._evaluated(self.pipeline.snapshot(due), now_ms)
                     continue
                 self._pending = self.finisher.submit(self.pipeline.floor_finished,
                                                      self.pipeline.floor_reading(due))
@@ -128,10 +131,12 @@ class Monitor:
         if self.finisher is not None:
             self.finisher.shutdown(wait=False, cancel_futures=True)
 
-    def _evaluated(self, snap: Snapshot) -> list[Alert]:
-        """One evaluation of ``snap``: its transitions, noted and sent."""
+    def _evaluated(self, snap: Snapshot, now_ms: int) -> list[Alert]:
+        """One evaluation of ``snap``, at ``now_ms``: its transitions, noted and sent."""
         assert self.evaluator is not None
         alerts = self.evaluator.evaluate(snap)
+        if self.on_evaluated is not None:
+            self.on_evaluated(now_ms - snap.now)
         if self.history is not None:
             self.history.note(snap)  # the staffing plan at an interval's end
         # Called after every evaluation, even without transitions: a notifier may have

@@ -59,6 +59,8 @@ log = logging.getLogger("ccpulse.worker")
 
 # Commits are one Lua call on loopback or in the same zone: milliseconds, not seconds.
 COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+# An evaluation runs a moment after its instant; one interval (15 s) late, it is falling behind.
+EVALUATION_DELAY_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 # A consumer silent this long is stuck (it reports every second): the worker is unhealthy.
 REPORT_STALE_S = 30.0
 TRIM_EVERY_MS = 10 * 60_000
@@ -305,15 +307,23 @@ def log_holds(client: Any, stream_key: str, entry: str) -> bool:
 
 
 def _monitor(settings: Settings, pipeline: Pipeline, evaluator: AlertEvaluator,
-             leader: LeaderNotifier, ready: Callable[[], bool]) -> Monitor:
+             leader: LeaderNotifier, ready: Callable[[], bool], *,
+             registry: CollectorRegistry) -> Monitor:
     """The worker's alert evaluations (while it holds the lease) and history, from the alert
     state the last holder saved. The evaluations' snapshots are finished on a thread of their
     own: the replica, which runs the evaluations when it is idle, applies events meanwhile
-    instead of waiting for a whole snapshot of the floor (BENCHMARKS.md, eleventh round)."""
+    instead of waiting for a whole snapshot of the floor (BENCHMARKS.md, eleventh round).
+    How late each evaluation runs is on /metrics: a floor whose evaluation takes longer than
+    the interval falls behind, and its alerts with it (BENCHMARKS.md, twelfth round)."""
+    delay = Histogram("ccpulse_alert_evaluation_delay_seconds",
+                      "seconds from an alert evaluation's instant to its run (the lease "
+                      "holder's; alerts are that late)", registry=registry,
+                      buckets=EVALUATION_DELAY_BUCKETS)
     leader.restore()
     return Monitor(pipeline, evaluator, [leader], lease=leader,
                    history=_history_writer(settings, ready), after_expiry=release_free_heap,
-                   finisher=ThreadPoolExecutor(1, thread_name_prefix="evaluation-snapshot"))
+                   finisher=ThreadPoolExecutor(1, thread_name_prefix="evaluation-snapshot"),
+                   on_evaluated=lambda late_ms: delay.observe(late_ms / 1000))
 
 
 def serve(settings: Settings, reports: Connection) -> None:
@@ -326,7 +336,9 @@ def serve(settings: Settings, reports: Connection) -> None:
     evaluator = alert_evaluator(settings)
     senders, alert_producer, alertmanager = _alert_senders(settings, evaluator)
     leader = LeaderNotifier(client, evaluator, senders, prefix=KEY_PREFIX, group=settings.group)
-    monitor = _monitor(settings, pipeline, evaluator, leader, lambda: ready()[0])
+    registry = CollectorRegistry()
+    monitor = _monitor(settings, pipeline, evaluator, leader, lambda: ready()[0],
+                       registry=registry)
     stream_key = log_key()
     trim = LogTrimmer(client, stream_key, settings.engine.log_horizon_ms)
     checkpoint = ReplicaCheckpoint(replica_checkpoints(settings, stream_key), stream_key,
@@ -343,12 +355,12 @@ def serve(settings: Settings, reports: Connection) -> None:
 
     replica = Replica(client, stream_key, pipeline, on_idle=idle)
     checkpoint.resume(replica, lambda entry: log_holds(client, stream_key, entry))
-    registry = CollectorRegistry()
     consumer = ConsumerView(registry)
     pipeline.on_snapshot = SnapshotCosts(registry)
     # /metrics, /api/v1 and the alert evaluation share a snapshot: the evaluation's, even one
     # still being finished, while it is no older than what a new one would take to compute
-    snapshots = RecentSnapshot(pipeline.snapshot, wall_ms, recent=pipeline.recent_floor)
+    snapshots = RecentSnapshot(pipeline.snapshot, wall_ms, recent=pipeline.recent_floor,
+                               cost_ms=lambda: pipeline.floor_ms)
     sharded = settings.metrics.shard_agents
     registry.register(KpiCollector(  # type: ignore[arg-type]
         snapshots, consumer.stats, alerts=evaluator,

@@ -563,3 +563,33 @@ def test_catching_up_renews_the_lease_the_same_with_evaluations_finished_elsewhe
     assert (lease.asked, counted.evaluations) == (1, 1)
     advance(start + 20 * 15_000)
     assert (lease.asked, counted.evaluations) == (4, 3)
+
+
+@pytest.mark.parametrize("finished_later", [False, True])
+def test_each_evaluation_reports_how_late_it_ran_after_its_instant(finished_later: bool,
+                                                                     ) -> None:
+    """A worker exports it (ccpulse_alert_evaluation_delay_seconds): alerts are that late.
+    Two instants due at once (a process falling behind) run 15 s and 0 s late; one finished
+    on another thread counts until the call that evaluates it."""
+    later = LaterExecutor() if finished_later else None
+    delays: list[int] = []
+    monitor = Monitor(Pipeline(), AlertEvaluator(), [CountingNotifier()], finisher=later,
+                      on_evaluated=delays.append)
+    start = at("09:00:00")
+    monitor.advance(start)
+    assert delays == ([] if finished_later else [0])
+    if later is not None:
+        later.run()
+        monitor.advance(start + 2_500)  # finished: evaluated now
+        assert delays == [2_500]
+        delays.clear()
+        monitor.advance(start + 30_000)  # two due: the first read, the second queued
+        later.run()
+        monitor.advance(start + 31_000)  # the first evaluated, the second read
+        later.run()
+        monitor.advance(start + 32_000)
+        assert delays == [16_000, 2_000]
+    else:
+        delays.clear()
+        monitor.advance(start + 30_000)
+        assert delays == [15_000, 0]
