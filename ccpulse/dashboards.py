@@ -138,7 +138,16 @@ def operations(t: Thresholds, b: Bandset) -> Json:
               "How long each worker takes to compute a snapshot: most of a scrape. floor: "
               "every agent, team and queue (the worker holding the alert lease); share: a "
               "worker's own agents. Red: half of Prometheus' default 10 s scrape timeout.",
-              "s", Bands("green", ((2.5, "yellow"), (5, "red"))), width=24),
+              "s", Bands("green", ((2.5, "yellow"), (5, "red"))), width=12),
+        Panel("timeseries", "Alert evaluation delay p90",
+              [Query("histogram_quantile(0.9, sum by (le, instance) "
+                     "(rate(ccpulse_alert_evaluation_delay_seconds_bucket[$__rate_interval])))",
+                     "{{instance}}")],
+              "How long after its instant each alert evaluation ran, on the worker holding "
+              "the alert lease: alerts are that late. Every instant is evaluated in order, so "
+              "past 15 s (the interval) it keeps falling behind: the floor is more than one "
+              "worker's evaluation keeps up with.",
+              "s", Bands("green", ((5, "yellow"), (15, "red"))), width=12),
     ]
     return dashboard(
         "ccpulse-operations", "ccpulse · Operations",
