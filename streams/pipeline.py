@@ -164,7 +164,6 @@ class Pipeline:
             with self.lock:  # two readers may finish out of order: keep the newer instant
                 if self.latest is None or latest.now >= self.latest.now:
                     self.latest = latest
-                self.floor_ms = round((time.perf_counter() - pending.started) * 1000)
         finally:  # a failed finish wakes its waiters too: they compute one of their own
             with self.lock:
                 if self._under_way is pending:
@@ -199,9 +198,11 @@ class Pipeline:
 
     def _finish(self, pending: PendingSnapshot) -> Snapshot:
         out = finish(pending.reading)  # the ratios and plans: the replica applies on meanwhile
+        total_s = time.perf_counter() - pending.started
+        if pending.kind == "floor":
+            self.floor_ms = round(total_s * 1000)
         if self.on_snapshot is not None:
-            self.on_snapshot(SnapshotCost(pending.kind, len(out.agents), pending.held_s,
-                                          time.perf_counter() - pending.started))
+            self.on_snapshot(SnapshotCost(pending.kind, len(out.agents), pending.held_s, total_s))
         return out
 
     def period_sums(self, start_ms: int, end_ms: int) -> PeriodSums:
