@@ -43,7 +43,6 @@ from bench.live import (
     topics,
 )
 from bench.procfs import rss_kib
-from ccpulse.api import SNAPSHOT_MAX_AGE_MS
 from ccpulse.streams.kafka_io import ensure_topics
 from ccpulse.streams.redis_log import log_key
 from tests.live import WorkerProcess, owned_partitions, wait_settled
@@ -52,6 +51,7 @@ from tests.servers import start_kafka, start_redis
 PARTITIONS = 8
 AGENT = re.compile(r'agent="([^"]*)"')
 APPLIED = re.compile(r'^ccpulse_replica_entries_applied_total (\S+)$', re.MULTILINE)
+AGE = re.compile(r'^ccpulse_snapshot_age_seconds (\S+)$', re.MULTILINE)
 SNAPSHOTS = re.compile(r'^ccpulse_snapshot_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$',
                        re.MULTILINE)
 
@@ -115,9 +115,10 @@ def _wait_settled(workers: list[WorkerProcess], timeout_s: float = 120) -> None:
 
 def _wait_applied(workers: list[WorkerProcess], client: redis.Redis,
                   timeout_s: float = 3600) -> None:
-    """Every worker's replica has applied the whole log, and a snapshot any of them computed
-    before that is too old to be served: what is measured next is the whole backlog's floor
-    (the log filling says nothing of how far each replica has read it)."""
+    """Every worker's replica has applied the whole log, and each serves a snapshot of an
+    instant after that: what is measured next is the whole backlog's floor (the log filling
+    says nothing of how far each replica has read it, and a scrape may serve a snapshot
+    computed before it: its ``ccpulse_snapshot_age_seconds`` says of when)."""
     length = client.xlen(log_key())
     deadline = time.monotonic() + timeout_s
     for worker in workers:
@@ -128,7 +129,16 @@ def _wait_applied(workers: list[WorkerProcess], client: redis.Redis,
             if time.monotonic() > deadline:
                 raise TimeoutError(f"a replica has not applied the {length} log entries")
             time.sleep(0.2)
-    time.sleep(SNAPSHOT_MAX_AGE_MS / 1000 + 0.1)
+    applied_at = time.time()
+    for worker in workers:
+        while True:
+            asked_at = time.time()
+            found = AGE.search(worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1])
+            if found and asked_at - float(found.group(1)) > applied_at:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("a worker serves no snapshot of its whole log")
+            time.sleep(1)
 
 
 def _wait_consumed(workers: list[WorkerProcess], client: redis.Redis, sent: int,

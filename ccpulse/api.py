@@ -80,22 +80,29 @@ def scope_view(snap: Snapshot, scope: str, ident: str) -> dict[str, Any] | None:
 
 
 SNAPSHOT_MAX_AGE_MS = 1000
+# A snapshot is taken while its instant is within this many times what a new one takes to
+# compute: a reader then computes one at most every four snapshot-times, a quarter of the
+# process however often it is asked (BENCHMARKS.md, issue 19, thirteenth round).
+SNAPSHOT_AGE_FACTOR = 4
 
 
 class RecentSnapshot:
     """The floor's snapshot for /metrics, /api/v1 and the pages, computed only when none is
-    as fresh as a new one would be.
+    recent enough, by what a new one would cost.
 
     A wallboard polling twenty scopes a second and a Prometheus scrape cost one snapshot,
     not twenty-one; and the pipeline's own (``recent``: the alert evaluation's, finished or
-    still being finished on its thread) is taken when its instant is no older than what a
-    new one takes to compute — the last one this computed, or the pipeline's last one
-    (``cost_ms``), and at least ``max_age_ms`` (issue 19: one snapshot per instant shared
-    by /metrics and the alerts). A new snapshot of the instant of a request arrives that
-    much later, so the one taken arrives no older; and on a floor whose snapshot takes
-    seconds the process computes one where it computed two, both slower for sharing one
-    interpreter lock. Each answer is exact at its own instant (``Snapshot.now``, the API's
-    ``at``)."""
+    still being finished on its thread) is taken too (issue 19: one snapshot per instant
+    shared by /metrics and the alerts). "Recent enough" is within :data:`SNAPSHOT_AGE_FACTOR`
+    times what a new one takes to compute — the last one this computed, or the pipeline's
+    last one (``cost_ms``) — and at least ``max_age_ms``: a reader's own snapshots then cost
+    at most a quarter of the process. On the lease holder, whose alert evaluation computes
+    the floor every 15 s, a scrape takes the evaluation's snapshot wherever the floor takes
+    over about 5 s (15 s plus one snapshot-time, within four), where it computed a second
+    floor beside each evaluation on one interpreter lock and fell further behind with each
+    (twelfth round); the price is an answer up to four snapshot-times old where a new one
+    arrives one snapshot-time old. Each answer is exact at its own instant
+    (``Snapshot.now``, the API's ``at``)."""
 
     def __init__(self, compute: Callable[[int], Snapshot], clock_ms: Callable[[], int],
                  max_age_ms: int = SNAPSHOT_MAX_AGE_MS,
@@ -110,12 +117,15 @@ class RecentSnapshot:
         self._latest: Snapshot | None = None
         self._took_ms = 0  # what the last snapshot computed here took, by this clock
 
-    def max_age_ms(self) -> int:
-        """How old a snapshot may be and still be taken: what a new one takes to compute."""
+    def new_ms(self) -> int:
+        """What a new snapshot takes to compute, as far as this reader knows."""
         # the pipeline's own figure counts too: a reader that takes the evaluation's snapshots
         # computes few itself, and its first would otherwise compete with one under way
-        return max(self._max_age_ms, self._took_ms,
-                   self._cost_ms() if self._cost_ms is not None else 0)
+        return max(self._took_ms, self._cost_ms() if self._cost_ms is not None else 0)
+
+    def max_age_ms(self) -> int:
+        """How old a snapshot may be and still be taken."""
+        return max(self._max_age_ms, SNAPSHOT_AGE_FACTOR * self.new_ms())
 
     def _young(self, candidate: Snapshot | None, now: int, max_age: int) -> bool:
         return candidate is not None and 0 <= now - candidate.now < max_age
@@ -125,7 +135,8 @@ class RecentSnapshot:
             now, max_age = self._clock_ms(), self.max_age_ms()
             if self._recent is not None:
                 # waiting for one under way: up to twice what one takes, then compute anew
-                shared = self._recent(now - max_age + 1, 2 * max_age / 1000)
+                wait_s = 2 * max(self._max_age_ms, self.new_ms()) / 1000
+                shared = self._recent(now - max_age + 1, wait_s)
                 if self._young(shared, now, max_age) and (
                         self._latest is None or shared.now >= self._latest.now):  # type: ignore[union-attr]
                     self._latest = shared

@@ -140,6 +140,13 @@ class KpiCollector:
         whole = self._floor is None or self._share is None or self._floor()
         snap = (self._snapshot() if whole
                 else self._share(self._metrics.share_windows()))  # type: ignore[misc]
+        if self._clock_ms is not None:
+            # a scrape may serve a snapshot computed before it (ccpulse.api.RecentSnapshot)
+            age = GaugeMetricFamily("ccpulse_snapshot_age_seconds",
+                                    "seconds from the instant this scrape's KPIs are exact at "
+                                    "to the scrape")
+            age.add_metric([], max(0, self._clock_ms() - snap.now) / 1000)
+            yield age
         yield from self._kpi_metrics(snap)
         yield from self._state_metrics(snap)
         if snap.floor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from itertools import pairwise
 from urllib.parse import quote
 
 import pytest
@@ -135,9 +136,9 @@ def test_a_recent_snapshot_reuses_the_alert_evaluations() -> None:
     assert recent_snapshot().now == 11_000 and computed == [11_000]
 
 
-def test_a_snapshot_no_older_than_a_new_one_takes_is_taken() -> None:
-    """A floor whose snapshot takes 3 s: one of an instant up to 3 s ago arrives no older than
-    a new one would, so it is taken; from 3 s on a new one is computed (and timed again)."""
+def test_a_snapshot_within_four_times_what_a_new_one_takes_is_taken() -> None:
+    """A floor whose snapshot takes 3 s: one of an instant under 12 s ago is taken, the
+    evaluation's when newer; from 12 s on a new one is computed (and timed again)."""
     clock = [100_000]
     computed: list[int] = []
     evaluation: list[object | None] = [None]
@@ -149,25 +150,71 @@ def test_a_snapshot_no_older_than_a_new_one_takes_is_taken() -> None:
 
     recent = RecentSnapshot(compute, lambda: clock[0],  # type: ignore[arg-type]
                             recent=lambda since, _wait: evaluation[0])  # type: ignore[arg-type]
-    assert recent().now == 100_000 and recent.max_age_ms() == 3_000
-    clock[0] = 102_999
+    assert recent().now == 100_000 and recent.max_age_ms() == 12_000
+    clock[0] = 111_999
     assert recent().now == 100_000 and computed == [100_000]
-    evaluation[0] = type("Snap", (), {"now": 101_000})()  # the alerts', newer, 2 s old
+    evaluation[0] = type("Snap", (), {"now": 101_000})()  # the alerts', newer, 11 s old
     assert recent().now == 101_000 and computed == [100_000]
-    clock[0] = 104_000  # the evaluation's is 3 s old: as old as a new one would arrive
-    assert recent().now == 104_000 and computed == [100_000, 104_000]
-    assert recent.max_age_ms() == 2_000  # the last one took 2 s
+    clock[0] = 113_000  # the evaluation's is 12 s old: four times what a new one takes
+    assert recent().now == 113_000 and computed == [100_000, 113_000]
+    assert recent.max_age_ms() == 8_000  # the last one took 2 s
+
+
+def test_a_reader_asked_without_pause_computes_a_quarter_of_the_time_at_most() -> None:
+    """Polled every 100 ms for ten minutes, with snapshots that take 1.5 s and no other
+    reader's to take: one every 6 s, 100 of them, 150 of 600 seconds spent computing."""
+    clock = [0]
+    computed: list[int] = []
+
+    def compute(now: int) -> object:
+        computed.append(now)
+        clock[0] += 1_500
+        return type("Snap", (), {"now": now})()
+
+    recent = RecentSnapshot(compute, lambda: clock[0])  # type: ignore[arg-type]
+    while clock[0] < 600_000:
+        recent()
+        clock[0] += 100
+    assert len(computed) == 100
+    assert {later - earlier for earlier, later in pairwise(computed)} == {6_000}
+
+
+def test_the_lease_holders_scrape_takes_the_evaluations_snapshot_of_a_large_floor() -> None:
+    """The evaluation computes the floor at each 15 s instant and it takes 6 s: a scrape
+    10 s after an instant takes that snapshot, where computing a new one (6 s) would have
+    added a second floor to the holder's interval; 25 s after one (an evaluation missed,
+    and more than four times 6 s), it computes its own."""
+    clock = [0]
+    computed: list[int] = []
+    evaluations = {instant: type("Snap", (), {"now": instant})() for instant in (15_000, 30_000)}
+
+    def newest(since: int, _wait_s: float) -> object | None:
+        done = [at for at in evaluations if since <= at <= clock[0] - 6_000]
+        return evaluations[max(done)] if done else None
+
+    def compute(now: int) -> object:
+        computed.append(now)
+        return type("Snap", (), {"now": now})()
+
+    recent = RecentSnapshot(compute, lambda: clock[0], recent=newest,  # type: ignore[arg-type]
+                            cost_ms=lambda: 6_000)
+    for scrape_at in (25_000, 40_000):
+        clock[0] = scrape_at
+        assert recent().now == scrape_at - 10_000
+    assert not computed
+    clock[0] = 55_000  # the 45 s evaluation has not run: the newest is 25 s old
+    assert recent().now == 55_000 and computed == [55_000]
 
 
 def test_the_pipelines_snapshot_time_counts_before_this_reader_computed_any() -> None:
-    """Its first request takes the evaluation's snapshot of 4 s ago when the pipeline's last
-    floor snapshot took 5 s: a new one would arrive older."""
-    evaluation = type("Snap", (), {"now": 96_000})()
+    """Its first request takes the evaluation's snapshot of 19 s ago when the pipeline's last
+    floor snapshot took 5 s."""
+    evaluation = type("Snap", (), {"now": 81_000})()
     computed: list[int] = []
     recent = RecentSnapshot(computed.append, lambda: 100_000,  # type: ignore[arg-type]
-                            recent=lambda since, _wait: evaluation if since <= 96_000 else None,
+                            recent=lambda since, _wait: evaluation if since <= 81_000 else None,
                             cost_ms=lambda: 5_000)
-    assert recent() is evaluation and not computed and recent.max_age_ms() == 5_000
+    assert recent() is evaluation and not computed and recent.max_age_ms() == 20_000
 
 
 def test_a_scrape_waits_for_the_evaluation_snapshot_under_way(pipeline: Pipeline) -> None:

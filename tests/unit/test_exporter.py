@@ -78,6 +78,22 @@ def test_each_agent_gets_the_budget_and_a_config_changes_it(pipeline: Pipeline) 
                       *(("ccpulse_agent_occupancy_ratio", w) for w in ("15m", "1h", "8h"))}
 
 
+def test_a_scrape_says_how_old_the_snapshot_it_serves_is(pipeline: Pipeline) -> None:
+    """A scrape may serve a snapshot computed before it (the alert evaluation's): its age is
+    on /metrics, from the scrape's clock to the instant its KPIs are exact at."""
+    clock = [at("09:20:00")]
+    served = pipeline.snapshot(at("09:19:48.5"))
+    registry = CollectorRegistry()
+    registry.register(KpiCollector(lambda: served, pipeline.stats,  # type: ignore[arg-type]
+                                   clock_ms=lambda: clock[0]))
+    assert registry.get_sample_value("ccpulse_snapshot_age_seconds") == 11.5
+    clock[0] = at("09:19:48.5")
+    assert registry.get_sample_value("ccpulse_snapshot_age_seconds") == 0
+    no_clock = CollectorRegistry()  # a replay's exposition: no scrape, no age
+    no_clock.register(KpiCollector(lambda: served, pipeline.stats))  # type: ignore[arg-type]
+    assert no_clock.get_sample_value("ccpulse_snapshot_age_seconds") is None
+
+
 def test_required_metrics_and_labels(pipeline: Pipeline) -> None:
     registry = registry_for(pipeline, at("09:20:00"))
     value = registry.get_sample_value
