@@ -138,7 +138,13 @@ def operations(t: Thresholds, b: Bandset) -> Json:
               "How long each worker takes to compute a snapshot: most of a scrape. floor: "
               "every agent, team and queue (the worker holding the alert lease); share: a "
               "worker's own agents. Red: half of Prometheus' default 10 s scrape timeout.",
-              "s", Bands("green", ((2.5, "yellow"), (5, "red"))), width=12),
+              "s", Bands("green", ((2.5, "yellow"), (5, "red"))), width=8),
+        Panel("timeseries", "Snapshot age, by worker",
+              [Query("max by (instance) (ccpulse_snapshot_age_seconds)", "{{instance}}")],
+              "How old the KPIs of each worker's last scrape were: a scrape takes a snapshot "
+              "computed before it (the alert evaluation's) while it is within four times what "
+              "a new one takes, so readers' snapshots cost a quarter of a worker at most.",
+              "s", Bands("green", ((15, "yellow"), (30, "red"))), width=8),
         Panel("timeseries", "Alert evaluation delay p90",
               [Query("histogram_quantile(0.9, sum by (le, instance) "
                      "(rate(ccpulse_alert_evaluation_delay_seconds_bucket[$__rate_interval])))",
@@ -147,7 +153,7 @@ def operations(t: Thresholds, b: Bandset) -> Json:
               "the alert lease: alerts are that late. Every instant is evaluated in order, so "
               "past 15 s (the interval) it keeps falling behind: the floor is more than one "
               "worker's evaluation keeps up with.",
-              "s", Bands("green", ((5, "yellow"), (15, "red"))), width=12),
+              "s", Bands("green", ((5, "yellow"), (15, "red"))), width=8),
     ]
     return dashboard(
         "ccpulse-operations", "ccpulse · Operations",
