@@ -52,6 +52,7 @@ PARTITIONS = 8
 AGENT = re.compile(r'agent="([^"]*)"')
 APPLIED = re.compile(r'^ccpulse_replica_entries_applied_total (\S+)$', re.MULTILINE)
 AGE = re.compile(r'^ccpulse_snapshot_age_seconds (\S+)$', re.MULTILINE)
+DELAY = re.compile(r'^ccpulse_alert_evaluation_delay_seconds_(sum|count) (\S+)$', re.MULTILINE)
 SNAPSHOTS = re.compile(r'^ccpulse_snapshot_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$',
                        re.MULTILINE)
 
@@ -68,16 +69,20 @@ def snapshot_means(text: str) -> dict[str, float]:
 
 def _measure(worker: WorkerProcess) -> tuple[dict[str, object], set[str]]:
     """Median of three scrapes, the agents it exports series of, its processes' memory."""
-    seconds, text = [], ""
+    seconds, ages, text = [], [], ""
     for _ in range(3):
         started = time.perf_counter()
         status, text = worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)
         seconds.append(time.perf_counter() - started)
         assert status == 200, status
+        ages.extend(float(age) for age in AGE.findall(text))
     # the per-agent series (alerts firing name agents too, on every worker: not counted)
     agent_lines = [line for line in text.splitlines() if line.startswith("ccpulse_agent_")]
     agents = {found.group(1) for line in agent_lines if (found := AGENT.search(line))}
     return ({"scrape_s": round(statistics.median(seconds), 3),
+             # how old the served snapshot's instant was (the lease holder's may be the
+             # alert evaluation's: ccpulse.api.RecentSnapshot)
+             "snapshot_age_s": round(statistics.median(ages), 3) if ages else None,
              # the alert lease holder exports teams, queues and channels; the others their
              # own agents only, from a snapshot of those agents
              "exports_floor": any(line.startswith("ccpulse_team_") for line in
@@ -87,6 +92,16 @@ def _measure(worker: WorkerProcess) -> tuple[dict[str, object], set[str]]:
              "agents": len(agents), "partitions_owned": owned_partitions(text)[0],
              "serving_rss_mib": round(rss_kib(worker.serving_pid()) / 1024, 1),
              "consumer_rss_mib": round(rss_kib(worker.proc.pid) / 1024, 1)}, agents)
+
+
+def evaluation_delay(worker: WorkerProcess) -> dict[str, float]:
+    """The alert evaluations a worker ran since it started (while it held the lease) and
+    how late after their instants they ran on average: past the 15 s interval, the
+    evaluations fall behind (BENCHMARKS.md, twelfth round)."""
+    found = dict(DELAY.findall(worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1]))
+    count = float(found.get("count", 0))
+    return ({"evaluations": int(count), "mean_s": round(float(found["sum"]) / count, 3)}
+            if count else {"evaluations": 0})
 
 
 def _ready(worker: WorkerProcess) -> bool:
@@ -261,8 +276,10 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
         measured = [_measure(worker) for worker in started]
         committed, latencies = latency(started, site.bootstrap, client, rate, probe_s,
                                        prefix=prefix)
+        delays = [evaluation_delay(worker) for worker in started]
         recovery = _recovery(site, started, held, prefix)
         return {"events_per_s": logged / seconds, "in_log": logged, "measured": measured,
+                "evaluation_delay": delays,
                 "latency": {"rate_per_s": rate, "probes": len(latencies),
                             **percentiles("to_redis", committed),
                             **percentiles("to_metrics", latencies)},

@@ -53,6 +53,11 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
         # from the checkpoint written before the kill, not by replaying the whole log
         assert run["recovery"]["resumed_from_checkpoint"]
         assert run["recovery"]["checkpoint_entries"] > 0
+        # the lease holder's alert evaluations (a short run may end before its first one,
+        # every 15 s of wall time) and, where there were some, how late they ran
+        assert all((w["evaluations"] > 0) == ("mean_s" in w) for w in run["evaluation_delay"])
+    each = [scale["one_worker"], *scale["n_workers"]["each"]]
+    assert all(w["snapshot_age_s"] is not None and w["snapshot_age_s"] >= 0 for w in each)
     history = results["history"]  # SQLite and a real PostgreSQL server
     assert history["rows_30d"] > 0 and history["history_writer_cost"] > 0
     for store in ("sqlite", "postgresql"):
