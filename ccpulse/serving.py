@@ -358,7 +358,7 @@ def serve(settings: Settings, reports: Connection) -> None:
     consumer = ConsumerView(registry)
     pipeline.on_snapshot = SnapshotCosts(registry)
     # /metrics, /api/v1 and the alert evaluation share a snapshot: the evaluation's, even one
-    # still being finished, while it is no older than what a new one would take to compute
+    # still being finished, while it is within four times what a new one takes to compute
     snapshots = RecentSnapshot(pipeline.snapshot, wall_ms, recent=pipeline.recent_floor,
                                cost_ms=lambda: pipeline.floor_ms)
     sharded = settings.metrics.shard_agents
