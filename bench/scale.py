@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import redis
@@ -45,7 +46,7 @@ from bench.live import (
 from bench.procfs import rss_kib
 from ccpulse.streams.kafka_io import ensure_topics
 from ccpulse.streams.redis_log import log_key
-from tests.live import WorkerProcess, owned_partitions, wait_settled
+from tests.live import WorkerProcess, owned_partitions, wait_for, wait_settled
 from tests.servers import start_kafka, start_redis
 
 PARTITIONS = 8
@@ -136,24 +137,24 @@ def _wait_applied(workers: list[WorkerProcess], client: redis.Redis,
     computed before it: its ``ccpulse_snapshot_age_seconds`` says of when)."""
     length = client.xlen(log_key())
     deadline = time.monotonic() + timeout_s
+
+    def applied(worker: WorkerProcess) -> bool:
+        found = APPLIED.search(worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1])
+        return found is not None and float(found.group(1)) >= length
+
     for worker in workers:
-        while True:
-            found = APPLIED.search(worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1])
-            if found and float(found.group(1)) >= length:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"a replica has not applied the {length} log entries")
-            time.sleep(0.2)
+        wait_for(partial(applied, worker), deadline - time.monotonic(),
+                 f"a replica has not applied the {length} log entries")
     applied_at = time.time()
+
+    def serves_it(worker: WorkerProcess) -> bool:  # the snapshot's instant: the ask minus its age
+        asked_at = time.time()
+        found = AGE.search(worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1])
+        return found is not None and asked_at - float(found.group(1)) > applied_at
+
     for worker in workers:
-        while True:
-            asked_at = time.time()
-            found = AGE.search(worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1])
-            if found and asked_at - float(found.group(1)) > applied_at:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError("a worker serves no snapshot of its whole log")
-            time.sleep(1)
+        wait_for(partial(serves_it, worker), deadline - time.monotonic(),
+                 "a worker serves no snapshot of its whole log")
 
 
 def _wait_consumed(workers: list[WorkerProcess], client: redis.Redis, sent: int,
