@@ -26,6 +26,7 @@ from ccpulse.http import MetricsServer
 from ccpulse.processors.catalogue import Band
 from ccpulse.processors.timefmt import format_ms, parse_ms
 from ccpulse.runtime import Monitor
+from ccpulse.scrape_ahead import ScrapeAhead
 from ccpulse.settings import Settings
 from ccpulse.snapshot_cost import SnapshotCosts
 from ccpulse.streams.simulator import MINUTE, TEAM_SIZE, SimConfig, Simulator, demo_scenarios
@@ -74,14 +75,14 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
     pipeline.on_snapshot = SnapshotCosts(registry)
     snapshots = RecentSnapshot(pipeline.snapshot, clock, recent=pipeline.recent_floor,
                                cost_ms=lambda: round(pipeline.floor_ms * clock.speed))
-    registry.register(KpiCollector(snapshots,  # type: ignore[arg-type]
-                                   pipeline.stats, alerts=evaluator, clock_ms=clock,
-                                   scorecards=settings.scorecards,
-                                   metrics=settings.metrics))
+    kpis = KpiCollector(snapshots, pipeline.stats, alerts=evaluator,  # type: ignore[arg-type]
+                        clock_ms=clock, scorecards=settings.scorecards,
+                        metrics=settings.metrics)
+    scrapes = ScrapeAhead(kpis, registry, clock, ahead=settings.metrics.render_ahead)
     if not settings.web_secret:  # agent links of this run only: a new secret each start
         settings = replace(settings, web_secret=secrets.token_urlsafe(32))
     try:
-        server = MetricsServer(registry, settings.metrics_host, settings.metrics_port,
+        server = MetricsServer(scrapes.body, settings.metrics_host, settings.metrics_port,
                                lambda: (True, "ok"), settings.metrics_credentials,
                                api=api(snapshots),
                                web=web_app(settings, snapshots, pipeline, evaluator)).start()
@@ -122,6 +123,7 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
         if live is not None:
             live.stop()
         server.stop()
+        scrapes.close()
     console.print(f"stopped: {sum(pipeline.stats.processed.values()):,} events processed, "
                   f"{monitor.transitions} alert transitions", highlight=False)
     return 0

@@ -44,6 +44,9 @@ class MetricsConfig:
     # a worker exports the per-agent series of the agents of its partitions only
     # (ccpulse.sharding); off: every worker exports every agent
     shard_agents: bool = True
+    # render the next scrape's text before it comes, once scrapes keep a rhythm
+    # (ccpulse.scrape_ahead); off: every scrape renders, or serves a recent rendering
+    render_ahead: bool = True
 
     def share_windows(self) -> frozenset[str]:
         """The windows a worker's own agents' series read: the budget's, and the
@@ -113,6 +116,7 @@ class KpiCollector:
         owns_agent: Callable[[str], bool] | None = None,
         share: Callable[[frozenset[str]], Snapshot] | None = None,
         floor: Callable[[], bool] | None = None,
+        shard_key: Callable[[], object] | None = None,
     ) -> None:
         """``last_event_ms`` overrides where the lag comes from: in a worker, counters are the
         consumer's own but the lag is that of the replica behind ``/metrics``.
@@ -122,8 +126,10 @@ class KpiCollector:
         the snapshot of its own agents only, of the windows their series read
         (:meth:`MetricsConfig.share_windows`) — and exports their series alone: teams,
         queues, channels and staffing come from the leader. Where ``floor`` is None, every scrape
-        is of the whole floor."""
+        is of the whole floor. ``shard_key``: which partitions this worker owns now (part of
+        :meth:`view`)."""
         self._snapshot = snapshot
+        self._shard_key = shard_key
         self._share = share
         self._floor = floor
         self._stats = stats
@@ -136,23 +142,45 @@ class KpiCollector:
         self._clock_ms = clock_ms
         self._last_event_ms = last_event_ms or (lambda: stats.last_event_ms if stats else None)
 
-    def collect(self) -> Iterator[Metric]:
+    def view(self) -> tuple[bool, object]:
+        """What a scrape now exports: the whole floor or this worker's share, and of which
+        partitions. A rendering kept for later scrapes (:mod:`ccpulse.scrape_ahead`) is
+        served only while this is unchanged: a worker that lost the alert lease must not
+        export the floor a moment longer, nor agents whose partitions moved."""
         whole = self._floor is None or self._share is None or self._floor()
-        snap = (self._snapshot() if whole
-                else self._share(self._metrics.share_windows()))  # type: ignore[misc]
-        if self._clock_ms is not None:
-            # a scrape may serve a snapshot computed before it (ccpulse.api.RecentSnapshot)
-            age = GaugeMetricFamily("ccpulse_snapshot_age_seconds",
-                                    "seconds from the instant this scrape's KPIs are exact at "
-                                    "to the scrape")
-            age.add_metric([], max(0, self._clock_ms() - snap.now) / 1000)
-            yield age
+        return whole, self._shard_key() if self._shard_key is not None else None
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot a scrape reads now: the floor's, or this worker's agents' only."""
+        if self.view()[0]:
+            return self._snapshot()
+        return self._share(self._metrics.share_windows())  # type: ignore[misc]
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot()
+        yield from self.of_snapshot(snap)
+        yield from self.live(snap.now)
+
+    def of_snapshot(self, snap: Snapshot) -> Iterator[Metric]:
+        """Everything a snapshot alone decides (the bulk of a scrape)."""
         yield from self._kpi_metrics(snap)
         yield from self._state_metrics(snap)
         if snap.floor:
             yield from staffing_metrics(snap)
         yield from scorecard_metrics(snap, self._scorecards,
                                      owns_agent=self._owns if self._sharded else None)
+
+    def live(self, snapshot_ms: int) -> Iterator[Metric]:
+        """What is read at the scrape itself: how old the snapshot (exact at
+        ``snapshot_ms``) is, the alerts, the pipeline's counters."""
+        if self._clock_ms is not None:
+            # a scrape may serve a snapshot computed before it (ccpulse.api.RecentSnapshot),
+            # or a rendering of one made before it (ccpulse.scrape_ahead)
+            age = GaugeMetricFamily("ccpulse_snapshot_age_seconds",
+                                    "seconds from the instant this scrape's KPIs are exact at "
+                                    "to the scrape")
+            age.add_metric([], max(0, self._clock_ms() - snapshot_ms) / 1000)
+            yield age
         if self._alerts is not None:
             yield from _alert_metrics(self._alerts)
         if self._stats is not None:

@@ -28,19 +28,24 @@ from ccpulse.textformat import Exposition
 from ccpulse.web import LazyResponse, Response, WebApp
 
 HealthCheck = Callable[[], tuple[bool, str]]
+# /metrics: a registry rendered at each scrape, or what writes the body itself
+# (ccpulse.scrape_ahead.ScrapeAhead.body)
+MetricsSource = CollectorRegistry | Callable[[], bytes]
 ScopeApi = Callable[[str, str], dict[str, Any] | None]  # (scope, id) -> document or unknown
 API_PREFIX = "/api/v1/"
 JSON = "application/json"
 
 
 class MetricsServer:
-    """Serves a registry; ``health`` says whether the process is doing its job, and why not."""
+    """Serves ``metrics``; ``health`` says whether the process is doing its job, and why
+    not."""
 
-    def __init__(self, registry: CollectorRegistry, host: str, port: int,
+    def __init__(self, metrics: MetricsSource, host: str, port: int,
                  health: HealthCheck, credentials: tuple[str, str] | None = None, *,
                  ready: HealthCheck | None = None, api: ScopeApi | None = None,
                  web: WebApp | None = None) -> None:
-        handler = _handler(registry, health, credentials, ready or health, api, web=web)
+        handler = _handler(_metrics_body(metrics), health, credentials, ready or health, api,
+                           web=web)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics",
@@ -59,12 +64,22 @@ class MetricsServer:
         self._server.server_close()
 
 
-def _handler(registry: CollectorRegistry, health: HealthCheck,
+def _metrics_body(metrics: MetricsSource) -> Callable[[], bytes]:
+    if not isinstance(metrics, CollectorRegistry):
+        return metrics
+    exposition = Exposition()  # label text kept between scrapes
+    scraping = threading.Lock()
+
+    def body() -> bytes:
+        with scraping:  # one scrape at a time: they share the kept text
+            return exposition.render(metrics.collect())
+    return body
+
+
+def _handler(metrics_body: Callable[[], bytes], health: HealthCheck,
              credentials: tuple[str, str] | None, ready: HealthCheck, api: ScopeApi | None,
              *, web: WebApp | None = None) -> type[BaseHTTPRequestHandler]:
     probes = {"/healthz": health, "/readyz": ready}
-    exposition = Exposition()  # label text kept between scrapes
-    scraping = threading.Lock()
     expected = None if credentials is None else (
         "Basic " + base64.b64encode(":".join(credentials).encode()).decode())
 
@@ -76,9 +91,7 @@ def _handler(registry: CollectorRegistry, health: HealthCheck,
                 self._page(page)
             elif path == "/metrics":
                 if self._authorized():
-                    with scraping:  # one scrape at a time: they share the kept text
-                        body = exposition.render(registry.collect())
-                    self._send(200, CONTENT_TYPE_LATEST, body)
+                    self._send(200, CONTENT_TYPE_LATEST, metrics_body())
             elif api is not None and path.startswith(API_PREFIX):
                 if self._authorized():
                     self._api(path.removeprefix(API_PREFIX))

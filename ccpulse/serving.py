@@ -44,6 +44,7 @@ from ccpulse.http import MetricsServer
 from ccpulse.logs import logging_config
 from ccpulse.processors.config import EngineConfig
 from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
+from ccpulse.scrape_ahead import ScrapeAhead
 from ccpulse.settings import Settings, kafka_python_security
 from ccpulse.sharding import AgentShards
 from ccpulse.snapshot_cost import SnapshotCosts
@@ -326,6 +327,25 @@ def _monitor(settings: Settings, pipeline: Pipeline, evaluator: AlertEvaluator,
                    on_evaluated=lambda late_ms: delay.observe(late_ms / 1000))
 
 
+def _scrapes(settings: Settings, snapshots: RecentSnapshot, pipeline: Pipeline,
+             evaluator: AlertEvaluator, *, leader: LeaderNotifier, consumer: ConsumerView,
+             registry: CollectorRegistry) -> ScrapeAhead:
+    """/metrics: this worker's KPI series (rendered ahead of the scrapes once they keep a
+    rhythm), then ``registry``'s, read at each scrape."""
+    sharded = settings.metrics.shard_agents
+    kpis = KpiCollector(
+        snapshots, consumer.stats, alerts=evaluator,
+        clock_ms=wall_ms, last_event_ms=lambda: pipeline.stats.last_event_ms,
+        scorecards=settings.scorecards, metrics=settings.metrics,
+        owns_agent=consumer.shards.owns if sharded else None,
+        # while another worker holds the alert lease, it exports the teams, queues and
+        # channels; this one computes and exports its own agents only, in the windows asked
+        share=lambda windows: pipeline.share(wall_ms(), consumer.shards.owns, windows),
+        floor=leader.holds if sharded else None,
+        shard_key=lambda: (consumer.shards.partitions, consumer.shards.owned))
+    return ScrapeAhead(kpis, registry, wall_ms, ahead=settings.metrics.render_ahead)
+
+
 def serve(settings: Settings, reports: Connection) -> None:
     """The second process's body: runs until ``reports`` closes."""
     logging.config.dictConfig(logging_config(settings.log_format))
@@ -361,16 +381,8 @@ def serve(settings: Settings, reports: Connection) -> None:
     # still being finished, while it is within four times what a new one takes to compute
     snapshots = RecentSnapshot(pipeline.snapshot, wall_ms, recent=pipeline.recent_floor,
                                cost_ms=lambda: pipeline.floor_ms)
-    sharded = settings.metrics.shard_agents
-    registry.register(KpiCollector(  # type: ignore[arg-type]
-        snapshots, consumer.stats, alerts=evaluator,
-        clock_ms=wall_ms, last_event_ms=lambda: pipeline.stats.last_event_ms,
-        scorecards=settings.scorecards, metrics=settings.metrics,
-        owns_agent=consumer.shards.owns if sharded else None,
-        # while another worker holds the alert lease, it exports the teams, queues and
-        # channels; this one computes and exports its own agents only, in the windows asked
-        share=lambda windows: pipeline.share(wall_ms(), consumer.shards.owns, windows),
-        floor=leader.holds if sharded else None))
+    scrapes = _scrapes(settings, snapshots, pipeline, evaluator, leader=leader,
+                       consumer=consumer, registry=registry)
     registry.register(consumer)  # type: ignore[arg-type]
     registry.register(ReplicaProgress(replica))  # type: ignore[arg-type]
 
@@ -386,7 +398,7 @@ def serve(settings: Settings, reports: Connection) -> None:
     def ready() -> tuple[bool, str]:
         return readiness(health(), consumer, settings.ready_max_lag)
 
-    server = MetricsServer(registry, settings.metrics_host, settings.metrics_port, health,
+    server = MetricsServer(scrapes.body, settings.metrics_host, settings.metrics_port, health,
                            settings.metrics_credentials, ready=ready, api=api(snapshots),
                            web=web_app(settings, snapshots, pipeline, evaluator))
     server.start()
@@ -398,6 +410,7 @@ def serve(settings: Settings, reports: Connection) -> None:
         pass
     finally:
         server.stop()  # the port first: a restarted worker may want it
+        scrapes.close()
         replica.stop()
         monitor.close()
         if alertmanager is not None:

@@ -74,6 +74,7 @@ class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True):
     agent_series: str | list[str] = "default"  # "default", "all" or ["KPI[:WINDOW]", …]
     agent_channels: bool = False
     shard_agents: bool = True
+    render_ahead: bool = True
 
 
 class Costs(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -412,4 +413,5 @@ def load_settings(flags: Mapping[str, object] | None = None,
                     engine=_engine_config(file, thresholds), thresholds=thresholds,
                     scorecards=cards,
                     metrics=MetricsConfig(budget, file.metrics.agent_channels,
-                                          file.metrics.shard_agents), costs=file.costs)
+                                          file.metrics.shard_agents,
+                                          file.metrics.render_ahead), costs=file.costs)

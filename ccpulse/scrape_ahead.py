@@ -1,0 +1,173 @@
+"""``/metrics`` rendered ahead of the scrape that asks for it.
+
+Prometheus scrapes a target at a fixed interval and phase, and drops a scrape that outlasts
+its ``scrape_timeout`` (10 s by default). What a scrape of ccpulse costs is a snapshot of
+the floor (or of a worker's share of it) and the text of its series: about a second at
+5,000 agents, many seconds at 50,000 (BENCHMARKS.md). Like kube-state-metrics, which keeps
+each object's metric text in a store and only writes it out when scraped, a worker here
+keeps the text of its last rendering and serves it; unlike a store updated on every event,
+the text is of one snapshot, because a window's values move with time, not only with
+events.
+
+So, once the scrapes arrive in a steady rhythm (:class:`Rhythm`), the next rendering starts
+ahead of the next scrape expected — :data:`LEAD` times what the last one took, so it is done
+when the scrape comes — and the scrape writes it out with the few series read at the
+scrape itself (the snapshot's age, the alerts, the pipeline's counters). Without a rhythm
+(a person with curl, a benchmark polling) nothing is rendered ahead, and a scrape serves
+the last rendering only on the rule :class:`ccpulse.api.RecentSnapshot` applies to
+snapshots: while it was begun within four times what a rendering takes (at least a second)
+— of a snapshot that was recent by that rule then; otherwise it renders, as before. Each
+scrape's ``ccpulse_snapshot_age_seconds`` says how old its numbers are. A rendering is
+served only to a scrape that would export the same thing (:meth:`KpiCollector.view`: the
+floor or a share, of which partitions).
+
+The cost moves, it does not vanish: the same renderings are made (at most one per scrape),
+before the scrape instead of during it, and the numbers are that much older at the
+scrape (BENCHMARKS.md, issue 19, fourteenth round).
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+
+from prometheus_client import CollectorRegistry
+
+from ccpulse.api import SNAPSHOT_AGE_FACTOR, SNAPSHOT_MAX_AGE_MS
+from ccpulse.exporter import KpiCollector
+from ccpulse.textformat import Exposition, render
+
+log = logging.getLogger("ccpulse.metrics")
+
+RHYTHM_ARRIVALS = 4  # scrapes whose intervals must agree before anything is rendered ahead
+RHYTHM_TOLERANCE = 0.2  # each interval within this share of their median: Prometheus' are
+RHYTHM_MIN_INTERVAL_S = 2.0  # polled faster than this: rendering ahead would only add work
+# a rendering starts this many times what the last one took before the scrape expected (and
+# a fixed margin more), so that a slower one is still done in time
+LEAD = 1.5
+LEAD_MARGIN_S = 0.2
+
+
+class Rhythm:
+    """When the next scrape is expected, from the arrivals of the last few: their intervals
+    must agree within :data:`RHYTHM_TOLERANCE` and be at least
+    :data:`RHYTHM_MIN_INTERVAL_S`. Times are seconds of a monotonic clock."""
+
+    def __init__(self) -> None:
+        self._arrivals: deque[float] = deque(maxlen=RHYTHM_ARRIVALS)
+
+    def arrived(self, at_s: float) -> None:
+        self._arrivals.append(at_s)
+
+    def last(self) -> float | None:
+        return self._arrivals[-1] if self._arrivals else None
+
+    def expected(self) -> float | None:
+        """The next scrape's arrival, or None while there is no steady rhythm."""
+        if len(self._arrivals) < RHYTHM_ARRIVALS:
+            return None
+        intervals = [b - a for a, b in pairwise(self._arrivals)]
+        middle = statistics.median(intervals)
+        if middle < RHYTHM_MIN_INTERVAL_S or any(
+                abs(interval - middle) > RHYTHM_TOLERANCE * middle for interval in intervals):
+            return None
+        return self._arrivals[-1] + middle
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """The text of one snapshot's series, and what it is of."""
+
+    snapshot_ms: int  # the instant its numbers are exact at, by the collector's clock
+    rendered_ms: int  # when it was begun, by the same clock
+    view: tuple[bool, object]  # KpiCollector.view() when it was rendered
+    body: bytes
+
+
+class ScrapeAhead:
+    """The ``/metrics`` body: ``collector``'s series from a kept or new rendering, then its
+    live series and ``others`` (the process' own collectors) read at the scrape."""
+
+    def __init__(self, collector: KpiCollector, others: CollectorRegistry,
+                 clock_ms: Callable[[], int], *, ahead: bool = True,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._collector = collector
+        self._others = others
+        self._clock_ms = clock_ms
+        self._monotonic = monotonic
+        self._exposition = Exposition()  # label text kept between renderings
+        self._rendering_lock = threading.Lock()  # one rendering at a time: they share it
+        self._arrivals_lock = threading.Lock()
+        self._rhythm = Rhythm()
+        self._kept: Rendering | None = None
+        self._took_ms = 0  # what the last rendering took, by the collector's clock
+        self._took_s = 0.0  # the same, by the monotonic clock (to plan the next)
+        self._scraped = threading.Event()
+        self._closed = threading.Event()
+        self._thread = (threading.Thread(target=self._render_ahead, name="scrape-ahead",
+                                         daemon=True) if ahead else None)
+        if self._thread is not None:
+            self._thread.start()
+
+    def body(self) -> bytes:
+        """A scrape's answer."""
+        with self._arrivals_lock:
+            self._rhythm.arrived(self._monotonic())
+        with self._rendering_lock:  # a rendering ahead under way is waited for: the newest
+            kept = self._kept
+            if kept is None or not self._servable(kept):
+                kept = self._render()
+        self._scraped.set()  # plan the next rendering ahead
+        return kept.body + render(self._collector.live(kept.snapshot_ms)) + render(
+            self._others.collect())
+
+    def close(self) -> None:
+        self._closed.set()
+        self._scraped.set()
+
+    def _servable(self, kept: Rendering) -> bool:
+        max_age = max(SNAPSHOT_MAX_AGE_MS, SNAPSHOT_AGE_FACTOR * self._took_ms)
+        # judged by when it was begun: its snapshot was as recent as a snapshot must be then
+        return (0 <= self._clock_ms() - kept.rendered_ms < max_age
+                and kept.view == self._collector.view())
+
+    def _render(self) -> Rendering:
+        """A new rendering, kept (the caller holds the rendering lock)."""
+        started_ms, started_s = self._clock_ms(), self._monotonic()
+        view = self._collector.view()
+        snap = self._collector.snapshot()
+        body = self._exposition.render(self._collector.of_snapshot(snap))
+        self._took_ms = max(0, self._clock_ms() - started_ms)
+        self._took_s = max(0.0, self._monotonic() - started_s)
+        self._kept = Rendering(snap.now, started_ms, view, body)
+        return self._kept
+
+    def _render_ahead(self) -> None:
+        """After each scrape: if the scrapes keep a rhythm, render once more, to be done
+        by the next one."""
+        while True:
+            self._scraped.wait()
+            self._scraped.clear()
+            if self._closed.is_set():
+                return
+            with self._arrivals_lock:
+                expected, planned_after = self._rhythm.expected(), self._rhythm.last()
+            if expected is None:
+                continue
+            start = expected - LEAD * self._took_s - LEAD_MARGIN_S
+            if self._closed.wait(max(0.0, start - self._monotonic())):
+                return
+            with self._rendering_lock:
+                with self._arrivals_lock:
+                    if self._rhythm.last() != planned_after:
+                        continue  # a scrape came meanwhile and planned anew
+                try:
+                    self._render()
+                except Exception:  # the scrape renders for itself then; say why here
+                    log.exception("scrape_ahead_failed")
