@@ -13,13 +13,14 @@ So, once the scrapes arrive in a steady rhythm (:class:`Rhythm`), the next rende
 ahead of the next scrape expected — :data:`LEAD` times what the last one took, so it is done
 when the scrape comes — and the scrape writes it out with the few series read at the
 scrape itself (the snapshot's age, the alerts, the pipeline's counters). Without a rhythm
-(a person with curl, a benchmark polling) nothing is rendered ahead, and a scrape serves
-the last rendering only on the rule :class:`ccpulse.api.RecentSnapshot` applies to
-snapshots: while it was begun within four times what a rendering takes (at least a second)
-— of a snapshot that was recent by that rule then; otherwise it renders, as before. Each
-scrape's ``ccpulse_snapshot_age_seconds`` says how old its numbers are. A rendering is
-served only to a scrape that would export the same thing (:meth:`KpiCollector.view`: the
-floor or a share, of which partitions).
+(a person with curl, a benchmark polling, two Prometheus servers of an HA pair at two
+phases) nothing is rendered ahead and a scrape is what it was: it renders the snapshot it
+reads, or writes out the kept text if that is of the very same snapshot. A rendering made
+ahead is served to the next scrape only while begun within four times what a rendering
+takes (at least a second: the rule :class:`ccpulse.api.RecentSnapshot` applies to
+snapshots) and only if that scrape exports the same thing (:meth:`KpiCollector.view`: the
+floor or a share, of which partitions). Each scrape's ``ccpulse_snapshot_age_seconds`` says
+how old its numbers are.
 
 The cost moves, it does not vanish: the same renderings are made (at most one per scrape),
 before the scrape instead of during it, and the numbers are that much older at the
@@ -34,13 +35,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 from prometheus_client import CollectorRegistry
 
 from ccpulse.api import SNAPSHOT_AGE_FACTOR, SNAPSHOT_MAX_AGE_MS
 from ccpulse.exporter import KpiCollector
+from ccpulse.processors.snapshot import Snapshot
 from ccpulse.textformat import Exposition, render
 
 log = logging.getLogger("ccpulse.metrics")
@@ -84,10 +86,11 @@ class Rhythm:
 class Rendering:
     """The text of one snapshot's series, and what it is of."""
 
-    snapshot_ms: int  # the instant its numbers are exact at, by the collector's clock
-    rendered_ms: int  # when it was begun, by the same clock
+    snapshot: Snapshot = field(compare=False)
+    rendered_ms: int  # when it was begun, by the collector's clock
     view: tuple[bool, object]  # KpiCollector.view() when it was rendered
     body: bytes
+    ahead: bool  # made for the next scrape, which has not come yet
 
 
 class ScrapeAhead:
@@ -95,12 +98,10 @@ class ScrapeAhead:
     live series and ``others`` (the process' own collectors) read at the scrape."""
 
     def __init__(self, collector: KpiCollector, others: CollectorRegistry,
-                 clock_ms: Callable[[], int], *, ahead: bool = True,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 clock_ms: Callable[[], int], *, ahead: bool = True) -> None:
         self._collector = collector
         self._others = others
         self._clock_ms = clock_ms
-        self._monotonic = monotonic
         self._exposition = Exposition()  # label text kept between renderings
         self._rendering_lock = threading.Lock()  # one rendering at a time: they share it
         self._arrivals_lock = threading.Lock()
@@ -110,42 +111,54 @@ class ScrapeAhead:
         self._took_s = 0.0  # the same, by the monotonic clock (to plan the next)
         self._scraped = threading.Event()
         self._closed = threading.Event()
-        self._thread = (threading.Thread(target=self._render_ahead, name="scrape-ahead",
-                                         daemon=True) if ahead else None)
-        if self._thread is not None:
-            self._thread.start()
+        if ahead:
+            threading.Thread(target=self._render_ahead, name="scrape-ahead",
+                             daemon=True).start()
 
     def body(self) -> bytes:
         """A scrape's answer."""
         with self._arrivals_lock:
-            self._rhythm.arrived(self._monotonic())
-        with self._rendering_lock:  # a rendering ahead under way is waited for: the newest
-            kept = self._kept
-            if kept is None or not self._servable(kept):
-                kept = self._render()
+            self._rhythm.arrived(time.monotonic())
+        with self._rendering_lock:  # a rendering ahead under way is waited for: it is ours
+            kept = self._take_ahead()
+            if kept is None:
+                kept = self._render(ahead=False)
         self._scraped.set()  # plan the next rendering ahead
-        return kept.body + render(self._collector.live(kept.snapshot_ms)) + render(
+        return kept.body + render(self._collector.live(kept.snapshot.now)) + render(
             self._others.collect())
 
     def close(self) -> None:
         self._closed.set()
         self._scraped.set()
 
-    def _servable(self, kept: Rendering) -> bool:
+    def _take_ahead(self) -> Rendering | None:
+        """The rendering made ahead for this scrape, if it is of what this scrape exports
+        and was begun within four times what a rendering takes (at least a second)."""
+        kept = self._kept
+        if kept is None or not kept.ahead:
+            return None
+        self._kept = replace(kept, ahead=False)  # for this scrape only
         max_age = max(SNAPSHOT_MAX_AGE_MS, SNAPSHOT_AGE_FACTOR * self._took_ms)
-        # judged by when it was begun: its snapshot was as recent as a snapshot must be then
-        return (0 <= self._clock_ms() - kept.rendered_ms < max_age
-                and kept.view == self._collector.view())
+        if 0 <= self._clock_ms() - kept.rendered_ms < max_age and (
+                kept.view == self._collector.view()):
+            return kept
+        return None
 
-    def _render(self) -> Rendering:
-        """A new rendering, kept (the caller holds the rendering lock)."""
-        started_ms, started_s = self._clock_ms(), self._monotonic()
+    def _render(self, *, ahead: bool) -> Rendering:
+        """The rendering of the snapshot the collector reads now; the kept one if it is of
+        that very snapshot (another scrape's, or the alert evaluation's, shared: the same
+        text). The caller holds the rendering lock."""
+        started_ms, started_s = self._clock_ms(), time.monotonic()
         view = self._collector.view()
         snap = self._collector.snapshot()
+        kept = self._kept
+        if kept is not None and kept.snapshot is snap and kept.view == view:
+            self._kept = replace(kept, ahead=ahead)
+            return self._kept
         body = self._exposition.render(self._collector.of_snapshot(snap))
         self._took_ms = max(0, self._clock_ms() - started_ms)
-        self._took_s = max(0.0, self._monotonic() - started_s)
-        self._kept = Rendering(snap.now, started_ms, view, body)
+        self._took_s = max(0.0, time.monotonic() - started_s)
+        self._kept = Rendering(snap, started_ms, view, body, ahead)
         return self._kept
 
     def _render_ahead(self) -> None:
@@ -161,13 +174,13 @@ class ScrapeAhead:
             if expected is None:
                 continue
             start = expected - LEAD * self._took_s - LEAD_MARGIN_S
-            if self._closed.wait(max(0.0, start - self._monotonic())):
+            if self._closed.wait(max(0.0, start - time.monotonic())):
                 return
             with self._rendering_lock:
                 with self._arrivals_lock:
                     if self._rhythm.last() != planned_after:
                         continue  # a scrape came meanwhile and planned anew
                 try:
-                    self._render()
+                    self._render(ahead=True)
                 except Exception:  # the scrape renders for itself then; say why here
                     log.exception("scrape_ahead_failed")

@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from ccpulse import scrape_ahead
@@ -65,62 +67,93 @@ def counting(pipeline: Pipeline, clock: Clock, cost_ms: int = 0,
     return taken, KpiCollector(snap, pipeline.stats, clock_ms=clock)
 
 
-def test_a_rendering_is_served_while_begun_within_four_times_what_it_took(
+def test_without_a_rhythm_a_scrape_renders_what_it_reads_unless_that_was_rendered(
         pipeline: Pipeline) -> None:
+    """Another scrape's snapshot, or the alert evaluation's, shared by the snapshot source:
+    the kept text is of that very snapshot, so it is written out again, with the age read
+    at this scrape."""
     clock = Clock(at("09:20:00"))
-    taken, kpis = counting(pipeline, clock, cost_ms=2_000)
+    snaps = [pipeline.snapshot(clock.ms)]
+    kpis = KpiCollector(lambda: snaps[-1], pipeline.stats, clock_ms=clock)
+    rendered = renders(kpis)
     scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
     first = scrapes.body()
-    assert len(taken) == 1
-    clock.ms = at("09:20:00") + 7_999  # begun 7.999 s ago, took 2 s: served
+    clock.ms += 30_000
     again = scrapes.body()
-    assert len(taken) == 1
-    # the same series, but its age read now: 9.999 s from the snapshot's instant
-    assert AGE.findall(first) == [b"2.0"] and AGE.findall(again) == [b"7.999"]
+    assert rendered == [at("09:20:00")]
+    assert AGE.findall(first) == [b"0.0"] and AGE.findall(again) == [b"30.0"]
     assert kept_part(again) == kept_part(first)
-    clock.ms = at("09:20:00") + 8_000  # four times what it took: rendered anew
+    snaps.append(pipeline.snapshot(clock.ms))  # a new snapshot: rendered
     scrapes.body()
-    assert [ms for ms, _ in taken] == [at("09:20:00"), at("09:20:08")]
+    assert rendered == [at("09:20:00"), at("09:20:30")]
+
+
+def renders(kpis: KpiCollector) -> list[int]:
+    """The instants of the snapshots ``kpis`` renders from now on."""
+    rendered: list[int] = []
+    of_snapshot = kpis.of_snapshot
+
+    def counted(snap: Snapshot) -> Iterator[Metric]:
+        rendered.append(snap.now)
+        return of_snapshot(snap)
+    kpis.of_snapshot = counted  # type: ignore[method-assign]
+    return rendered
 
 
 def kept_part(body: bytes) -> list[bytes]:
     return [line for line in body.splitlines() if not line.startswith(READ_AT_THE_SCRAPE)]
 
 
-def test_a_quick_rendering_is_served_for_a_second_at_most(pipeline: Pipeline) -> None:
+def test_a_rendering_made_ahead_is_served_while_begun_within_four_times_what_it_took(
+        pipeline: Pipeline) -> None:
     clock = Clock(at("09:20:00"))
-    taken, kpis = counting(pipeline, clock)
+    taken, kpis = counting(pipeline, clock, cost_ms=2_000)
     scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
-    scrapes.body()
-    clock.ms += 999
-    scrapes.body()
-    clock.ms += 1
-    scrapes.body()
+    scrapes.body()  # a rendering takes 2 s
+    clock.ms = at("09:20:10")
+    scrapes._render(ahead=True)  # what the thread does once the scrapes keep a rhythm
+    clock.ms = at("09:20:17.999")  # begun 7.999 s ago: served
+    assert AGE.findall(scrapes.body()) == [b"7.999"]
     assert len(taken) == 2
+    clock.ms = at("09:20:18")  # the next scrape reads anew: the one ahead was for the last
+    scrapes.body()
+    assert len(taken) == 3
+    clock.ms = at("09:20:30")
+    scrapes._render(ahead=True)
+    clock.ms = at("09:20:38")  # begun four times what it took ago: too old
+    assert AGE.findall(scrapes.body()) == [b"2.0"]
+    assert [ms for ms, _ in taken] == [at("09:20:00"), at("09:20:10"), at("09:20:18"),
+                                       at("09:20:30"), at("09:20:38")]
 
 
 def test_a_rendering_of_another_view_is_never_served(pipeline: Pipeline) -> None:
     """A worker that lost the alert lease stops exporting the floor at its next scrape, and
-    agents whose partitions moved go with them, however recent the kept rendering."""
+    agents whose partitions moved go with them, whether the kept rendering is of the very
+    snapshot read now or was made ahead for this scrape."""
     clock = Clock(at("09:20:00"))
     holds, owned = [True], [frozenset({0, 1})]
-    share_taken: list[int] = []
-
-    def share(windows: frozenset[str]) -> Snapshot:
-        share_taken.append(clock.ms)
-        return pipeline.share(clock.ms, lambda _agent: True, windows)
-    kpis = KpiCollector(lambda: pipeline.snapshot(clock.ms), pipeline.stats, clock_ms=clock,
-                        owns_agent=lambda _agent: True, share=share, floor=lambda: holds[0],
+    floor = pipeline.snapshot(clock.ms)  # shared, as the alert evaluation's is
+    kpis = KpiCollector(lambda: floor, pipeline.stats, clock_ms=clock,
+                        owns_agent=lambda _agent: True, floor=lambda: holds[0],
+                        share=lambda windows: pipeline.share(clock.ms, lambda _a: True, windows),
                         shard_key=lambda: (8, owned[0]))
+    rendered = renders(kpis)
     scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
-    assert b"ccpulse_team_occupancy_ratio" in scrapes.body()
+    team = b"ccpulse_team_occupancy_ratio"
+    assert team in scrapes.body()
     holds[0] = False
-    assert b"ccpulse_team_occupancy_ratio" not in scrapes.body()
-    assert len(share_taken) == 1
-    assert b"ccpulse_team_occupancy_ratio" not in scrapes.body()  # the share's, kept
+    assert team not in scrapes.body()
+    holds[0] = True
+    scrapes._render(ahead=True)
+    holds[0] = False
+    assert team not in scrapes.body()
+    holds[0] = True
+    before = scrapes.body()
+    assert len(rendered) == 5  # floor, share, floor ahead, share, floor
+    assert kept_part(scrapes.body()) == kept_part(before) and len(rendered) == 5
     owned[0] = frozenset({0})
-    scrapes.body()
-    assert len(share_taken) == 2
+    assert kept_part(scrapes.body()) == kept_part(before)  # the same floor, rendered anew
+    assert len(rendered) == 6
 
 
 def test_the_process_own_series_are_read_at_each_scrape(pipeline: Pipeline) -> None:
@@ -142,11 +175,9 @@ def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(
         pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     """Once four scrapes came at a steady interval, each next one is rendered ahead, on a
     thread of its own, after the scrape before it: the scrape only writes it out. Here a
-    rendering takes ~50 ms, the scrapes come every 0.6 s, and a rendering is served while
-    begun within 0.4 s (the bound's floor, lowered from a second for the test's sake): the
-    first four render for themselves, the rest are begun ~0.3 s ahead."""
+    rendering takes ~50 ms and the scrapes come every 0.6 s: the first four render for
+    themselves, the rest are begun ~0.3 s ahead."""
     monkeypatch.setattr(scrape_ahead, "RHYTHM_MIN_INTERVAL_S", 0.1)
-    monkeypatch.setattr(scrape_ahead, "SNAPSHOT_MAX_AGE_MS", 400)
     started, origin = time.monotonic(), at("09:20:00")
     clock = Clock(origin)
 
