@@ -1,5 +1,5 @@
-"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape|memory|live|alerts|scale|history|
-checkpoint|consumer] [--short]``.
+"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape|served|memory|live|alerts|scale|
+history|checkpoint|consumer] [--short]``.
 
 Each benchmark simulates its floor with a fixed seed, measures, and prints one JSON line with
 the machine, the command and the numbers, next to the bare-library baseline measured in the
@@ -34,6 +34,7 @@ from bench.history import bench_history
 from bench.live import bench_live
 from bench.procfs import rss_kib
 from bench.scale import bench_scale
+from bench.served import bench_served
 from ccpulse.exporter import KpiCollector, MetricsConfig, exposition
 from ccpulse.heap import release_free_heap
 from ccpulse.processors.catalogue import agent_series
@@ -180,6 +181,18 @@ def bench_scrape(agents: int, hours: float, workers: int = 1) -> dict[str, objec
             **memory_figures(grown_kib, agents)}
 
 
+def bench_served_floor(agents: int, hours: float, interval_s: float = 15.0,
+                       ) -> dict[str, object]:
+    """A single worker's /metrics over HTTP at Prometheus' interval, rendered ahead of the
+    scrapes and not (bench/served.py)."""
+    lines = simulated(agents, hours)
+    tune_gc()
+    engine = KpiEngine(dedup=False)
+    for line in lines:
+        engine.apply(decode(line))  # type: ignore[arg-type]
+    return bench_served(engine, interval_s)
+
+
 def bench_memory(agents: int, hours: float, dedup: bool = False) -> dict[str, object]:
     """The engine's resident memory hour by hour of a long run, expired every
     ``EXPIRE_EVERY_MS`` of event time as a worker does: it grows until the oldest history kept
@@ -219,13 +232,14 @@ def bench_memory(agents: int, hours: float, dedup: bool = False) -> dict[str, ob
 
 BENCHES: dict[str, Callable[..., dict[str, object]]] = {
     "engine": bench_engine, "replay": bench_replay, "scrape": bench_scrape,
-    "memory": bench_memory, "live": bench_live, "alerts": bench_alerts, "scale": bench_scale,
+    "served": bench_served_floor, "memory": bench_memory, "live": bench_live,
+    "alerts": bench_alerts, "scale": bench_scale,
     "history": bench_history, "checkpoint": bench_checkpoint, "consumer": bench_consumer,
 }
-FULL = {"engine": ("M", 1.0), "replay": ("M", 8.0), "scrape": ("M", 8.0),
+FULL = {"engine": ("M", 1.0), "replay": ("M", 8.0), "scrape": ("M", 8.0), "served": ("M", 8.0),
         "memory": ("S", 30.0), "live": ("S", 8.0), "alerts": (300, 8.0), "scale": ("M", 1.0),
         "history": (300, 24.0), "checkpoint": ("M", 8.0), "consumer": ("S", 8.0)}
-SHORT = {"engine": (50, 0.25), "replay": (50, 0.25), "scrape": (50, 0.25),
+SHORT = {"engine": (50, 0.25), "replay": (50, 0.25), "scrape": (50, 0.25), "served": (50, 0.25),
          "memory": (50, 2.0), "live": (50, 0.5), "alerts": (50, 1.0), "scale": (50, 0.5),
          "history": (30, 2.0), "checkpoint": (50, 0.5), "consumer": (50, 0.5)}
 
@@ -259,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             options["dedup"] = True
         if name == "scrape" and (args.workers or args.short):
             options["workers"] = args.workers or 2
+        if name == "served" and args.short:
+            options["interval_s"] = 2.5  # the shortest a rhythm is told from (scrape_ahead)
         if name == "scale":
             options["workers"] = args.workers or (2 if args.short else 4)
         result = BENCHES[name](agents, args.hours or hours, **options)

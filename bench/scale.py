@@ -5,7 +5,8 @@ then:
 
 1. **one worker** joins its group on empty topics; once it is ready the backlog is produced
    and it consumes all of it into the Redis log; once its replica has the floor its
-   ``/metrics`` is scraped three times and its processes' memory read;
+   ``/metrics`` is scraped as Prometheus scrapes, at a fixed interval, and its processes'
+   memory read;
 2. Redis is emptied and **N workers** (static members of a new group, on topics of their
    own) do the same with the same backlog, and each is scraped and measured the same way.
 
@@ -44,6 +45,8 @@ from bench.live import (
     topics,
 )
 from bench.procfs import rss_kib
+from bench.served import prometheus_slots
+from ccpulse.scrape_ahead import RHYTHM_ARRIVALS
 from ccpulse.streams.kafka_io import ensure_topics
 from ccpulse.streams.redis_log import log_key
 from tests.live import WorkerProcess, owned_partitions, wait_for, wait_settled
@@ -68,22 +71,60 @@ def snapshot_means(text: str) -> dict[str, float]:
             for (kind, part), count in found.items() if part == "count" and count}
 
 
-def _measure(worker: WorkerProcess) -> tuple[dict[str, object], set[str]]:
-    """Median of three scrapes, the agents it exports series of, its processes' memory."""
+SCRAPES = RHYTHM_ARRIVALS + 2  # a worker's scrapes: those that tell the interval, then two
+
+
+def _scrapes(worker: WorkerProcess, interval_s: float) -> tuple[list[float], list[float], str]:
+    """:data:`SCRAPES` scrapes in slots ``interval_s`` apart, as Prometheus scrapes (a slot
+    passed during a scrape is skipped): each one's seconds and the age of its numbers, and the
+    last one's text."""
     seconds, ages, text = [], [], ""
-    for _ in range(3):
+    for _ in prometheus_slots(interval_s, SCRAPES):
         started = time.perf_counter()
         status, text = worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)
         seconds.append(time.perf_counter() - started)
         assert status == 200, status
         ages.extend(float(age) for age in AGE.findall(text))
+    return seconds, ages, text
+
+
+def _measure(workers: list[WorkerProcess], interval_s: float,
+             ) -> list[tuple[dict[str, object], set[str]]]:
+    """Every worker scraped at once at ``interval_s`` (:func:`_scrapes`, on a thread each, as
+    one Prometheus scrapes its targets): the first scrape (rendered while asked) and those
+    after the interval was told (rendered ahead: ccpulse.scrape_ahead), the agents each
+    exports series of, its processes' memory."""
+    found: list[tuple[list[float], list[float], str] | None] = [None] * len(workers)
+
+    def scrape(index: int) -> None:
+        found[index] = _scrapes(workers[index], interval_s)
+    threads = [threading.Thread(target=scrape, args=(i,)) for i in range(len(workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out = []
+    for worker, scraped in zip(workers, found, strict=True):
+        assert scraped is not None, "a scrape failed: see the exception above"
+        out.append(_figures(worker, *scraped))
+    return out
+
+
+def _figures(worker: WorkerProcess, seconds: list[float], ages: list[float], text: str,
+             ) -> tuple[dict[str, object], set[str]]:
     # the per-agent series (alerts firing name agents too, on every worker: not counted)
     agent_lines = [line for line in text.splitlines() if line.startswith("ccpulse_agent_")]
     agents = {found.group(1) for line in agent_lines if (found := AGENT.search(line))}
-    return ({"scrape_s": round(statistics.median(seconds), 3),
-             # how old the served snapshot's instant was (the lease holder's may be the
-             # alert evaluation's: ccpulse.api.RecentSnapshot)
-             "snapshot_age_s": round(statistics.median(ages), 3) if ages else None,
+    ahead = seconds[RHYTHM_ARRIVALS:]
+    return ({"first_scrape_s": round(seconds[0], 3),
+             # once the interval is told, each scrape's text is rendered before it comes
+             "scrape_s": round(statistics.median(ahead), 3),
+             "scrape_max_s": round(max(ahead), 3),
+             # how old the numbers were (the lease holder's may be the alert evaluation's
+             # snapshot: ccpulse.api.RecentSnapshot), the first scrape's and the later ones'
+             "first_snapshot_age_s": round(ages[0], 3) if ages else None,
+             "snapshot_age_s": round(statistics.median(ages[RHYTHM_ARRIVALS:]), 3)
+             if len(ages) > RHYTHM_ARRIVALS else None,
              # the alert lease holder exports teams, queues and channels; the others their
              # own agents only, from a snapshot of those agents
              "exports_floor": any(line.startswith("ccpulse_team_") for line in
@@ -257,7 +298,7 @@ def _recovery(site: Site, started: list[WorkerProcess], held: list[bytes], prefi
 
 
 def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate: int,
-         probe_s: int) -> dict[str, object]:
+         probe_s: int, scrape_interval_s: float) -> dict[str, object]:
     """One run of ``workers``: ingest of ``day``, scrapes and memory, latency under ``rate``
     events/s, recovery of a killed worker with ``held`` produced while it was down."""
     prefix = f"scale{workers}"
@@ -274,7 +315,7 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
         for worker in started:
             worker.wait_healthy(600)
         _wait_applied(started, client)
-        measured = [_measure(worker) for worker in started]
+        measured = _measure(started, scrape_interval_s)
         committed, latencies = latency(started, site.bootstrap, client, rate, probe_s,
                                        prefix=prefix)
         delays = [evaluation_delay(worker) for worker in started]
@@ -310,9 +351,13 @@ def bench_scale(agents: int, hours: float, workers: int = 4, rate: int | None = 
                         checkpoint_every_s=5 if len(whole) < 100_000 else 300)
             size = min(300_000, len(whole) // 8)
             day, held = whole[:-size], whole[-size:]
-            one = _run(site, 1, day, held, rate=rate, probe_s=probe_s)
+            # Prometheus' default interval; CI's short run waits seconds, not minutes
+            scrape_interval_s = 2.5 if len(whole) < 100_000 else 15.0
+            one = _run(site, 1, day, held, rate=rate, probe_s=probe_s,
+                       scrape_interval_s=scrape_interval_s)
             redis.Redis.from_url(site.redis_url).flushdb()  # its log and its Kafka offsets
-            many = _run(site, workers, day, held, rate=rate, probe_s=probe_s)
+            many = _run(site, workers, day, held, rate=rate, probe_s=probe_s,
+                        scrape_interval_s=scrape_interval_s)
         finally:
             broker.stop()
             store.stop()

@@ -12,12 +12,14 @@ events.
 So, once the scrapes arrive in a steady rhythm (:class:`Rhythm`), the next rendering starts
 ahead of the next scrape expected — :data:`LEAD` times what the last one took, so it is done
 when the scrape comes — and the scrape writes it out with the few series read at the
-scrape itself (the snapshot's age, the alerts, the pipeline's counters). Without a rhythm
-(a person with curl, a benchmark polling, two Prometheus servers of an HA pair at two
-phases) nothing is rendered ahead and a scrape is what it was: it renders the snapshot it
-reads, or writes out the kept text if that is of the very same snapshot. A rendering made
-ahead is served to the next scrape only while begun within four times what a rendering
-takes (at least a second: the rule :class:`ccpulse.api.RecentSnapshot` applies to
+scrape itself (the snapshot's age, the alerts, the pipeline's counters). Where a rendering
+takes longer than the interval they are made back to back, and a scrape that comes while
+one is under way takes the last one finished instead of waiting (if it is recent, below).
+Without a rhythm (a person with curl, a benchmark polling, two Prometheus servers of an HA
+pair at two phases) nothing is rendered ahead and a scrape is what it was: it renders the
+snapshot it reads, or writes out the kept text if that is of the very same snapshot. A
+rendering made ahead is served to the next scrape only while begun within four times what a
+rendering takes (at least a second: the rule :class:`ccpulse.api.RecentSnapshot` applies to
 snapshots) and only if that scrape exports the same thing (:meth:`KpiCollector.view`: the
 floor or a share, of which partitions). Each scrape's ``ccpulse_snapshot_age_seconds`` says
 how old its numbers are.
@@ -30,7 +32,6 @@ scrape (BENCHMARKS.md, issue 19, fourteenth round).
 from __future__ import annotations
 
 import logging
-import statistics
 import threading
 import time
 from collections import deque
@@ -48,7 +49,9 @@ from ccpulse.textformat import Exposition, render
 log = logging.getLogger("ccpulse.metrics")
 
 RHYTHM_ARRIVALS = 4  # scrapes whose intervals must agree before anything is rendered ahead
-RHYTHM_TOLERANCE = 0.2  # each interval within this share of their median: Prometheus' are
+# each interval within this share of the shortest of a whole number of times it: a scrape
+# that outlasts the interval makes Prometheus skip a slot (Prometheus' own jitter is ms)
+RHYTHM_TOLERANCE = 0.1
 RHYTHM_MIN_INTERVAL_S = 2.0  # polled faster than this: rendering ahead would only add work
 # a rendering starts this many times what the last one took before the scrape expected (and
 # a fixed margin more), so that a slower one is still done in time
@@ -57,9 +60,10 @@ LEAD_MARGIN_S = 0.2
 
 
 class Rhythm:
-    """When the next scrape is expected, from the arrivals of the last few: their intervals
-    must agree within :data:`RHYTHM_TOLERANCE` and be at least
-    :data:`RHYTHM_MIN_INTERVAL_S`. Times are seconds of a monotonic clock."""
+    """When the next scrape is expected, from the arrivals of the last few: every interval
+    is a whole number of times the shortest, within :data:`RHYTHM_TOLERANCE` of it, and the
+    shortest is at least :data:`RHYTHM_MIN_INTERVAL_S`. Times are seconds of a monotonic
+    clock."""
 
     def __init__(self) -> None:
         self._arrivals: deque[float] = deque(maxlen=RHYTHM_ARRIVALS)
@@ -75,11 +79,12 @@ class Rhythm:
         if len(self._arrivals) < RHYTHM_ARRIVALS:
             return None
         intervals = [b - a for a, b in pairwise(self._arrivals)]
-        middle = statistics.median(intervals)
-        if middle < RHYTHM_MIN_INTERVAL_S or any(
-                abs(interval - middle) > RHYTHM_TOLERANCE * middle for interval in intervals):
+        base = min(intervals)
+        if base < RHYTHM_MIN_INTERVAL_S or any(
+                abs(interval - max(1, round(interval / base)) * base) > RHYTHM_TOLERANCE * base
+                for interval in intervals):
             return None
-        return self._arrivals[-1] + middle
+        return self._arrivals[-1] + base
 
 
 @dataclass(frozen=True)
@@ -119,13 +124,27 @@ class ScrapeAhead:
         """A scrape's answer."""
         with self._arrivals_lock:
             self._rhythm.arrived(time.monotonic())
-        with self._rendering_lock:  # a rendering ahead under way is waited for: it is ours
-            kept = self._take_ahead()
-            if kept is None:
-                kept = self._render(ahead=False)
+        kept = self._while_rendering()
+        if kept is None:
+            with self._rendering_lock:  # a rendering ahead just finished or under way: ours
+                kept = self._take_ahead()
+                if kept is None:
+                    kept = self._render(ahead=False)
         self._scraped.set()  # plan the next rendering ahead
         return kept.body + render(self._collector.live(kept.snapshot.now)) + render(
             self._others.collect())
+
+    def _while_rendering(self) -> Rendering | None:
+        """While a rendering is under way, the last one if it is still recent: a floor that
+        takes longer to render than the scrape interval is rendered ahead back to back, and
+        a scrape waiting for the one under way would wait for most of it."""
+        if not self._rendering_lock.acquire(blocking=False):
+            kept = self._kept
+            if kept is not None and self._recent(kept):
+                return kept
+            return None
+        self._rendering_lock.release()
+        return None
 
     def close(self) -> None:
         self._closed.set()
@@ -138,11 +157,14 @@ class ScrapeAhead:
         if kept is None or not kept.ahead:
             return None
         self._kept = replace(kept, ahead=False)  # for this scrape only
+        return kept if self._recent(kept) else None
+
+    def _recent(self, kept: Rendering) -> bool:
+        """Of what a scrape exports now, and begun within four times what a rendering
+        takes (at least a second)."""
         max_age = max(SNAPSHOT_MAX_AGE_MS, SNAPSHOT_AGE_FACTOR * self._took_ms)
-        if 0 <= self._clock_ms() - kept.rendered_ms < max_age and (
-                kept.view == self._collector.view()):
-            return kept
-        return None
+        return (0 <= self._clock_ms() - kept.rendered_ms < max_age
+                and kept.view == self._collector.view())
 
     def _render(self, *, ahead: bool) -> Rendering:
         """The rendering of the snapshot the collector reads now; the kept one if it is of

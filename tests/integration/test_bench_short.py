@@ -13,8 +13,14 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     out = subprocess.run([sys.executable, "-m", "bench", "--short"], capture_output=True,
                          text=True, check=True, timeout=600).stdout
     results = {r["bench"]: r for r in map(json.loads, out.splitlines())}
-    assert set(results) == {"engine", "replay", "scrape", "memory", "live", "alerts", "scale",
-                            "history", "checkpoint", "consumer"}
+    assert set(results) == {"engine", "replay", "scrape", "served", "memory", "live", "alerts",
+                            "scale", "history", "checkpoint", "consumer"}
+    served = results["served"]  # over HTTP at an interval, rendered ahead and not
+    for mode in (served["ahead"], served["every_scrape"]):
+        assert mode["scrape_s"] > 0 and mode["exposition_bytes"] > 0
+        assert len(mode["scrapes_s"]) == 4 and mode["snapshot_age_s"] >= 0
+    # rendered ahead, a scrape's numbers are of before it came; rendered by it, of then
+    assert served["ahead"]["snapshot_age_s"] > served["every_scrape"]["snapshot_age_s"]
     assert results["consumer"]["consumer_us_per_message"] > 0
     checkpoint = results["checkpoint"]  # written by a forked child, loaded back (it asserts)
     assert checkpoint["file_mib"] > 0 and checkpoint["child_peak_private_mib"] > 0
@@ -58,6 +64,7 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
         assert all((w["evaluations"] > 0) == ("mean_s" in w) for w in run["evaluation_delay"])
     each = [scale["one_worker"], *scale["n_workers"]["each"]]
     assert all(w["snapshot_age_s"] is not None and w["snapshot_age_s"] >= 0 for w in each)
+    assert all(w["first_scrape_s"] > 0 and w["scrape_max_s"] >= w["scrape_s"] > 0 for w in each)
     history = results["history"]  # SQLite and a real PostgreSQL server
     assert history["rows_30d"] > 0 and history["history_writer_cost"] > 0
     for store in ("sqlite", "postgresql"):

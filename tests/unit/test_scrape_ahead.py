@@ -27,8 +27,10 @@ READ_AT_THE_SCRAPE = (b"ccpulse_snapshot_age_seconds ", b"ccpulse_event_lag_seco
 @pytest.mark.parametrize(("arrivals", "expected"), [
     ([0, 15, 30], None),  # three arrivals: two intervals are no rhythm yet
     ([0, 15, 30, 45], 60),
-    ([0, 15, 30, 45.5], 60.5),  # a scraper's jitter: the median interval from the last
+    ([0, 15, 30, 45.5], 60.5),  # a scraper's jitter: from the last arrival
     ([0, 15, 30, 50], None),  # one interval a third longer: no rhythm
+    ([0, 30, 60, 75], 90),  # slots skipped while scrapes outlasted the interval
+    ([0, 30, 60, 80], None),  # 20 s is no whole number of 15 s, nor 30 of 20
     ([0, 1, 2, 3], None),  # polled every second: nothing rendered ahead
     ([100, 0, 15, 30, 45], 60),  # only the last four count
 ])
@@ -154,6 +156,29 @@ def test_a_rendering_of_another_view_is_never_served(pipeline: Pipeline) -> None
     owned[0] = frozenset({0})
     assert kept_part(scrapes.body()) == kept_part(before)  # the same floor, rendered anew
     assert len(rendered) == 6
+
+
+def test_a_scrape_during_a_rendering_takes_the_last_one_while_it_is_recent(
+        pipeline: Pipeline) -> None:
+    """Renderings longer than the scrape interval are made back to back: a scrape then takes
+    the last one finished rather than wait for most of the next; once that is older than
+    four times what a rendering takes, it waits for the one under way."""
+    clock = Clock(at("09:20:00"))
+    taken, kpis = counting(pipeline, clock, cost_ms=20_000)
+    scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
+    scrapes.body()  # begun at 09:20:00, took 20 s
+    clock.ms = at("09:21:19.999")
+    with scrapes._rendering_lock:  # a rendering under way (the thread's, ahead)
+        assert AGE.findall(scrapes.body()) == [b"79.999"]
+        clock.ms = at("09:21:20")
+        answered: list[bytes] = []
+        waiting = threading.Thread(target=lambda: answered.append(scrapes.body()))
+        waiting.start()
+        waiting.join(0.3)
+        assert not answered  # too old to take: it waits
+    waiting.join(10)
+    assert AGE.findall(answered[0]) == [b"20.0"]  # then renders (nothing was made ahead)
+    assert [ms for ms, _ in taken] == [at("09:20:00"), at("09:21:20")]
 
 
 def test_the_process_own_series_are_read_at_each_scrape(pipeline: Pipeline) -> None:
