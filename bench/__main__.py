@@ -182,7 +182,7 @@ def bench_scrape(agents: int, hours: float, workers: int = 1) -> dict[str, objec
 
 
 def bench_served_floor(agents: int, hours: float, interval_s: float = 15.0,
-                       ) -> dict[str, object]:
+                       reported: int = 4) -> dict[str, object]:
     """A single worker's /metrics over HTTP at Prometheus' interval, rendered ahead of the
     scrapes and not (bench/served.py)."""
     lines = simulated(agents, hours)
@@ -190,7 +190,7 @@ def bench_served_floor(agents: int, hours: float, interval_s: float = 15.0,
     engine = KpiEngine(dedup=False)
     for line in lines:
         engine.apply(decode(line))  # type: ignore[arg-type]
-    return bench_served(engine, interval_s)
+    return bench_served(engine, interval_s, reported)
 
 
 def bench_memory(agents: int, hours: float, dedup: bool = False) -> dict[str, object]:
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.agents:
             size = args.agents
         agents = SIZES[size] if isinstance(size, str) and size in SIZES else int(size)
-        options: dict[str, int] = {}
+        options: dict[str, float] = {}
         if name in ("live", "scale") and args.rate:
             options["rate"] = args.rate
         if name == "memory" and args.dedup:
@@ -274,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "scrape" and (args.workers or args.short):
             options["workers"] = args.workers or 2
         if name == "served" and args.short:
-            options["interval_s"] = 2.5  # the shortest a rhythm is told from (scrape_ahead)
+            # just over the shortest interval a rhythm is told from (ccpulse.scrape_ahead)
+            options |= {"interval_s": 2.1, "reported": 2}
         if name == "scale":
             options["workers"] = args.workers or (2 if args.short else 4)
         result = BENCHES[name](agents, args.hours or hours, **options)

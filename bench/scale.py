@@ -71,15 +71,13 @@ def snapshot_means(text: str) -> dict[str, float]:
             for (kind, part), count in found.items() if part == "count" and count}
 
 
-SCRAPES = RHYTHM_ARRIVALS + 2  # a worker's scrapes: those that tell the interval, then two
-
-
-def _scrapes(worker: WorkerProcess, interval_s: float) -> tuple[list[float], list[float], str]:
-    """:data:`SCRAPES` scrapes in slots ``interval_s`` apart, as Prometheus scrapes (a slot
-    passed during a scrape is skipped): each one's seconds and the age of its numbers, and the
-    last one's text."""
+def _scrapes(worker: WorkerProcess, interval_s: float, reported: int,
+             ) -> tuple[list[float], list[float], str]:
+    """Scrapes in slots ``interval_s`` apart, as Prometheus scrapes (a slot passed during a
+    scrape is skipped): those that tell the interval (ccpulse.scrape_ahead) and ``reported``
+    more; each one's seconds and the age of its numbers, and the last one's text."""
     seconds, ages, text = [], [], ""
-    for _ in prometheus_slots(interval_s, SCRAPES):
+    for _ in prometheus_slots(interval_s, RHYTHM_ARRIVALS + reported):
         started = time.perf_counter()
         status, text = worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)
         seconds.append(time.perf_counter() - started)
@@ -88,7 +86,7 @@ def _scrapes(worker: WorkerProcess, interval_s: float) -> tuple[list[float], lis
     return seconds, ages, text
 
 
-def _measure(workers: list[WorkerProcess], interval_s: float,
+def _measure(workers: list[WorkerProcess], interval_s: float, reported: int,
              ) -> list[tuple[dict[str, object], set[str]]]:
     """Every worker scraped at once at ``interval_s`` (:func:`_scrapes`, on a thread each, as
     one Prometheus scrapes its targets): the first scrape (rendered while asked) and those
@@ -97,7 +95,7 @@ def _measure(workers: list[WorkerProcess], interval_s: float,
     found: list[tuple[list[float], list[float], str] | None] = [None] * len(workers)
 
     def scrape(index: int) -> None:
-        found[index] = _scrapes(workers[index], interval_s)
+        found[index] = _scrapes(workers[index], interval_s, reported)
     threads = [threading.Thread(target=scrape, args=(i,)) for i in range(len(workers))]
     for thread in threads:
         thread.start()
@@ -298,7 +296,7 @@ def _recovery(site: Site, started: list[WorkerProcess], held: list[bytes], prefi
 
 
 def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate: int,
-         probe_s: int, scrape_interval_s: float) -> dict[str, object]:
+         probe_s: int, scrapes: tuple[float, int]) -> dict[str, object]:
     """One run of ``workers``: ingest of ``day``, scrapes and memory, latency under ``rate``
     events/s, recovery of a killed worker with ``held`` produced while it was down."""
     prefix = f"scale{workers}"
@@ -315,7 +313,7 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
         for worker in started:
             worker.wait_healthy(600)
         _wait_applied(started, client)
-        measured = _measure(started, scrape_interval_s)
+        measured = _measure(started, *scrapes)
         committed, latencies = latency(started, site.bootstrap, client, rate, probe_s,
                                        prefix=prefix)
         delays = [evaluation_delay(worker) for worker in started]
@@ -351,13 +349,12 @@ def bench_scale(agents: int, hours: float, workers: int = 4, rate: int | None = 
                         checkpoint_every_s=5 if len(whole) < 100_000 else 300)
             size = min(300_000, len(whole) // 8)
             day, held = whole[:-size], whole[-size:]
-            # Prometheus' default interval; CI's short run waits seconds, not minutes
-            scrape_interval_s = 2.5 if len(whole) < 100_000 else 15.0
-            one = _run(site, 1, day, held, rate=rate, probe_s=probe_s,
-                       scrape_interval_s=scrape_interval_s)
+            # scrapes at Prometheus' default interval, two reported after those that tell
+            # it; CI's short run waits seconds, not minutes
+            scrapes = (2.1, 1) if len(whole) < 100_000 else (15.0, 2)
+            one = _run(site, 1, day, held, rate=rate, probe_s=probe_s, scrapes=scrapes)
             redis.Redis.from_url(site.redis_url).flushdb()  # its log and its Kafka offsets
-            many = _run(site, workers, day, held, rate=rate, probe_s=probe_s,
-                        scrape_interval_s=scrape_interval_s)
+            many = _run(site, workers, day, held, rate=rate, probe_s=probe_s, scrapes=scrapes)
         finally:
             broker.stop()
             store.stop()

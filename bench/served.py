@@ -31,7 +31,6 @@ from ccpulse.processors.snapshot import snapshot
 from ccpulse.scrape_ahead import RHYTHM_ARRIVALS, ScrapeAhead
 
 AGE = re.compile(rb"^ccpulse_snapshot_age_seconds (\S+)$", re.MULTILINE)
-REPORTED = 4  # scrapes reported of each server, after those that tell the interval
 
 
 def prometheus_slots(interval_s: float, count: int, phase_s: float = 0.0) -> Iterator[int]:
@@ -70,8 +69,9 @@ def _figures(scrapes: list[tuple[float, float, int]]) -> dict[str, object]:
             "exposition_bytes": scrapes[-1][2]}
 
 
-def bench_served(engine: KpiEngine, interval_s: float) -> dict[str, object]:
-    """Both servers scraped :data:`RHYTHM_ARRIVALS` + :data:`REPORTED` times each."""
+def bench_served(engine: KpiEngine, interval_s: float, reported: int = 4,
+                 ) -> dict[str, object]:
+    """Both servers scraped :data:`RHYTHM_ARRIVALS` + ``reported`` times each."""
     origin, started = engine.max_ts or 0, time.monotonic()
 
     def clock() -> int:
@@ -89,7 +89,7 @@ def bench_served(engine: KpiEngine, interval_s: float) -> dict[str, object]:
     def scraper(name: str, phase_s: float) -> Callable[[], None]:
         def run() -> None:
             port = servers[name][0].port
-            for _ in prometheus_slots(interval_s, RHYTHM_ARRIVALS + REPORTED, phase_s):
+            for _ in prometheus_slots(interval_s, RHYTHM_ARRIVALS + reported, phase_s):
                 results[name].append(_scrape(port))
         return run
     threads = [threading.Thread(target=scraper("every_scrape", 0.0)),

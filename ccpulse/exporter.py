@@ -1,8 +1,11 @@
 """Contract §3 metrics, computed at scrape time from a KPI snapshot.
 
-A custom collector rather than long-lived Gauges: every scrape computes the windows ending
-*now*, so an open call is counted up to the scrape instant, and a scope whose KPI has no
-denominator simply yields no sample (never NaN). Example exposition::
+A custom collector rather than long-lived Gauges: the windows end at the snapshot's instant,
+so an open call is counted up to it, and a scope whose KPI has no denominator simply yields
+no sample (never NaN). That instant is the scrape's, or a recent one's
+(:class:`ccpulse.api.RecentSnapshot`; a worker renders the text ahead of scrapes that keep a
+rhythm, :mod:`ccpulse.scrape_ahead`); ``ccpulse_snapshot_age_seconds`` says how recent.
+Example exposition::
 
     ccpulse_team_occupancy_ratio{team="team-001",window="1h"} 0.83
     ccpulse_agent_interactions_per_hour{agent="a1",channel="all",team="t1",window="1h"} 7.5
