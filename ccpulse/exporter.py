@@ -153,9 +153,10 @@ class KpiCollector:
         whole = self._floor is None or self._share is None or self._floor()
         return whole, self._shard_key() if self._shard_key is not None else None
 
-    def snapshot(self) -> Snapshot:
-        """The snapshot a scrape reads now: the floor's, or this worker's agents' only."""
-        if self.view()[0]:
+    def snapshot(self, whole: bool | None = None) -> Snapshot:
+        """The snapshot a scrape reads now: the floor's, or this worker's agents' only
+        (``whole``: as a :meth:`view` taken just before said)."""
+        if self.view()[0] if whole is None else whole:
             return self._snapshot()
         return self._share(self._metrics.share_windows())  # type: ignore[misc]
 

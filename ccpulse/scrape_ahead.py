@@ -138,12 +138,9 @@ class ScrapeAhead:
         """While a rendering is under way, the last one if it is still recent: a floor that
         takes longer to render than the scrape interval is rendered ahead back to back, and
         a scrape waiting for the one under way would wait for most of it."""
-        if not self._rendering_lock.acquire(blocking=False):
-            kept = self._kept
-            if kept is not None and self._recent(kept):
-                return kept
-            return None
-        self._rendering_lock.release()
+        kept = self._kept
+        if self._rendering_lock.locked() and kept is not None and self._recent(kept):
+            return kept
         return None
 
     def close(self) -> None:
@@ -172,7 +169,7 @@ class ScrapeAhead:
         text). The caller holds the rendering lock."""
         started_ms, started_s = self._clock_ms(), time.monotonic()
         view = self._collector.view()
-        snap = self._collector.snapshot()
+        snap = self._collector.snapshot(whole=view[0])
         kept = self._kept
         if kept is not None and kept.snapshot is snap and kept.view == view:
             self._kept = replace(kept, ahead=ahead)
