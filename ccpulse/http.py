@@ -28,9 +28,9 @@ from ccpulse.textformat import Exposition
 from ccpulse.web import LazyResponse, Response, WebApp
 
 HealthCheck = Callable[[], tuple[bool, str]]
-# /metrics: a registry rendered at each scrape, or what writes the body itself
-# (ccpulse.scrape_ahead.ScrapeAhead.body)
-MetricsSource = CollectorRegistry | Callable[[], bytes]
+# /metrics: a registry rendered at each scrape, or what writes the body itself given the
+# scraper's address (ccpulse.scrape_ahead.ScrapeAhead.body)
+MetricsSource = CollectorRegistry | Callable[[str], bytes]
 ScopeApi = Callable[[str, str], dict[str, Any] | None]  # (scope, id) -> document or unknown
 API_PREFIX = "/api/v1/"
 JSON = "application/json"
@@ -64,19 +64,19 @@ class MetricsServer:
         self._server.server_close()
 
 
-def _metrics_body(metrics: MetricsSource) -> Callable[[], bytes]:
+def _metrics_body(metrics: MetricsSource) -> Callable[[str], bytes]:
     if not isinstance(metrics, CollectorRegistry):
         return metrics
     exposition = Exposition()  # label text kept between scrapes
     scraping = threading.Lock()
 
-    def body() -> bytes:
+    def body(_scraper: str) -> bytes:
         with scraping:  # one scrape at a time: they share the kept text
             return exposition.render(metrics.collect())
     return body
 
 
-def _handler(metrics_body: Callable[[], bytes], health: HealthCheck,
+def _handler(metrics_body: Callable[[str], bytes], health: HealthCheck,
              credentials: tuple[str, str] | None, ready: HealthCheck, api: ScopeApi | None,
              *, web: WebApp | None = None) -> type[BaseHTTPRequestHandler]:
     probes = {"/healthz": health, "/readyz": ready}
@@ -91,7 +91,7 @@ def _handler(metrics_body: Callable[[], bytes], health: HealthCheck,
                 self._page(page)
             elif path == "/metrics":
                 if self._authorized():
-                    self._send(200, CONTENT_TYPE_LATEST, metrics_body())
+                    self._send(200, CONTENT_TYPE_LATEST, metrics_body(self.client_address[0]))
             elif api is not None and path.startswith(API_PREFIX):
                 if self._authorized():
                     self._api(path.removeprefix(API_PREFIX))

@@ -15,14 +15,15 @@ when the scrape comes — and the scrape writes it out with the few series read 
 scrape itself (the snapshot's age, the alerts, the pipeline's counters). Where a rendering
 takes longer than the interval they are made back to back, and a scrape that comes while
 one is under way takes the last one finished instead of waiting (if it is recent, below).
-Without a rhythm (a person with curl, a benchmark polling, two Prometheus servers of an HA
-pair at two phases) nothing is rendered ahead and a scrape is what it was: it renders the
-snapshot it reads, or writes out the kept text if that is of the very same snapshot. A
-rendering made ahead is served to the next scrape only while begun within four times what a
-rendering takes (at least a second: the rule :class:`ccpulse.api.RecentSnapshot` applies to
-snapshots) and only if that scrape exports the same thing (:meth:`KpiCollector.view`: the
-floor or a share, of which partitions). Each scrape's ``ccpulse_snapshot_age_seconds`` says
-how old its numbers are.
+Each scraper (by address: the two servers of an HA pair scrape at two phases) has a
+rhythm of its own, and the next rendering is for the soonest scrape expected. Without a
+rhythm (a person with curl, a benchmark polling) nothing is rendered ahead and a scrape is
+what it was: it renders the snapshot it reads, or writes out the kept text if that is of
+the very same snapshot. A rendering made ahead is served to the next scrape only while
+begun within four times what a rendering takes (at least a second: the rule
+:class:`ccpulse.api.RecentSnapshot` applies to snapshots) and only if that scrape exports
+the same thing (:meth:`KpiCollector.view`: the floor or a share, of which partitions). Each
+scrape's ``ccpulse_snapshot_age_seconds`` says how old its numbers are.
 
 The cost moves, it does not vanish: the same renderings are made (at most one per scrape),
 before the scrape instead of during it, and the numbers are that much older at the
@@ -53,6 +54,7 @@ RHYTHM_ARRIVALS = 4  # scrapes whose intervals must agree before anything is ren
 # that outlasts the interval makes Prometheus skip a slot (Prometheus' own jitter is ms)
 RHYTHM_TOLERANCE = 0.1
 RHYTHM_MIN_INTERVAL_S = 2.0  # polled faster than this: rendering ahead would only add work
+SCRAPERS = 8  # scrapers whose rhythms are kept (by address: an HA pair is two), the newest
 # a rendering starts this many times what the last one took before the scrape expected (and
 # a fixed margin more), so that a slower one is still done in time
 LEAD = 1.5
@@ -70,9 +72,6 @@ class Rhythm:
 
     def arrived(self, at_s: float) -> None:
         self._arrivals.append(at_s)
-
-    def last(self) -> float | None:
-        return self._arrivals[-1] if self._arrivals else None
 
     def expected(self) -> float | None:
         """The next scrape's arrival, or None while there is no steady rhythm."""
@@ -110,7 +109,8 @@ class ScrapeAhead:
         self._exposition = Exposition()  # label text kept between renderings
         self._rendering_lock = threading.Lock()  # one rendering at a time: they share it
         self._arrivals_lock = threading.Lock()
-        self._rhythm = Rhythm()
+        self._rhythms: dict[str, Rhythm] = {}  # by scraper, the last to scrape last
+        self._arrivals = 0
         self._kept: Rendering | None = None
         self._took_ms = 0  # what the last rendering took, by the collector's clock
         self._took_s = 0.0  # the same, by the monotonic clock (to plan the next)
@@ -120,10 +120,16 @@ class ScrapeAhead:
             threading.Thread(target=self._render_ahead, name="scrape-ahead",
                              daemon=True).start()
 
-    def body(self) -> bytes:
-        """A scrape's answer."""
+    def body(self, scraper: str = "") -> bytes:
+        """A scrape's answer; ``scraper`` tells scrapers apart (their address): each keeps
+        a rhythm of its own, and the servers of an HA pair scrape at two phases."""
         with self._arrivals_lock:
-            self._rhythm.arrived(time.monotonic())
+            rhythm = self._rhythms.pop(scraper, None) or Rhythm()
+            self._rhythms[scraper] = rhythm
+            if len(self._rhythms) > SCRAPERS:
+                del self._rhythms[next(iter(self._rhythms))]
+            rhythm.arrived(time.monotonic())
+            self._arrivals += 1
         kept = self._while_rendering()
         if kept is None:
             with self._rendering_lock:  # a rendering ahead just finished or under way: ours
@@ -180,6 +186,13 @@ class ScrapeAhead:
         self._kept = Rendering(snap, started_ms, view, body, ahead)
         return self._kept
 
+    def _next_expected(self) -> float | None:
+        """The soonest scrape expected of any scraper with a rhythm, not yet overdue."""
+        now = time.monotonic()
+        expected = [at for rhythm in self._rhythms.values()
+                    if (at := rhythm.expected()) is not None and at >= now]
+        return min(expected, default=None)
+
     def _render_ahead(self) -> None:
         """After each scrape: if the scrapes keep a rhythm, render once more, to be done
         by the next one."""
@@ -189,7 +202,7 @@ class ScrapeAhead:
             if self._closed.is_set():
                 return
             with self._arrivals_lock:
-                expected, planned_after = self._rhythm.expected(), self._rhythm.last()
+                expected, planned_after = self._next_expected(), self._arrivals
             if expected is None:
                 continue
             start = expected - LEAD * self._took_s - LEAD_MARGIN_S
@@ -197,7 +210,7 @@ class ScrapeAhead:
                 return
             with self._rendering_lock:
                 with self._arrivals_lock:
-                    if self._rhythm.last() != planned_after:
+                    if self._arrivals != planned_after:
                         continue  # a scrape came meanwhile and planned anew
                 try:
                     self._render(ahead=True)

@@ -198,10 +198,11 @@ def test_the_process_own_series_are_read_at_each_scrape(pipeline: Pipeline) -> N
 
 def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(
         pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once four scrapes came at a steady interval, each next one is rendered ahead, on a
-    thread of its own, after the scrape before it: the scrape only writes it out. Here a
-    rendering takes ~50 ms and the scrapes come every 0.5 s: the first four render for
-    themselves, the rest are begun ~0.3 s ahead."""
+    """Once a scraper's four scrapes came at a steady interval, its next one is rendered
+    ahead, on a thread of its own, after the scrape before it: the scrape only writes it
+    out. Two scrapers here, as the servers of an HA pair, every 0.8 s at phases 0.3 s apart;
+    a rendering takes ~50 ms: the first four scrapes of each render for themselves, the
+    later ones are begun ~0.3 s ahead, each for the soonest scrape expected."""
     monkeypatch.setattr(scrape_ahead, "RHYTHM_MIN_INTERVAL_S", 0.1)
     started, origin = time.monotonic(), at("09:20:00")
     clock = Clock(origin)
@@ -219,18 +220,21 @@ def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(
                           CollectorRegistry(), now_ms)
     scraped_at: list[int] = []
     try:
-        for slot in range(7):  # at fixed slots, as Prometheus scrapes
-            time.sleep(max(0.0, started + slot * 0.5 - time.monotonic()))
+        # at fixed slots, as Prometheus scrapes: a at 0, 0.8, 1.6 s…, b at 0.3, 1.1, 1.9 s…
+        slots = sorted([(k * 0.8, "10.0.0.1") for k in range(6)]
+                       + [(k * 0.8 + 0.3, "10.0.0.2") for k in range(6)])
+        for offset, scraper in slots:
+            time.sleep(max(0.0, started + offset - time.monotonic()))
             scraped_at.append(now_ms())
-            scrapes.body()
+            scrapes.body(scraper)
         time.sleep(0.5)
     finally:
         scrapes.close()
     threads = [name for _, name in taken]
-    assert threads[:4] == ["MainThread"] * 4
-    assert threads[4:] == ["scrape-ahead"] * (len(threads) - 4)
-    assert len(threads) >= 7  # the last scrape's next one was rendered too, or was begun
+    assert threads[:8] == ["MainThread"] * 8
+    assert threads[8:] == ["scrape-ahead"] * (len(threads) - 8)
+    assert len(threads) >= 12  # the last scrape's next one was rendered too, or was begun
     # each rendering ahead began after the scrape before it, and before the one it is for
-    for (instant, _), before, after in zip(taken[4:], scraped_at[3:], scraped_at[4:],
+    for (instant, _), before, after in zip(taken[8:], scraped_at[7:], scraped_at[8:],
                                            strict=False):
         assert before <= instant <= after
