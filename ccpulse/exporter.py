@@ -48,7 +48,7 @@ class MetricsConfig:
     # (ccpulse.sharding); off: every worker exports every agent
     shard_agents: bool = True
     # render the next scrape's text before it comes, once scrapes keep a rhythm
-    # (ccpulse.scrape_ahead); off: every scrape renders, or serves a recent rendering
+    # (ccpulse.scrape_ahead); off: every scrape renders the snapshot it reads
     render_ahead: bool = True
 
     def share_windows(self) -> frozenset[str]:
