@@ -89,9 +89,10 @@ def _scrapes(worker: WorkerProcess, interval_s: float, reported: int,
 def _measure(workers: list[WorkerProcess], interval_s: float, reported: int,
              ) -> list[tuple[dict[str, object], set[str]]]:
     """Every worker scraped at once at ``interval_s`` (:func:`_scrapes`, on a thread each, as
-    one Prometheus scrapes its targets): the first scrape (rendered while asked) and those
-    after the interval was told (rendered ahead: ccpulse.scrape_ahead), the agents each
-    exports series of, its processes' memory."""
+    one Prometheus scrapes its targets): the first scrape (no rhythm yet: rendered while
+    asked, unless its snapshot was rendered already, e.g. for the polls that waited for the
+    log) and those after the interval was told (rendered ahead: ccpulse.scrape_ahead), the
+    agents each exports series of, its processes' memory."""
     found: list[tuple[list[float], list[float], str] | None] = [None] * len(workers)
 
     def scrape(index: int) -> None:
