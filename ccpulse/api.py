@@ -86,6 +86,13 @@ SNAPSHOT_MAX_AGE_MS = 1000
 SNAPSHOT_AGE_FACTOR = 4
 
 
+def max_age_ms(new_ms: int, floor_ms: int = SNAPSHOT_MAX_AGE_MS) -> int:
+    """How old what was computed may be and still be taken, when a new one takes ``new_ms``
+    to compute: :data:`SNAPSHOT_AGE_FACTOR` times that, at least ``floor_ms`` (a snapshot
+    here; a rendering of one in :mod:`ccpulse.scrape_ahead`)."""
+    return max(floor_ms, SNAPSHOT_AGE_FACTOR * new_ms)
+
+
 class RecentSnapshot:
     """The floor's snapshot for /metrics, /api/v1 and the pages, computed only when none is
     recent enough, by what a new one would cost.
@@ -125,7 +132,7 @@ class RecentSnapshot:
 
     def max_age_ms(self) -> int:
         """How old a snapshot may be and still be taken."""
-        return max(self._max_age_ms, SNAPSHOT_AGE_FACTOR * self.new_ms())
+        return max_age_ms(self.new_ms(), self._max_age_ms)
 
     def _young(self, candidate: Snapshot | None, now: int, max_age: int) -> bool:
         return candidate is not None and 0 <= now - candidate.now < max_age

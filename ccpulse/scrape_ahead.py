@@ -42,7 +42,7 @@ from itertools import pairwise
 
 from prometheus_client import CollectorRegistry
 
-from ccpulse.api import SNAPSHOT_AGE_FACTOR, SNAPSHOT_MAX_AGE_MS
+from ccpulse.api import max_age_ms
 from ccpulse.exporter import KpiCollector
 from ccpulse.processors.snapshot import Snapshot
 from ccpulse.textformat import Exposition, render
@@ -165,8 +165,7 @@ class ScrapeAhead:
     def _recent(self, kept: Rendering) -> bool:
         """Of what a scrape exports now, and begun within four times what a rendering
         takes (at least a second)."""
-        max_age = max(SNAPSHOT_MAX_AGE_MS, SNAPSHOT_AGE_FACTOR * self._took_ms)
-        return (0 <= self._clock_ms() - kept.rendered_ms < max_age
+        return (0 <= self._clock_ms() - kept.rendered_ms < max_age_ms(self._took_ms)
                 and kept.view == self._collector.view())
 
     def _render(self, *, ahead: bool) -> Rendering:
