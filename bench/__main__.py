@@ -118,6 +118,14 @@ def series_per_agent(body: bytes, agents: int) -> float:
                      if b'agent="' in line and not line.startswith(b"#")) / agents, 1)
 
 
+def applied_engine(lines: list[bytes], *, dedup: bool = True) -> KpiEngine:
+    """An engine that applied ``lines`` (a simulated shift), as a replay does."""
+    engine = KpiEngine(dedup=dedup)
+    for line in lines:
+        engine.apply(decode(line))  # type: ignore[arg-type]
+    return engine
+
+
 def bench_scrape(agents: int, hours: float, workers: int = 1) -> dict[str, object]:
     """Computing the whole exposition at one instant, and the engine's memory: with the
     per-agent budget (the default), and with every KPI of every agent in every window (what
@@ -127,9 +135,7 @@ def bench_scrape(agents: int, hours: float, workers: int = 1) -> dict[str, objec
     lines = simulated(agents, hours)
     tune_gc()
     before = settled_rss_kib()
-    engine = KpiEngine()
-    for line in lines:
-        engine.apply(decode(line))  # type: ignore[arg-type]
+    engine = applied_engine(lines)
     grown_kib = settled_rss_kib() - before
     now = engine.max_ts or 0
     # the first snapshot after the replay pays for growing the heap; a worker's every
@@ -187,10 +193,7 @@ def bench_served_floor(agents: int, hours: float, interval_s: float = 15.0,
     scrapes and not (bench/served.py)."""
     lines = simulated(agents, hours)
     tune_gc()
-    engine = KpiEngine(dedup=False)
-    for line in lines:
-        engine.apply(decode(line))  # type: ignore[arg-type]
-    return bench_served(engine, interval_s, reported)
+    return bench_served(applied_engine(lines, dedup=False), interval_s, reported)
 
 
 def bench_memory(agents: int, hours: float, dedup: bool = False) -> dict[str, object]:

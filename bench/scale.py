@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -93,20 +94,10 @@ def _measure(workers: list[WorkerProcess], interval_s: float, reported: int,
     asked, unless its snapshot was rendered already, e.g. for the polls that waited for the
     log) and those after the interval was told (rendered ahead: ccpulse.scrape_ahead), the
     agents each exports series of, its processes' memory."""
-    found: list[tuple[list[float], list[float], str] | None] = [None] * len(workers)
-
-    def scrape(index: int) -> None:
-        found[index] = _scrapes(workers[index], interval_s, reported)
-    threads = [threading.Thread(target=scrape, args=(i,)) for i in range(len(workers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    out = []
-    for worker, scraped in zip(workers, found, strict=True):
-        assert scraped is not None, "a scrape failed: see the exception above"
-        out.append(_figures(worker, *scraped))
-    return out
+    with ThreadPoolExecutor(len(workers)) as pool:
+        found = list(pool.map(partial(_scrapes, interval_s=interval_s, reported=reported),
+                              workers))
+    return [_figures(worker, *scraped) for worker, scraped in zip(workers, found, strict=True)]
 
 
 def _figures(worker: WorkerProcess, seconds: list[float], ages: list[float], text: str,

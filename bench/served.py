@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 import statistics
-import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import CollectorRegistry
 
@@ -84,26 +84,20 @@ def bench_served(engine: KpiEngine, interval_s: float, reported: int = 4,
         return MetricsServer(scrapes.body, "127.0.0.1", 0, lambda: (True, "ok")).start(), scrapes
 
     servers = {"ahead": server(True), "every_scrape": server(False)}
-    results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in servers}
 
-    def scraper(name: str, phase_s: float) -> Callable[[], None]:
-        def run() -> None:
-            port = servers[name][0].port
-            for _ in prometheus_slots(interval_s, RHYTHM_ARRIVALS + reported, phase_s):
-                results[name].append(_scrape(port))
-        return run
-    threads = [threading.Thread(target=scraper("every_scrape", 0.0)),
-               threading.Thread(target=scraper("ahead", interval_s / 2))]
+    def scraped(name: str, phase_s: float) -> list[tuple[float, float, int]]:
+        port = servers[name][0].port
+        return [_scrape(port) for _ in
+                prometheus_slots(interval_s, RHYTHM_ARRIVALS + reported, phase_s)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with ThreadPoolExecutor(2) as pool:
+            every_run = pool.submit(scraped, "every_scrape", 0.0)
+            ahead_run = pool.submit(scraped, "ahead", interval_s / 2)
+            ahead, every = _figures(ahead_run.result()), _figures(every_run.result())
     finally:
         for http, scrapes in servers.values():
             http.stop()
             scrapes.close()
-    ahead, every = _figures(results["ahead"]), _figures(results["every_scrape"])
     return {"interval_s": interval_s, "ahead": ahead, "every_scrape": every,
             "scrape_ahead_vs_every_scrape": round(
                 float(ahead["scrape_s"]) / float(every["scrape_s"]), 3)}  # type: ignore[arg-type]
