@@ -46,7 +46,7 @@ from bench.live import (
     topics,
 )
 from bench.procfs import rss_kib
-from bench.served import prometheus_slots
+from bench.served import prometheus_slots, scrape
 from ccpulse.scrape_ahead import RHYTHM_ARRIVALS
 from ccpulse.streams.kafka_io import ensure_topics
 from ccpulse.streams.redis_log import log_key
@@ -73,18 +73,18 @@ def snapshot_means(text: str) -> dict[str, float]:
 
 
 def _scrapes(worker: WorkerProcess, interval_s: float, reported: int,
-             ) -> tuple[list[float], list[float], str]:
-    """Scrapes in slots ``interval_s`` apart, as Prometheus scrapes (a slot passed during a
-    scrape is skipped): those that tell the interval (ccpulse.scrape_ahead) and ``reported``
-    more; each one's seconds and the age of its numbers, and the last one's text."""
-    seconds, ages, text = [], [], ""
+             ) -> tuple[list[float], list[float], str, int]:
+    """Scrapes in slots ``interval_s`` apart, as Prometheus scrapes (asking for gzip; a slot
+    passed during a scrape is skipped): those that tell the interval (ccpulse.scrape_ahead)
+    and ``reported`` more; each one's seconds to its last byte and the age of its numbers,
+    the last one's text and the bytes it was sent in."""
+    seconds, ages, text, sent = [], [], "", 0
     for _ in prometheus_slots(interval_s, RHYTHM_ARRIVALS + reported):
-        started = time.perf_counter()
-        status, text = worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)
-        seconds.append(time.perf_counter() - started)
-        assert status == 200, status
+        scraped = scrape(f"http://127.0.0.1:{worker.port}/metrics", timeout_s=SCRAPE_TIMEOUT_S)
+        seconds.append(scraped.seconds)
+        text, sent = scraped.text.decode(), scraped.sent_bytes
         ages.extend(float(age) for age in AGE.findall(text))
-    return seconds, ages, text
+    return seconds, ages, text, sent
 
 
 def _measure(workers: list[WorkerProcess], interval_s: float, reported: int,
@@ -101,7 +101,7 @@ def _measure(workers: list[WorkerProcess], interval_s: float, reported: int,
 
 
 def _figures(worker: WorkerProcess, seconds: list[float], ages: list[float], text: str,
-             ) -> tuple[dict[str, object], set[str]]:
+             sent: int) -> tuple[dict[str, object], set[str]]:
     # the per-agent series (alerts firing name agents too, on every worker: not counted)
     agent_lines = [line for line in text.splitlines() if line.startswith("ccpulse_agent_")]
     agents = {found.group(1) for line in agent_lines if (found := AGENT.search(line))}
@@ -120,7 +120,8 @@ def _figures(worker: WorkerProcess, seconds: list[float], ages: list[float], tex
              "exports_floor": any(line.startswith("ccpulse_team_") for line in
                                   text.splitlines()),
              "snapshot_mean_s": snapshot_means(text),
-             "exposition_bytes": len(text), "agent_series": len(agent_lines),
+             "exposition_bytes": len(text), "sent_bytes": sent,
+             "agent_series": len(agent_lines),
              "agents": len(agents), "partitions_owned": owned_partitions(text)[0],
              "serving_rss_mib": round(rss_kib(worker.serving_pid()) / 1024, 1),
              "consumer_rss_mib": round(rss_kib(worker.proc.pid) / 1024, 1)}, agents)

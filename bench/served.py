@@ -1,12 +1,14 @@
 """``/metrics`` as Prometheus gets it: over HTTP, at a fixed interval (issue 19).
 
-One engine holds a simulated shift (the floor a single worker serves); two servers in this
-process serve it, one rendering ahead of the scrapes (``[metrics] render_ahead``, the
-default) and one not (the same run's baseline: every scrape renders). Both are scraped at
-the same interval, half an interval apart, so that one's rendering does not run beside the
-other's scrape. The first :data:`~ccpulse.scrape_ahead.RHYTHM_ARRIVALS` scrapes of each
-tell the interval; the ones after them are reported: how long a scrape took, measured by
-the scraper, and how old its numbers were (``ccpulse_snapshot_age_seconds``). The clock
+One engine holds a simulated shift (the floor a single worker serves); three servers in
+this process serve it: one not rendering ahead (the same run's baseline: every scrape
+renders) and two rendering ahead of the scrapes (``[metrics] render_ahead``, the default),
+one of them scraped as Prometheus scrapes, asking for gzip, the other two for plain text.
+All are scraped at the same interval, a third of an interval apart, so that one's
+rendering does not run beside another's scrape. The first
+:data:`~ccpulse.scrape_ahead.RHYTHM_ARRIVALS` scrapes of each tell the interval; the ones
+after them are reported: how long a scrape took, measured by the scraper to the last byte,
+the bytes sent, and how old its numbers were (``ccpulse_snapshot_age_seconds``). The clock
 of the numbers is the engine's last event time plus the time the run has taken, so the
 windows move as they do live; no events arrive meanwhile (what a scrape costs, not how
 fresh a replica is: ``bench live`` and ``bench scale`` measure that).
@@ -18,8 +20,10 @@ import re
 import statistics
 import time
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
@@ -49,29 +53,48 @@ def prometheus_slots(interval_s: float, count: int, phase_s: float = 0.0) -> Ite
         yield slot - 1
 
 
-def _scrape(port: int) -> tuple[float, float, int]:
-    """Seconds the scrape took, the age of its numbers, its size."""
+@dataclass(frozen=True)
+class Scraped:
+    seconds: float  # from the request to the last byte of the answer
+    sent_bytes: int  # as sent: compressed, where it was
+    text: bytes  # the exposition
+    decompress_s: float  # what reading the compressed answer took after (0 if it was not)
+
+
+def scrape(url: str, *, gzip: bool = True, timeout_s: float = 120) -> Scraped:
+    """A GET of ``/metrics`` as Prometheus makes it: asking for gzip (unless not ``gzip``),
+    timed to the last byte received; the text is decompressed after, as Prometheus parses
+    it after (its ``scrape_duration_seconds`` holds that too: ``decompress_s`` says what
+    it adds here)."""
+    request = urllib.request.Request(url)
+    if gzip:
+        request.add_header("Accept-Encoding", "gzip")
     started = time.perf_counter()
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=120) as answer:
-        body = answer.read()
+    with urllib.request.urlopen(request, timeout=timeout_s) as answer:
+        assert answer.status == 200, answer.status
+        sent = answer.read()
+        packed = answer.headers.get("Content-Encoding") == "gzip"
     seconds = time.perf_counter() - started
-    found = AGE.search(body)
-    return seconds, float(found.group(1)) if found else float("nan"), len(body)
+    text = zlib.decompress(sent, 16 + zlib.MAX_WBITS) if packed else sent
+    return Scraped(seconds, len(sent), text, time.perf_counter() - started - seconds)
 
 
-def _figures(scrapes: list[tuple[float, float, int]]) -> dict[str, object]:
+def _figures(scrapes: list[Scraped]) -> dict[str, object]:
     reported = scrapes[RHYTHM_ARRIVALS:]
-    return {"first_scrape_s": round(scrapes[0][0], 3),
-            "scrape_s": round(statistics.median(s for s, _, _ in reported), 3),
-            "scrape_max_s": round(max(s for s, _, _ in reported), 3),
-            "snapshot_age_s": round(statistics.median(a for _, a, _ in reported), 3),
-            "scrapes_s": [round(s, 3) for s, _, _ in reported],
-            "exposition_bytes": scrapes[-1][2]}
+    ages = [float(found.group(1)) if (found := AGE.search(s.text)) else float("nan")
+            for s in reported]
+    return {"first_scrape_s": round(scrapes[0].seconds, 3),
+            "scrape_s": round(statistics.median(s.seconds for s in reported), 3),
+            "scrape_max_s": round(max(s.seconds for s in reported), 3),
+            "snapshot_age_s": round(statistics.median(ages), 3),
+            "scrapes_s": [round(s.seconds, 3) for s in reported],
+            "decompress_s": round(statistics.median(s.decompress_s for s in reported), 3),
+            "exposition_bytes": len(scrapes[-1].text), "sent_bytes": scrapes[-1].sent_bytes}
 
 
 def bench_served(engine: KpiEngine, interval_s: float, reported: int = 4,
                  ) -> dict[str, object]:
-    """Both servers scraped :data:`RHYTHM_ARRIVALS` + ``reported`` times each."""
+    """Each server scraped :data:`RHYTHM_ARRIVALS` + ``reported`` times."""
     origin, started = engine.max_ts or 0, time.monotonic()
 
     def clock() -> int:
@@ -83,21 +106,27 @@ def bench_served(engine: KpiEngine, interval_s: float, reported: int = 4,
         scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=ahead)
         return MetricsServer(scrapes.body, "127.0.0.1", 0, lambda: (True, "ok")).start(), scrapes
 
-    servers = {"ahead": server(True), "every_scrape": server(False)}
+    # name: rendering ahead, scraped asking for gzip
+    runs = {"every_scrape": (False, False), "ahead": (True, False), "ahead_gzip": (True, True)}
+    servers = {name: server(ahead) for name, (ahead, _) in runs.items()}
 
-    def scraped(name: str, phase_s: float) -> list[tuple[float, float, int]]:
-        port = servers[name][0].port
-        return [_scrape(port) for _ in
+    def scraped(name: str, phase_s: float) -> list[Scraped]:
+        url = f"http://127.0.0.1:{servers[name][0].port}/metrics"
+        return [scrape(url, gzip=runs[name][1]) for _ in
                 prometheus_slots(interval_s, RHYTHM_ARRIVALS + reported, phase_s)]
     try:
-        with ThreadPoolExecutor(2) as pool:
-            every_run = pool.submit(scraped, "every_scrape", 0.0)
-            ahead_run = pool.submit(scraped, "ahead", interval_s / 2)
-            ahead, every = _figures(ahead_run.result()), _figures(every_run.result())
+        with ThreadPoolExecutor(len(runs)) as pool:
+            found = {name: pool.submit(scraped, name, n * interval_s / len(runs))
+                     for n, name in enumerate(runs)}
+            figures = {name: _figures(run.result()) for name, run in found.items()}
     finally:
         for http, scrapes in servers.values():
             http.stop()
             scrapes.close()
-    return {"interval_s": interval_s, "ahead": ahead, "every_scrape": every,
-            "scrape_ahead_vs_every_scrape": round(
-                float(ahead["scrape_s"]) / float(every["scrape_s"]), 3)}  # type: ignore[arg-type]
+
+    def ratio(name: str, base: str) -> float:
+        return round(float(figures[name]["scrape_s"])  # type: ignore[arg-type]
+                     / float(figures[base]["scrape_s"]), 3)  # type: ignore[arg-type]
+    return {"interval_s": interval_s, **figures,
+            "scrape_ahead_vs_every_scrape": ratio("ahead", "every_scrape"),
+            "scrape_gzip_vs_plain": ratio("ahead_gzip", "ahead")}

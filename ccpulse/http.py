@@ -18,19 +18,24 @@ import hmac
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
+from ccpulse.gzip_body import accepts_gzip, gzipped
 from ccpulse.textformat import Exposition
 from ccpulse.web import LazyResponse, Response, WebApp
 
 HealthCheck = Callable[[], tuple[bool, str]]
 # /metrics: a registry rendered at each scrape, or what writes the body itself given the
-# scraper's address (ccpulse.scrape_ahead.ScrapeAhead.body)
-MetricsSource = CollectorRegistry | Callable[[str], bytes]
+# scraper's address and whether to gzip it (ccpulse.scrape_ahead.ScrapeAhead.body)
+class MetricsBody(Protocol):
+    def __call__(self, scraper: str, *, gzip: bool) -> bytes: ...
+
+
+MetricsSource = CollectorRegistry | MetricsBody
 ScopeApi = Callable[[str, str], dict[str, Any] | None]  # (scope, id) -> document or unknown
 API_PREFIX = "/api/v1/"
 JSON = "application/json"
@@ -64,19 +69,20 @@ class MetricsServer:
         self._server.server_close()
 
 
-def _metrics_body(metrics: MetricsSource) -> Callable[[str], bytes]:
+def _metrics_body(metrics: MetricsSource) -> MetricsBody:
     if not isinstance(metrics, CollectorRegistry):
         return metrics
     exposition = Exposition()  # label text kept between scrapes
     scraping = threading.Lock()
 
-    def body(_scraper: str) -> bytes:
+    def body(_scraper: str, *, gzip: bool) -> bytes:
         with scraping:  # one scrape at a time: they share the kept text
-            return exposition.render(metrics.collect())
+            text = exposition.render(metrics.collect())
+        return gzipped(text) if gzip else text
     return body
 
 
-def _handler(metrics_body: Callable[[str], bytes], health: HealthCheck,
+def _handler(metrics_body: MetricsBody, health: HealthCheck,
              credentials: tuple[str, str] | None, ready: HealthCheck, api: ScopeApi | None,
              *, web: WebApp | None = None) -> type[BaseHTTPRequestHandler]:
     probes = {"/healthz": health, "/readyz": ready}
@@ -91,7 +97,10 @@ def _handler(metrics_body: Callable[[str], bytes], health: HealthCheck,
                 self._page(page)
             elif path == "/metrics":
                 if self._authorized():
-                    self._send(200, CONTENT_TYPE_LATEST, metrics_body(self.client_address[0]))
+                    gzip = accepts_gzip(self.headers.get("Accept-Encoding", ""))
+                    self._send(200, CONTENT_TYPE_LATEST,
+                               metrics_body(self.client_address[0], gzip=gzip),
+                               encoding="gzip" if gzip else None)
             elif api is not None and path.startswith(API_PREFIX):
                 if self._authorized():
                     self._api(path.removeprefix(API_PREFIX))
@@ -138,9 +147,12 @@ def _handler(metrics_body: Callable[[str], bytes], health: HealthCheck,
                 return
             self._send(200, JSON, orjson.dumps(document))
 
-        def _send(self, status: int, content_type: str, body: bytes) -> None:
+        def _send(self, status: int, content_type: str, body: bytes, *,
+                  encoding: str | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            if encoding is not None:
+                self.send_header("Content-Encoding", encoding)
             # pages name agents: never cached by a shared proxy or kept by a browser
             self.send_header("Cache-Control", "no-store")
             self.send_header("Content-Length", str(len(body)))

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -31,16 +32,23 @@ def every_short_run() -> dict[str, dict]:
     return {r["bench"]: r for r in map(json.loads, out.splitlines())}
 
 
-def test_bench_short_mode_reports_every_benchmark() -> None:
-    results = every_short_run()
-    assert set(results) == {"engine", "replay", "scrape", "served", "memory", "live", "alerts",
-                            "scale", "history", "checkpoint", "consumer"}
-    served = results["served"]  # over HTTP at an interval, rendered ahead and not
-    for mode in (served["ahead"], served["every_scrape"]):
+def check_served(served: dict[str, Any]) -> None:
+    """Over HTTP at an interval, rendered ahead and not, asked for gzip and not."""
+    for mode in (served["ahead"], served["every_scrape"], served["ahead_gzip"]):
         assert mode["scrape_s"] > 0 and mode["exposition_bytes"] > 0
         assert len(mode["scrapes_s"]) == 2 and mode["snapshot_age_s"] >= 0
     # rendered ahead, a scrape's numbers are of before it came; rendered by it, of then
     assert served["ahead"]["snapshot_age_s"] > served["every_scrape"]["snapshot_age_s"]
+    plain, packed = served["ahead"], served["ahead_gzip"]  # the same floor, asked for gzip
+    assert plain["sent_bytes"] == plain["exposition_bytes"] and plain["decompress_s"] == 0
+    assert packed["sent_bytes"] < packed["exposition_bytes"] / 3
+
+
+def test_bench_short_mode_reports_every_benchmark() -> None:
+    results = every_short_run()
+    assert set(results) == {"engine", "replay", "scrape", "served", "memory", "live", "alerts",
+                            "scale", "history", "checkpoint", "consumer"}
+    check_served(results["served"])
     assert results["consumer"]["consumer_us_per_message"] > 0
     checkpoint = results["checkpoint"]  # written by a forked child, loaded back (it asserts)
     assert checkpoint["file_mib"] > 0 and checkpoint["child_peak_private_mib"] > 0
@@ -68,6 +76,8 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     scale = results["scale"]  # one worker, then two on the same backlog, real Kafka and Redis
     assert scale["one_worker"]["events_per_s"] > 0 and len(scale["n_workers"]["each"]) == 2
     assert all(w["agents"] for w in scale["n_workers"]["each"])  # both export agents
+    # scraped as Prometheus scrapes, asking for gzip: a worker sends its text compressed
+    assert all(w["sent_bytes"] < w["exposition_bytes"] / 3 for w in scale["n_workers"]["each"])
     # what their snapshots cost, from their own /metrics: the lease holder's floor
     assert all(w["snapshot_mean_s"].get("floor", 0) > 0
                for w in scale["n_workers"]["each"] if w["exports_floor"])

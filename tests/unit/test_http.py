@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -33,6 +36,22 @@ def test_metrics_need_the_credentials(server: MetricsServer) -> None:
     assert get(server.port, "/metrics", ("prom", "wrong"))[0] == 401
     status, body = get(server.port, "/metrics", ("prom", "s3cret"))
     assert status == 200 and "ccpulse_test_things_total 1.0" in body
+
+
+def test_metrics_are_gzipped_for_a_scraper_that_asks(server: MetricsServer) -> None:
+    """Prometheus sends ``Accept-Encoding: gzip``; curl without ``--compressed`` does not."""
+    def scrape(accept: str | None) -> tuple[str | None, bytes]:
+        request = urllib.request.Request(f"http://127.0.0.1:{server.port}/metrics")
+        request.add_header("Authorization", "Basic " + base64.b64encode(b"prom:s3cret").decode())
+        if accept is not None:
+            request.add_header("Accept-Encoding", accept)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.headers.get("Content-Encoding"), response.read()
+    encoding, body = scrape("gzip")
+    assert encoding == "gzip" and b"ccpulse_test_things_total 1.0" in gzip.decompress(body)
+    for refused in (None, "identity", "gzip;q=0"):
+        encoding, body = scrape(refused)
+        assert encoding is None and b"ccpulse_test_things_total 1.0" in body
 
 
 def test_health_stays_open_and_says_nothing_secret(server: MetricsServer) -> None:

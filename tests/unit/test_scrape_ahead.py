@@ -3,6 +3,7 @@ and that the scrape's own series are read at the scrape (ccpulse.scrape_ahead)."
 
 from __future__ import annotations
 
+import gzip
 import re
 import threading
 import time
@@ -15,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ccpulse import scrape_ahead
 from ccpulse.exporter import KpiCollector
+from ccpulse.gzip_body import Packed
 from ccpulse.processors.snapshot import Snapshot
 from ccpulse.scrape_ahead import Rhythm, ScrapeAhead
 from ccpulse.streams.pipeline import Pipeline
@@ -113,7 +115,7 @@ def test_a_rendering_made_ahead_is_served_while_begun_within_four_times_what_it_
     scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
     scrapes.body()  # a rendering takes 2 s
     clock.ms = at("09:20:10")
-    scrapes._render(ahead=True)  # what the thread does once the scrapes keep a rhythm
+    scrapes._render(ahead=True, pack=True)  # the thread's, once the scrapes keep a rhythm
     clock.ms = at("09:20:17.999")  # begun 7.999 s ago: served
     assert AGE.findall(scrapes.body()) == [b"7.999"]
     assert len(taken) == 2
@@ -121,7 +123,7 @@ def test_a_rendering_made_ahead_is_served_while_begun_within_four_times_what_it_
     scrapes.body()
     assert len(taken) == 3
     clock.ms = at("09:20:30")
-    scrapes._render(ahead=True)
+    scrapes._render(ahead=True, pack=True)
     clock.ms = at("09:20:38")  # begun four times what it took ago: too old
     assert AGE.findall(scrapes.body()) == [b"2.0"]
     assert [ms for ms, _ in taken] == [at("09:20:00"), at("09:20:10"), at("09:20:18"),
@@ -146,7 +148,7 @@ def test_a_rendering_of_another_view_is_never_served(pipeline: Pipeline) -> None
     holds[0] = False
     assert team not in scrapes.body()
     holds[0] = True
-    scrapes._render(ahead=True)
+    scrapes._render(ahead=True, pack=True)
     holds[0] = False
     assert team not in scrapes.body()
     holds[0] = True
@@ -179,6 +181,31 @@ def test_a_scrape_during_a_rendering_takes_the_last_one_while_it_is_recent(
     waiting.join(10)
     assert AGE.findall(answered[0]) == [b"20.0"]  # then renders (nothing was made ahead)
     assert [ms for ms, _ in taken] == [at("09:20:00"), at("09:21:20")]
+
+
+def test_a_scrape_that_takes_gzip_gets_the_same_series_and_ahead_they_are_kept_packed(
+        pipeline: Pipeline) -> None:
+    """Prometheus asks for gzip: its scrape is the text of a plain one, compressed, with
+    the series read at the scrape at the end of the same stream. A rendering made ahead is
+    kept compressed (a ninth of the memory of a large floor's text) and a client without
+    gzip gets it as text."""
+    clock = Clock(at("09:20:00"))
+    snaps = [pipeline.snapshot(clock.ms)]
+    kpis = KpiCollector(lambda: snaps[-1], pipeline.stats, clock_ms=clock)
+    rendered = renders(kpis)
+    scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
+    plain = scrapes.body()
+    clock.ms += 1_000
+    packed = gzip.decompress(scrapes.body(gzip=True))
+    assert kept_part(packed) == kept_part(plain) and len(rendered) == 1
+    assert AGE.findall(plain) == [b"0.0"] and AGE.findall(packed) == [b"1.0"]
+    snaps.append(pipeline.snapshot(clock.ms))
+    scrapes._render(ahead=True, pack=True)
+    ahead = scrapes._kept.body  # type: ignore[union-attr]
+    assert isinstance(ahead, Packed) and len(ahead.head) < len(plain) / 3
+    clock.ms += 1_000
+    assert scrapes.body().startswith(ahead.text())  # served, as text
+    assert len(rendered) == 2 and kept_part(ahead.text()) != kept_part(plain)
 
 
 def test_the_process_own_series_are_read_at_each_scrape(pipeline: Pipeline) -> None:
@@ -238,3 +265,16 @@ def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(
     for (instant, _), before, after in zip(taken[8:], scraped_at[7:], scraped_at[8:],
                                            strict=False):
         assert before <= instant <= after
+
+
+def test_the_rhythms_of_the_last_scrapers_are_kept_and_no_more(pipeline: Pipeline) -> None:
+    """Scrapers come and go (a Prometheus restarted on another address, people with curl):
+    only the :data:`SCRAPERS` that scraped last keep their rhythm."""
+    clock = Clock(at("09:20:00"))
+    scrapes = ScrapeAhead(counting(pipeline, clock)[1], CollectorRegistry(), clock,
+                          ahead=False)
+    addresses = [f"10.0.0.{n}" for n in range(scrape_ahead.SCRAPERS + 2)]
+    for address in addresses:
+        scrapes.body(address)
+    scrapes.body(addresses[2])  # scraped again: the newest now
+    assert list(scrapes._rhythms) == addresses[3:] + addresses[2:3]
