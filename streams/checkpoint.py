@@ -33,7 +33,8 @@ import pickle
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,7 +193,8 @@ class Checkpoints:
                         "path": str(self.path), "reason": why}})
                     return None
                 started = time.monotonic()
-                state = pickle.load(source)
+                with _collections_paused():
+                    state = pickle.load(source)
         except FileNotFoundError:
             return None
         except Exception as exc:  # a bad file means a full replay, not a crash
@@ -205,6 +207,20 @@ class Checkpoints:
             "path": str(self.path), "entries": saved["entries"],
             "seconds": round(time.monotonic() - started, 1)}})
         return Saved(saved["last_id"], saved["entries"], state)
+
+
+@contextmanager
+def _collections_paused() -> Iterator[None]:
+    """No cyclic collection while a checkpoint loads: unpickling an engine makes millions of
+    objects, none of them garbage, and each collection on the way would walk all made so
+    far (BENCHMARKS.md, issue 19, fifteenth round, measures what that cost)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def header(stream_key: str, config: EngineConfig, last_id: str = "", entries: int = 0,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import stat
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import orjson
 import pytest
@@ -167,3 +169,29 @@ def test_files_left_by_a_child_killed_while_writing_are_removed_once_stale(
         os.utime(path, (an_hour_ago, an_hour_ago))
     checkpoints.tidy()
     assert not stale.exists() and fresh.exists() and other.exists()
+
+
+class CollectionSeen:
+    """Records, as it is unpickled, whether cyclic collection was on."""
+
+    seen: ClassVar[list[bool]] = []
+
+    def __init__(self) -> None:
+        self.state = "held"  # something to unpickle: __setstate__ is called with it
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        CollectionSeen.seen.append(gc.isenabled())
+
+
+def test_no_collection_runs_while_a_checkpoint_loads_and_it_is_on_again_after(
+        tmp_path: Path) -> None:
+    """Unpickling an engine makes millions of objects and none is garbage: a collection on
+    the way walks all of them made so far, for nothing."""
+    checkpoints = Checkpoints(tmp_path / "replica.pickle", every_s=60)
+    checkpoints.save(header(LOG, EngineConfig(), "7-0", 1), (CollectionSeen(), None, None))
+    checkpoints.wait()
+    CollectionSeen.seen.clear()
+    assert gc.isenabled()
+    assert checkpoints.load(header(LOG, EngineConfig()), holds=lambda entry: True) is not None
+    assert CollectionSeen.seen == [False] and gc.isenabled()
