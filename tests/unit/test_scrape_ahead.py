@@ -71,16 +71,23 @@ def counting(pipeline: Pipeline, clock: Clock, cost_ms: int = 0,
     return taken, KpiCollector(snap, pipeline.stats, clock_ms=clock)
 
 
+def shared_snapshots(pipeline: Pipeline, clock: Clock,
+                     ) -> tuple[list[Snapshot], list[int], ScrapeAhead]:
+    """Scrapes (nothing rendered ahead by a thread) of the last of ``snaps``, a snapshot
+    shared as the alert evaluation's is, and the instants of those rendered."""
+    snaps = [pipeline.snapshot(clock.ms)]
+    kpis = KpiCollector(lambda: snaps[-1], pipeline.stats, clock_ms=clock)
+    rendered = renders(kpis)
+    return snaps, rendered, ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
+
+
 def test_without_a_rhythm_a_scrape_renders_what_it_reads_unless_that_was_rendered(
         pipeline: Pipeline) -> None:
     """Another scrape's snapshot, or the alert evaluation's, shared by the snapshot source:
     the kept text is of that very snapshot, so it is written out again, with the age read
     at this scrape."""
     clock = Clock(at("09:20:00"))
-    snaps = [pipeline.snapshot(clock.ms)]
-    kpis = KpiCollector(lambda: snaps[-1], pipeline.stats, clock_ms=clock)
-    rendered = renders(kpis)
-    scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
+    snaps, rendered, scrapes = shared_snapshots(pipeline, clock)
     first = scrapes.body()
     clock.ms += 30_000
     again = scrapes.body()
@@ -190,10 +197,7 @@ def test_a_scrape_that_takes_gzip_gets_the_same_series_and_ahead_they_are_kept_p
     kept compressed (a ninth of the memory of a large floor's text) and a client without
     gzip gets it as text."""
     clock = Clock(at("09:20:00"))
-    snaps = [pipeline.snapshot(clock.ms)]
-    kpis = KpiCollector(lambda: snaps[-1], pipeline.stats, clock_ms=clock)
-    rendered = renders(kpis)
-    scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
+    snaps, rendered, scrapes = shared_snapshots(pipeline, clock)
     plain = scrapes.body()
     clock.ms += 1_000
     packed = gzip.decompress(scrapes.body(gzip=True))
