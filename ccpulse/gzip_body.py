@@ -1,9 +1,9 @@
 """``/metrics`` compressed with gzip for the scrapers that ask for it (Prometheus does).
 
 A floor's exposition is mostly the same label text again and again, so gzip at its fastest
-level shrinks it about nine times (18 MB to 2 MB at 5,000 agents × 8 h, 164 MB to about 18
-at 50,000): a worker keeps the smaller text between scrapes, and writes a ninth of the
-bytes at each. Level 1 compresses at about 240 MB/s here, off the interpreter lock; level 6
+level shrinks it about nine times (17.5 MB to 1.95 MB at 5,000 agents × 8 h, 158 MB to 16
+at 50,000 × 1 h): a worker keeps the smaller text between scrapes, and writes a tenth of
+the bytes at each. Level 1 compresses at about 240 MB/s here, off the interpreter lock; level 6
 is 1.2 times smaller again at 2.5 times the time (BENCHMARKS.md, issue 19, fifteenth round).
 
 A rendering kept compressed is one gzip stream flushed to a byte boundary and not yet

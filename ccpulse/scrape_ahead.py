@@ -25,6 +25,10 @@ begun within four times what a rendering takes (at least a second: the rule
 the same thing (:meth:`KpiCollector.view`: the floor or a share, of which partitions). Each
 scrape's ``ccpulse_snapshot_age_seconds`` says how old its numbers are.
 
+A rendering made ahead is kept gzip-compressed (:mod:`ccpulse.gzip_body`): Prometheus asks
+for gzip, and the kept text is then a tenth of its size; a scraper asking for text gets it
+decompressed.
+
 The cost moves, it does not vanish: the same renderings are made (at most one per scrape),
 before the scrape instead of during it, and the numbers are that much older at the
 scrape (BENCHMARKS.md, issue 19, fourteenth round).
