@@ -40,9 +40,13 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return False
 
 
+def _compressor() -> zlib._Compress:
+    return zlib.compressobj(LEVEL, zlib.DEFLATED, _GZIP_WBITS)
+
+
 def gzipped(text: bytes) -> bytes:
     """``text`` as one whole gzip stream."""
-    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, _GZIP_WBITS)
+    compressor = _compressor()
     return compressor.compress(text) + compressor.flush()
 
 
@@ -56,7 +60,7 @@ class Packed:
 
     @classmethod
     def of(cls, text: bytes) -> Packed:
-        compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, _GZIP_WBITS)
+        compressor = _compressor()
         return cls(compressor.compress(text) + compressor.flush(zlib.Z_SYNC_FLUSH), compressor)
 
     def ended(self, tail: bytes) -> bytes:
