@@ -61,12 +61,18 @@ class Scraped:
     decompress_s: float  # what reading the compressed answer took after (0 if it was not)
 
 
+# what Prometheus tells a target its scrape may take: its default, and the shipped config's
+PROMETHEUS_SCRAPE_TIMEOUT_S = 10
+
+
 def scrape(url: str, *, gzip: bool = True, timeout_s: float = 120) -> Scraped:
-    """A GET of ``/metrics`` as Prometheus makes it: asking for gzip (unless not ``gzip``),
-    timed to the last byte received; the text is decompressed after, as Prometheus parses
-    it after (its ``scrape_duration_seconds`` holds that too: ``decompress_s`` says what
-    it adds here)."""
+    """A GET of ``/metrics`` as Prometheus makes it: asking for gzip (unless not ``gzip``)
+    and saying its scrape timeout, timed to the last byte received (``timeout_s`` is how long
+    the benchmark itself waits); the text is decompressed after, as Prometheus parses it
+    after (its ``scrape_duration_seconds`` holds that too: ``decompress_s`` says what it adds
+    here)."""
     request = urllib.request.Request(url)
+    request.add_header("X-Prometheus-Scrape-Timeout-Seconds", str(PROMETHEUS_SCRAPE_TIMEOUT_S))
     if gzip:
         request.add_header("Accept-Encoding", "gzip")
     started = time.perf_counter()

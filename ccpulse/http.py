@@ -30,9 +30,14 @@ from ccpulse.web import LazyResponse, Response, WebApp
 
 HealthCheck = Callable[[], tuple[bool, str]]
 # /metrics: a registry rendered at each scrape, or what writes the body itself given the
-# scraper's address and whether to gzip it (ccpulse.scrape_ahead.ScrapeAhead.body)
+# scraper's address, whether to gzip it and the scraper's timeout if it said one
+# (ccpulse.scrape_ahead.ScrapeAhead.body)
 class MetricsBody(Protocol):
-    def __call__(self, scraper: str, *, gzip: bool) -> bytes: ...
+    def __call__(self, scraper: str, *, gzip: bool, timeout_s: float | None) -> bytes: ...
+
+
+# Prometheus sends its scrape_timeout with every scrape
+SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 
 
 MetricsSource = CollectorRegistry | MetricsBody
@@ -75,11 +80,21 @@ def _metrics_body(metrics: MetricsSource) -> MetricsBody:
     exposition = Exposition()  # label text kept between scrapes
     scraping = threading.Lock()
 
-    def body(_scraper: str, *, gzip: bool) -> bytes:
+    def body(_scraper: str, *, gzip: bool, timeout_s: float | None) -> bytes:
         with scraping:  # one scrape at a time: they share the kept text
             text = exposition.render(metrics.collect())
         return gzipped(text) if gzip else text
     return body
+
+
+def scrape_timeout_s(header: str | None) -> float | None:
+    """The scraper's timeout from its header, in seconds; None where it gave none or no
+    positive finite number (then nothing is cut short for it)."""
+    try:
+        seconds = float(header) if header is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 < seconds < float("inf") else None
 
 
 def _handler(metrics_body: MetricsBody, health: HealthCheck,
@@ -98,8 +113,10 @@ def _handler(metrics_body: MetricsBody, health: HealthCheck,
             elif path == "/metrics":
                 if self._authorized():
                     gzip = accepts_gzip(self.headers.get("Accept-Encoding", ""))
+                    timeout_s = scrape_timeout_s(self.headers.get(SCRAPE_TIMEOUT_HEADER))
                     self._send(200, CONTENT_TYPE_LATEST,
-                               metrics_body(self.client_address[0], gzip=gzip),
+                               metrics_body(self.client_address[0], gzip=gzip,
+                                            timeout_s=timeout_s),
                                encoding="gzip" if gzip else None)
             elif api is not None and path.startswith(API_PREFIX):
                 if self._authorized():

@@ -25,6 +25,13 @@ begun within four times what a rendering takes (at least a second: the rule
 the same thing (:meth:`KpiCollector.view`: the floor or a share, of which partitions). Each
 scrape's ``ccpulse_snapshot_age_seconds`` says how old its numbers are.
 
+A scrape that would wait for a rendering under way waits at most half of what its scraper
+allows it (Prometheus says so in ``X-Prometheus-Scrape-Timeout-Seconds``, 10 s by default)
+and then takes the last rendering of what it exports, however old: Prometheus drops a
+scrape that outlasts its timeout, and every series of the target goes stale with it, where
+numbers a rendering older still answer, with their age. A scraper that gives no timeout
+(curl) waits for the rendering under way, as before.
+
 A rendering made ahead is kept gzip-compressed (:mod:`ccpulse.gzip_body`): Prometheus asks
 for gzip, and the kept text is then a tenth of its size; a scraper asking for text gets it
 decompressed.
@@ -64,6 +71,9 @@ SCRAPERS = 8  # scrapers whose rhythms are kept (by address: an HA pair is two),
 # a fixed margin more), so that a slower one is still done in time
 LEAD = 1.5
 LEAD_MARGIN_S = 0.2
+# of its scraper's timeout, how long a scrape waits for a rendering under way when one of
+# what it exports could be served instead: the rest is for writing it out and sending it
+WAIT_SHARE = 0.5
 
 
 class Rhythm:
@@ -137,10 +147,12 @@ class ScrapeAhead:
             threading.Thread(target=self._render_ahead, name="scrape-ahead",
                              daemon=True).start()
 
-    def body(self, scraper: str = "", *, gzip: bool = False) -> bytes:
+    def body(self, scraper: str = "", *, gzip: bool = False,
+             timeout_s: float | None = None) -> bytes:
         """A scrape's answer, compressed if ``gzip``; ``scraper`` tells scrapers apart
         (their address): each keeps a rhythm of its own, and the servers of an HA pair
-        scrape at two phases."""
+        scrape at two phases. ``timeout_s``: how long the scraper waits for the answer, if
+        it said (bounds the wait for a rendering under way)."""
         with self._arrivals_lock:
             rhythm = self._rhythms.pop(scraper, None) or Rhythm()
             self._rhythms[scraper] = rhythm
@@ -148,12 +160,7 @@ class ScrapeAhead:
                 del self._rhythms[next(iter(self._rhythms))]
             rhythm.arrived(time.monotonic())
             self._arrivals += 1
-        kept = self._while_rendering()
-        if kept is None:
-            with self._rendering_lock:  # a rendering ahead just finished or under way: ours
-                kept = self._take_ahead()
-                if kept is None:
-                    kept = self._render(ahead=False, pack=gzip)
+        kept = self._while_rendering() or self._rendered(gzip=gzip, timeout_s=timeout_s)
         self._scraped.set()  # plan the next rendering ahead
         return kept.answer(render(self._collector.live(kept.snapshot.now)) + render(
             self._others.collect()), gzip=gzip)
@@ -166,6 +173,21 @@ class ScrapeAhead:
         if self._rendering_lock.locked() and kept is not None and self._recent(kept):
             return kept
         return None
+
+    def _rendered(self, *, gzip: bool, timeout_s: float | None) -> Rendering:
+        """The rendering made ahead for this scrape, or a new one; if a rendering under way
+        holds this scrape beyond :data:`WAIT_SHARE` of ``timeout_s``, the last one of what
+        it exports, however old."""
+        kept = self._kept
+        fallback = kept if kept is not None and kept.view == self._collector.view() else None
+        wait_s = -1.0 if timeout_s is None or fallback is None else WAIT_SHARE * timeout_s
+        if not self._rendering_lock.acquire(timeout=wait_s):
+            assert fallback is not None  # only a wait with a timeout ends unacquired
+            return fallback
+        try:  # a rendering ahead just finished or under way: ours
+            return self._take_ahead() or self._render(ahead=False, pack=gzip)
+        finally:
+            self._rendering_lock.release()
 
     def close(self) -> None:
         self._closed.set()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from ccpulse.http import MetricsServer
+from ccpulse.http import MetricsServer, scrape_timeout_s
 from ccpulse.serving import ConsumerReport, ConsumerView, readiness
 from ccpulse.settings import ConfigError, load_settings
 from ccpulse.sharding import AgentShards
@@ -52,6 +52,33 @@ def test_metrics_are_gzipped_for_a_scraper_that_asks(server: MetricsServer) -> N
     for refused in (None, "identity", "gzip;q=0"):
         encoding, body = scrape(refused)
         assert encoding is None and b"ccpulse_test_things_total 1.0" in body
+
+
+@pytest.mark.parametrize(("header", "seconds"), [
+    ("10", 10.0), ("2.5", 2.5), (None, None), ("", None), ("soon", None), ("0", None),
+    ("-3", None), ("inf", None), ("nan", None)])
+def test_the_scrape_timeout_is_read_from_prometheus_header(
+        header: str | None, seconds: float | None) -> None:
+    assert scrape_timeout_s(header) == seconds
+
+
+def test_the_scraper_s_timeout_reaches_what_writes_the_body() -> None:
+    """Prometheus sends ``X-Prometheus-Scrape-Timeout-Seconds`` with every scrape."""
+    asked: list[float | None] = []
+
+    def body(_scraper: str, *, gzip: bool, timeout_s: float | None) -> bytes:
+        asked.append(timeout_s)
+        return b"ccpulse_test 1\n"
+    running = MetricsServer(body, "127.0.0.1", 0, lambda: (True, "ok")).start()
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{running.port}/metrics")
+        request.add_header("X-Prometheus-Scrape-Timeout-Seconds", "7.5")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.read() == b"ccpulse_test 1\n"
+        assert get(running.port, "/metrics")[0] == 200  # curl: no header
+    finally:
+        running.stop()
+    assert asked == [7.5, None]
 
 
 def test_health_stays_open_and_says_nothing_secret(server: MetricsServer) -> None:

@@ -190,6 +190,33 @@ def test_a_scrape_during_a_rendering_takes_the_last_one_while_it_is_recent(
     assert [ms for ms, _ in taken] == [at("09:20:00"), at("09:21:20")]
 
 
+def test_a_scrape_waits_for_a_rendering_under_way_half_its_timeout_then_takes_the_last(
+        pipeline: Pipeline) -> None:
+    """Prometheus drops a scrape that outlasts its timeout, and the target's series go
+    stale: numbers a rendering older, with their age, are the better answer. A scrape
+    with a timeout takes the last rendering of its view, however old, once it has waited
+    half of it; with no rendering of its view to take, it waits as one without does."""
+    clock = Clock(at("09:20:00"))
+    _, kpis = counting(pipeline, clock, cost_ms=1_000)
+    scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
+    scrapes.body()  # begun at 09:20:00, took 1 s
+    clock.ms = at("09:25:00")  # five minutes old: far beyond four times that
+    with scrapes._rendering_lock:  # a rendering under way
+        started = time.monotonic()
+        answered = scrapes.body(timeout_s=0.4)
+        waited = time.monotonic() - started
+        assert AGE.findall(answered) == [b"300.0"]
+        assert scrape_ahead.WAIT_SHARE * 0.4 <= waited < 5  # waited, then took the last
+        scrapes._kept = None  # nothing of its view to serve: it waits whatever its timeout
+        waiting: list[bytes] = []
+        thread = threading.Thread(target=lambda: waiting.append(scrapes.body(timeout_s=0.1)))
+        thread.start()
+        thread.join(0.5)
+        assert not waiting
+    thread.join(10)
+    assert AGE.findall(waiting[0]) == [b"1.0"]  # a new rendering, 1 s to make
+
+
 def test_a_scrape_that_takes_gzip_gets_the_same_series_and_ahead_they_are_kept_packed(
         pipeline: Pipeline) -> None:
     """Prometheus asks for gzip: its scrape is the text of a plain one, compressed, with
