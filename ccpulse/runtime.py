@@ -24,6 +24,10 @@ from ccpulse.streams.pipeline import Pipeline
 EXPIRE_EVERY_MS = 5 * 60_000
 # CPython collects young objects every 700 allocations; see tune_gc.
 GC_THRESHOLDS = (100_000, 50, 1000)
+# An evaluation still being finished after this long is stuck, not slow (a floor of 50,000
+# agents takes under a minute even on a shared machine): its lease is no longer renewed, so
+# another worker takes over.
+STUCK_EVALUATION_MS = 5 * 60_000
 
 
 def tune_gc() -> None:
@@ -68,6 +72,8 @@ class Monitor:
     _next_edge_ms: int | None = field(default=None, repr=False)
     _ask_lease_ms: int | None = field(default=None, repr=False)
     _pending: Future[Snapshot] | None = field(default=None, repr=False)
+    _pending_since_ms: int = field(default=0, repr=False)  # when it was submitted
+    _renew_at_ms: int = field(default=0, repr=False)  # the lease, while one is finished
     _queued: list[int] = field(default_factory=list, repr=False)  # due after the pending one
 
     def __post_init__(self) -> None:
@@ -87,6 +93,7 @@ class Monitor:
         evaluating = renew_first = False  # this call evaluates; renew the lease first
         if self._pending is not None:
             if not self._pending.done():
+                self._keep_lease(now_ms)
                 return sent
             sent += self._evaluated(self._pending.result(), now_ms)
             self._pending, dues = None, self._queued
@@ -110,6 +117,8 @@ class Monitor:
                     continue
                 self._pending = self.finisher.submit(self.pipeline.floor_finished,
                                                      self.pipeline.floor_reading(due))
+                self._pending_since_ms = now_ms
+                self._renew_at_ms = now_ms + self.evaluator.interval_ms  # just asked
                 self._queued = dues[index + 1:]
                 break
         elif self.evaluator is not None and self.history is not None:
@@ -125,6 +134,24 @@ class Monitor:
             if self.after_expiry is not None:
                 self.after_expiry()
         return sent
+
+    def _keep_lease(self, now_ms: int) -> None:
+        """While an evaluation is being finished, renew the lease once per evaluation
+        interval: a floor whose snapshot outlasts the lease (50,000 agents on a busy
+        machine) would otherwise hand it to another worker in the middle, which then
+        computes the floor too, and the two take turns (BENCHMARKS.md, sixteenth round).
+        Refused (Redis gave it away), the evaluation under way is dropped: its successor
+        evaluates that instant. Not renewed once the evaluation looks stuck
+        (:data:`STUCK_EVALUATION_MS`), so that another worker takes over."""
+        assert self.evaluator is not None
+        if (self.lease is None or now_ms < self._renew_at_ms
+                or now_ms - self._pending_since_ms > STUCK_EVALUATION_MS):
+            return
+        if self.lease.lead():
+            self._renew_at_ms = now_ms + self.evaluator.interval_ms
+            return
+        self._pending, self._queued = None, []
+        self._ask_lease_ms = now_ms + self.evaluator.interval_ms
 
     def close(self) -> None:
         """Stop finishing snapshots (a process that stops does not wait for one)."""

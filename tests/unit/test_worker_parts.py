@@ -15,6 +15,7 @@ import orjson
 import pytest
 from faust.types import TP
 
+from ccpulse import runtime
 from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.alerts.leader import LEASE_MS, LeaderNotifier
 from ccpulse.alerts.notify import TopicNotifier
@@ -542,6 +543,42 @@ def test_an_evaluation_finished_on_another_thread_evaluates_what_was_read_and_wa
     assert (counted.evaluations, expiries) == (1, [1])
     assert pipeline.latest is not None and pipeline.latest.now == due
     assert pipeline.latest.agents["a1"].state == "idle"  # as read, before the late event
+
+
+def test_a_holder_keeps_its_lease_while_an_evaluation_is_finished_and_drops_it_if_refused(
+        ) -> None:
+    """At 50,000 agents on a busy machine a floor's snapshot can outlast the 45 s lease;
+    the holder renews it once an evaluation interval while one is being finished, so the
+    floor is not handed to another worker in the middle of it. If Redis refuses (the lease
+    went elsewhere), the evaluation under way is not sent; an evaluation that looks stuck
+    stops renewing."""
+    lease, later, counted = ScriptedLease([True] * 30), LaterExecutor(), CountingNotifier()
+    interval = AlertEvaluator().interval_ms
+    monitor = Monitor(Pipeline(), AlertEvaluator(), [counted], lease=lease, finisher=later)
+    due = at("09:00:00")
+    monitor.advance(due)  # asked for the lease, read the engine, finishing elsewhere
+    assert (lease.asked, len(later.queued)) == (1, 1)
+    for ms in range(100, 60_000, 100):  # a minute of idle calls while it is finished
+        monitor.advance(due + ms)
+    assert lease.asked == 1 + 60_000 // interval - 1  # renewed at 15, 30 and 45 s
+    later.run()
+    monitor.advance(due + 60_000)
+    assert counted.evaluations >= 1
+
+    lease, later, counted = ScriptedLease([True, False]), LaterExecutor(), CountingNotifier()
+    monitor = Monitor(Pipeline(), AlertEvaluator(), [counted], lease=lease, finisher=later)
+    monitor.advance(due)
+    monitor.advance(due + interval)  # refused: another worker holds it now
+    later.run()
+    monitor.advance(due + interval + 100)
+    assert (lease.asked, counted.evaluations) == (2, 0)
+
+    lease, later = ScriptedLease([True] * 100), LaterExecutor()
+    monitor = Monitor(Pipeline(), AlertEvaluator(), [], lease=lease, finisher=later)
+    monitor.advance(due)
+    for ms in range(0, 2 * runtime.STUCK_EVALUATION_MS, 1000):
+        monitor.advance(due + ms)
+    assert lease.asked == 1 + runtime.STUCK_EVALUATION_MS // interval  # then no more
 
 
 @pytest.mark.parametrize("finished_later", [False, True])
