@@ -54,6 +54,15 @@ end
 return 0
 """
 
+# KEYS[1] lease; ARGV[1] holder id, ARGV[2] lease ms. Extend it if ours; never take it.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
 
 class LeaderNotifier:
     """Decides, before each round of evaluations, whether this worker evaluates (:meth:`lead`),
@@ -71,6 +80,7 @@ class LeaderNotifier:
         self._state_key = f"{prefix}:alerts:{group}:state"
         self._sent_key = f"{prefix}:alerts:{group}:sent"  # fingerprint -> last Alert sent
         self._acquire = client.register_script(_ACQUIRE)
+        self._renew = client.register_script(_RENEW)
         self.holder = uuid.uuid4().hex
         self.leading = False
         self._pending: list[Alert] = []
@@ -103,6 +113,17 @@ class LeaderNotifier:
         elif not leading:
             self.restore()
         return leading
+
+    def renew(self) -> bool:
+        """Extend the lease if this worker holds it, and change nothing else: safe from a
+        thread of its own (``ccpulse.runtime.LeaseKeeper``) while the evaluations run on
+        theirs. It never takes a free lease and never switches this worker to following;
+        :meth:`lead`, asked before each evaluation, does both."""
+        asked = self._clock()
+        if not self._renew(keys=[self.lease_key], args=[self.holder, LEASE_MS]):
+            return False
+        self._held_until = asked + LEASE_MS / 1000
+        return True
 
     def holds(self) -> bool:
         """Leading, and the last renewal has not run out. ``leading`` alone stays true while a

@@ -8,6 +8,8 @@ the event's time, so alerts follow event time exactly as contract §4 says.
 from __future__ import annotations
 
 import gc
+import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -24,10 +26,14 @@ from ccpulse.streams.pipeline import Pipeline
 EXPIRE_EVERY_MS = 5 * 60_000
 # CPython collects young objects every 700 allocations; see tune_gc.
 GC_THRESHOLDS = (100_000, 50, 1000)
-# An evaluation still being finished after this long is stuck, not slow (a floor of 50,000
-# agents takes under a minute even on a shared machine): its lease is no longer renewed, so
-# another worker takes over.
+# A monitor not advanced for this long, or with an evaluation still being finished after it,
+# is stuck, not slow (a floor of 50,000 agents takes under a minute even on a shared
+# machine): its lease is no longer renewed, so another worker takes over.
 STUCK_EVALUATION_MS = 5 * 60_000
+# how often the lease keeper renews: a third of the lease (ccpulse.alerts.leader.LEASE_MS)
+RENEW_EVERY_S = 15.0
+
+log = logging.getLogger("ccpulse.alerts")
 
 
 def tune_gc() -> None:
@@ -49,6 +55,15 @@ class Lease(Protocol):
     """Whether this process evaluates the alerts (one of N workers does)."""
 
     def lead(self) -> bool: ...
+
+
+class RenewableLease(Protocol):
+    """A lease that can be extended from another thread without changing who leads
+    (:meth:`ccpulse.alerts.leader.LeaderNotifier.renew`)."""
+
+    leading: bool
+
+    def renew(self) -> bool: ...
 
 
 @dataclass
@@ -74,6 +89,7 @@ class Monitor:
     _pending: Future[Snapshot] | None = field(default=None, repr=False)
     _pending_since_ms: int = field(default=0, repr=False)  # when it was submitted
     _renew_at_ms: int = field(default=0, repr=False)  # the lease, while one is finished
+    _advanced_ms: int | None = field(default=None, repr=False)  # the last advance() call
     _queued: list[int] = field(default_factory=list, repr=False)  # due after the pending one
 
     def __post_init__(self) -> None:
@@ -88,6 +104,7 @@ class Monitor:
         instead of waiting for the whole snapshot. The next call after it is finished
         evaluates it and goes on; history and expiry wait for it, so everything happens in
         the order a call without a finisher keeps."""
+        self._advanced_ms = now_ms
         sent: list[Alert] = []
         dues: list[int] = []
         evaluating = renew_first = False  # this call evaluates; renew the lease first
@@ -135,17 +152,24 @@ class Monitor:
                 self.after_expiry()
         return sent
 
+    def stuck(self, now_ms: int) -> bool:
+        """Not advanced for :data:`STUCK_EVALUATION_MS`, or an evaluation being finished
+        that long (read from another thread: :class:`LeaseKeeper`)."""
+        advanced, pending = self._advanced_ms, self._pending
+        return (advanced is None or now_ms - advanced > STUCK_EVALUATION_MS
+                or (pending is not None
+                    and now_ms - self._pending_since_ms > STUCK_EVALUATION_MS))
+
     def _keep_lease(self, now_ms: int) -> None:
-        """While an evaluation is being finished, renew the lease once per evaluation
-        interval: a floor whose snapshot outlasts the lease (50,000 agents on a busy
-        machine) would otherwise hand it to another worker in the middle, which then
-        computes the floor too, and the two take turns (BENCHMARKS.md, sixteenth round).
-        Refused (Redis gave it away), the evaluation under way is dropped: its successor
-        evaluates that instant. Not renewed once the evaluation looks stuck
-        (:data:`STUCK_EVALUATION_MS`), so that another worker takes over."""
+        """While an evaluation is being finished, ask for the lease once per evaluation
+        interval (renewing it): a floor whose snapshot outlasts the lease (50,000 agents on
+        a busy machine) would otherwise hand it to another worker in the middle, which then
+        computes the floor too (BENCHMARKS.md, sixteenth round; :class:`LeaseKeeper` renews
+        it while this thread has no idle moment to call here). Refused (Redis gave it
+        away), the evaluation under way is dropped: its successor evaluates that instant.
+        Not asked once the evaluation looks stuck, so that another worker takes over."""
         assert self.evaluator is not None
-        if (self.lease is None or now_ms < self._renew_at_ms
-                or now_ms - self._pending_since_ms > STUCK_EVALUATION_MS):
+        if self.lease is None or now_ms < self._renew_at_ms or self.stuck(now_ms):
             return
         if self.lease.lead():
             self._renew_at_ms = now_ms + self.evaluator.interval_ms
@@ -204,3 +228,47 @@ class Monitor:
     def before_event(self, ts_ms: int) -> None:
         """Hook for a replay: evaluations due strictly before this event's time run first."""
         self.advance(ts_ms, inclusive=False)
+
+
+class LeaseKeeper:
+    """Renews the alert lease every :data:`RENEW_EVERY_S` while this process leads and its
+    monitor is not stuck, on a thread of its own.
+
+    The monitor asks for the lease before each evaluation, and its caller (the worker's
+    replica) runs it only when idle. On a floor of 50,000 agents sharing a busy machine that
+    thread can go longer than the lease without an idle moment: reading an evaluation's
+    snapshot, waiting for the engine while a scrape's snapshot reads it, applying what came
+    meanwhile. The lease then ran out under a working holder; another worker took it and
+    computed the whole floor too, and the team series moved with it (BENCHMARKS.md, issue
+    19, sixteenth round). A holder that hangs still hands over: a stuck monitor
+    (:meth:`Monitor.stuck`) is not renewed for."""
+
+    def __init__(self, lease: RenewableLease, monitor: Monitor,
+                 clock_ms: Callable[[], int], every_s: float = RENEW_EVERY_S) -> None:
+        self._lease = lease
+        self._monitor = monitor
+        self._clock_ms = clock_ms
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def start(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def tick(self) -> bool:
+        """Renew now if leading and not stuck; True if renewed."""
+        if not self._lease.leading or self._monitor.stuck(self._clock_ms()):
+            return False
+        return self._lease.renew()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every_s):
+            try:
+                self.tick()
+            except Exception as exc:  # Redis away: the next evaluation's lead() says so too
+                log.warning("alert_lease_renewal_failed", extra={"fields": {
+                    "error": type(exc).__name__, "hint": "check CCPULSE_REDIS_URL"}})

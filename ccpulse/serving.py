@@ -43,7 +43,7 @@ from ccpulse.history import DAY_MS, HistoryStore, IntervalWriter
 from ccpulse.http import MetricsServer
 from ccpulse.logs import logging_config
 from ccpulse.processors.config import EngineConfig
-from ccpulse.runtime import Monitor, alert_evaluator, tune_gc
+from ccpulse.runtime import LeaseKeeper, Monitor, alert_evaluator, tune_gc
 from ccpulse.scrape_ahead import ScrapeAhead
 from ccpulse.settings import Settings, kafka_python_security
 from ccpulse.sharding import AgentShards
@@ -315,16 +315,19 @@ def _monitor(settings: Settings, pipeline: Pipeline, evaluator: AlertEvaluator,
     own: the replica, which runs the evaluations when it is idle, applies events meanwhile
     instead of waiting for a whole snapshot of the floor (BENCHMARKS.md, eleventh round).
     How late each evaluation runs is on /metrics: a floor whose evaluation takes longer than
-    the interval falls behind, and its alerts with it (BENCHMARKS.md, twelfth round)."""
+    the interval falls behind, and its alerts with it (BENCHMARKS.md, twelfth round). While
+    this worker leads, the lease is also renewed from a thread of its own (LeaseKeeper)."""
     delay = Histogram("ccpulse_alert_evaluation_delay_seconds",
                       "seconds from an alert evaluation's instant to its run (the lease "
                       "holder's; alerts are that late)", registry=registry,
                       buckets=EVALUATION_DELAY_BUCKETS)
     leader.restore()
-    return Monitor(pipeline, evaluator, [leader], lease=leader,
-                   history=_history_writer(settings, ready), after_expiry=release_free_heap,
-                   finisher=ThreadPoolExecutor(1, thread_name_prefix="evaluation-snapshot"),
-                   on_evaluated=lambda late_ms: delay.observe(late_ms / 1000))
+    monitor = Monitor(pipeline, evaluator, [leader], lease=leader,
+                      history=_history_writer(settings, ready), after_expiry=release_free_heap,
+                      finisher=ThreadPoolExecutor(1, thread_name_prefix="evaluation-snapshot"),
+                      on_evaluated=lambda late_ms: delay.observe(late_ms / 1000))
+    LeaseKeeper(leader, monitor, wall_ms).start()  # a daemon thread: ends with the process
+    return monitor
 
 
 def _scrapes(settings: Settings, snapshots: RecentSnapshot, pipeline: Pipeline,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 
 from ccpulse.alerts.engine import Alert, AlertEvaluator
-from ccpulse.alerts.leader import LeaderNotifier
+from ccpulse.alerts.leader import LEASE_MS, LeaderNotifier
 from ccpulse.processors.snapshot import Snapshot, WindowKpis
 
 
@@ -70,6 +70,22 @@ def test_only_the_lease_holder_evaluates_and_a_successor_sends_what_the_old_one_
     assert first_out.got + second_out.got == alone_out.got  # same alerts, same instants
     assert [a.status for a in second_out.got] == ["resolved"]
     assert not first.leading
+
+
+def test_a_renewal_extends_only_the_holder_s_lease_and_changes_nothing_else(
+        redis_url: str) -> None:
+    """The lease keeper's renewal (another thread than the evaluations'): it extends the
+    lease this worker holds, refuses one another worker holds, and never takes a free one
+    nor switches a worker between leading and following."""
+    client = redis.Redis.from_url(redis_url)
+    first = LeaderNotifier(client, AlertEvaluator(), [], group="renewal")
+    second = LeaderNotifier(client, AlertEvaluator(), [], group="renewal")
+    assert not first.renew() and client.get(first.lease_key) is None  # free: not taken
+    assert first.lead() and not second.lead()
+    client.pexpire(first.lease_key, 1_000)  # nearly run out
+    assert first.renew() and client.pttl(first.lease_key) > LEASE_MS - 5_000
+    assert not second.renew() and not second.leading and first.leading
+    assert client.get(first.lease_key) == first.holder.encode()
 
 
 def test_state_saved_by_the_leader_is_restored_on_start(redis_url: str) -> None:

@@ -581,6 +581,38 @@ def test_a_holder_keeps_its_lease_while_an_evaluation_is_finished_and_drops_it_i
     assert lease.asked == 1 + runtime.STUCK_EVALUATION_MS // interval  # then no more
 
 
+class RenewCounting:
+    def __init__(self, leading: bool) -> None:
+        self.leading, self.renewed = leading, 0
+
+    def renew(self) -> bool:
+        self.renewed += 1
+        return True
+
+
+def test_the_lease_keeper_renews_while_leading_unless_the_monitor_is_stuck() -> None:
+    """The replica calls the monitor only when idle, and on a busy 50,000-agent floor it can
+    go longer than the lease without an idle moment: the keeper renews from its own thread.
+    Not for a follower, and not for a monitor that has not advanced or has been finishing
+    one evaluation for five minutes (stuck: another worker should take over)."""
+    clock, later = SimpleNamespace(ms=at("09:00:00")), LaterExecutor()
+    lease = RenewCounting(leading=True)
+    monitor = Monitor(Pipeline(), AlertEvaluator(), [], lease=ScriptedLease([True] * 10),
+                      finisher=later)
+    keeper = runtime.LeaseKeeper(lease, monitor, lambda: clock.ms)
+    assert not keeper.tick()  # never advanced: nothing to vouch for
+    monitor.advance(clock.ms)  # an evaluation read, being finished
+    clock.ms += runtime.STUCK_EVALUATION_MS
+    assert keeper.tick() and lease.renewed == 1  # slow, not stuck: no advance since
+    clock.ms += 1
+    assert not keeper.tick()  # five minutes without advancing, or finishing one: stuck
+    later.run()
+    monitor.advance(clock.ms)
+    assert keeper.tick() and lease.renewed == 2
+    lease.leading = False
+    assert not keeper.tick() and lease.renewed == 2  # a follower renews nothing
+
+
 @pytest.mark.parametrize("finished_later", [False, True])
 def test_catching_up_renews_the_lease_the_same_with_evaluations_finished_elsewhere(
         finished_later: bool) -> None:
