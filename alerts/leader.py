@@ -44,16 +44,6 @@ log = logging.getLogger("ccpulse.alerts")
 
 LEASE_MS = 45_000  # three evaluation intervals: one missed evaluation does not hand over
 
-# KEYS[1] lease; ARGV[1] holder id, ARGV[2] lease ms. Take it if free, renew it if ours.
-_ACQUIRE = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-"""
-
 # KEYS[1] lease; ARGV[1] holder id, ARGV[2] lease ms. Extend it if ours; never take it.
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -62,6 +52,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# The same keys and arguments. Take it if free, renew it if ours.
+_ACQUIRE = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end" + _RENEW
 
 
 class LeaderNotifier:

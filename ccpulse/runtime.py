@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -249,15 +250,11 @@ class LeaseKeeper:
         self._monitor = monitor
         self._clock_ms = clock_ms
         self._every_s = every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
 
     def start(self) -> LeaseKeeper:
-        self._thread.start()
+        """Renew from now on, on a daemon thread: it ends with the process."""
+        threading.Thread(target=self._run, name="lease-keeper", daemon=True).start()
         return self
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def tick(self) -> bool:
         """Renew now if leading and not stuck; True if renewed."""
@@ -266,7 +263,8 @@ class LeaseKeeper:
         return self._lease.renew()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._every_s):
+        while True:
+            time.sleep(self._every_s)
             try:
                 self.tick()
             except Exception as exc:  # Redis away: the next evaluation's lead() says so too

@@ -326,7 +326,7 @@ def _monitor(settings: Settings, pipeline: Pipeline, evaluator: AlertEvaluator,
                       history=_history_writer(settings, ready), after_expiry=release_free_heap,
                       finisher=ThreadPoolExecutor(1, thread_name_prefix="evaluation-snapshot"),
                       on_evaluated=lambda late_ms: delay.observe(late_ms / 1000))
-    LeaseKeeper(leader, monitor, wall_ms).start()  # a daemon thread: ends with the process
+    LeaseKeeper(leader, monitor, wall_ms).start()
     return monitor
 
 
