@@ -25,12 +25,12 @@ begun within four times what a rendering takes (at least a second: the rule
 the same thing (:meth:`KpiCollector.view`: the floor or a share, of which partitions). Each
 scrape's ``ccpulse_snapshot_age_seconds`` says how old its numbers are.
 
-A scrape that would wait for a rendering under way waits at most half of what its scraper
-allows it (Prometheus says so in ``X-Prometheus-Scrape-Timeout-Seconds``, 10 s by default)
-and then takes the last rendering of what it exports, however old: Prometheus drops a
-scrape that outlasts its timeout, and every series of the target goes stale with it, where
-numbers a rendering older still answer, with their age. A scraper that gives no timeout
-(curl) waits for the rendering under way, as before.
+A scrape that has to wait for a rendering (one under way, or its own) waits at most half of
+what its scraper allows it (Prometheus says so in ``X-Prometheus-Scrape-Timeout-Seconds``,
+10 s by default) and then takes the last rendering of what it exports, however old:
+Prometheus drops a scrape that outlasts its timeout, and every series of the target goes
+stale with it, where numbers a rendering older still answer, with their age. A scraper that
+gives no timeout (curl) waits, as before.
 
 A rendering made ahead is kept gzip-compressed (:mod:`ccpulse.gzip_body`): Prometheus asks
 for gzip, and the kept text is then a tenth of its size; a scraper asking for text gets it
@@ -48,6 +48,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
@@ -143,6 +144,10 @@ class ScrapeAhead:
         self._took_s = 0.0  # the same, by the monotonic clock (to plan the next)
         self._scraped = threading.Event()
         self._closed = threading.Event()
+        # renderings a scrape with a timeout started, finished after it answered if need be
+        self._renderer = ThreadPoolExecutor(1, thread_name_prefix="scrape-render")
+        self._submitting = threading.Lock()
+        self._started: Future[Rendering] | None = None
         if ahead:
             threading.Thread(target=self._render_ahead, name="scrape-ahead",
                              daemon=True).start()
@@ -175,23 +180,32 @@ class ScrapeAhead:
         return None
 
     def _rendered(self, *, gzip: bool, timeout_s: float | None) -> Rendering:
-        """The rendering made ahead for this scrape, or a new one; if a rendering under way
-        holds this scrape beyond :data:`WAIT_SHARE` of ``timeout_s``, the last one of what
-        it exports, however old."""
+        """The rendering made ahead for this scrape, or a new one; if that takes longer than
+        :data:`WAIT_SHARE` of ``timeout_s`` (a rendering under way to wait for, a snapshot
+        to compute), the last one of what it exports, however old. The rendering it started
+        goes on, on a thread of its own, and is kept for the next scrape; scrapes that come
+        meanwhile wait for that one rather than start another."""
         kept = self._kept
         fallback = kept if kept is not None and kept.view == self._collector.view() else None
-        wait_s = -1.0 if timeout_s is None or fallback is None else WAIT_SHARE * timeout_s
-        if not self._rendering_lock.acquire(timeout=wait_s):
-            assert fallback is not None  # only a wait with a timeout ends unacquired
+        if timeout_s is None or fallback is None:
+            return self._for_this_scrape(gzip)
+        with self._submitting:
+            started = self._started
+            if started is None or started.done():
+                started = self._started = self._renderer.submit(self._for_this_scrape, gzip)
+        try:
+            return started.result(timeout=WAIT_SHARE * timeout_s)
+        except TimeoutError:
             return fallback
-        try:  # a rendering ahead just finished or under way: ours
+
+    def _for_this_scrape(self, gzip: bool) -> Rendering:
+        with self._rendering_lock:  # a rendering ahead just finished or under way: ours
             return self._take_ahead() or self._render(ahead=False, pack=gzip)
-        finally:
-            self._rendering_lock.release()
 
     def close(self) -> None:
         self._closed.set()
         self._scraped.set()
+        self._renderer.shutdown(wait=False, cancel_futures=True)
 
     def _take_ahead(self) -> Rendering | None:
         """The rendering made ahead for this scrape, if it is of what this scrape exports

@@ -217,6 +217,41 @@ def test_a_scrape_waits_for_a_rendering_under_way_half_its_timeout_then_takes_th
     assert AGE.findall(waiting[0]) == [b"1.0"]  # a new rendering, 1 s to make
 
 
+def test_a_scrape_whose_own_rendering_outlasts_half_its_timeout_takes_the_last_one(
+        pipeline: Pipeline) -> None:
+    """No rendering under way, but the scrape's own (a snapshot of a large floor to compute)
+    would outlast its budget: it answers with the last rendering; the one it started goes on
+    and is kept, and a scrape meanwhile waits for that one instead of starting another."""
+    clock = Clock(at("09:20:00"))
+    slow, snaps = threading.Event(), []
+    slow.set()
+
+    def snap() -> Snapshot:
+        slow.wait(10)
+        snaps.append(clock.ms)
+        return pipeline.snapshot(clock.ms)
+    scrapes = ScrapeAhead(KpiCollector(snap, pipeline.stats, clock_ms=clock),
+                          CollectorRegistry(), clock, ahead=False)
+    scrapes.body()  # rendered at 09:20:00
+    clock.ms = at("09:25:00")
+    slow.clear()  # the next snapshot takes a while
+    started = time.monotonic()
+    assert AGE.findall(scrapes.body(timeout_s=0.4)) == [b"300.0"]
+    assert time.monotonic() - started < 5
+    assert AGE.findall(scrapes.body(timeout_s=0.4)) == [b"300.0"]  # still under way
+    slow.set()
+    deadline = time.monotonic() + 10
+    while len(snaps) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # its text rendered and kept
+    assert snaps == [at("09:20:00"), at("09:25:00")]  # one started, not two
+    clock.ms = at("09:25:01")
+    slow.clear()
+    assert AGE.findall(scrapes.body(timeout_s=0.4)) == [b"1.0"]  # the one it started, kept
+    slow.set()
+    scrapes.close()
+
+
 def test_a_scrape_that_takes_gzip_gets_the_same_series_and_ahead_they_are_kept_packed(
         pipeline: Pipeline) -> None:
     """Prometheus asks for gzip: its scrape is the text of a plain one, compressed, with
