@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry
 
 from ccpulse.api import RecentSnapshot
 from ccpulse.exporter import KpiCollector
-from ccpulse.http import MetricsServer
+from ccpulse.http import SCRAPE_TIMEOUT_HEADER, MetricsServer
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import snapshot
 from ccpulse.scrape_ahead import RHYTHM_ARRIVALS, ScrapeAhead
@@ -72,7 +72,7 @@ def scrape(url: str, *, gzip: bool = True, timeout_s: float = 120) -> Scraped:
     after (its ``scrape_duration_seconds`` holds that too: ``decompress_s`` says what it adds
     here)."""
     request = urllib.request.Request(url)
-    request.add_header("X-Prometheus-Scrape-Timeout-Seconds", str(PROMETHEUS_SCRAPE_TIMEOUT_S))
+    request.add_header(SCRAPE_TIMEOUT_HEADER, str(PROMETHEUS_SCRAPE_TIMEOUT_S))
     if gzip:
         request.add_header("Accept-Encoding", "gzip")
     started = time.perf_counter()

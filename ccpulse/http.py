@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import math
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,11 +91,13 @@ def _metrics_body(metrics: MetricsSource) -> MetricsBody:
 def scrape_timeout_s(header: str | None) -> float | None:
     """The scraper's timeout from its header, in seconds; None where it gave none or no
     positive finite number (then nothing is cut short for it)."""
+    if header is None:
+        return None
     try:
-        seconds = float(header) if header is not None else None
+        seconds = float(header)
     except ValueError:
         return None
-    return seconds if seconds is not None and 0 < seconds < float("inf") else None
+    return seconds if 0 < seconds < math.inf else None  # nan and inf fail both
 
 
 def _handler(metrics_body: MetricsBody, health: HealthCheck,

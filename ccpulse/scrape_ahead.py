@@ -72,8 +72,9 @@ SCRAPERS = 8  # scrapers whose rhythms are kept (by address: an HA pair is two),
 # a fixed margin more), so that a slower one is still done in time
 LEAD = 1.5
 LEAD_MARGIN_S = 0.2
-# of its scraper's timeout, how long a scrape waits for a rendering under way when one of
-# what it exports could be served instead: the rest is for writing it out and sending it
+# of its scraper's timeout, how long a scrape waits for a rendering (one under way, or its
+# own) when one of what it exports could be served instead: the rest is for writing it out
+# and sending it
 WAIT_SHARE = 0.5
 
 
@@ -157,7 +158,7 @@ class ScrapeAhead:
         """A scrape's answer, compressed if ``gzip``; ``scraper`` tells scrapers apart
         (their address): each keeps a rhythm of its own, and the servers of an HA pair
         scrape at two phases. ``timeout_s``: how long the scraper waits for the answer, if
-        it said (bounds the wait for a rendering under way)."""
+        it said (bounds the wait for a rendering: :meth:`_rendered`)."""
         with self._arrivals_lock:
             rhythm = self._rhythms.pop(scraper, None) or Rhythm()
             self._rhythms[scraper] = rhythm
