@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ccpulse.processors import catalogue
@@ -39,8 +39,8 @@ def named(scope: str, kpis: Kpis) -> dict[str, float]:
     return out
 
 
-def scope_kpis(window: WindowKpis, scope: str) -> dict[str, Kpis]:
-    """One scope's KPIs of a window, by id."""
+def scope_kpis(window: WindowKpis, scope: str) -> Mapping[str, Kpis]:
+    """One scope's KPIs of a window, by id (of agents: computed as they are read)."""
     return {catalogue.AGENT: window.agent, catalogue.TEAM: window.team,
             catalogue.QUEUE: window.queue, catalogue.CHANNEL: window.channel}[scope]
 

@@ -205,11 +205,11 @@ class KpiCollector:
         for window, kpis in snap.windows.items():
             keys = budget.get(window, frozenset())
             agent_iph_here = iph.key in keys
-            for agent_id, values in kpis.agent.items():
-                if not keys:
-                    break
+            agents = kpis.agent if keys else ()  # a window of no agent series: none read
+            for agent_id in agents:
                 if not owns(agent_id):
-                    continue
+                    continue  # another worker's: its KPIs are not computed here
+                values = agents[agent_id]
                 team_id = snap.team_of(agent_id)
                 _fill(agent, values, (agent_id, team_id, window), keys)
                 if agent_iph_here and iph.key in values:

@@ -65,8 +65,7 @@ def _scope(snap: Snapshot, window: str, subject: str, ident: str,
     """(team, subject's KPIs, team's KPIs, the team's agents' KPIs) in one window."""
     kpis = snap.windows[window]
     team = ident if subject == "team" else snap.team_of(ident)
-    members = {a: k for a, k in kpis.agent.items()
-               if a in snap.agents and snap.agents[a].team == team}
+    members = snap.team_members(window, team)
     own = kpis.team.get(team, {}) if subject == "team" else kpis.agent.get(ident, {})
     return team, own, kpis.team.get(team, {}), members
 

@@ -189,8 +189,7 @@ def agent_view(snap: Snapshot, agent: str, cards: Scorecards, bands: Mapping[str
         return None
     shift = snap.windows[WINDOW_8H]
     own = shift.agent.get(agent, {})
-    members = {a: k for a, k in shift.agent.items()
-               if a in snap.agents and snap.agents[a].team == now.team}
+    members = snap.team_members(WINDOW_8H, now.team)
     card = cards.for_team(now.team)
     result = team_cards(shift.team.get(now.team, {}), {**members, agent: own},
                         card).agents[agent]

@@ -8,7 +8,7 @@ formulas of :mod:`processors.kpis` once per scope.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -47,11 +47,62 @@ Sums = dict[str, Vector]
 AgentFilter = Callable[[str], bool]  # which agents a snapshot is of
 
 
+class AgentKpis(Mapping[str, Kpis]):
+    """The agents' KPIs of one window, each agent's computed when it is first read.
+
+    A floor's snapshot has every agent in every window, and what reads it does not read them
+    all: the alert rules read every agent's 1h and 8h, a worker's /metrics its own agents'
+    budget (1h and 8h by default), the scorecards 8h, /api one agent. Every agent's 15m KPIs
+    were computed for nobody: a snapshot and the evaluation that reads it now take 0.92 of
+    the time, and a snapshot kept after both 0.83 of the memory (BENCHMARKS.md, issue 19,
+    seventeenth round). Iterated in the order every agent's computed at once had. Two
+    threads reading one agent at once may both compute it; they get equal dicts, one kept."""
+
+    __slots__ = ("_compute", "_done", "_ids", "_known")
+
+    def __init__(self, ids: list[str], known: Collection[str],
+                 compute: Callable[[str], Kpis]) -> None:
+        self._ids = ids  # in order
+        self._known = known  # the same ids, for membership
+        self._compute = compute
+        self._done: dict[str, Kpis] = {}
+
+    def __getitem__(self, agent: str) -> Kpis:
+        kpis = self._done.get(agent)
+        if kpis is None:
+            if agent not in self._known:
+                raise KeyError(agent)
+            kpis = self._done.setdefault(agent, self._compute(agent))
+        return kpis
+
+    def get(self, agent: str, default: Kpis | None = None) -> Kpis | None:  # type: ignore[override]
+        """:meth:`__getitem__` without an exception for an agent not here (the rules look
+        up every agent's 8h this way)."""
+        return self[agent] if agent in self._known else default
+
+    def __contains__(self, agent: object) -> bool:
+        return agent in self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __repr__(self) -> str:
+        return f"AgentKpis({dict(self.items())!r})"
+
+    @property
+    def computed(self) -> int:
+        """How many agents' KPIs have been computed so far (tests, benchmarks)."""
+        return len(self._done)
+
+
 @dataclass
 class WindowKpis:
     """KPIs of each scope over one window; a missing key means no denominator."""
 
-    agent: dict[str, Kpis] = field(default_factory=dict)
+    agent: Mapping[str, Kpis] = field(default_factory=dict)  # an AgentKpis from a snapshot
     team: dict[str, Kpis] = field(default_factory=dict)
     queue: dict[str, Kpis] = field(default_factory=dict)
     channel: dict[str, Kpis] = field(default_factory=dict)
@@ -93,6 +144,13 @@ class Snapshot:
         tracked."""
         now = self.agents.get(agent)
         return now.team if now is not None else UNKNOWN_TEAM
+
+    def team_members(self, window: str, team: str) -> dict[str, Kpis]:
+        """The KPIs in ``window`` of the agents in ``team`` now: theirs alone are computed
+        (:class:`AgentKpis`)."""
+        kpis, agents = self.windows[window].agent, self.agents
+        return {agent: kpis[agent] for agent in kpis
+                if agent in agents and agents[agent].team == team}
 
 
 @dataclass
@@ -267,23 +325,13 @@ def window_kpis(period: PeriodSums, floor: bool = True) -> WindowKpis:
     sums = {family: _by_scope(family, cells, floor) for family, cells in period.cells.items()}
 
     out = WindowKpis()
-    zero_wrap, zero_survey, zero_answer = _ZERO["wrap"], _ZERO["survey"], _ZERO["answer"]
-    for scope, time_sums, target, iph_target in (
-        ("agent", time_by_agent, out.agent, out.agent_iph),
-        ("team", time_by_team, out.team, out.team_iph),
-    ):
-        wraps, surveys, answers = (sums[f][scope] for f in ("wrap", "survey", "answer"))
-        for scope_id in sorted(set(time_sums).union(wraps, surveys, answers)):
-            time = time_sums.get(scope_id, ZERO_TIME)
-            wrap = wraps.get(scope_id, zero_wrap)
-            kpis = time_kpis(time)
-            kpis |= wrap_kpis(wrap)
-            kpis |= survey_kpis(surveys.get(scope_id, zero_survey))
-            kpis |= answer_kpis(answers.get(scope_id, zero_answer))
-            iph = interactions_per_hour(wrap[_WRAPPED], logged_in_ms(time))
-            if iph is not None:
-                kpis["interactions_per_hour"] = iph
-            target[scope_id] = kpis
+    wraps, surveys, answers = (sums[f]["team"] for f in ("wrap", "survey", "answer"))
+    for team in sorted(set(time_by_team).union(wraps, surveys, answers)):
+        out.team[team] = _kpis_of(time_by_team.get(team, ZERO_TIME), wraps.get(team),
+                                  surveys.get(team), answers.get(team))
+    out.agent = _agent_kpis(time_by_agent, sums, period.adherence)
+    for scope, time_sums, iph_target in (("agent", time_by_agent, out.agent_iph),
+                                         ("team", time_by_team, out.team_iph)):
         for (scope_id, channel), wrap in sums["wrap"][f"{scope}_channel"].items():
             logged_in = logged_in_ms(time_sums.get(scope_id, ZERO_TIME))
             iph = interactions_per_hour(wrap[_WRAPPED], logged_in)
@@ -301,19 +349,53 @@ def window_kpis(period: PeriodSums, floor: bool = True) -> WindowKpis:
             if scope_id in wraps:
                 kpis |= wrap_kpis(wraps[scope_id])
             target[scope_id] = kpis
-    _adherence(period.adherence, out, floor)  # after: it adds to the agents' and teams' KPIs
+    if floor:
+        _team_adherence(period.adherence, out)  # after: it adds to the teams' KPIs
     return out
 
 
-def _adherence(pieces: dict[tuple[str, str | None], Adherence], out: WindowKpis,
-               floor: bool) -> None:
-    """§7.1's adherence (agents, teams) and absence (teams), as ratios of the sums of every
-    scheduled agent's pieces; no value without scheduled time."""
-    for agent_id, (scheduled, adherent, _, _) in _sum_by(pieces, _AGENT).items():
-        if scheduled:
-            out.agent.setdefault(agent_id, {})["adherence"] = adherent / scheduled
-    by_team = _sum_by(pieces, _team_or_unknown) if floor else {}
-    for team, (scheduled, adherent, work, absent) in by_team.items():
+def _kpis_of(time: Vector, wrap: Vector | None, survey: Vector | None,
+             answer: Vector | None) -> Kpis:
+    """An agent's or a team's KPIs from its sums of one window."""
+    wrap = wrap or _ZERO["wrap"]
+    kpis = time_kpis(time)
+    kpis |= wrap_kpis(wrap)
+    kpis |= survey_kpis(survey or _ZERO["survey"])
+    kpis |= answer_kpis(answer or _ZERO["answer"])
+    iph = interactions_per_hour(wrap[_WRAPPED], logged_in_ms(time))
+    if iph is not None:
+        kpis["interactions_per_hour"] = iph
+    return kpis
+
+
+def _agent_kpis(time_by_agent: Sums, sums: dict[str, dict[str, dict]],
+                pieces: dict[tuple[str, str | None], Adherence]) -> AgentKpis:
+    """The agents' KPIs of a window, computed as read (:class:`AgentKpis`): of every agent
+    with time or a count in it, and §7.1's adherence of every agent with scheduled time in
+    it (an agent with that alone has that alone)."""
+    wraps, surveys, answers = (sums[f]["agent"] for f in ("wrap", "survey", "answer"))
+    measured = set(time_by_agent).union(wraps, surveys, answers)
+    adherence = {agent: adherent / scheduled
+                 for agent, (scheduled, adherent, _, _) in _sum_by(pieces, _AGENT).items()
+                 if scheduled}
+    ids = sorted(measured)
+    ids += [agent for agent in adherence if agent not in measured]
+
+    def compute(agent: str) -> Kpis:
+        kpis = (_kpis_of(time_by_agent.get(agent, ZERO_TIME), wraps.get(agent),
+                         surveys.get(agent), answers.get(agent))
+                if agent in measured else {})
+        if agent in adherence:
+            kpis["adherence"] = adherence[agent]
+        return kpis
+
+    return AgentKpis(ids, measured.union(adherence), compute)
+
+
+def _team_adherence(pieces: dict[tuple[str, str | None], Adherence], out: WindowKpis) -> None:
+    """§7.1's adherence and absence of teams, as ratios of the sums of every scheduled
+    agent's pieces; no value without scheduled time."""
+    for team, (scheduled, adherent, work, absent) in _sum_by(pieces, _team_or_unknown).items():
         kpis = out.team.setdefault(team, {})
         if scheduled:
             kpis["adherence"] = adherent / scheduled
