@@ -252,6 +252,35 @@ def test_a_scrape_whose_own_rendering_outlasts_half_its_timeout_takes_the_last_o
     scrapes.close()
 
 
+def test_a_scrape_does_not_wait_for_a_rendering_that_cannot_be_done_in_time(
+        pipeline: Pipeline) -> None:
+    """Renderings take longer than half the scrape's timeout (the last one took 30 s: a
+    lease holder's floor of 50,000 agents): the scrape takes the last rendering at once
+    rather than wait half its timeout for the same answer. One nearly done is waited for."""
+    clock = Clock(at("09:20:00"))
+    _, kpis = counting(pipeline, clock, cost_ms=1_000)
+    scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
+    scrapes.body()  # begun at 09:20:00
+    clock.ms = at("09:25:00")  # too old to be taken without a timeout
+    scrapes._took_s = 30.0  # what the last rendering took, by the monotonic clock
+    answered: list[bytes] = []
+    with scrapes._rendering_lock:  # a rendering under way, begun 1 s ago
+        scrapes._began_s = time.monotonic() - 1
+        scrape = threading.Thread(target=lambda: answered.append(scrapes.body(timeout_s=40)))
+        scrape.start()
+        scrape.join(5)  # waiting would take 20 s
+        assert AGE.findall(answered[0]) == [b"300.0"]
+        # the same rendering, nearly done (began 29.5 s ago): worth half a second
+        scrapes._began_s = time.monotonic() - 29.5
+        scrape = threading.Thread(target=lambda: answered.append(scrapes.body(timeout_s=40)))
+        scrape.start()
+        scrape.join(1)
+        assert len(answered) == 1  # waiting for it
+    scrape.join(10)
+    assert AGE.findall(answered[1]) == [b"1.0"]  # a new one, 1 s to make
+    scrapes.close()
+
+
 def test_a_scrape_that_takes_gzip_gets_the_same_series_and_ahead_they_are_kept_packed(
         pipeline: Pipeline) -> None:
     """Prometheus asks for gzip: its scrape is the text of a plain one, compressed, with
