@@ -430,3 +430,10 @@ RULES: tuple[Rule, ...] = (
          "An agent has been in one activity longer than usual: check in, they may need help",
          _agent_state_too_long),
 )
+
+# The windows whose every agent's KPIs the rules above read. A snapshot computes an agent's
+# KPIs when first read (processors.snapshot.AgentKpis); a worker computes these on the thread
+# that finishes the evaluation's snapshot, not on its replica's, which runs the rules and
+# applies no event meanwhile (ccpulse.runtime.Monitor). A rule reading another window of
+# every agent is only slower on that thread: tests/unit/test_agent_kpis.py says so.
+AGENT_WINDOWS: tuple[str, ...] = (WINDOW_1H, WINDOW_8H)

@@ -8,7 +8,7 @@ formulas of :mod:`processors.kpis` once per scope.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, ItemsView, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -91,6 +91,23 @@ class AgentKpis(Mapping[str, Kpis]):
 
     def __repr__(self) -> str:
         return f"AgentKpis({dict(self.items())!r})"
+
+    def compute_all(self) -> None:
+        """Every agent's, now: on a thread that may wait, for readers on one that must not.
+        Then kept in order, and :meth:`items` and :meth:`values` are the dict's own."""
+        done, compute = self._done, self._compute
+        self._done = {agent: done[agent] if agent in done else compute(agent)
+                      for agent in self._ids}
+
+    def items(self) -> ItemsView[str, Kpis]:
+        # every one computed (compute_all): the dict's view, at C speed (the rules iterate
+        # every agent every 15 s)
+        done = self._done
+        return done.items() if len(done) == len(self._ids) else super().items()
+
+    def values(self) -> ValuesView[Kpis]:
+        done = self._done
+        return done.values() if len(done) == len(self._ids) else super().values()
 
     @property
     def computed(self) -> int:

@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from ccpulse.alerts.engine import AlertEvaluator
+from ccpulse.alerts.rules import AGENT_WINDOWS
 from ccpulse.api import scope_view
 from ccpulse.exporter import KpiCollector, MetricsConfig, exposition
 from ccpulse.processors.catalogue import WINDOW_1H, WINDOW_8H, WINDOW_15M
@@ -105,3 +106,17 @@ def test_an_agent_scheduled_and_absent_has_its_adherence_added_last() -> None:
                                         ("surveys", 0), ("answered", 0),
                                         ("idle_between_samples", 0), ("adherence", 0.0)]
     assert "adherence" not in kpis["a1"] and kpis["a1"]["logged_in_seconds"] == 1800
+
+
+def test_the_rules_read_every_agent_in_their_windows_alone(floor: tuple[KpiEngine, int]) -> None:
+    """AGENT_WINDOWS is what a worker computes ahead of the rules, off its replica's thread:
+    with those computed, evaluating computes no agent's KPIs more."""
+    engine, now = floor
+    snap = snapshot(engine, now)
+    for window in AGENT_WINDOWS:
+        agent_kpis(snap, window).compute_all()
+    before = {window: agent_kpis(snap, window).computed for window in snap.windows}
+    AlertEvaluator().evaluate(snap)
+    assert {window: agent_kpis(snap, window).computed for window in snap.windows} == before
+    assert all(before[window] == AGENTS for window in AGENT_WINDOWS)
+
