@@ -58,7 +58,7 @@ class AgentKpis(Mapping[str, Kpis]):
     seventeenth round). Iterated in the order every agent's computed at once had. Two
     threads reading one agent at once may both compute it; they get equal dicts, one kept."""
 
-    __slots__ = ("_compute", "_done", "_ids", "_known")
+    __slots__ = ("_all", "_compute", "_done", "_ids", "_known")
 
     def __init__(self, ids: list[str], known: Collection[str],
                  compute: Callable[[str], Kpis]) -> None:
@@ -66,6 +66,7 @@ class AgentKpis(Mapping[str, Kpis]):
         self._known = known  # the same ids, for membership
         self._compute = compute
         self._done: dict[str, Kpis] = {}
+        self._all: dict[str, Kpis] | None = None  # every one, in order (compute_all)
 
     def __getitem__(self, agent: str) -> Kpis:
         kpis = self._done.get(agent)
@@ -96,18 +97,16 @@ class AgentKpis(Mapping[str, Kpis]):
         """Every agent's, now: on a thread that may wait, for readers on one that must not.
         Then kept in order, and :meth:`items` and :meth:`values` are the dict's own."""
         done, compute = self._done, self._compute
-        self._done = {agent: done[agent] if agent in done else compute(agent)
-                      for agent in self._ids}
+        self._done = self._all = {agent: done[agent] if agent in done else compute(agent)
+                                  for agent in self._ids}
 
     def items(self) -> ItemsView[str, Kpis]:
-        # every one computed (compute_all): the dict's view, at C speed (the rules iterate
-        # every agent every 15 s)
-        done = self._done
-        return done.items() if len(done) == len(self._ids) else super().items()
+        # after compute_all, the dict's own view, at C speed (the rules iterate every agent
+        # every 15 s); before, read in the order of the ids, whatever order they were read in
+        return self._all.items() if self._all is not None else super().items()
 
     def values(self) -> ValuesView[Kpis]:
-        done = self._done
-        return done.values() if len(done) == len(self._ids) else super().values()
+        return self._all.values() if self._all is not None else super().values()
 
     @property
     def computed(self) -> int:

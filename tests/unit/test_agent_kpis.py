@@ -64,6 +64,13 @@ def test_an_agent_read_is_computed_once_and_others_not_at_all(
     with pytest.raises(KeyError):
         kpis["nobody"]
     assert kpis.computed == 1
+    last = list(kpis)[-1]
+    kpis[last]  # read out of order: iterated in order all the same, before and after
+    assert [agent for agent, _ in kpis.items()] == list(kpis)
+    kpis.compute_all()
+    assert kpis.computed == AGENTS and kpis[last] is kpis.get(last)
+    assert [agent for agent, _ in kpis.items()] == list(kpis) == sorted(kpis)
+    assert list(kpis.values()) == [kpis[agent] for agent in kpis]
 
 
 def test_the_rules_metrics_and_api_compute_what_they_read(floor: tuple[KpiEngine, int]) -> None:
