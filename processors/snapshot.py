@@ -60,10 +60,9 @@ class AgentKpis(Mapping[str, Kpis]):
 
     __slots__ = ("_all", "_compute", "_done", "_ids", "_known")
 
-    def __init__(self, ids: list[str], known: Collection[str],
-                 compute: Callable[[str], Kpis]) -> None:
+    def __init__(self, ids: list[str], compute: Callable[[str], Kpis]) -> None:
         self._ids = ids  # in order
-        self._known = known  # the same ids, for membership
+        self._known = frozenset(ids)  # for membership
         self._compute = compute
         self._done: dict[str, Kpis] = {}
         self._all: dict[str, Kpis] | None = None  # every one, in order (compute_all)
@@ -405,7 +404,7 @@ def _agent_kpis(time_by_agent: Sums, sums: dict[str, dict[str, dict]],
             kpis["adherence"] = adherence[agent]
         return kpis
 
-    return AgentKpis(ids, measured.union(adherence), compute)
+    return AgentKpis(ids, compute)
 
 
 def _team_adherence(pieces: dict[tuple[str, str | None], Adherence], out: WindowKpis) -> None:
