@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccpulse.processors import catalogue
 from ccpulse.processors.kpis import Kpis
 from ccpulse.processors.snapshot import Snapshot, WindowKpis
 from ccpulse.processors.timefmt import format_ms
+
+if TYPE_CHECKING:
+    from ccpulse.streams.pipeline import Pipeline
 
 SCOPES = (catalogue.AGENT, catalogue.TEAM, catalogue.QUEUE, catalogue.CHANNEL)
 IPH = catalogue.BY_KEY["interactions_per_hour"]
@@ -137,6 +140,21 @@ class RecentSnapshot:
     def _young(self, candidate: Snapshot | None, now: int, max_age: int) -> bool:
         return candidate is not None and 0 <= now - candidate.now < max_age
 
+    def newest(self) -> Snapshot | None:
+        """The newest floor snapshot at hand, of any age: this reader's last or the pipeline's
+        last finished. Never computed nor waited for, nor this reader's lock taken (held
+        while it computes one)."""
+        mine = self._latest
+        shared = self._recent(0, 0) if self._recent is not None else None
+        if mine is None or (shared is not None and shared.now > mine.now):
+            return shared
+        return mine
+
+    def young(self) -> Snapshot | None:
+        """:meth:`newest` where it is recent enough to be taken, else None."""
+        newest = self.newest()
+        return newest if self._young(newest, self._clock_ms(), self.max_age_ms()) else None
+
     def __call__(self) -> Snapshot:
         with self._lock:
             now, max_age = self._clock_ms(), self.max_age_ms()
@@ -153,6 +171,69 @@ class RecentSnapshot:
             return self._latest  # type: ignore[return-value]
 
 
-def api(snapshots: Callable[[], Snapshot]) -> Callable[[str, str], dict[str, Any] | None]:
-    """The handler the HTTP server calls with (scope, id)."""
-    return lambda scope, ident: scope_view(snapshots(), scope, ident)
+# What the drill-downs may spend before a floor snapshot's cost is known: a second, then the
+# floor's (AgentSnapshots).
+UNKNOWN_FLOOR_MS = 1000
+
+
+class AgentSnapshots:
+    """The snapshot an answer about one agent needs: ``/api/v1/agent/ID`` (the agent), its
+    page (it and its teammates, ``team=True``).
+
+    A recent floor snapshot serves where there is one (a scrape's, the alert evaluation's).
+    Where there is none, as on a worker that does not evaluate the alerts, the floor's took
+    ~10 s at 50,000 agents for one agent's answer; the agent's own (or its team's) snapshot
+    takes a fraction of a second there and gives it the same numbers (``Pipeline.drill``).
+    Many answers at once (every agent's page polled) would cost more than one floor shared by
+    all, so they are computed so only while those since the newest floor snapshot took less
+    than a floor takes (:data:`UNKNOWN_FLOOR_MS` before one was computed); past that, the
+    floor's is computed and serves each until it ages. One drill-down costs a fraction of a
+    floor; any number cost at most two floors where the floor's alone would cost one."""
+
+    def __init__(self, floor: RecentSnapshot, drill: Callable[[int, str, bool], Snapshot],
+                 clock_ms: Callable[[], int]) -> None:
+        self._floor = floor
+        self._drill = drill
+        self._clock_ms = clock_ms
+        self._lock = threading.Lock()
+        self._spent_ms = 0  # drill-downs computed since the floor snapshot of _basis
+        self._basis: int | None = None
+
+    def __call__(self, agent: str, team: bool = False) -> Snapshot:
+        young = self._floor.young()
+        if young is not None:
+            return young
+        newest = self._floor.newest()
+        with self._lock:
+            basis = None if newest is None else newest.now
+            if basis != self._basis:
+                self._basis, self._spent_ms = basis, 0
+            over = self._spent_ms >= (self._floor.new_ms() or UNKNOWN_FLOOR_MS)
+        if over:
+            return self._floor()
+        began = self._clock_ms()
+        snap = self._drill(began, agent, team)
+        with self._lock:
+            self._spent_ms += max(1, self._clock_ms() - began)
+        return snap
+
+
+def readers(pipeline: Pipeline, clock_ms: Callable[[], int],
+            cost_ms: Callable[[], int]) -> tuple[RecentSnapshot, AgentSnapshots]:
+    """What /metrics, /api/v1 and the pages of a worker or the demo read: the floor's
+    snapshot, shared with the alert evaluation's while it is within four times what a new one
+    takes to compute (``cost_ms``, by ``clock_ms``); one agent's where no floor is recent."""
+    floor = RecentSnapshot(pipeline.snapshot, clock_ms, recent=pipeline.recent_floor,
+                           cost_ms=cost_ms)
+    return floor, AgentSnapshots(floor, pipeline.drill, clock_ms)
+
+
+def api(snapshots: Callable[[], Snapshot], agents: AgentSnapshots | None = None,
+        ) -> Callable[[str, str], dict[str, Any] | None]:
+    """The handler the HTTP server calls with (scope, id): an agent from ``agents`` where
+    given, the floor's snapshot otherwise."""
+    def answer(scope: str, ident: str) -> dict[str, Any] | None:
+        snap = agents(ident) if agents is not None and scope == catalogue.AGENT \
+            else snapshots()
+        return scope_view(snap, scope, ident)
+    return answer

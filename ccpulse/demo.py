@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.live import Live
 
-from ccpulse.api import RecentSnapshot, api
+from ccpulse.api import api, readers
 from ccpulse.bands import bands_in_force
 from ccpulse.console import render
 from ccpulse.exporter import KpiCollector
@@ -73,8 +73,7 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
 
     registry = CollectorRegistry()
     pipeline.on_snapshot = SnapshotCosts(registry)
-    snapshots = RecentSnapshot(pipeline.snapshot, clock, recent=pipeline.recent_floor,
-                               cost_ms=lambda: round(pipeline.floor_ms * clock.speed))
+    snapshots, agents = readers(pipeline, clock, lambda: round(pipeline.floor_ms * clock.speed))
     kpis = KpiCollector(snapshots, pipeline.stats, alerts=evaluator,  # type: ignore[arg-type]
                         clock_ms=clock, scorecards=settings.scorecards,
                         metrics=settings.metrics)
@@ -84,8 +83,9 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
     try:
         server = MetricsServer(scrapes.body, settings.metrics_host, settings.metrics_port,
                                lambda: (True, "ok"), settings.metrics_credentials,
-                               api=api(snapshots),
-                               web=web_app(settings, snapshots, pipeline, evaluator)).start()
+                               api=api(snapshots, agents),
+                               web=web_app(settings, snapshots, pipeline, evaluator,
+                                           agents)).start()
     except OSError as exc:
         console.print(f"[red]cannot serve metrics on port {settings.metrics_port}: "
                       f"{exc.strerror}. Pick another with --metrics-port.[/]")

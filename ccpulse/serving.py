@@ -36,7 +36,7 @@ from ccpulse.alerts.alertmanager import AlertmanagerNotifier
 from ccpulse.alerts.engine import AlertEvaluator
 from ccpulse.alerts.leader import LeaderNotifier
 from ccpulse.alerts.notify import LogNotifier, TopicNotifier
-from ccpulse.api import RecentSnapshot, api
+from ccpulse.api import RecentSnapshot, api, readers
 from ccpulse.exporter import KpiCollector
 from ccpulse.heap import release_free_heap
 from ccpulse.history import DAY_MS, HistoryStore, IntervalWriter
@@ -381,9 +381,9 @@ def serve(settings: Settings, reports: Connection) -> None:
     consumer = ConsumerView(registry)
     pipeline.on_snapshot = SnapshotCosts(registry)
     # /metrics, /api/v1 and the alert evaluation share a snapshot: the evaluation's, even one
-    # still being finished, while it is within four times what a new one takes to compute
-    snapshots = RecentSnapshot(pipeline.snapshot, wall_ms, recent=pipeline.recent_floor,
-                               cost_ms=lambda: pipeline.floor_ms)
+    # still being finished, while it is within four times what a new one takes to compute;
+    # one agent's answer takes its own snapshot where no floor's is that recent
+    snapshots, agents = readers(pipeline, wall_ms, lambda: pipeline.floor_ms)
     scrapes = _scrapes(settings, snapshots, pipeline, evaluator, leader=leader,
                        consumer=consumer, registry=registry)
     registry.register(consumer)  # type: ignore[arg-type]
@@ -402,8 +402,8 @@ def serve(settings: Settings, reports: Connection) -> None:
         return readiness(health(), consumer, settings.ready_max_lag)
 
     server = MetricsServer(scrapes.body, settings.metrics_host, settings.metrics_port, health,
-                           settings.metrics_credentials, ready=ready, api=api(snapshots),
-                           web=web_app(settings, snapshots, pipeline, evaluator))
+                           settings.metrics_credentials, ready=ready, api=api(snapshots, agents),
+                           web=web_app(settings, snapshots, pipeline, evaluator, agents))
     server.start()
     replica.start()
     log.info("serving_metrics", extra={"fields": {"port": server.port}})

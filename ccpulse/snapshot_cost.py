@@ -5,8 +5,9 @@ A scrape of ccpulse is mostly one snapshot of the floor (BENCHMARKS.md), and its
 with the agents a worker computes. An operator sizing a floor needs to see it before
 Prometheus' ``scrape_timeout`` does: ``ccpulse_snapshot_seconds`` (and the part of it that
 held the engine, during which the replica waits) by kind — ``floor`` for every agent, team
-and queue, ``share`` for a sharded worker's own agents — and one warning line, at most every
-few minutes, when a snapshot takes longer than half Prometheus' default timeout.
+and queue, ``share`` for a sharded worker's own agents, ``drill`` for one agent's answer —
+and one warning line, at most every few minutes, when a snapshot takes longer than half
+Prometheus' default timeout.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ HINTS = {
              "'How fast' for what one worker serves",
     "share": "a scrape of this worker may pass Prometheus' scrape_timeout (10 s by default): "
              "add workers, each computes the agents of its own partitions",
+    "drill": "one agent's answer (/api/v1/agent, an agent's page) took this long: the worker "
+             "is overloaded; see README 'How fast'",
 }
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -46,8 +49,8 @@ class SnapshotCosts:
         self._total = Histogram(
             "ccpulse_snapshot_seconds",
             "seconds to compute a snapshot (kind: floor, every agent, team and queue; share, "
-            "a sharded worker's own agents): most of a scrape", ["kind"], registry=registry,
-            buckets=BUCKETS)
+            "a sharded worker's own agents; drill, one agent's answer): most of a scrape",
+            ["kind"], registry=registry, buckets=BUCKETS)
         self._held = Histogram(
             "ccpulse_snapshot_engine_held_seconds",
             "seconds a snapshot held the engine still to read it (the replica waits)",

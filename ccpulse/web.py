@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, quote, unquote
 import orjson
 
 from ccpulse.alerts.engine import Alert, AlertEvaluator
-from ccpulse.api import named
+from ccpulse.api import AgentSnapshots, named
 from ccpulse.bands import bands_in_force
 from ccpulse.processors.catalogue import (
     BY_KEY,
@@ -230,6 +230,9 @@ class WebApp:
     alerts: Callable[[], list[Alert]] = list
     links: AgentLinks | None = None
     day: DayPlan | None = None
+    # an agent's page: a snapshot of it and its teammates (ccpulse.api.AgentSnapshots),
+    # where given; the floor's otherwise
+    agent_snapshots: AgentSnapshots | None = None
 
     def handle(self, path: str, query: str) -> Response | None:
         if path == "/":
@@ -260,9 +263,14 @@ class WebApp:
             agent = unquote(path[len("/api/v1/me/"):])
             if not self._allowed(agent, query):
                 return FORBIDDEN
-            return self._json(lambda: agent_view(self.snapshots(), agent, self.cards,
+            return self._json(lambda: agent_view(self._of_team(agent), agent, self.cards,
                                                  self.bands, self.day))
         return None
+
+    def _of_team(self, agent: str) -> Snapshot:
+        if self.agent_snapshots is None:
+            return self.snapshots()
+        return self.agent_snapshots(agent, team=True)
 
     def _allowed(self, agent: str, query: str) -> bool:
         token = parse_qs(query).get("t", [None])[0]
@@ -289,13 +297,13 @@ class LazyResponse(Response):
 
 
 def web_app(settings: Settings, snapshots: Callable[[], Snapshot], pipeline: Pipeline,
-            evaluator: AlertEvaluator | None) -> WebApp:
+            evaluator: AlertEvaluator | None, agents: AgentSnapshots | None = None) -> WebApp:
     """The pages of a demo or a worker: its snapshots, its alerts, its bands and cards."""
     return WebApp(snapshots, bands_in_force(settings.thresholds, settings.scorecards.default),
                   settings.scorecards,
                   alerts=evaluator.firing if evaluator is not None else list,
                   links=AgentLinks(settings.web_secret) if settings.web_secret else None,
-                  day=pipeline.agent_day)
+                  day=pipeline.agent_day, agent_snapshots=agents)
 
 
 def agent_link(settings: Settings, agent: str, days: float) -> str:

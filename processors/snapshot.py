@@ -225,14 +225,18 @@ def window_sums(engine: KpiEngine, end: int, starts: tuple[int, ...],
     return outs
 
 
-def _team_wraps(engine: KpiEngine, end: int, start: int) -> dict[str, Kpis]:
-    """Each team's wrap KPIs over ``(start, end]`` from every agent's wrap cells: what a
+def _team_wraps(engine: KpiEngine, end: int, start: int,
+                teams: Collection[str]) -> dict[str, Kpis]:
+    """The wrap KPIs of ``teams`` over ``(start, end]`` from their agents' wrap cells: what a
     snapshot of some agents still needs of their teams (an agent's AHT is scored against its
     team's over the scorecard's window, :func:`processors.scorecard.team_cards`). Summed as
-    the floor's snapshot sums them (:func:`_team_rollup`), so the numbers are the same to the
-    last bit."""
+    the floor's snapshot sums them (:func:`_team_rollup`; a team's cells keep their order),
+    so the numbers are the same to the last bit. Only those teams' windows are looked up:
+    every team's was most of a snapshot of one agent at 50,000 (BENCHMARKS.md)."""
     cells: dict = {}
     for key, series in engine.families["wrap"].items():
+        if key[1] not in teams:
+            continue
         vector = series.window(start, end)
         if vector is not None and any(vector):
             cells[key] = vector
@@ -455,8 +459,6 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
         lengths = {name: length for name, length in lengths.items() if name in windows}
     starts = tuple(now - length for length in lengths.values())
     periods = dict(zip(lengths, window_sums(engine, now, starts, agents), strict=True))
-    team_wraps = (_team_wraps(engine, now, now - lengths[SCORECARD_WINDOW])
-                  if agents is not None and SCORECARD_WINDOW in lengths else None)
     agent_states: dict[str, AgentNow] = {}
     team_states: dict[str, Counter[str]] = {}
     holds = engine.holds_by_agent()
@@ -467,7 +469,7 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
         timeline = machine.timeline
         category, reason, since = timeline.state_at(now)
         state = STATE_NAMES[category]
-        team = timeline.team_at(now) or machine.team
+        team = timeline.team_at(now) or machine.team  # as teammates() reads it
         hold = holds.get(agent_id)
         schedule = engine.schedules.get(agent_id)
         planned = schedule.activity_at(now) if schedule is not None else None
@@ -480,6 +482,10 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
             absent[team] = absent.get(team, 0) + 1
         team_states.setdefault(team, Counter())[state] += 1
     if agents is not None:
+        # the teams its agents are scored against: theirs now, or unknown (Snapshot.team_of)
+        team_wraps = (_team_wraps(engine, now, now - lengths[SCORECARD_WINDOW],
+                                  {*team_states, UNKNOWN_TEAM})
+                      if SCORECARD_WINDOW in lengths else None)
         return Reading(now, periods, agent_states, team_wraps=team_wraps, floor=False)
     waiting = {}
     for queue, entries in engine.waiting.items():
@@ -491,6 +497,18 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
     return Reading(now, periods, agent_states, team_states=team_states, absent=absent,
                    waiting=waiting, staffing=plan, entities=engine.entities(),
                    over_limit=dict(engine.over_limit))
+
+
+def teammates(engine: KpiEngine, agent_id: str, now: int) -> frozenset[str]:
+    """``agent_id`` and every agent in its team at ``now`` (the team a snapshot at ``now``
+    gives it, :class:`AgentNow`): the agents an agent's page compares it with. Itself alone
+    where the engine has no such agent."""
+    machine = engine.agents.get(agent_id)
+    if machine is None:
+        return frozenset((agent_id,))
+    team = machine.timeline.team_at(now) or machine.team
+    return frozenset(other for other, m in engine.agents.items()
+                     if (m.timeline.team_at(now) or m.team) == team)
 
 
 def finish(reading: Reading) -> Snapshot:

@@ -28,6 +28,7 @@ from ccpulse.processors.snapshot import (
     finish,
     period_sums,
     read,
+    teammates,
 )
 from ccpulse.processors.timeline import STATE_NAMES
 
@@ -63,7 +64,9 @@ class SnapshotCost:
     """What one snapshot cost: the operator's measure of how many agents a worker can serve
     (a scrape is mostly its snapshot; BENCHMARKS.md)."""
 
-    kind: str  # "floor": every agent, team and queue; "share": a sharded worker's own agents
+    # "floor": every agent, team and queue; "share": a sharded worker's own agents; "drill":
+    # one agent, or one agent's team, for /api/v1 and an agent's page (Pipeline.drill)
+    kind: str
     agents: int  # agents in it
     engine_held_s: float  # reading the engine, while the replica waits
     total_s: float  # reading and computing the ratios, scores and staffing plan
@@ -189,10 +192,21 @@ class Pipeline:
         sharded worker's /metrics)."""
         return self._finish(self._read("share", now_ms, agents, windows))
 
+    def drill(self, now_ms: int, agent: str, team: bool = False) -> Snapshot:
+        """The snapshot of one agent, or of it and its teammates (``team``: what its page
+        compares it with), exactly as the floor's at ``now_ms`` for them: one agent's answer
+        without the whole floor's snapshot (ccpulse.api.AgentSnapshots)."""
+        if team:
+            return self._finish(self._read("drill", now_ms, None, None, team_of=agent))
+        return self._finish(self._read("drill", now_ms, frozenset((agent,)).__contains__, None))
+
     def _read(self, kind: str, now_ms: int, agents: AgentFilter | None,
-              windows: Collection[str] | None) -> PendingSnapshot:
+              windows: Collection[str] | None, *, team_of: str | None = None,
+              ) -> PendingSnapshot:
         started = time.perf_counter()
         with self.lock:
+            if team_of is not None:  # the team as it stands at the reading's instant
+                agents = teammates(self.engine, team_of, now_ms).__contains__
             reading = read(self.engine, now_ms, agents, windows)
         return PendingSnapshot(kind, reading, started, time.perf_counter() - started)
 
