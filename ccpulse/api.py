@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -171,8 +172,7 @@ class RecentSnapshot:
             return self._latest  # type: ignore[return-value]
 
 
-# What the drill-downs may spend before a floor snapshot's cost is known: a second, then the
-# floor's (AgentSnapshots).
+# What a drill-down budget is before a floor snapshot's cost is known (AgentSnapshots).
 UNKNOWN_FLOOR_MS = 1000
 
 
@@ -182,13 +182,14 @@ class AgentSnapshots:
 
     A recent floor snapshot serves where there is one (a scrape's, the alert evaluation's).
     Where there is none, as on a worker that does not evaluate the alerts, the floor's took
-    ~10 s at 50,000 agents for one agent's answer; the agent's own (or its team's) snapshot
-    takes a fraction of a second there and gives it the same numbers (``Pipeline.drill``).
-    Many answers at once (every agent's page polled) would cost more than one floor shared by
-    all, so they are computed so only while those since the newest floor snapshot took less
-    than a floor takes (:data:`UNKNOWN_FLOOR_MS` before one was computed); past that, the
-    floor's is computed and serves each until it ages. One drill-down costs a fraction of a
-    floor; any number cost at most two floors where the floor's alone would cost one."""
+    6-10 s at 50,000 agents for one agent's answer; the agent's own (or its team's) snapshot
+    takes a tenth to a fifth of a second there and gives it the same numbers
+    (``Pipeline.drill``). Many answers at once (every agent's page polled) would cost more
+    than one floor shared by all, so they are computed so only while those of the last
+    :data:`~ccpulse.api.SNAPSHOT_AGE_FACTOR` floor-times took less than one floor-time
+    (:data:`UNKNOWN_FLOOR_MS` before a floor was computed): at most a quarter of the process,
+    as a reader's floor snapshots (:class:`RecentSnapshot`). Past that, the floor's is
+    computed and serves every answer until it ages."""
 
     def __init__(self, floor: RecentSnapshot, drill: Callable[[int, str, bool], Snapshot],
                  clock_ms: Callable[[], int]) -> None:
@@ -196,25 +197,23 @@ class AgentSnapshots:
         self._drill = drill
         self._clock_ms = clock_ms
         self._lock = threading.Lock()
-        self._spent_ms = 0  # drill-downs computed since the floor snapshot of _basis
-        self._basis: int | None = None
+        self._spent: deque[tuple[int, int]] = deque()  # (began, took) of recent drill-downs
 
     def __call__(self, agent: str, team: bool = False) -> Snapshot:
         young = self._floor.young()
         if young is not None:
             return young
-        newest = self._floor.newest()
+        began = self._clock_ms()
         with self._lock:
-            basis = None if newest is None else newest.now
-            if basis != self._basis:
-                self._basis, self._spent_ms = basis, 0
-            over = self._spent_ms >= (self._floor.new_ms() or UNKNOWN_FLOOR_MS)
+            budget_ms = self._floor.new_ms() or UNKNOWN_FLOOR_MS
+            while self._spent and self._spent[0][0] <= began - SNAPSHOT_AGE_FACTOR * budget_ms:
+                self._spent.popleft()
+            over = sum(took for _, took in self._spent) >= budget_ms
         if over:
             return self._floor()
-        began = self._clock_ms()
         snap = self._drill(began, agent, team)
         with self._lock:
-            self._spent_ms += max(1, self._clock_ms() - began)
+            self._spent.append((began, max(1, self._clock_ms() - began)))
         return snap
 
 

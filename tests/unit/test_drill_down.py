@@ -182,12 +182,11 @@ def test_the_floor_serves_while_recent_then_drill_downs_within_one_floors_cost()
     assert agents("a12").now == floors[-1] and len(floors) == 2
 
 
-def test_a_new_floor_of_anyones_gives_the_drill_downs_a_new_budget() -> None:
+def test_drill_downs_take_at_most_a_floor_time_in_four() -> None:
     clock = _Clock()
-    shared: list[Snapshot] = []
-    recent = RecentSnapshot(lambda now: pytest.fail("the floor is not computed here"), clock,
-                            recent=lambda since, wait: shared[-1] if shared and
-                            shared[-1].now >= since else None, cost_ms=lambda: 1_000)
+    floors: list[int] = []
+    recent = RecentSnapshot(lambda now: floors.append(now) or _snap(now), clock,
+                            recent=lambda since, wait: None, cost_ms=lambda: 1_000)
     spent: list[str] = []
 
     def drill(now: int, agent: str, team: bool) -> Snapshot:
@@ -195,13 +194,16 @@ def test_a_new_floor_of_anyones_gives_the_drill_downs_a_new_budget() -> None:
         clock.ms += 600
         return _snap(now)
 
-    agents = AgentSnapshots(recent, drill, clock)
-    shared.append(_snap(clock.ms - 10_000))  # the evaluation's, too old to serve
+    agents = AgentSnapshots(recent, drill, clock)  # a floor takes 1 s: 1 s of them in 4
+    start = clock.ms
     agents("a1")
-    agents("a2")  # 0.6 s spent < 1 s
-    shared.append(_snap(clock.ms - 5_000))  # a newer one, still too old: a new budget
+    agents("a2")
+    clock.ms = start + 4_200  # a1's went out of the last 4 s; a2's (from start + 600) not
     agents("a3")
-    agents("a4")
-    assert spent == ["a1", "a2", "a3", "a4"]
-    shared.append(_snap(clock.ms))  # recent: it serves
-    assert agents("a5") is shared[-1] and len(spent) == 4
+    agents("a4")  # at start + 4,800: a2's went out too
+    assert spent == ["a1", "a2", "a3", "a4"] and not floors
+    assert agents("a5").now == floors[-1] == start + 5_400  # a3's and a4's: 1.2 s of 4
+    assert spent[-1] == "a4"
+    clock.ms = start + 30_000  # the floor aged, the drill-downs with it
+    agents("a6")
+    assert spent[-1] == "a6" and len(floors) == 1
