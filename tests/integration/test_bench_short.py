@@ -46,9 +46,11 @@ def check_served(served: dict[str, Any]) -> None:
 
 def test_bench_short_mode_reports_every_benchmark() -> None:
     results = every_short_run()
-    assert set(results) == {"engine", "replay", "scrape", "served", "memory", "live", "alerts",
-                            "scale", "history", "checkpoint", "consumer"}
+    assert set(results) == {"engine", "replay", "scrape", "served", "drill", "memory", "live",
+                            "alerts", "scale", "history", "checkpoint", "consumer"}
     check_served(results["served"])
+    drill = results["drill"]  # each answer of the floor's and of the agent's own, equal
+    assert drill["answers"] == 5 and drill["snapshots_by_kind"] == {"floor": 10, "drill": 10}
     assert results["consumer"]["consumer_us_per_message"] > 0
     checkpoint = results["checkpoint"]  # written by a forked child, loaded back (it asserts)
     assert checkpoint["file_mib"] > 0 and checkpoint["child_peak_private_mib"] > 0
