@@ -15,7 +15,9 @@ before the first event is sent; the backlog is produced while the workers read, 
 events in seconds and unevenly across partitions, so an event may be dead-lettered as more
 than the lateness limit behind its queue: ``in_log`` says how many got in), the ratio N/1,
 each worker's median scrape, the agents it exports (the N workers' must be the one worker's
-agents, each exactly once), and each process's resident memory. This machine has 2 cores: N
+agents, each exactly once), how long it answers ``/api/v1/agent/ID`` (the same few agents on
+every worker), how late its alert evaluations ran (all, and those after the backlog was
+applied), and each process's resident memory. This machine has 2 cores: N
 workers share them, so the ratio here says what the design allows on 2 cores, not on N
 machines.
 """
@@ -32,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from urllib.parse import quote
 
 import redis
 
@@ -54,6 +57,7 @@ from tests.live import WorkerProcess, owned_partitions, wait_for, wait_settled
 from tests.servers import start_kafka, start_redis
 
 PARTITIONS = 8
+ANSWERS = 3  # agents asked of each worker's /api/v1
 AGENT = re.compile(r'agent="([^"]*)"')
 APPLIED = re.compile(r'^ccpulse_replica_entries_applied_total (\S+)$', re.MULTILINE)
 AGE = re.compile(r'^ccpulse_snapshot_age_seconds (\S+)$', re.MULTILINE)
@@ -127,14 +131,40 @@ def _figures(worker: WorkerProcess, seconds: list[float], ages: list[float], tex
              "consumer_rss_mib": round(rss_kib(worker.proc.pid) / 1024, 1)}, agents)
 
 
-def evaluation_delay(worker: WorkerProcess) -> dict[str, float]:
+def evaluation_totals(worker: WorkerProcess) -> tuple[float, float]:
     """The alert evaluations a worker ran since it started (while it held the lease) and
-    how late after their instants they ran on average: past the 15 s interval, the
-    evaluations fall behind (BENCHMARKS.md, twelfth round)."""
+    the seconds they ran late after their instants, in all."""
     found = dict(DELAY.findall(worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1]))
-    count = float(found.get("count", 0))
-    return ({"evaluations": int(count), "mean_s": round(float(found["sum"]) / count, 3)}
-            if count else {"evaluations": 0})
+    return float(found.get("count", 0)), float(found.get("sum", 0))
+
+
+def evaluation_delay(worker: WorkerProcess, since: tuple[float, float]) -> dict[str, object]:
+    """How late a worker's alert evaluations ran on average: all of them since it started,
+    and those after ``since`` (its :func:`evaluation_totals` once the backlog was applied,
+    the floor at steady state); past the 15 s interval, they fall behind (BENCHMARKS.md,
+    twelfth round)."""
+    count, late = evaluation_totals(worker)
+
+    def mean(n: float, total: float) -> dict[str, float]:
+        return {"evaluations": int(n), "mean_s": round(total / n, 3)} if n else {
+            "evaluations": 0}
+    return {**mean(count, late), "after_backlog": mean(count - since[0], late - since[1])}
+
+
+def _answers(worker: WorkerProcess, agents: list[str]) -> dict[str, float]:
+    """``/api/v1/agent/ID`` of ``agents`` on a worker, one after the other: what a
+    supervisor's drill-down waits (the agent's own snapshot where the worker has no recent
+    floor snapshot: ccpulse.api.AgentSnapshots)."""
+    seconds = []
+    for agent in agents:
+        began = time.perf_counter()
+        status, _ = worker.get(f"/api/v1/agent/{quote(agent, safe='')}",
+                               timeout_s=SCRAPE_TIMEOUT_S)
+        if status != 200:
+            raise RuntimeError(f"/api/v1/agent/{agent}: {status}")
+        seconds.append(time.perf_counter() - began)
+    return {"agent_answer_s": round(statistics.median(seconds), 3),
+            "agent_answer_max_s": round(max(seconds), 3)}
 
 
 def _ready(worker: WorkerProcess) -> bool:
@@ -306,10 +336,16 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
         for worker in started:
             worker.wait_healthy(600)
         _wait_applied(started, client)
+        since = [evaluation_totals(worker) for worker in started]
         measured = _measure(started, *scrapes)
+        everyone = sorted(set().union(*(agents for _, agents in measured)))
+        asked = everyone[:: max(1, len(everyone) // ANSWERS)][:ANSWERS]
+        for (figures, _), worker in zip(measured, started, strict=True):
+            figures.update(_answers(worker, asked))
         committed, latencies = latency(started, site.bootstrap, client, rate, probe_s,
                                        prefix=prefix)
-        delays = [evaluation_delay(worker) for worker in started]
+        delays = [evaluation_delay(worker, before)
+                  for worker, before in zip(started, since, strict=True)]
         recovery = _recovery(site, started, held, prefix)
         return {"events_per_s": logged / seconds, "in_log": logged, "measured": measured,
                 "evaluation_delay": delays,

@@ -94,7 +94,11 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
         # the lease holder's alert evaluations (a short run may end before its first one,
         # every 15 s of wall time) and, where there were some, how late they ran
         assert all((w["evaluations"] > 0) == ("mean_s" in w) for w in run["evaluation_delay"])
+        assert all(w["after_backlog"]["evaluations"] <= w["evaluations"]
+                   for w in run["evaluation_delay"])
     each = [scale["one_worker"], *scale["n_workers"]["each"]]
+    # every worker answers for any agent (its own snapshot where no floor is recent)
+    assert all(w["agent_answer_max_s"] >= w["agent_answer_s"] > 0 for w in each)
     assert all(w["snapshot_age_s"] is not None and w["snapshot_age_s"] >= 0 for w in each)
     assert all(w["first_scrape_s"] > 0 and w["scrape_max_s"] >= w["scrape_s"] > 0 for w in each)
     history = results["history"]  # SQLite and a real PostgreSQL server
