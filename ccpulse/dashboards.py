@@ -137,7 +137,8 @@ def operations(t: Thresholds, b: Bandset) -> Json:
                      "{{instance}} {{kind}}")],
               "How long each worker takes to compute a snapshot: most of a scrape. floor: "
               "every agent, team and queue (the worker holding the alert lease); share: a "
-              "worker's own agents. Red: half of Prometheus' default 10 s scrape timeout.",
+              "worker's own agents; drill: one agent's /api/v1 answer or page. Red: half of "
+              "Prometheus' default 10 s scrape timeout.",
               "s", Bands("green", ((2.5, "yellow"), (5, "red"))), width=8),
         Panel("timeseries", "Snapshot age, by worker",
               [Query("max by (instance) (ccpulse_snapshot_age_seconds)", "{{instance}}")],
@@ -151,9 +152,16 @@ def operations(t: Thresholds, b: Bandset) -> Json:
                      "{{instance}}")],
               "How long after its instant each alert evaluation ran, on the worker holding "
               "the alert lease: alerts are that late. Every instant is evaluated in order, so "
-              "past 15 s (the interval) it keeps falling behind: the floor is more than one "
-              "worker's evaluation keeps up with.",
+              "past 15 s (the interval) it falls behind, up to CCPULSE_ALERTS_MAX_LATE_S "
+              "(2 min): instants due before are skipped (next panel). Either means the floor "
+              "is more than one worker's evaluation keeps up with.",
               "s", Bands("green", ((5, "yellow"), (15, "red"))), width=8),
+        Panel("stat", "Alert evaluations skipped (1h)",
+              [Query("sum(increase(ccpulse_alert_evaluation_skipped_total[1h]))", "skipped")],
+              "Evaluation instants the lease holder skipped in the last hour because they "
+              "were due more than CCPULSE_ALERTS_MAX_LATE_S ago: its alerts were checked less "
+              "often than every 15 s. Any is red.",
+              bands=Bands("green", ((1, "red"),)), width=4, height=5),
     ]
     return dashboard(
         "ccpulse-operations", "ccpulse · Operations",

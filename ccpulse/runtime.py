@@ -34,6 +34,8 @@ GC_THRESHOLDS = (100_000, 50, 1000)
 STUCK_EVALUATION_MS = 5 * 60_000
 # how often the lease keeper renews: a third of the lease (ccpulse.alerts.leader.LEASE_MS)
 RENEW_EVERY_S = 15.0
+# one log line at most this often about evaluations skipped (their count is on /metrics)
+SKIPPED_LOG_EVERY_MS = 5 * 60_000
 
 log = logging.getLogger("ccpulse.alerts")
 
@@ -84,7 +86,16 @@ class Monitor:
     # with how late each evaluation ran after its instant, in ms (the worker's
     # ccpulse_alert_evaluation_delay_seconds): alerts wait as long as that
     on_evaluated: Callable[[int], object] | None = None
+    # A live worker's bound on how late an evaluation may run: instants due longer ago are
+    # skipped, the newest due one always run, as Prometheus' rule groups skip the
+    # iterations they missed. Catching up every instant kept a hand-over's alerts equal to
+    # an uninterrupted run's, but a holder whose evaluation outlasts the interval fell
+    # further behind with each one, without end (BENCHMARKS.md, issue 19, eighteenth
+    # round). None (replay, demo, tests): every instant, in order.
+    max_late_ms: int | None = None
+    on_skipped: Callable[[int], object] | None = None  # with how many were skipped at once
     transitions: int = 0
+    skipped: int = 0  # evaluation instants skipped, in all
     _next_expiry_ms: int | None = field(default=None, repr=False)
     _next_edge_ms: int | None = field(default=None, repr=False)
     _ask_lease_ms: int | None = field(default=None, repr=False)
@@ -93,6 +104,8 @@ class Monitor:
     _renew_at_ms: int = field(default=0, repr=False)  # the lease, while one is finished
     _advanced_ms: int | None = field(default=None, repr=False)  # the last advance() call
     _queued: list[int] = field(default_factory=list, repr=False)  # due after the pending one
+    _skipped_logged_ms: int | None = field(default=None, repr=False)
+    _skipped_unlogged: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         if self.history is not None:
@@ -116,11 +129,14 @@ class Monitor:
                 return sent
             sent += self._evaluated(self._pending.result(), now_ms)
             self._pending, dues = None, self._queued
+            if self.max_late_ms is not None and self.evaluator is not None:
+                dues = [*dues, *self.evaluator.due_times(now_ms, inclusive)]  # due since
             evaluating = renew_first = True
         if not dues and self.evaluator is not None and self._evaluating(now_ms, inclusive):
             dues = self.evaluator.due_times(now_ms, inclusive)
             evaluating, renew_first = True, False
         if evaluating:
+            dues = self._within_reach(dues, now_ms)
             self._next_edge_ms = None  # evaluations note the interval ends while leading
             self._queued = []
             for index, due in enumerate(dues):
@@ -153,6 +169,29 @@ class Monitor:
             if self.after_expiry is not None:
                 self.after_expiry()
         return sent
+
+    def _within_reach(self, dues: list[int], now_ms: int) -> list[int]:
+        """``dues`` without those more than :attr:`max_late_ms` before ``now_ms`` (the
+        newest kept whatever its age), the skipped ones counted and, at most every
+        :data:`SKIPPED_LOG_EVERY_MS`, logged."""
+        if self.max_late_ms is None or not dues:
+            return dues
+        kept = [due for due in dues if now_ms - due <= self.max_late_ms] or dues[-1:]
+        skipped = len(dues) - len(kept)
+        if skipped:
+            self.skipped += skipped
+            self._skipped_unlogged += skipped
+            if self.on_skipped is not None:
+                self.on_skipped(skipped)
+            if (self._skipped_logged_ms is None
+                    or now_ms - self._skipped_logged_ms >= SKIPPED_LOG_EVERY_MS):
+                log.warning("alert_evaluations_skipped", extra={"fields": {
+                    "skipped": self._skipped_unlogged,
+                    "late_seconds": round((now_ms - dues[0]) / 1000, 1),
+                    "hint": "evaluations take longer than their interval here: the alert "
+                            "lease holder is overloaded; see README 'How fast'"}})
+                self._skipped_logged_ms, self._skipped_unlogged = now_ms, 0
+        return kept
 
     def stuck(self, now_ms: int) -> bool:
         """Not advanced for :data:`STUCK_EVALUATION_MS`, or an evaluation being finished

@@ -30,6 +30,7 @@ from typing import Any
 
 import redis
 from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import Counter as CounterMetric
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from ccpulse.alerts.alertmanager import AlertmanagerNotifier
@@ -315,17 +316,24 @@ def _monitor(settings: Settings, pipeline: Pipeline, evaluator: AlertEvaluator,
     own: the replica, which runs the evaluations when it is idle, applies events meanwhile
     instead of waiting for a whole snapshot of the floor (BENCHMARKS.md, eleventh round).
     How late each evaluation runs is on /metrics: a floor whose evaluation takes longer than
-    the interval falls behind, and its alerts with it (BENCHMARKS.md, twelfth round). While
+    the interval falls behind, and its alerts with it (BENCHMARKS.md, twelfth round), up to
+    CCPULSE_ALERTS_MAX_LATE_S: instants due longer ago are skipped and counted. While
     this worker leads, the lease is also renewed from a thread of its own (LeaseKeeper)."""
     delay = Histogram("ccpulse_alert_evaluation_delay_seconds",
                       "seconds from an alert evaluation's instant to its run (the lease "
                       "holder's; alerts are that late)", registry=registry,
                       buckets=EVALUATION_DELAY_BUCKETS)
+    skipped = CounterMetric("ccpulse_alert_evaluation_skipped",
+                            "alert evaluation instants skipped because they were due longer "
+                            "ago than CCPULSE_ALERTS_MAX_LATE_S (the lease holder is "
+                            "overloaded)", registry=registry)
     leader.restore()
     monitor = Monitor(pipeline, evaluator, [leader], lease=leader,
                       history=_history_writer(settings, ready), after_expiry=release_free_heap,
                       finisher=ThreadPoolExecutor(1, thread_name_prefix="evaluation-snapshot"),
-                      on_evaluated=lambda late_ms: delay.observe(late_ms / 1000))
+                      on_evaluated=lambda late_ms: delay.observe(late_ms / 1000),
+                      max_late_ms=settings.alerts_max_late_s * 1000 or None,
+                      on_skipped=skipped.inc)
     LeaseKeeper(leader, monitor, wall_ms).start()
     return monitor
 

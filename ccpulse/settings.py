@@ -117,6 +117,10 @@ class Settings:
     metrics_user: str | None = None
     metrics_password: str | None = field(default=None, repr=False)
     alertmanager: str | None = None
+    # A worker's alert evaluations skip the instants due longer ago than this (the newest due
+    # one always runs): an overloaded lease holder stays this late at most instead of
+    # falling further behind; 0: every instant, however late (ccpulse.runtime.Monitor).
+    alerts_max_late_s: int = 120
     # Scratch space the worker's Kafka library insists on, and where its replica's checkpoint
     # is written (the state is in Redis: the directory may be empty at any start). Under the
     # system's temporary directory unless set; created if missing.
@@ -164,6 +168,7 @@ class Settings:
             "metrics_port": self.metrics_port,
             "metrics_auth": "basic" if self.metrics_credentials else None,
             "alertmanager": mask_url(self.alertmanager) if self.alertmanager else None,
+            "alerts_max_late_s": self.alerts_max_late_s,
             "config": str(self.config_path) if self.config_path else None,
             "data_dir": str(self.data_dir),
             "ready_max_lag": self.ready_max_lag,
@@ -238,6 +243,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("metrics_user", "CCPULSE_METRICS_USER"),
     Option("metrics_password", "CCPULSE_METRICS_PASSWORD"),
     Option("alertmanager", "CCPULSE_ALERTMANAGER_URL", "--alertmanager"),
+    Option("alerts_max_late_s", "CCPULSE_ALERTS_MAX_LATE_S", read=_count(0)),
     Option("data_dir", "CCPULSE_DATA_DIR", "--data-dir", lambda value: Path(str(value))),
     Option("ready_max_lag", "CCPULSE_READY_MAX_LAG", "--ready-max-lag", _count(0)),
     Option("checkpoint_every_s", "CCPULSE_CHECKPOINT_EVERY_S", read=_count(0)),

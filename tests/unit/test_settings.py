@@ -172,6 +172,11 @@ def test_every_option_has_one_path_flag_variable_file_default(tmp_path: Path) ->
     assert s.instance_id == "flag"
     assert load_settings({}, {"CCPULSE_INSTANCE_ID": "env"}).instance_id == "env"
     assert load_settings({}, {}).instance_id is None
+    # how late an alert evaluation may run before older instants are skipped; 0: never
+    assert load_settings({}, {}).alerts_max_late_s == 120
+    assert load_settings({}, {"CCPULSE_ALERTS_MAX_LATE_S": "0"}).alerts_max_late_s == 0
+    with pytest.raises(ConfigError, match="CCPULSE_ALERTS_MAX_LATE_S"):
+        load_settings({}, {"CCPULSE_ALERTS_MAX_LATE_S": "-1"})
 
 
 def test_state_reasons_are_configured_in_the_engine_table(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import threading
 from collections.abc import Callable
@@ -683,3 +684,55 @@ def test_each_evaluation_reports_how_late_it_ran_after_its_instant(finished_late
         delays.clear()
         monitor.advance(start + 30_000)
         assert delays == [15_000, 0]
+
+
+def test_an_overloaded_holder_skips_the_instants_due_longer_ago_than_its_bound(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Twenty instants due at once, five minutes behind (each evaluation of a big floor
+    outlasting the interval): with a two-minute bound the nine due within it are evaluated,
+    the eleven before them counted as skipped, one log line for them; the evaluator then
+    goes on from the newest. Unbounded (replay, the demo), every one is evaluated."""
+    start = at("09:00:00")
+    for bound, evaluated in ((120_000, 9), (None, 20)):
+        delays: list[int] = []
+        skipped: list[int] = []
+        monitor = Monitor(Pipeline(), AlertEvaluator(), [CountingNotifier()],
+                          on_evaluated=delays.append, max_late_ms=bound,
+                          on_skipped=skipped.append)
+        monitor.advance(start)
+        delays.clear()
+        with caplog.at_level(logging.WARNING, logger="ccpulse.alerts"):
+            monitor.advance(start + 20 * 15_000)
+        assert len(delays) == evaluated and delays[-1] == 0
+        assert max(delays) == (bound if bound is not None else 19 * 15_000)
+        assert skipped == ([11] if bound is not None else []) and monitor.skipped == sum(skipped)
+        lines = [r for r in caplog.records if r.getMessage() == "alert_evaluations_skipped"]
+        assert len(lines) == (1 if bound is not None else 0)
+        caplog.clear()
+        delays.clear()
+        monitor.advance(start + 21 * 15_000)  # on time again: the next instant, and only it
+        assert delays == [0]
+
+
+def test_a_bounded_holder_skips_what_fell_due_while_an_evaluation_was_finished() -> None:
+    """Evaluations finished on another thread, the last one for nearly four minutes: when it
+    is evaluated, the instant queued behind it and those that fell due meanwhile are taken
+    together, those more than the bound before now skipped; the first within it is read
+    next (not the queued one, by then older than the bound)."""
+    later, skipped, delays = LaterExecutor(), [], []
+    monitor = Monitor(Pipeline(), AlertEvaluator(), [CountingNotifier()], finisher=later,
+                      on_evaluated=delays.append, max_late_ms=120_000,
+                      on_skipped=skipped.append)
+    start = at("09:00:00")
+    monitor.advance(start)  # read, being finished
+    later.run()
+    monitor.advance(start + 30_000)  # evaluated; two due: the first read, the second queued
+    assert delays == [30_000] and len(later.queued) == 1
+    later.run()
+    monitor.advance(start + 250_000)  # evaluated; queued +30 s and 14 more due: 7 too old
+    assert delays == [30_000, 235_000] and skipped == [7]
+    (future, _, (pending,)) = later.queued[0]
+    assert pending.reading.now == start + 135_000 and not future.done()
+    later.run()
+    monitor.advance(start + 251_000)
+    assert delays == [30_000, 235_000, 116_000]
