@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, ItemsView, Iterator, Mapping, 
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-from ccpulse.processors.agent import UNKNOWN_TEAM
+from ccpulse.processors.agent import UNKNOWN_TEAM, AgentMachine
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.kpis import (
     Kpis,
@@ -469,7 +469,7 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
         timeline = machine.timeline
         category, reason, since = timeline.state_at(now)
         state = STATE_NAMES[category]
-        team = timeline.team_at(now) or machine.team  # as teammates() reads it
+        team = _team_now(machine, now)
         hold = holds.get(agent_id)
         schedule = engine.schedules.get(agent_id)
         planned = schedule.activity_at(now) if schedule is not None else None
@@ -499,6 +499,11 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
                    over_limit=dict(engine.over_limit))
 
 
+def _team_now(machine: AgentMachine, now: int) -> str:
+    """An agent's team at ``now``: its timeline's there, else the last it was given."""
+    return machine.timeline.team_at(now) or machine.team
+
+
 def teammates(engine: KpiEngine, agent_id: str, now: int) -> frozenset[str]:
     """``agent_id`` and every agent in its team at ``now`` (the team a snapshot at ``now``
     gives it, :class:`AgentNow`): the agents an agent's page compares it with. Itself alone
@@ -506,9 +511,8 @@ def teammates(engine: KpiEngine, agent_id: str, now: int) -> frozenset[str]:
     machine = engine.agents.get(agent_id)
     if machine is None:
         return frozenset((agent_id,))
-    team = machine.timeline.team_at(now) or machine.team
-    return frozenset(other for other, m in engine.agents.items()
-                     if (m.timeline.team_at(now) or m.team) == team)
+    team = _team_now(machine, now)
+    return frozenset(other for other, m in engine.agents.items() if _team_now(m, now) == team)
 
 
 def finish(reading: Reading) -> Snapshot:
