@@ -6,7 +6,9 @@ compute nothing for alerts: they mirror the saved state (so every worker's ``/me
 pages show the alerts firing), which frees them of a whole floor's snapshot every 15 s —
 at 50,000 agents, seconds of a core each time (BENCHMARKS.md). When the sender dies its lease
 expires and another worker takes over: it loads the state the last sender delivered and
-evaluates every instant due since, one by one. Its replica computes any past instant exactly,
+evaluates every instant due since, one by one (those within ``CCPULSE_ALERTS_MAX_LATE_S``,
+two minutes, of now: more than a lease; ccpulse.runtime.Monitor). Its replica computes any
+past instant exactly,
 so it sends exactly the transitions, with the same ``startsAt`` and ``endsAt``, that the old
 sender would have sent: nothing repeated, nothing missed, nothing shifted to the hand-over.
 A single worker that restarts does the same: holds continue and firing alerts keep their
