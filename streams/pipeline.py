@@ -99,7 +99,11 @@ class Pipeline:
     def __init__(self, config: EngineConfig | None = None, *, dedup: bool = True) -> None:
         self.engine = KpiEngine(config, dedup=dedup)
         self.stats = PipelineStats()
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the engine's: held to apply an event or read it
+        # Guards latest and _under_way only, never held while the engine is read: a reader
+        # asking for a recent floor snapshot (a scrape, one agent's answer) does not wait for
+        # a floor reading that holds the engine for seconds at 50,000 agents.
+        self._floors = threading.Lock()
         self.latest: Snapshot | None = None
         self._under_way: PendingSnapshot | None = None  # the newest floor reading unfinished
         self.floor_ms = 0  # what the last floor snapshot took, reading and finish (wall clock)
@@ -156,7 +160,7 @@ class Pipeline:
         applied so far say at ``now_ms``. :meth:`floor_finished` completes it, in any thread:
         it touches nothing but the reading."""
         pending = self._read("floor", now_ms, None, None)
-        with self.lock:
+        with self._floors:
             if self._under_way is None or now_ms >= self._under_way.reading.now:
                 self._under_way = pending
         return pending
@@ -164,11 +168,11 @@ class Pipeline:
     def floor_finished(self, pending: PendingSnapshot) -> Snapshot:
         try:
             latest = self._finish(pending)
-            with self.lock:  # two readers may finish out of order: keep the newer instant
+            with self._floors:  # two readers may finish out of order: keep the newer instant
                 if self.latest is None or latest.now >= self.latest.now:
                     self.latest = latest
         finally:  # a failed finish wakes its waiters too: they compute one of their own
-            with self.lock:
+            with self._floors:
                 if self._under_way is pending:
                     self._under_way = None
             pending.done.set()
@@ -178,11 +182,11 @@ class Pipeline:
         """The newest floor snapshot of an instant at or after ``since_ms``: the last one
         finished, or the one being finished now (another thread's, e.g. the alert
         evaluation's), waited for up to ``wait_s``; None when there is none that recent."""
-        with self.lock:
+        with self._floors:
             under_way = self._under_way
         if under_way is not None and under_way.reading.now >= since_ms:
             under_way.done.wait(wait_s)
-        with self.lock:
+        with self._floors:
             latest = self.latest
         return latest if latest is not None and latest.now >= since_ms else None
 

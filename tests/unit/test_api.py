@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 from prometheus_client import CollectorRegistry
 
-from ccpulse.api import RecentSnapshot, api, scope_view
+from ccpulse.api import AgentSnapshots, RecentSnapshot, api, scope_view
 from ccpulse.http import MetricsServer
 from ccpulse.processors.snapshot import Snapshot
 from ccpulse.processors.timefmt import format_ms
@@ -262,3 +262,22 @@ def test_a_failed_evaluation_snapshot_lets_its_waiters_compute_their_own(
         pipeline.floor_finished(pending)
     waiter.join(5)
     assert waited == [None]  # woken at once, with nothing to take
+
+
+def test_a_recent_floor_is_had_while_the_engine_is_being_read(pipeline: Pipeline) -> None:
+    """A floor reading holds the engine for seconds at 50,000 agents: a scrape or one agent's
+    answer asking for the last floor snapshot gets it meanwhile instead of waiting for the
+    engine (the bookkeeping has a lock of its own)."""
+    first = pipeline.snapshot(NOW)
+    answers: list[Snapshot | None] = []
+    agents = AgentSnapshots(RecentSnapshot(pipeline.snapshot, lambda: NOW + 500,
+                                           recent=pipeline.recent_floor),
+                            lambda *_: pytest.fail("no drill-down: a floor is recent"),
+                            lambda: NOW + 500)
+    with pipeline.lock:  # as a floor reading holds it
+        asking = threading.Thread(target=lambda: answers.extend(
+            (pipeline.recent_floor(NOW, 0), agents("a1"))))
+        asking.start()
+        asking.join(5)
+        assert not asking.is_alive()
+    assert answers == [first, first]
