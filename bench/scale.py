@@ -62,6 +62,7 @@ AGENT = re.compile(r'agent="([^"]*)"')
 APPLIED = re.compile(r'^ccpulse_replica_entries_applied_total (\S+)$', re.MULTILINE)
 AGE = re.compile(r'^ccpulse_snapshot_age_seconds (\S+)$', re.MULTILINE)
 DELAY = re.compile(r'^ccpulse_alert_evaluation_delay_seconds_(sum|count) (\S+)$', re.MULTILINE)
+SKIPPED = re.compile(r'^ccpulse_alert_evaluation_skipped_total (\S+)$', re.MULTILINE)
 SNAPSHOTS = re.compile(r'^ccpulse_snapshot_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$',
                        re.MULTILINE)
 
@@ -131,24 +132,31 @@ def _figures(worker: WorkerProcess, seconds: list[float], ages: list[float], tex
              "consumer_rss_mib": round(rss_kib(worker.proc.pid) / 1024, 1)}, agents)
 
 
-def evaluation_totals(worker: WorkerProcess) -> tuple[float, float]:
-    """The alert evaluations a worker ran since it started (while it held the lease) and
-    the seconds they ran late after their instants, in all."""
-    found = dict(DELAY.findall(worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1]))
-    return float(found.get("count", 0)), float(found.get("sum", 0))
+def evaluation_totals(worker: WorkerProcess) -> tuple[float, float, float]:
+    """The alert evaluations a worker ran since it started (while it held the lease), the
+    seconds they ran late after their instants in all, and the instants it skipped as
+    too late (CCPULSE_ALERTS_MAX_LATE_S)."""
+    text = worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1]
+    found = dict(DELAY.findall(text))
+    skipped = SKIPPED.search(text)
+    return (float(found.get("count", 0)), float(found.get("sum", 0)),
+            float(skipped.group(1)) if skipped else 0.0)
 
 
-def evaluation_delay(worker: WorkerProcess, since: tuple[float, float]) -> dict[str, object]:
-    """How late a worker's alert evaluations ran on average: all of them since it started,
-    and those after ``since`` (its :func:`evaluation_totals` once the backlog was applied,
-    the floor at steady state); past the 15 s interval, they fall behind (BENCHMARKS.md,
-    twelfth round)."""
-    count, late = evaluation_totals(worker)
+def evaluation_delay(worker: WorkerProcess, since: tuple[float, float, float],
+                     ) -> dict[str, object]:
+    """How late a worker's alert evaluations ran on average, and how many instants it
+    skipped: all since it started, and those after ``since`` (its :func:`evaluation_totals`
+    once the backlog was applied, the floor at steady state); past the 15 s interval, they
+    fall behind (BENCHMARKS.md, twelfth round), up to the bound past which instants are
+    skipped (eighteenth round)."""
+    count, late, skipped = evaluation_totals(worker)
 
-    def mean(n: float, total: float) -> dict[str, float]:
-        return {"evaluations": int(n), "mean_s": round(total / n, 3)} if n else {
-            "evaluations": 0}
-    return {**mean(count, late), "after_backlog": mean(count - since[0], late - since[1])}
+    def mean(n: float, total: float, missed: float) -> dict[str, float]:
+        return {"evaluations": int(n), "mean_s": round(total / n, 3),
+                "skipped": int(missed)} if n else {"evaluations": 0, "skipped": int(missed)}
+    return {**mean(count, late, skipped),
+            "after_backlog": mean(count - since[0], late - since[1], skipped - since[2])}
 
 
 def _answers(worker: WorkerProcess, agents: list[str]) -> dict[str, float]:
