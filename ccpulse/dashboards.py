@@ -151,16 +151,16 @@ def operations(t: Thresholds, b: Bandset) -> Json:
                      "(rate(ccpulse_alert_evaluation_delay_seconds_bucket[$__rate_interval])))",
                      "{{instance}}")],
               "How long after its instant each alert evaluation ran, on the worker holding "
-              "the alert lease: alerts are that late. Every instant is evaluated in order, so "
-              "past 15 s (the interval) it falls behind, up to CCPULSE_ALERTS_MAX_LATE_S "
-              "(2 min): instants due before are skipped (next panel). Either means the floor "
-              "is more than one worker's evaluation keeps up with.",
+              "the alert lease: alerts are that late. Past 15 s (the interval), instants that "
+              "fall due while an evaluation runs are skipped (next panel). Either means the "
+              "floor is more than one worker's evaluation keeps up with.",
               "s", Bands("green", ((5, "yellow"), (15, "red"))), width=8),
         Panel("stat", "Alert evaluations skipped (1h)",
               [Query("sum(increase(ccpulse_alert_evaluation_skipped_total[1h]))", "skipped")],
-              "Evaluation instants the lease holder skipped in the last hour because they "
-              "were due more than CCPULSE_ALERTS_MAX_LATE_S ago: its alerts were checked less "
-              "often than every 15 s. Any is red.",
+              "Evaluation instants the lease holder skipped in the last hour: due while it "
+              "was still evaluating an earlier one (or, taking the lease, more than "
+              "CCPULSE_ALERTS_MAX_LATE_S ago). Its alerts were checked less often than every "
+              "15 s. Any is red.",
               bands=Bands("green", ((1, "red"),)), width=4, height=5),
     ]
     return dashboard(

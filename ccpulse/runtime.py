@@ -86,12 +86,13 @@ class Monitor:
     # with how late each evaluation ran after its instant, in ms (the worker's
     # ccpulse_alert_evaluation_delay_seconds): alerts wait as long as that
     on_evaluated: Callable[[int], object] | None = None
-    # A live worker's bound on how late an evaluation may run: instants due longer ago are
-    # skipped, the newest due one always run, as Prometheus' rule groups skip the
-    # iterations they missed. Catching up every instant kept a hand-over's alerts equal to
-    # an uninterrupted run's, but a holder whose evaluation outlasts the interval fell
-    # further behind with each one, without end (BENCHMARKS.md, issue 19, eighteenth
-    # round). None (replay, demo, tests): every instant, in order.
+    # A live worker's rule for instants it is late for. Taking the lease (a hand-over, a
+    # start), it catches up every instant due at most this long ago, one by one: its
+    # alerts then equal an uninterrupted run's. Once caught up, instants that fall due
+    # while an evaluation runs are missed: only the newest is evaluated, as Prometheus'
+    # rule groups skip the iterations they missed. Evaluating every one in order, a holder
+    # whose evaluation outlasts the interval fell further behind with each one, without end
+    # (BENCHMARKS.md, issue 19, eighteenth round). None (replay, demo): every instant.
     max_late_ms: int | None = None
     on_skipped: Callable[[int], object] | None = None  # with how many were skipped at once
     transitions: int = 0
@@ -104,6 +105,8 @@ class Monitor:
     _renew_at_ms: int = field(default=0, repr=False)  # the lease, while one is finished
     _advanced_ms: int | None = field(default=None, repr=False)  # the last advance() call
     _queued: list[int] = field(default_factory=list, repr=False)  # due after the pending one
+    # caught up: evaluated every instant due, holding the lease since (max_late_ms)
+    _on_time: bool = field(default=False, repr=False)
     _skipped_logged_ms: int | None = field(default=None, repr=False)
     _skipped_unlogged: int = field(default=0, repr=False)
 
@@ -146,7 +149,9 @@ class Monitor:
                 # goes on from the state saved after the last one sent here.
                 if ((index or renew_first) and self.lease is not None
                         and not self.lease.lead()):
+                    self._on_time = False
                     break
+                self._on_time = index == len(dues) - 1  # the last of them: caught up
                 if self.finisher is None:
                     sent += self._evaluated(self.pipeline.snapshot(due), now_ms)
                     continue
@@ -171,12 +176,13 @@ class Monitor:
         return sent
 
     def _within_reach(self, dues: list[int], now_ms: int) -> list[int]:
-        """``dues`` without those more than :attr:`max_late_ms` before ``now_ms`` (the
-        newest kept whatever its age), the skipped ones counted and, at most every
-        :data:`SKIPPED_LOG_EVERY_MS`, logged."""
+        """Of ``dues``, under :attr:`max_late_ms`: caught up, the newest alone; catching up,
+        those at most that long before ``now_ms`` (the newest whatever its age). The
+        skipped ones counted and, at most every :data:`SKIPPED_LOG_EVERY_MS`, logged."""
         if self.max_late_ms is None or not dues:
             return dues
-        kept = [due for due in dues if now_ms - due <= self.max_late_ms] or dues[-1:]
+        kept = dues[-1:] if self._on_time else (
+            [due for due in dues if now_ms - due <= self.max_late_ms] or dues[-1:])
         skipped = len(dues) - len(kept)
         if skipped:
             self.skipped += skipped
@@ -215,7 +221,7 @@ class Monitor:
         if self.lease.lead():
             self._renew_at_ms = now_ms + self.evaluator.interval_ms
             return
-        self._pending, self._queued = None, []
+        self._pending, self._queued, self._on_time = None, [], False
         self._ask_lease_ms = now_ms + self.evaluator.interval_ms
 
     def close(self) -> None:
@@ -265,6 +271,7 @@ class Monitor:
             self._ask_lease_ms = None
             return True
         self._ask_lease_ms = now_ms + self.evaluator.interval_ms
+        self._on_time = False  # another worker evaluates: taken back, it catches up again
         return False
 
     def _note_edges(self, now_ms: int, inclusive: bool) -> None:

@@ -316,17 +316,18 @@ def _monitor(settings: Settings, pipeline: Pipeline, evaluator: AlertEvaluator,
     own: the replica, which runs the evaluations when it is idle, applies events meanwhile
     instead of waiting for a whole snapshot of the floor (BENCHMARKS.md, eleventh round).
     How late each evaluation runs is on /metrics: a floor whose evaluation takes longer than
-    the interval falls behind, and its alerts with it (BENCHMARKS.md, twelfth round), up to
-    CCPULSE_ALERTS_MAX_LATE_S: instants due longer ago are skipped and counted. While
+    the interval falls behind, and its alerts with it (BENCHMARKS.md, twelfth round); the
+    instants it misses meanwhile are skipped and counted (Monitor.max_late_ms). While
     this worker leads, the lease is also renewed from a thread of its own (LeaseKeeper)."""
     delay = Histogram("ccpulse_alert_evaluation_delay_seconds",
                       "seconds from an alert evaluation's instant to its run (the lease "
                       "holder's; alerts are that late)", registry=registry,
                       buckets=EVALUATION_DELAY_BUCKETS)
     skipped = CounterMetric("ccpulse_alert_evaluation_skipped",
-                            "alert evaluation instants skipped because they were due longer "
-                            "ago than CCPULSE_ALERTS_MAX_LATE_S (the lease holder is "
-                            "overloaded)", registry=registry)
+                            "alert evaluation instants skipped: due while an earlier one "
+                            "was evaluated, or, taking the lease, longer ago than "
+                            "CCPULSE_ALERTS_MAX_LATE_S (the lease holder is overloaded)",
+                            registry=registry)
     leader.restore()
     monitor = Monitor(pipeline, evaluator, [leader], lease=leader,
                       history=_history_writer(settings, ready), after_expiry=release_free_heap,

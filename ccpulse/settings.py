@@ -117,9 +117,10 @@ class Settings:
     metrics_user: str | None = None
     metrics_password: str | None = field(default=None, repr=False)
     alertmanager: str | None = None
-    # A worker's alert evaluations skip the instants due longer ago than this (the newest due
-    # one always runs): an overloaded lease holder stays this late at most instead of
-    # falling further behind; 0: every instant, however late (ccpulse.runtime.Monitor).
+    # Taking the alert lease, a worker catches up the instants due at most this long ago,
+    # one by one (a hand-over's alerts equal an uninterrupted run's); caught up, it skips
+    # those it missed while busy, the newest always run. 0: every instant, however late, in
+    # order (an overloaded holder falls behind without end). ccpulse.runtime.Monitor.
     alerts_max_late_s: int = 120
     # Scratch space the worker's Kafka library insists on, and where its replica's checkpoint
     # is written (the state is in Redis: the directory may be empty at any start). Under the

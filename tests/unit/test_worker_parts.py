@@ -686,53 +686,60 @@ def test_each_evaluation_reports_how_late_it_ran_after_its_instant(finished_late
         assert delays == [15_000, 0]
 
 
-def test_an_overloaded_holder_skips_the_instants_due_longer_ago_than_its_bound(
+def test_a_holder_catches_up_within_its_bound_then_skips_the_instants_it_missed(
         caplog: pytest.LogCaptureFixture) -> None:
-    """Twenty instants due at once, five minutes behind (each evaluation of a big floor
-    outlasting the interval): with a two-minute bound the nine due within it are evaluated,
-    the eleven before them counted as skipped, one log line for them; the evaluator then
-    goes on from the newest. Unbounded (replay, the demo), every one is evaluated."""
+    """Taking the lease five minutes after the last instant evaluated (a long restart), the
+    holder evaluates the nine instants due within its two-minute bound, one by one, and
+    counts the eleven before them as skipped (one log line). Caught up, instants that fell
+    due while it was busy are missed: the newest alone is evaluated. Unbounded (replay, the
+    demo), every one is."""
     start = at("09:00:00")
-    for bound, evaluated in ((120_000, 9), (None, 20)):
+    for bound, evaluated in ((120_000, 9), (None, 21)):
         delays: list[int] = []
         skipped: list[int] = []
-        monitor = Monitor(Pipeline(), AlertEvaluator(), [CountingNotifier()],
+        evaluator = AlertEvaluator()
+        evaluator.next_due_ms = start  # as restored from the last holder's state
+        monitor = Monitor(Pipeline(), evaluator, [CountingNotifier()],
                           on_evaluated=delays.append, max_late_ms=bound,
                           on_skipped=skipped.append)
-        monitor.advance(start)
-        delays.clear()
         with caplog.at_level(logging.WARNING, logger="ccpulse.alerts"):
             monitor.advance(start + 20 * 15_000)
         assert len(delays) == evaluated and delays[-1] == 0
-        assert max(delays) == (bound if bound is not None else 19 * 15_000)
-        assert skipped == ([11] if bound is not None else []) and monitor.skipped == sum(skipped)
+        assert max(delays) == (bound if bound is not None else 20 * 15_000)
+        assert skipped == ([12] if bound is not None else []) and monitor.skipped == sum(skipped)
         lines = [r for r in caplog.records if r.getMessage() == "alert_evaluations_skipped"]
         assert len(lines) == (1 if bound is not None else 0)
         caplog.clear()
         delays.clear()
-        monitor.advance(start + 21 * 15_000)  # on time again: the next instant, and only it
+        monitor.advance(start + 21 * 15_000)  # on time: the next instant, and only it
         assert delays == [0]
+        delays.clear()
+        monitor.advance(start + 24 * 15_000 + 500)  # three fell due: missed but the newest
+        assert delays == ([500] if bound is not None else [30_500, 15_500, 500])
+        assert skipped == ([12, 2] if bound is not None else [])
 
 
-def test_a_bounded_holder_skips_what_fell_due_while_an_evaluation_was_finished() -> None:
-    """Evaluations finished on another thread, the last one for nearly four minutes: when it
-    is evaluated, the instant queued behind it and those that fell due meanwhile are taken
-    together, those more than the bound before now skipped; the first within it is read
-    next (not the queued one, by then older than the bound)."""
+def test_a_holder_evaluating_elsewhere_catches_up_then_goes_on_with_the_newest() -> None:
+    """Evaluations finished on another thread. Catching up (the lease just taken, two
+    minutes behind), each instant within the bound is read in turn, those falling due
+    meanwhile taken too; caught up, an evaluation that ran for four minutes is followed by
+    the newest instant due, the fifteen before it missed."""
     later, skipped, delays = LaterExecutor(), [], []
-    monitor = Monitor(Pipeline(), AlertEvaluator(), [CountingNotifier()], finisher=later,
+    evaluator = AlertEvaluator()
+    start = at("09:00:00")
+    evaluator.next_due_ms = start - 60_000
+    monitor = Monitor(Pipeline(), evaluator, [CountingNotifier()], finisher=later,
                       on_evaluated=delays.append, max_late_ms=120_000,
                       on_skipped=skipped.append)
-    start = at("09:00:00")
-    monitor.advance(start)  # read, being finished
+    monitor.advance(start)  # five due, all within the bound: the first read, four queued
+    for step in range(5):
+        assert len(later.queued) == 1
+        later.run()
+        monitor.advance(start + 1_000 * (step + 1))
+    assert delays == [61_000, 47_000, 33_000, 19_000, 5_000] and skipped == []
+    monitor.advance(start + 15_000)  # on time: the next one read
     later.run()
-    monitor.advance(start + 30_000)  # evaluated; two due: the first read, the second queued
-    assert delays == [30_000] and len(later.queued) == 1
-    later.run()
-    monitor.advance(start + 250_000)  # evaluated; queued +30 s and 14 more due: 7 too old
-    assert delays == [30_000, 235_000] and skipped == [7]
+    monitor.advance(start + 255_000)  # evaluated four minutes late; sixteen due since
+    assert delays[-1] == 240_000 and skipped == [15]
     (future, _, (pending,)) = later.queued[0]
-    assert pending.reading.now == start + 135_000 and not future.done()
-    later.run()
-    monitor.advance(start + 251_000)
-    assert delays == [30_000, 235_000, 116_000]
+    assert pending.reading.now == start + 255_000 and not future.done()
