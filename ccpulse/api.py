@@ -172,8 +172,11 @@ class RecentSnapshot:
             return self._latest  # type: ignore[return-value]
 
 
-# What a drill-down budget is before a floor snapshot's cost is known (AgentSnapshots).
-UNKNOWN_FLOOR_MS = 1000
+# The least floor-time the drill-downs' budget counts with (AgentSnapshots): before a floor
+# snapshot was computed, and where the one computed was of a nearly empty floor (a worker's
+# first, at its start: milliseconds), which made every drill-down but one a whole floor of
+# ~10 s at 50,000 agents (BENCHMARKS.md, issue 19, eighteenth round).
+MIN_FLOOR_MS = 1000
 
 
 class AgentSnapshots:
@@ -187,7 +190,7 @@ class AgentSnapshots:
     (``Pipeline.drill``). Many answers at once (every agent's page polled) would cost more
     than one floor shared by all, so they are computed so only while those of the last
     :data:`~ccpulse.api.SNAPSHOT_AGE_FACTOR` floor-times took less than one floor-time
-    (:data:`UNKNOWN_FLOOR_MS` before a floor was computed): at most a quarter of the process,
+    (at least :data:`MIN_FLOOR_MS`): at most a quarter of the process,
     as a reader's floor snapshots (:class:`RecentSnapshot`). Past that, the floor's is
     computed and serves every answer until it ages."""
 
@@ -205,7 +208,7 @@ class AgentSnapshots:
             return young
         began = self._clock_ms()
         with self._lock:
-            budget_ms = self._floor.new_ms() or UNKNOWN_FLOOR_MS
+            budget_ms = max(self._floor.new_ms(), MIN_FLOOR_MS)
             while self._spent and self._spent[0][0] <= began - SNAPSHOT_AGE_FACTOR * budget_ms:
                 self._spent.popleft()
             over = sum(took for _, took in self._spent) >= budget_ms

@@ -207,3 +207,26 @@ def test_drill_downs_take_at_most_a_floor_time_in_four() -> None:
     clock.ms = start + 30_000  # the floor aged, the drill-downs with it
     agents("a6")
     assert spent[-1] == "a6" and len(floors) == 1
+
+
+def test_a_floor_cost_measured_on_an_empty_floor_leaves_the_drill_downs_a_second_in_four(
+        ) -> None:
+    """A worker's first floor snapshot, at its start, is of a nearly empty floor: a few
+    milliseconds. Counted as what a floor takes, it made every drill-down but the first a
+    whole floor; they get a second in four at least."""
+    clock = _Clock()
+    floors: list[int] = []
+    recent = RecentSnapshot(lambda now: floors.append(now) or _snap(now), clock,
+                            cost_ms=lambda: 5)
+    spent: list[str] = []
+
+    def drill(now: int, agent: str, team: bool) -> Snapshot:
+        spent.append(agent)
+        clock.ms += 2  # 2 ms each: ten are 20 ms, four times the 5 ms "floor"
+        return _snap(now)
+
+    agents = AgentSnapshots(recent, drill, clock)
+    asked = [f"a{n}" for n in range(10)]
+    for agent in asked:
+        agents(agent)
+    assert spent == asked and floors == []
