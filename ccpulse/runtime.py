@@ -23,6 +23,7 @@ from ccpulse.history import INTERVAL_MS, IntervalWriter
 from ccpulse.processors.snapshot import AgentKpis, Snapshot
 from ccpulse.settings import Settings
 from ccpulse.streams.pipeline import PendingSnapshot, Pipeline
+from ccpulse.streams.throttle import Throttle
 
 # Expiry walks every cell; every 5 min of event time keeps it off the per-event path.
 EXPIRE_EVERY_MS = 5 * 60_000
@@ -96,7 +97,6 @@ class Monitor:
     max_late_ms: int | None = None
     on_skipped: Callable[[int], object] | None = None  # with how many were skipped at once
     transitions: int = 0
-    skipped: int = 0  # evaluation instants skipped, in all
     _next_expiry_ms: int | None = field(default=None, repr=False)
     _next_edge_ms: int | None = field(default=None, repr=False)
     _ask_lease_ms: int | None = field(default=None, repr=False)
@@ -107,8 +107,8 @@ class Monitor:
     _queued: list[int] = field(default_factory=list, repr=False)  # due after the pending one
     # caught up: evaluated every instant due, holding the lease since (max_late_ms)
     _on_time: bool = field(default=False, repr=False)
-    _skipped_logged_ms: int | None = field(default=None, repr=False)
-    _skipped_unlogged: int = field(default=0, repr=False)
+    _skipped_log: Throttle = field(default_factory=lambda: Throttle(SKIPPED_LOG_EVERY_MS),
+                                   repr=False)
 
     def __post_init__(self) -> None:
         if self.history is not None:
@@ -184,19 +184,15 @@ class Monitor:
         kept = dues[-1:] if self._on_time else (
             [due for due in dues if now_ms - due <= self.max_late_ms] or dues[-1:])
         skipped = len(dues) - len(kept)
-        if skipped:
-            self.skipped += skipped
-            self._skipped_unlogged += skipped
-            if self.on_skipped is not None:
-                self.on_skipped(skipped)
-            if (self._skipped_logged_ms is None
-                    or now_ms - self._skipped_logged_ms >= SKIPPED_LOG_EVERY_MS):
-                log.warning("alert_evaluations_skipped", extra={"fields": {
-                    "skipped": self._skipped_unlogged,
-                    "late_seconds": round((now_ms - dues[0]) / 1000, 1),
-                    "hint": "evaluations take longer than their interval here: the alert "
-                            "lease holder is overloaded; see README 'How fast'"}})
-                self._skipped_logged_ms, self._skipped_unlogged = now_ms, 0
+        if not skipped:
+            return kept
+        if self.on_skipped is not None:
+            self.on_skipped(skipped)
+        if (since_logged := self._skipped_log.count(now_ms, skipped)) is not None:
+            log.warning("alert_evaluations_skipped", extra={"fields": {
+                "skipped": since_logged, "late_seconds": round((now_ms - dues[0]) / 1000, 1),
+                "hint": "evaluations take longer than their interval here: the alert "
+                        "lease holder is overloaded; see README 'How fast'"}})
         return kept
 
     def stuck(self, now_ms: int) -> bool:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Histogram
 
 from ccpulse.streams.pipeline import SnapshotCost
+from ccpulse.streams.throttle import Throttle
 
 log = logging.getLogger("ccpulse.snapshot")
 
@@ -56,8 +57,7 @@ class SnapshotCosts:
             "seconds a snapshot held the engine still to read it (the replica waits)",
             ["kind"], registry=registry, buckets=BUCKETS)
         self._clock_s = clock_s
-        self._warned_at: float | None = None
-        self._slow = 0  # slow snapshots since the last warning
+        self._slow = Throttle(WARN_EVERY_S)  # slow snapshots, one warning line for many
         self._lock = threading.Lock()  # scrapes and the alert evaluation run in threads
 
     def __call__(self, cost: SnapshotCost) -> None:
@@ -68,13 +68,10 @@ class SnapshotCosts:
                 self._slow_one(cost)
 
     def _slow_one(self, cost: SnapshotCost) -> None:
-        self._slow += 1
-        now = self._clock_s()
-        if self._warned_at is not None and now - self._warned_at < WARN_EVERY_S:
+        slow = self._slow.count(self._clock_s())
+        if slow is None:
             return
-        self._warned_at = now
         log.warning("snapshot_slow", extra={"fields": {
             "kind": cost.kind, "agents": cost.agents, "seconds": round(cost.total_s, 2),
-            "engine_held_seconds": round(cost.engine_held_s, 2), "slow_snapshots": self._slow,
+            "engine_held_seconds": round(cost.engine_held_s, 2), "slow_snapshots": slow,
             "hint": HINTS[cost.kind]}})
-        self._slow = 0

@@ -27,6 +27,7 @@ from ccpulse.streams.consumer import BatchProcessor, Prepared, RawMessage
 from ccpulse.streams.pipeline import SCHEDULE_TOPIC, DeadLetter
 from ccpulse.streams.redis_log import RedisEventLog, decode_offsets, partition_key
 from ccpulse.streams.retry import async_retrying
+from ccpulse.streams.throttle import Throttle
 
 log = logging.getLogger("ccpulse.worker")
 
@@ -246,18 +247,15 @@ class DeadLetterLog:
 
     def __init__(self, every_s: float = 10.0) -> None:
         self._every_s = every_s
-        self._pending: dict[str, int] = {}
-        self._last: dict[str, float] = {}
+        self._by_reason: dict[str, Throttle] = {}
 
     def record(self, letter: DeadLetter) -> None:
-        reason = letter.reason
-        self._pending[reason] = self._pending.get(reason, 0) + 1
-        now = time.monotonic()
-        if now - self._last.get(reason, -self._every_s) >= self._every_s:
+        throttle = self._by_reason.setdefault(letter.reason, Throttle(self._every_s))
+        count = throttle.count(time.monotonic())
+        if count is not None:
             log.warning("dead_lettered", extra={"fields": {
-                "reason": reason, "count": self._pending.pop(reason), "topic": letter.topic,
+                "reason": letter.reason, "count": count, "topic": letter.topic,
                 "partition": letter.partition, "offset": letter.offset}})
-            self._last[reason] = now
 
 
 async def _dead_letters(topic: faust.TopicT, prepared: Prepared, log_: DeadLetterLog) -> None:

@@ -706,7 +706,7 @@ def test_a_holder_catches_up_within_its_bound_then_skips_the_instants_it_missed(
             monitor.advance(start + 20 * 15_000)
         assert len(delays) == evaluated and delays[-1] == 0
         assert max(delays) == (bound if bound is not None else 20 * 15_000)
-        assert skipped == ([12] if bound is not None else []) and monitor.skipped == sum(skipped)
+        assert skipped == ([12] if bound is not None else [])
         lines = [r for r in caplog.records if r.getMessage() == "alert_evaluations_skipped"]
         assert len(lines) == (1 if bound is not None else 0)
         caplog.clear()
