@@ -100,9 +100,11 @@ class AlertEvaluator:
         now = self.evaluated_ms = snap.now
         transitions: list[Alert] = []
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        watched = self._watched()
         for rule in self.rules:
             hold = rule.hold_ms(self.thresholds)
-            for finding in rule.find(snap, self.thresholds):
+            for finding in rule.find(snap, self.thresholds,
+                                     watched.get(rule.alertname, frozenset())):
                 key = (rule.alertname, tuple(sorted(finding.labels.items())))
                 seen.add(key)
                 track = self.tracks.get(key)
@@ -134,6 +136,16 @@ class AlertEvaluator:
             if track.firing_since is not None:
                 transitions.append(self._alert(track.rule, track, "resolved", now))
         return transitions
+
+    def _watched(self) -> dict[str, set[str]]:
+        """alertname -> the agents it has a pending or firing alert for: a rule's findings
+        of other agents matter only when active (:data:`~ccpulse.alerts.rules.Finder`)."""
+        out: dict[str, set[str]] = {}
+        for name, labels in self.tracks:
+            for label, value in labels:
+                if label == "agent":
+                    out.setdefault(name, set()).add(value)
+        return out
 
     def _alert(self, rule: Rule, track: _Track, status: str, now: int) -> Alert:
         finding = track.last

@@ -10,7 +10,7 @@ in :mod:`alerts.engine`; here is only "what is true right now".
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -101,6 +101,9 @@ class Thresholds:
         """The thresholds that apply to ``team`` (the shared ones where it overrides none)."""
         overrides = self.teams.get(team)
         return replace(self, teams={}, **overrides) if overrides else self
+
+
+Watched = Collection[str]  # agents with a pending or firing alert of a rule (Finder)
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,8 @@ def _understaffed(plan: QueueStaffing) -> str:
             f"{plan.required_agents[last_horizon]} needed ({add(last_horizon)}).")
 
 
-def _agent_occupancy_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+def _agent_occupancy_high(snap: Snapshot, t: Thresholds, watched: Watched,
+                          ) -> Iterator[Finding]:
     w1h = snap.windows[WINDOW_1H]
     for agent, kpis in w1h.agent.items():
         team = snap.team_of(agent)
@@ -219,13 +223,17 @@ def _agent_occupancy_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
         measure, occ = strain(kpis, tt)
         if occ is None:
             continue
-        yield Finding({"agent": agent, "team": team}, occ > tt.occupancy_high,
+        active = occ > tt.occupancy_high
+        if not active and agent not in watched:
+            continue
+        yield Finding({"agent": agent, "team": team}, active,
                       occ >= tt.occupancy_resolve,
                       f"{measure} 1h {occ:.2f} (> {tt.occupancy_high}; resolves below "
                       f"{tt.occupancy_resolve})", {f"{measure}_1h": occ})
 
 
-def _team_occupancy_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+def _team_occupancy_high(snap: Snapshot, t: Thresholds, _watched: Watched,
+                         ) -> Iterator[Finding]:
     w1h = snap.windows[WINDOW_1H]
     for team, kpis in w1h.team.items():
         tt = t.for_team(team)
@@ -237,7 +245,8 @@ def _team_occupancy_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
                           {f"{measure}_1h": occ})
 
 
-def _csat_aht_divergence(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+def _csat_aht_divergence(snap: Snapshot, t: Thresholds, watched: Watched,
+                         ) -> Iterator[Finding]:
     w1h = snap.windows[WINDOW_1H]
     w8h = snap.windows[WINDOW_8H]
     for scope, now_by, base_by in (("team", w1h.team, w8h.team),
@@ -248,12 +257,13 @@ def _csat_aht_divergence(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
                 labels["team"] = snap.agents[scope_id].team
             tt = t.for_team(labels.get("team", scope_id))
             active, keep, text, values = _divergence(now, base_by.get(scope_id, {}), tt)
-            if not text:
+            if not text or (not active and scope == "agent" and scope_id not in watched):
                 continue
             yield Finding(labels, active, keep, text, values)
 
 
-def _agent_burnout_risk(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+def _agent_burnout_risk(snap: Snapshot, t: Thresholds, watched: Watched,
+                        ) -> Iterator[Finding]:
     w1h = snap.windows[WINDOW_1H]
     w8h = snap.windows[WINDOW_8H]
     for agent, now in w1h.agent.items():
@@ -261,12 +271,15 @@ def _agent_burnout_risk(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
         tt = t.for_team(team)
         signals = _burnout_signals(now, w8h.agent.get(agent, {}), tt)
         active = len(signals) >= tt.burnout_min_signals
+        if not active and agent not in watched:
+            continue
         yield Finding({"agent": agent, "team": team}, active, active,
                       f"{len(signals)} of 6 signals: " + ("; ".join(signals) or "none"),
                       {"signals": len(signals)})
 
 
-def _team_overstaffed(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+def _team_overstaffed(snap: Snapshot, t: Thresholds, _watched: Watched,
+                      ) -> Iterator[Finding]:
     w1h = snap.windows[WINDOW_1H]
     for team, kpis in w1h.team.items():
         occ = kpis.get("occupancy")
@@ -281,7 +294,8 @@ def _team_overstaffed(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
                       f"{logged_in} agents logged in", {"occupancy_1h": occ})
 
 
-def _queue_service_level_low(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+def _queue_service_level_low(snap: Snapshot, t: Thresholds, _watched: Watched,
+                             ) -> Iterator[Finding]:
     w15 = snap.windows[WINDOW_15M]
     for queue, kpis in w15.queue.items():
         sl = kpis.get("service_level")
@@ -292,7 +306,8 @@ def _queue_service_level_low(snap: Snapshot, t: Thresholds) -> Iterator[Finding]
                           {"service_level_15m": sl})
 
 
-def _queue_abandon_rate_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+def _queue_abandon_rate_high(snap: Snapshot, t: Thresholds, _watched: Watched,
+                             ) -> Iterator[Finding]:
     w15 = snap.windows[WINDOW_15M]
     for queue, kpis in w15.queue.items():
         rate = kpis.get("abandon")
@@ -303,7 +318,8 @@ def _queue_abandon_rate_high(snap: Snapshot, t: Thresholds) -> Iterator[Finding]
                           {"abandon_15m": rate})
 
 
-def _queue_understaffed(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+def _queue_understaffed(snap: Snapshot, t: Thresholds, _watched: Watched,
+                        ) -> Iterator[Finding]:
     for (queue, channel), plan in snap.staffing.items():
         gap = plan.gap(NOW)
         active = gap > t.understaffed_gap
@@ -315,7 +331,8 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def _agent_state_too_long(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+def _agent_state_too_long(snap: Snapshot, t: Thresholds, _watched: Watched,
+                          ) -> Iterator[Finding]:
     """Fires at the first evaluation past the limit; resolves when the activity (or the
     hold) ends, because the finding is gone then (its labels name the activity)."""
     for agent, now in snap.agents.items():
@@ -340,9 +357,10 @@ def _agent_state_too_long(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
                           f"{_minutes(limit)})", {"state_seconds": now.state_seconds})
 
 
-def _agent_out_of_adherence(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+def _agent_out_of_adherence(snap: Snapshot, t: Thresholds, watched: Watched,
+                            ) -> Iterator[Finding]:
     for agent, now in snap.agents.items():
-        if now.in_adherence is None:
+        if now.in_adherence is None or (now.in_adherence and agent not in watched):
             continue
         doing = now.state.replace("_", " ") + (f" ({now.reason})" if now.reason else "")
         yield Finding({"agent": agent, "team": now.team}, not now.in_adherence,
@@ -352,7 +370,7 @@ def _agent_out_of_adherence(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
 def _team_schedule_ratio(key: str, bad: Callable[[float, Thresholds], bool], text: str,
                          ) -> Finder:
     """A team rule on a 1h schedule KPI (adherence, absence)."""
-    def find(snap: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    def find(snap: Snapshot, t: Thresholds, _watched: Watched) -> Iterator[Finding]:
         for team, kpis in snap.windows[WINDOW_1H].team.items():
             value = kpis.get(key)
             if value is not None:
@@ -362,7 +380,11 @@ def _team_schedule_ratio(key: str, bad: Callable[[float, Thresholds], bool], tex
     return find
 
 
-Finder = Callable[[Snapshot, Thresholds], Iterator[Finding]]
+# Every scope a rule has an opinion about at a snapshot, given the agents it has a pending or
+# firing alert for (``watched``): of other agents it may leave out the findings that are not
+# active, which the evaluator would drop (nothing to start, nothing to resolve). At 50,000
+# agents a finding for every agent and rule was most of the rules' time (BENCHMARKS.md).
+Finder = Callable[[Snapshot, Thresholds, Watched], Iterator[Finding]]
 
 
 def _no_hold(_t: Thresholds) -> int:

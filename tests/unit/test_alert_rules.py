@@ -10,7 +10,7 @@ import pytest
 from msgspec.structs import replace as replace_struct
 
 from ccpulse.alerts.engine import Alert, AlertEvaluator
-from ccpulse.alerts.rules import Thresholds
+from ccpulse.alerts.rules import RULES, Thresholds
 from ccpulse.processors.snapshot import AgentNow, Snapshot, WindowKpis
 from ccpulse.processors.timefmt import format_ms
 from tests.support import run, staffing_floor
@@ -276,6 +276,10 @@ def test_divergence_and_burnout_hold_5_min_and_keep_firing_5_min() -> None:
     # fires at step 20 (held 300 s); the dip 21-30 (150 s) keeps it; false from step 33 on,
     # resolved at step 53, 300 s later
     assert burnout == [(20, "firing"), (53, "resolved")]
+    # the agent's divergence too, the dip and its end read from findings that are not active
+    divergence_agent = [(i, a.status) for i, a in fired
+                        if a.labels["alertname"] == "CsatAhtDivergence"]
+    assert divergence_agent == [(20, "firing"), (53, "resolved")]
     divergence_team = run_series(steps[:21], lambda t, k: snap(t, team=k, team8=BASE_8H))
     assert [(i, a.status) for i, a in divergence_team] == [(20, "firing")]
     assert run_series(steps[:20], lambda t, k: snap(t, team=k, team8=BASE_8H)) == []
@@ -311,3 +315,33 @@ def test_reconcile_brings_receivers_to_the_evaluators_state() -> None:
     assert evaluator.reconcile({fp: resolved_unconfirmed}, {fp}) == []  # this evaluation's
     (gone,) = evaluator.reconcile({fp: firing, other.fingerprint: other}, set())
     assert gone == replace_struct(other, status="resolved", endsAt=format_ms(T0 + 40 * STEP))
+
+
+
+def test_agent_rules_leave_out_the_inactive_findings_of_agents_without_an_alert() -> None:
+    """At 50,000 agents a finding for every agent and rule was most of the rules' time: an
+    agent rule now leaves out an agent's finding that is not active unless the agent has a
+    pending or firing alert of that rule (the evaluator would drop it); a watched agent's
+    every finding is kept, its alert then resolves or keeps firing as before (the hold and
+    keep-firing tests above)."""
+    agents = [f"a{i}" for i in range(12)]
+    w15, w1h, w8h = WindowKpis(), WindowKpis(), WindowKpis()
+    states = {}
+    for i, agent in enumerate(agents):
+        hot = i < 3  # occupancy, burnout and divergence active for three agents
+        w1h.agent[agent] = {**divergence(occupancy=0.9 if hot else 0.5),
+                            **({} if hot else {"csat": 4.6, "aht_non_emotional_seconds": 300})}
+        w8h.agent[agent] = BASE_8H
+        states[agent] = AgentNow("t1", "idle", scheduled="work", in_adherence=not hot)
+    floor = Snapshot(T0, {"15m": w15, "1h": w1h, "8h": w8h}, states,
+                     {"t1": Counter({"idle": len(agents)})}, {})
+    by_rule = {rule.alertname: rule for rule in RULES}
+    for name in ("AgentOccupancyHigh", "AgentBurnoutRisk", "CsatAhtDivergence",
+                 "AgentOutOfAdherence"):
+        found = {f.labels["agent"]: f.active
+                 for f in by_rule[name].find(floor, Thresholds(), {"a7"})}
+        assert found.items() >= {"a0": True, "a1": True, "a2": True}.items(), name
+        assert set(found) <= {"a0", "a1", "a2", "a7"}, name  # the quiet ones left out
+        everyone = {f.labels["agent"]
+                    for f in by_rule[name].find(floor, Thresholds(), set(agents))}
+        assert everyone == set(agents), name
