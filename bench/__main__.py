@@ -1,5 +1,5 @@
-"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape|served|drill|memory|live|alerts|
-scale|history|checkpoint|consumer] [--short]``.
+"""ccpulse benchmarks: ``python -m bench [all|engine|replay|scrape|served|drill|evaluation|memory|
+live|alerts|scale|history|checkpoint|consumer] [--short]``.
 
 Each benchmark simulates its floor with a fixed seed, measures, and prints one JSON line with
 the machine, the command and the numbers, next to the bare-library baseline measured in the
@@ -30,6 +30,7 @@ from bench.alerts import bench_alerts
 from bench.checkpoint import bench_checkpoint
 from bench.consumer import bench_consumer
 from bench.drill import bench_drill
+from bench.evaluation import bench_evaluation
 from bench.footprint import footprint
 from bench.history import bench_history
 from bench.live import bench_live
@@ -204,6 +205,13 @@ def bench_drill_floor(agents: int, hours: float) -> dict[str, object]:
     return bench_drill(applied_engine(lines, dedup=False))
 
 
+def bench_evaluation_floor(agents: int, hours: float) -> dict[str, object]:
+    """One alert evaluation of the floor, part by part (bench/evaluation.py)."""
+    lines = simulated(agents, hours)
+    tune_gc()
+    return bench_evaluation(applied_engine(lines, dedup=False))
+
+
 def bench_memory(agents: int, hours: float, dedup: bool = False) -> dict[str, object]:
     """The engine's resident memory hour by hour of a long run, expired every
     ``EXPIRE_EVERY_MS`` of event time as a worker does: it grows until the oldest history kept
@@ -243,16 +251,17 @@ def bench_memory(agents: int, hours: float, dedup: bool = False) -> dict[str, ob
 
 BENCHES: dict[str, Callable[..., dict[str, object]]] = {
     "engine": bench_engine, "replay": bench_replay, "scrape": bench_scrape,
-    "served": bench_served_floor, "drill": bench_drill_floor, "memory": bench_memory,
+    "served": bench_served_floor, "drill": bench_drill_floor,
+    "evaluation": bench_evaluation_floor, "memory": bench_memory,
     "live": bench_live, "alerts": bench_alerts, "scale": bench_scale,
     "history": bench_history, "checkpoint": bench_checkpoint, "consumer": bench_consumer,
 }
 FULL = {"engine": ("M", 1.0), "replay": ("M", 8.0), "scrape": ("M", 8.0), "served": ("M", 8.0),
-        "drill": ("M", 8.0),
+        "drill": ("M", 8.0), "evaluation": ("M", 8.0),
         "memory": ("S", 30.0), "live": ("S", 8.0), "alerts": (300, 8.0), "scale": ("M", 1.0),
         "history": (300, 24.0), "checkpoint": ("M", 8.0), "consumer": ("S", 8.0)}
 SHORT = {"engine": (50, 0.25), "replay": (50, 0.25), "scrape": (50, 0.25), "served": (50, 0.25),
-         "drill": (50, 0.25),
+         "drill": (50, 0.25), "evaluation": (50, 0.25),
          "memory": (50, 2.0), "live": (50, 0.5), "alerts": (50, 1.0), "scale": (50, 0.5),
          "history": (30, 2.0), "checkpoint": (50, 0.5), "consumer": (50, 0.5)}
 

@@ -44,14 +44,25 @@ def check_served(served: dict[str, Any]) -> None:
     assert packed["sent_bytes"] < packed["exposition_bytes"] / 3
 
 
-def test_bench_short_mode_reports_every_benchmark() -> None:
-    results = every_short_run()
-    assert set(results) == {"engine", "replay", "scrape", "served", "drill", "memory", "live",
-                            "alerts", "scale", "history", "checkpoint", "consumer"}
-    check_served(results["served"])
+def check_floor_costs(results: dict) -> None:
+    """One agent's answer and one evaluation of the floor, as bench/drill.py and
+    bench/evaluation.py report them."""
     drill = results["drill"]  # each answer of the floor's and of the agent's own, equal
     assert drill["answers"] == 5 and drill["snapshots_by_kind"] == {"floor": 10, "drill": 10}
+    evaluation = results["evaluation"]  # each part measured, none more than the whole
+    assert evaluation["evaluations"] == 5 and evaluation["agents_tracked"] > 0
+    assert 0 < evaluation["read_s"] <= evaluation["total_s"]
+    assert evaluation["rules_s"] > 0 and evaluation["agents_s"] > 0
+
+
+def test_bench_short_mode_reports_every_benchmark() -> None:
+    results = every_short_run()
+    assert set(results) == {"engine", "replay", "scrape", "served", "drill", "evaluation",
+                            "memory", "live", "alerts", "scale", "history", "checkpoint",
+                            "consumer"}
+    check_served(results["served"])
     assert results["consumer"]["consumer_us_per_message"] > 0
+    check_floor_costs(results)
     checkpoint = results["checkpoint"]  # written by a forked child, loaded back (it asserts)
     assert checkpoint["file_mib"] > 0 and checkpoint["child_peak_private_mib"] > 0
     alerts = results["alerts"]
