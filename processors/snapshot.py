@@ -493,7 +493,7 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
         if started:
             waiting[queue] = (len(started), (now - min(started)) / 1000)
     plan = read_staffing(engine, {agent_id: a.state for agent_id, a in agent_states.items()},
-                         now)
+                         now, {name: period.cells["answer"] for name, period in periods.items()})
     return Reading(now, periods, agent_states, team_states=team_states, absent=absent,
                    waiting=waiting, staffing=plan, entities=engine.entities(),
                    over_limit=dict(engine.over_limit))
