@@ -56,7 +56,12 @@ class AgentKpis(Mapping[str, Kpis]):
     were computed for nobody: a snapshot and the evaluation that reads it now take 0.92 of
     the time, and a snapshot kept after both 0.83 of the memory (BENCHMARKS.md, issue 19,
     seventeenth round). Iterated in the order every agent's computed at once had. Two
-    threads reading one agent at once may both compute it; they get equal dicts, one kept."""
+    threads reading one agent at once may both compute it; they get equal dicts, one kept.
+
+    Once every agent's is computed, the function that computes them is let go, and with it
+    the window's per-agent sums it reads: a snapshot kept for the scrapes after the alert
+    rules read every agent's 1h and 8h no longer holds them (at 50,000 agents, two floor
+    snapshots alive took 0.67 of the memory: BENCHMARKS.md, issue 19, nineteenth round)."""
 
     __slots__ = ("_all", "_compute", "_done", "_ids", "_known")
 
@@ -72,8 +77,16 @@ class AgentKpis(Mapping[str, Kpis]):
         if kpis is None:
             if agent not in self._known:
                 raise KeyError(agent)
-            kpis = self._done.setdefault(agent, self._compute(agent))
+            done = self._done
+            kpis = done.setdefault(agent, self._compute(agent))
+            if len(done) == len(self._ids):
+                self._let_go(done)
         return kpis
+
+    def _let_go(self, done: dict[str, Kpis]) -> None:
+        """Every agent's is in ``done``: drop the computing function (and the sums it
+        holds). A thread that found an agent missing just before reads it from ``done``."""
+        self._compute = done.__getitem__
 
     def get(self, agent: str, default: Kpis | None = None) -> Kpis | None:  # type: ignore[override]
         """:meth:`__getitem__` without an exception for an agent not here (the rules look
@@ -98,6 +111,7 @@ class AgentKpis(Mapping[str, Kpis]):
         done, compute = self._done, self._compute
         self._done = self._all = {agent: done[agent] if agent in done else compute(agent)
                                   for agent in self._ids}
+        self._let_go(self._all)
 
     def items(self) -> ItemsView[str, Kpis]:
         # after compute_all, the dict's own view, at C speed (the rules iterate every agent

@@ -4,6 +4,9 @@ reads — the alert rules and a worker's /metrics read no agent's 15m KPIs."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import orjson
 import pytest
 
@@ -127,3 +130,38 @@ def test_the_rules_read_every_agent_in_their_windows_alone(floor: tuple[KpiEngin
     assert {window: agent_kpis(snap, window).computed for window in snap.windows} == before
     assert all(before[window] == AGENTS for window in AGENT_WINDOWS)
 
+
+
+class _Sums:
+    """Stands for the window's sums a computing function reads (weakly referable)."""
+
+
+@pytest.mark.parametrize("how", ["compute_all", "each_read"])
+def test_the_sums_are_let_go_once_every_agent_is_computed(how: str) -> None:
+    """A snapshot kept for the scrapes after the rules read every agent's 1h and 8h no longer
+    holds the window's per-agent sums (the computing function's): at 50,000 agents two floor
+    snapshots alive took 0.67 of the memory. Until the last agent is read, they stay."""
+    sums = _Sums()
+    seen = weakref.ref(sums)
+    ids = ["a1", "a2", "a3"]
+
+    def compute(agent: str, sums: _Sums = sums) -> dict[str, float]:
+        assert isinstance(sums, _Sums)
+        return {"occupancy": float(ids.index(agent))}
+
+    kpis = AgentKpis(ids, compute)
+    del sums, compute
+    gc.collect()
+    if how == "compute_all":
+        kpis.compute_all()
+    else:
+        assert kpis["a2"] == {"occupancy": 1.0} and kpis.get("a1") == {"occupancy": 0.0}
+        gc.collect()
+        assert seen() is not None  # a3 still to be read
+        assert kpis["a3"] == {"occupancy": 2.0}
+    gc.collect()
+    assert seen() is None
+    assert [kpis[a]["occupancy"] for a in ids] == [0.0, 1.0, 2.0]  # still read as before
+    assert dict(kpis.items()) == {a: {"occupancy": float(i)} for i, a in enumerate(ids)}
+    with pytest.raises(KeyError):
+        kpis["a4"]
