@@ -189,27 +189,30 @@ def bench_scrape(agents: int, hours: float, workers: int = 1) -> dict[str, objec
             **memory_figures(grown_kib, agents)}
 
 
+def replica_of(agents: int, hours: float) -> KpiEngine:
+    """A worker's replica of a simulated shift, as the floor benchmarks serve it: the engine
+    that applied it without event ids (a replica's log was deduplicated at commit), with
+    ccpulse's collector settings."""
+    lines = simulated(agents, hours)
+    tune_gc()
+    return applied_engine(lines, dedup=False)
+
+
 def bench_served_floor(agents: int, hours: float, interval_s: float = 15.0,
                        reported: int = 4) -> dict[str, object]:
     """A single worker's /metrics over HTTP at Prometheus' interval, rendered ahead of the
     scrapes and not (bench/served.py)."""
-    lines = simulated(agents, hours)
-    tune_gc()
-    return bench_served(applied_engine(lines, dedup=False), interval_s, reported)
+    return bench_served(replica_of(agents, hours), interval_s, reported)
 
 
 def bench_drill_floor(agents: int, hours: float) -> dict[str, object]:
     """One agent's answer over HTTP, its own snapshot against the floor's (bench/drill.py)."""
-    lines = simulated(agents, hours)
-    tune_gc()
-    return bench_drill(applied_engine(lines, dedup=False))
+    return bench_drill(replica_of(agents, hours))
 
 
 def bench_evaluation_floor(agents: int, hours: float) -> dict[str, object]:
     """One alert evaluation of the floor, part by part (bench/evaluation.py)."""
-    lines = simulated(agents, hours)
-    tune_gc()
-    return bench_evaluation(applied_engine(lines, dedup=False))
+    return bench_evaluation(replica_of(agents, hours))
 
 
 def bench_memory(agents: int, hours: float, dedup: bool = False) -> dict[str, object]:
