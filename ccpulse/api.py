@@ -165,7 +165,12 @@ class RecentSnapshot:
                 shared = self._recent(now - max_age + 1, wait_s)
                 if self._young(shared, now, max_age) and (
                         self._latest is None or shared.now >= self._latest.now):  # type: ignore[union-attr]
-                    self._latest = shared
+                    # not kept here: the pipeline keeps it, and a copy here kept a floor
+                    # snapshot (~250 MB at 50,000 agents) alive after the pipeline's next
+                    # had replaced it, until the next request (BENCHMARKS.md, issue 19,
+                    # twentieth round)
+                    self._latest = None
+                    return shared  # type: ignore[return-value]
             if not self._young(self._latest, now, max_age):
                 self._latest = self._compute(now)
                 self._took_ms = max(0, self._clock_ms() - now)

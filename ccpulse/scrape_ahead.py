@@ -50,6 +50,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -109,9 +110,16 @@ class Rhythm:
 
 @dataclass(frozen=True)
 class Rendering:
-    """The text of one snapshot's series, and what it is of."""
+    """The text of one snapshot's series, and what it is of.
 
-    snapshot: Snapshot = field(compare=False)
+    The snapshot itself is not kept, only its instant and a weak reference to tell it from
+    another: at 50,000 agents a floor's snapshot holds ~250 MB once the alert rules have read
+    every agent's KPIs, and a rendering kept it alive after a newer one had replaced it
+    everywhere else, for as long as the next rendering took (BENCHMARKS.md, issue 19,
+    twentieth round)."""
+
+    of: weakref.ref[Snapshot] = field(compare=False)
+    now: int  # the snapshot's instant: what the live series are read at
     rendered_ms: int  # when it was begun, by the collector's clock
     view: tuple[bool, object]  # KpiCollector.view() when it was rendered
     # kept compressed where a scraper asks for gzip (Prometheus does; about a tenth of the memory)
@@ -173,7 +181,7 @@ class ScrapeAhead:
             self._arrivals += 1
         kept = self._while_rendering() or self._rendered(gzip=gzip, timeout_s=timeout_s)
         self._scraped.set()  # plan the next rendering ahead
-        return kept.answer(render(self._collector.live(kept.snapshot.now)) + render(
+        return kept.answer(render(self._collector.live(kept.now)) + render(
             self._others.collect()), gzip=gzip)
 
     def _while_rendering(self) -> Rendering | None:
@@ -250,14 +258,14 @@ class ScrapeAhead:
         view = self._collector.view()
         snap = self._collector.snapshot(whole=view[0])
         kept = self._kept
-        if kept is not None and kept.snapshot is snap and kept.view == view:
+        if kept is not None and kept.of() is snap and kept.view == view:
             self._kept = replace(kept, ahead=ahead, body=_kept_as(kept.body, pack=pack))
             return self._kept
         # packed, the text itself is not kept
         body = _kept_as(self._exposition.render(self._collector.of_snapshot(snap)), pack=pack)
         self._took_ms = max(0, self._clock_ms() - started_ms)
         self._took_s = max(0.0, time.monotonic() - started_s)
-        self._kept = Rendering(snap, started_ms, view, body, ahead)
+        self._kept = Rendering(weakref.ref(snap), snap.now, started_ms, view, body, ahead)
         return self._kept
 
     def _next_expected(self) -> float | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
+import weakref
 from collections.abc import Iterator
 from itertools import pairwise
 from urllib.parse import quote
@@ -205,6 +207,24 @@ def test_the_lease_holders_scrape_takes_the_evaluations_snapshot_of_a_large_floo
     clock[0] = 55_000  # the 45 s evaluation has not run: the newest is 25 s old
     assert recent().now == 55_000 and computed == [55_000]
 
+
+
+def test_a_reader_does_not_keep_the_pipelines_snapshot_alive(pipeline: Pipeline) -> None:
+    """The evaluation's snapshot, taken by a request, is freed once the pipeline's next
+    replaces it (a floor's is ~250 MB at 50,000 agents), and the reader then serves the
+    next; one it computed itself it keeps (the pipeline keeps it too)."""
+    clock = [NOW + 500]
+    recent = RecentSnapshot(pipeline.snapshot, lambda: clock[0], recent=pipeline.recent_floor)
+    taken = weakref.ref(pipeline.snapshot(NOW))
+    assert recent() is taken()
+    pipeline.snapshot(NOW + 1_000)  # the next evaluation's
+    gc.collect()
+    assert taken() is None
+    clock[0] = NOW + 1_200
+    assert recent().now == NOW + 1_000
+    clock[0] = NOW + 60_000  # none recent: computed here, then served again
+    mine = recent()
+    assert mine.now == NOW + 60_000 and recent() is mine
 
 def test_the_pipelines_snapshot_time_counts_before_this_reader_computed_any() -> None:
     """Its first request takes the evaluation's snapshot of 19 s ago when the pipeline's last
