@@ -15,6 +15,7 @@ client reads, without compressing the kept part again.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 LEVEL = 1  # gzip's fastest: see above
@@ -60,8 +61,16 @@ class Packed:
 
     @classmethod
     def of(cls, text: bytes) -> Packed:
+        return cls.of_chunks((text,))
+
+    @classmethod
+    def of_chunks(cls, chunks: Iterable[bytes]) -> Packed:
+        """The text that is ``chunks`` one after the other, each compressed as it comes (the
+        whole text is never held)."""
         compressor = _compressor()
-        return cls(compressor.compress(text) + compressor.flush(zlib.Z_SYNC_FLUSH), compressor)
+        head = [compressor.compress(chunk) for chunk in chunks]
+        head.append(compressor.flush(zlib.Z_SYNC_FLUSH))
+        return cls(b"".join(head), compressor)
 
     def ended(self, tail: bytes) -> bytes:
         """One gzip stream of the kept text followed by ``tail``."""

@@ -261,8 +261,10 @@ class ScrapeAhead:
         if kept is not None and kept.of() is snap and kept.view == view:
             self._kept = replace(kept, ahead=ahead, body=_kept_as(kept.body, pack=pack))
             return self._kept
-        # packed, the text itself is not kept
-        body = _kept_as(self._exposition.render(self._collector.of_snapshot(snap)), pack=pack)
+        # packed, the text itself is not kept, nor ever held whole
+        metrics = self._collector.of_snapshot(snap)
+        body = (self._exposition.render_packed(metrics) if pack
+                else self._exposition.render(metrics))
         self._took_ms = max(0, self._clock_ms() - started_ms)
         self._took_s = max(0.0, time.monotonic() - started_s)
         self._kept = Rendering(weakref.ref(snap), snap.now, started_ms, view, body, ahead)

@@ -48,6 +48,14 @@ def test_a_packed_text_ends_as_one_gzip_stream_with_any_tail(
     assert one_stream(gzipped(text + tail)) == text + tail
 
 
+
+@given(st.lists(st.binary(max_size=2_000), max_size=6), st.binary(max_size=300))
+def test_a_text_packed_in_chunks_is_the_text_they_make(chunks: list[bytes], tail: bytes) -> None:
+    packed = Packed.of_chunks(iter(chunks))
+    text = b"".join(chunks)
+    assert packed.text() == text
+    assert one_stream(packed.ended(tail)) == text + tail
+
 def test_an_exposition_is_kept_in_a_fraction_of_its_size() -> None:
     text = b"".join(b'ccpulse_agent_occupancy_ratio{agent="agent-%05d",team="team-%03d",'
                     b'window="1h"} 0.%d\n' % (n, n // 15, n) for n in range(20_000))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import orjson
 import pytest
 from hypothesis import given
@@ -18,6 +20,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 
+from ccpulse import textformat
 from ccpulse.exporter import KpiCollector, MetricsConfig
 from ccpulse.processors import catalogue
 from ccpulse.streams.pipeline import Pipeline
@@ -72,6 +75,35 @@ def test_a_simulated_floor_renders_the_same() -> None:
     assert body.count(b"\n") > 2_000  # a real floor, not an empty exposition
     same(registry)
 
+
+
+def test_a_floor_is_made_a_chunk_at_a_time_and_packed_as_it_is_made(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The text comes in pieces, each made once the families before it are collected, not
+    after the last one is (a 50,000-agent floor's whole text and its lines were ~680 MB
+    held at once); joined or packed, it is still generate_latest's text."""
+    monkeypatch.setattr(textformat, "CHUNK_LINES", 50)
+    registry = CollectorRegistry()
+    collected: list[str] = []
+
+    class Families:
+        def collect(self) -> Iterator[Metric]:
+            for n in range(8):
+                collected.append(f"family {n}")
+                family = LabelledGauge(f"kpi_{n}", "one KPI of every agent", labels=["agent"])
+                for agent in range(60):
+                    family.add_metric([f"a{agent}"], agent / (n + 1))
+                yield family
+
+    registry.register(Families())  # type: ignore[arg-type]
+    exposition = Exposition()
+    chunks = exposition.chunks(registry.collect())
+    first = next(chunks)
+    assert len(collected) == 1 and first.startswith(b"# HELP kpi_0 ")
+    whole = first + b"".join(chunks)
+    assert len(collected) == 8 and whole == generate_latest(registry)
+    assert Exposition().render_packed(registry.collect()).text() == whole
+    assert exposition.render(registry.collect()) == whole
 
 @given(st.lists(st.tuples(st.text(max_size=12), st.text(max_size=12),
                           st.floats(allow_nan=True, allow_infinity=True)), max_size=30))
