@@ -540,7 +540,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     console = Console()
     monitor = _monitor(settings, [ConsoleNotifier(console)], alerts=True)
-    monitor.after_expiry = release_free_heap  # the demo runs as long as it is left running
+    monitor.release_heap = release_free_heap  # the demo runs as long as it is left running
     options = DemoOptions(agents=args.agents, seed=args.seed, speed=args.speed,
                           warmup_minutes=args.warmup, duration_s=args.duration,
                           live_view=console.is_terminal and not args.no_live)

@@ -27,6 +27,8 @@ from ccpulse.streams.throttle import Throttle
 
 # Expiry walks every cell; every 5 min of event time keeps it off the per-event path.
 EXPIRE_EVERY_MS = 5 * 60_000
+# A scrape interval, an alert evaluation's: one malloc_trim took ~22 ms at 50,000 agents.
+HEAP_RELEASE_EVERY_MS = 15_000
 # CPython collects young objects every 700 allocations; see tune_gc.
 GC_THRESHOLDS = (100_000, 50, 1000)
 # A monitor not advanced for this long, or with an evaluation still being finished after it,
@@ -78,9 +80,11 @@ class Monitor:
     notifiers: Sequence[Notifier] = ()
     history: IntervalWriter | None = None  # writes closed intervals (contract §7.5)
     lease: Lease | None = None  # None: this process always evaluates (demo, replay)
-    # after each expiry: a long-running process hands the freed heap back (ccpulse.heap);
-    # a replay, over in minutes, does not need to
-    after_expiry: Callable[[], object] | None = None
+    # A long-running process hands the freed heap back (ccpulse.heap) after each expiry and
+    # at most every HEAP_RELEASE_EVERY_MS of its clock between them: at 50,000 agents each
+    # floor snapshot and each rendering free hundreds of MB every 15 s, which glibc kept
+    # (BENCHMARKS.md, issue 19, twentieth round). A replay, over in minutes, does not need to.
+    release_heap: Callable[[], object] | None = None
     # where an evaluation's snapshot is finished: None, in advance() itself; a worker gives
     # a thread of its own, so that its replica applies events meanwhile (BENCHMARKS.md)
     finisher: Executor | None = None
@@ -98,6 +102,7 @@ class Monitor:
     on_skipped: Callable[[int], object] | None = None  # with how many were skipped at once
     transitions: int = 0
     _next_expiry_ms: int | None = field(default=None, repr=False)
+    _next_release_ms: int = field(default=0, repr=False)
     _next_edge_ms: int | None = field(default=None, repr=False)
     _ask_lease_ms: int | None = field(default=None, repr=False)
     _pending: Future[Snapshot] | None = field(default=None, repr=False)
@@ -168,11 +173,13 @@ class Monitor:
             return sent  # history and expiry wait for the evaluation under way
         if self.history is not None:  # before expiry: it reads the intervals just closed
             self.history.advance(self.pipeline, now_ms)
-        if self._next_expiry_ms is None or now_ms >= self._next_expiry_ms:
+        expired = self._next_expiry_ms is None or now_ms >= self._next_expiry_ms
+        if expired:
             self.pipeline.expire(now_ms)
             self._next_expiry_ms = now_ms + EXPIRE_EVERY_MS
-            if self.after_expiry is not None:
-                self.after_expiry()
+        if self.release_heap is not None and (expired or now_ms >= self._next_release_ms):
+            self.release_heap()
+            self._next_release_ms = now_ms + HEAP_RELEASE_EVERY_MS
         return sent
 
     def _within_reach(self, dues: list[int], now_ms: int) -> list[int]:

@@ -330,7 +330,7 @@ def _monitor(settings: Settings, pipeline: Pipeline, evaluator: AlertEvaluator,
                             registry=registry)
     leader.restore()
     monitor = Monitor(pipeline, evaluator, [leader], lease=leader,
-                      history=_history_writer(settings, ready), after_expiry=release_free_heap,
+                      history=_history_writer(settings, ready), release_heap=release_free_heap,
                       finisher=ThreadPoolExecutor(1, thread_name_prefix="evaluation-snapshot"),
                       on_evaluated=lambda late_ms: delay.observe(late_ms / 1000),
                       max_late_ms=settings.alerts_max_late_s * 1000 or None,

@@ -531,7 +531,7 @@ def test_an_evaluation_finished_on_another_thread_evaluates_what_was_read_and_wa
         pipeline.feed(orjson.dumps(event), None, None)
     later, counted, expiries = LaterExecutor(), CountingNotifier(), []
     monitor = Monitor(pipeline, AlertEvaluator(), [counted], finisher=later,
-                      after_expiry=lambda: expiries.append(1))
+                      release_heap=lambda: expiries.append(1))
     due = at("09:30:00")
     assert monitor.advance(due) == []
     assert (counted.evaluations, len(later.queued), expiries) == (0, 1, [])
