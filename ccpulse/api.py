@@ -166,7 +166,7 @@ class RecentSnapshot:
                 if self._young(shared, now, max_age) and (
                         self._latest is None or shared.now >= self._latest.now):  # type: ignore[union-attr]
                     # not kept here: the pipeline keeps it, and a copy here kept a floor
-                    # snapshot (~250 MB at 50,000 agents) alive after the pipeline's next
+                    # snapshot (~230 MB at 50,000 agents) alive after the pipeline's next
                     # had replaced it, until the next request (BENCHMARKS.md, issue 19,
                     # twentieth round)
                     self._latest = None

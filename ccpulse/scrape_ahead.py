@@ -113,7 +113,7 @@ class Rendering:
     """The text of one snapshot's series, and what it is of.
 
     The snapshot itself is not kept, only its instant and a weak reference to tell it from
-    another: at 50,000 agents a floor's snapshot holds ~250 MB once the alert rules have read
+    another: at 50,000 agents a floor's snapshot holds ~230 MB once the alert rules have read
     every agent's KPIs, and a rendering kept it alive after a newer one had replaced it
     everywhere else, for as long as the next rendering took (BENCHMARKS.md, issue 19,
     twentieth round)."""

@@ -211,7 +211,7 @@ def test_the_lease_holders_scrape_takes_the_evaluations_snapshot_of_a_large_floo
 
 def test_a_reader_does_not_keep_the_pipelines_snapshot_alive(pipeline: Pipeline) -> None:
     """The evaluation's snapshot, taken by a request, is freed once the pipeline's next
-    replaces it (a floor's is ~250 MB at 50,000 agents), and the reader then serves the
+    replaces it (a floor's is ~230 MB at 50,000 agents), and the reader then serves the
     next; one it computed itself it keeps (the pipeline keeps it too)."""
     clock = [NOW + 500]
     recent = RecentSnapshot(pipeline.snapshot, lambda: clock[0], recent=pipeline.recent_floor)

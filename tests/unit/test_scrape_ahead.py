@@ -105,7 +105,7 @@ def test_without_a_rhythm_a_scrape_renders_what_it_reads_unless_that_was_rendere
 
 def test_a_kept_rendering_does_not_keep_its_snapshot_alive(pipeline: Pipeline) -> None:
     """Once a newer snapshot replaces it everywhere else, the rendering's is freed (a floor's
-    is ~250 MB at 50,000 agents); the kept text still answers with the age of its instant,
+    is ~230 MB at 50,000 agents); the kept text still answers with the age of its instant,
     and is written out again while its snapshot is the one read."""
     clock = Clock(at("09:20:00"))
     snaps, rendered, scrapes = shared_snapshots(pipeline, clock)
