@@ -10,7 +10,7 @@ Called after each expiry, a replica at steady state held 101 instead of 109 KiB 
 500 agents and 4 ms at 5,000 (timed by a throw-away script, once every 5 minutes). The
 serving process's floor snapshots and renderings free hundreds of MB every 15 s at 50,000
 agents, on several threads: ``Monitor`` now calls it every 15 s as well (~22 ms a call
-there), and the demo of 50,000 agents held 0.86 of the memory (twentieth round).
+there), and the demo of 50,000 agents held 0.91 of the memory (twentieth round).
 Elsewhere than glibc (musl, macOS) there is no such call and nothing is done.
 """
 
