@@ -76,7 +76,8 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
     snapshots, agents = readers(pipeline, clock, lambda: round(pipeline.floor_ms * clock.speed))
     kpis = KpiCollector(snapshots, pipeline.stats, alerts=evaluator,  # type: ignore[arg-type]
                         clock_ms=clock, scorecards=settings.scorecards,
-                        metrics=settings.metrics)
+                        metrics=settings.metrics,
+                        floor_now=lambda now, _whole: pipeline.floor_now(now))
     scrapes = ScrapeAhead(kpis, registry, clock, ahead=settings.metrics.render_ahead)
     if not settings.web_secret:  # agent links of this run only: a new secret each start
         settings = replace(settings, web_secret=secrets.token_urlsafe(32))
@@ -85,7 +86,7 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
                                lambda: (True, "ok"), settings.metrics_credentials,
                                api=api(snapshots, agents),
                                web=web_app(settings, snapshots, pipeline, evaluator,
-                                           agents)).start()
+                                           agents, clock_ms=clock)).start()
     except OSError as exc:
         console.print(f"[red]cannot serve metrics on port {settings.metrics_port}: "
                       f"{exc.strerror}. Pick another with --metrics-port.[/]")

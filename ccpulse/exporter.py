@@ -24,7 +24,7 @@ from ccpulse.processors import catalogue
 from ccpulse.processors.decode import REASONS
 from ccpulse.processors.kpis import Kpis
 from ccpulse.processors.scorecard import WINDOW, Scorecards
-from ccpulse.processors.snapshot import Snapshot
+from ccpulse.processors.snapshot import FloorNow, Snapshot
 from ccpulse.scorecard_metrics import scorecard_metrics
 from ccpulse.staffing_metrics import staffing_metrics
 from ccpulse.streams.pipeline import PipelineStats
@@ -120,6 +120,7 @@ class KpiCollector:
         share: Callable[[frozenset[str]], Snapshot] | None = None,
         floor: Callable[[], bool] | None = None,
         shard_key: Callable[[], object] | None = None,
+        floor_now: Callable[[int, bool], FloorNow] | None = None,
     ) -> None:
         """``last_event_ms`` overrides where the lag comes from: in a worker, counters are the
         consumer's own but the lag is that of the replica behind ``/metrics``.
@@ -130,8 +131,15 @@ class KpiCollector:
         (:meth:`MetricsConfig.share_windows`) — and exports their series alone: teams,
         queues, channels and staffing come from the leader. Where ``floor`` is None, every scrape
         is of the whole floor. ``shard_key``: which partitions this worker owns now (part of
-        :meth:`view`)."""
+        :meth:`view`).
+
+        ``floor_now(now_ms, whole)``: the floor's states, counts and waits at the scrape's
+        instant (``whole`` False: of this worker's agents only), read at every scrape
+        (:meth:`live`) instead of taken from the snapshot: a wallboard's "who is doing
+        what" and "how long the oldest call has waited" are then seconds old at most where
+        a 50,000-agent floor's snapshot is tens of seconds old. Needs ``clock_ms``."""
         self._snapshot = snapshot
+        self._floor_now = floor_now if clock_ms is not None else None
         self._shard_key = shard_key
         self._share = share
         self._floor = floor
@@ -168,15 +176,19 @@ class KpiCollector:
     def of_snapshot(self, snap: Snapshot) -> Iterator[Metric]:
         """Everything a snapshot alone decides (the bulk of a scrape)."""
         yield from self._kpi_metrics(snap)
-        yield from self._state_metrics(snap)
+        if self._floor_now is None:
+            yield from self._state_metrics(snap.floor_now())
         if snap.floor:
             yield from staffing_metrics(snap)
         yield from scorecard_metrics(snap, self._scorecards,
                                      owns_agent=self._owns if self._sharded else None)
 
     def live(self, snapshot_ms: int) -> Iterator[Metric]:
-        """What is read at the scrape itself: how old the snapshot (exact at
-        ``snapshot_ms``) is, the alerts, the pipeline's counters."""
+        """What is read at the scrape itself: the floor's states and waits where
+        ``floor_now`` was given, how old the snapshot (exact at ``snapshot_ms``) is, the
+        alerts, the pipeline's counters."""
+        if self._floor_now is not None and self._clock_ms is not None:
+            yield from self._state_metrics(self._floor_now(self._clock_ms(), self.view()[0]))
         if self._clock_ms is not None:
             # a scrape may serve a snapshot computed before it (ccpulse.api.RecentSnapshot),
             # or a rendering of one made before it (ccpulse.scrape_ahead)
@@ -238,7 +250,9 @@ class KpiCollector:
                 yield from group.values()
             yield team_iph
 
-    def _state_metrics(self, snap: Snapshot) -> Iterator[Metric]:
+    def _state_metrics(self, floor: FloorNow) -> Iterator[Metric]:
+        """The floor's states, counts and waits at one instant (of its agents only where
+        ``floor.floor`` is False)."""
         state = LabelledGauge("ccpulse_agent_state",
                               "1 for the agent's current activity (handling > acw > idle > "
                               "not_ready > logged_out)", labels=["agent", "team", "state"])
@@ -249,47 +263,47 @@ class KpiCollector:
         scheduled = LabelledGauge("ccpulse_agent_scheduled_activity",
                                   "1 for the activity the agent's schedule plans now",
                                   labels=["agent", "team", "activity"])
-        for agent_id, now in snap.agents.items():
-            if not self._owns(agent_id):
+        # rows appended as _fill does (every one has the families' label names): read at
+        # every scrape of a worker, for each of its agents
+        owns, states, times, plans = self._owns, state.rows, seconds.rows, scheduled.rows
+        for agent_id, now in floor.agents.items():
+            if not owns(agent_id):
                 continue
-            state.add_metric([agent_id, now.team, now.state], 1)
+            team, activity = now.team, now.state
+            states.append(((agent_id, team, activity), 1))
             if now.state_seconds is not None:
-                seconds.add_metric([agent_id, now.team, now.state, now.reason],
-                                   now.state_seconds)
+                times.append(((agent_id, team, activity, now.reason), now.state_seconds))
             if now.scheduled is not None:
-                scheduled.add_metric([agent_id, now.team, now.scheduled], 1)
+                plans.append(((agent_id, team, now.scheduled), 1))
         yield state
         yield seconds
         yield scheduled
-        if not snap.floor:
+        if not floor.floor:
             return
-        absent = GaugeMetricFamily("ccpulse_team_absent_agents",
-                                   "agents scheduled to work and logged out now",
-                                   labels=["team"])
-        for team_id in sorted(set(snap.team_states) | set(snap.absent)):
-            absent.add_metric([team_id], snap.absent.get(team_id, 0))
+        # thousands of teams and queues on a large floor: labelled rows, like the agents'
+        absent = LabelledGauge("ccpulse_team_absent_agents",
+                               "agents scheduled to work and logged out now", labels=["team"])
+        for team_id in sorted(set(floor.team_states) | set(floor.absent)):
+            absent.rows.append(((team_id,), floor.absent.get(team_id, 0)))
         yield absent
-        agents = GaugeMetricFamily("ccpulse_team_agents", "agents of the team in each activity now",
-                                   labels=["team", "state"])
-        for team_id, counts in snap.team_states.items():
+        agents = LabelledGauge("ccpulse_team_agents", "agents of the team in each activity now",
+                               labels=["team", "state"])
+        for team_id, counts in floor.team_states.items():
             for name in STATES:
-                agents.add_metric([team_id, name], counts.get(name, 0))
+                agents.rows.append(((team_id, name), counts.get(name, 0)))
         yield agents
-        waiting = GaugeMetricFamily("ccpulse_queue_waiting_interactions",
-                                    "interactions queued and not yet answered or abandoned",
-                                    labels=["queue"])
-        longest = GaugeMetricFamily("ccpulse_queue_longest_wait_seconds",
-                                    "wait so far of the oldest interaction still queued",
-                                    labels=["queue"])
-        # Every queue with KPIs in some window gets a sample, 0 when nobody waits: a
-        # wallboard should show an empty queue as 0, not as "no data".
-        known = set(snap.waiting)
-        for kpis in snap.windows.values():
-            known.update(kpis.queue)
-        for queue_id in sorted(known):
-            count, oldest = snap.waiting.get(queue_id, (0, 0.0))
-            waiting.add_metric([queue_id], count)
-            longest.add_metric([queue_id], oldest)
+        waiting = LabelledGauge("ccpulse_queue_waiting_interactions",
+                                "interactions queued and not yet answered or abandoned",
+                                labels=["queue"])
+        longest = LabelledGauge("ccpulse_queue_longest_wait_seconds",
+                                "wait so far of the oldest interaction still queued",
+                                labels=["queue"])
+        # Every queue the floor knows gets a sample, 0 when nobody waits: a wallboard
+        # should show an empty queue as 0, not as "no data".
+        for queue_id in sorted(floor.queues):
+            count, oldest = floor.waiting.get(queue_id, (0, 0.0))
+            waiting.rows.append(((queue_id,), count))
+            longest.rows.append(((queue_id,), oldest))
         yield waiting
         yield longest
         tracked = GaugeMetricFamily("ccpulse_tracked_entities",
@@ -301,10 +315,10 @@ class KpiCollector:
         refused = CounterMetricFamily("ccpulse_events_over_limit",
                                       "events refused because they would track one entity "
                                       "more than the limit", labels=["scope"])
-        for scope, (count, most) in snap.entities.items():
+        for scope, (count, most) in floor.entities.items():
             tracked.add_metric([scope], count)
             limit.add_metric([scope], most)
-            refused.add_metric([scope], snap.over_limit.get(scope, 0))
+            refused.add_metric([scope], floor.over_limit.get(scope, 0))
         yield from (tracked, limit, refused)
 
     def _pipeline_metrics(self, stats: PipelineStats) -> Iterator[Metric]:

@@ -11,8 +11,9 @@ events.
 
 So, once the scrapes arrive in a steady rhythm (:class:`Rhythm`), the next rendering starts
 ahead of the next scrape expected — :data:`LEAD` times what the last one took, so it is done
-when the scrape comes — and the scrape writes it out with the few series read at the
-scrape itself (the snapshot's age, the alerts, the pipeline's counters). Where a rendering
+when the scrape comes — and the scrape writes it out with the series read at the
+scrape itself (the floor's states and waits, the snapshot's age, the alerts, the pipeline's
+counters: :meth:`KpiCollector.live`). Where a rendering
 takes longer than the interval they are made back to back, and a scrape that comes while
 one is under way takes the last one finished instead of waiting (if it is recent, below).
 Each scraper (by address: the two servers of an HA pair scrape at two phases) has a
@@ -148,6 +149,10 @@ class ScrapeAhead:
         self._others = others
         self._clock_ms = clock_ms
         self._exposition = Exposition()  # label text kept between renderings
+        # and between scrapes' live series (every agent's state, on a worker): its own
+        # lock, since scrapes (an HA pair's) may come at once
+        self._live_exposition = Exposition()
+        self._live_lock = threading.Lock()
         self._rendering_lock = threading.Lock()  # one rendering at a time: they share it
         self._arrivals_lock = threading.Lock()
         self._rhythms: dict[str, Rhythm] = {}  # by scraper, the last to scrape last
@@ -181,8 +186,9 @@ class ScrapeAhead:
             self._arrivals += 1
         kept = self._while_rendering() or self._rendered(gzip=gzip, timeout_s=timeout_s)
         self._scraped.set()  # plan the next rendering ahead
-        return kept.answer(render(self._collector.live(kept.now)) + render(
-            self._others.collect()), gzip=gzip)
+        with self._live_lock:
+            live = self._live_exposition.render(self._collector.live(kept.now))
+        return kept.answer(live + render(self._others.collect()), gzip=gzip)
 
     def _while_rendering(self) -> Rendering | None:
         """While a rendering is under way, the last one if it is still recent: a floor that

@@ -354,7 +354,10 @@ def _scrapes(settings: Settings, snapshots: RecentSnapshot, pipeline: Pipeline,
         # channels; this one computes and exports its own agents only, in the windows asked
         share=lambda windows: pipeline.share(wall_ms(), consumer.shards.owns, windows),
         floor=leader.holds if sharded else None,
-        shard_key=lambda: (consumer.shards.partitions, consumer.shards.owned))
+        shard_key=lambda: (consumer.shards.partitions, consumer.shards.owned),
+        # the states and waits of the scrape's instant: of the floor, or of its own agents
+        floor_now=lambda now, whole: pipeline.floor_now(
+            now, None if whole else consumer.shards.owns))
     return ScrapeAhead(kpis, registry, wall_ms, ahead=settings.metrics.render_ahead)
 
 
@@ -412,7 +415,8 @@ def serve(settings: Settings, reports: Connection) -> None:
 
     server = MetricsServer(scrapes.body, settings.metrics_host, settings.metrics_port, health,
                            settings.metrics_credentials, ready=ready, api=api(snapshots, agents),
-                           web=web_app(settings, snapshots, pipeline, evaluator, agents))
+                           web=web_app(settings, snapshots, pipeline, evaluator, agents,
+                                       clock_ms=wall_ms))
     server.start()
     replica.start()
     log.info("serving_metrics", extra={"fields": {"port": server.port}})

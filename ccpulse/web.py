@@ -39,7 +39,7 @@ from ccpulse.processors.catalogue import (
 )
 from ccpulse.processors.kpis import Kpis
 from ccpulse.processors.scorecard import Scorecards, team_cards
-from ccpulse.processors.snapshot import Snapshot
+from ccpulse.processors.snapshot import FloorNow, Snapshot
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.settings import Settings
 from ccpulse.streams.pipeline import Pipeline
@@ -109,33 +109,40 @@ def _alert(alert: Alert) -> dict[str, Any]:
             "description": alert.annotations.get("description", "")}
 
 
-def floor_view(snap: Snapshot, alerts: list[Alert], bands: Mapping[str, Band]) -> dict[str, Any]:
-    """The wallboard: queues, teams, alerts firing."""
+def floor_view(snap: Snapshot, alerts: list[Alert], bands: Mapping[str, Band],
+               live: FloorNow | None = None) -> dict[str, Any]:
+    """The wallboard: queues, teams, alerts firing. ``live``: the floor's states and waits
+    at the request (``at`` is the KPIs' instant, ``states_at`` theirs); the snapshot's
+    where None."""
     now, hour = snap.windows[WINDOW_15M], snap.windows[WINDOW_1H]
+    floor = live or snap.floor_now()
     queues = []
-    for queue in sorted(set(now.queue) | set(snap.waiting)):
-        waiting, longest = snap.waiting.get(queue, (0, 0.0))
+    for queue in sorted(set(now.queue) | set(floor.waiting)):
+        waiting, longest = floor.waiting.get(queue, (0, 0.0))
         kpis = now.queue.get(queue, {})
         queues.append({"id": queue, "waiting": waiting, "longest_wait_seconds": longest,
                        "service_level": _value(kpis, "service_level", bands),
                        "abandon": _value(kpis, "abandon", bands),
                        "asa_seconds": _value(kpis, "asa_seconds", bands)})
     teams = []
-    for team in sorted(snap.team_states):
+    for team in sorted(floor.team_states):
         kpis = hour.team.get(team, {})
         teams.append({"id": team, "occupancy": _value(kpis, "occupancy", bands),
                       "load": _value(kpis, "load", bands),
-                      "agents": dict(sorted(snap.team_states[team].items())),
-                      "absent": snap.absent.get(team, 0)})
-    return {"at": format_ms(snap.now), "queues": queues, "teams": teams,
+                      "agents": dict(sorted(floor.team_states[team].items())),
+                      "absent": floor.absent.get(team, 0)})
+    return {"at": format_ms(snap.now), "states_at": format_ms(floor.now),
+            "queues": queues, "teams": teams,
             "alerts": sorted((_alert(a) for a in alerts),
                              key=lambda a: (a["severity"] != "critical", a["name"], a["scope"]))}
 
 
 def team_view(snap: Snapshot, team: str, alerts: list[Alert], bands: Mapping[str, Band],
-              ) -> dict[str, Any] | None:
-    """A supervisor's team: each agent now, against their own usual; None: no such team."""
-    if team not in snap.team_states:
+              live: FloorNow | None = None) -> dict[str, Any] | None:
+    """A supervisor's team: each agent now, against their own usual; None: no such team.
+    ``live``: as for :func:`floor_view`."""
+    floor = live or snap.floor_now()
+    if team not in floor.team_states:
         return None
     hour, shift = snap.windows[WINDOW_1H], snap.windows[WINDOW_8H]
     by_agent: dict[str, list[str]] = {}
@@ -143,7 +150,7 @@ def team_view(snap: Snapshot, team: str, alerts: list[Alert], bands: Mapping[str
         if "agent" in alert.labels:
             by_agent.setdefault(alert.labels["agent"], []).append(alert.labels["alertname"])
     agents = []
-    for agent, now in sorted(snap.agents.items()):
+    for agent, now in sorted(floor.agents.items()):
         if now.team != team:
             continue
         h, s = hour.agent.get(agent, {}), shift.agent.get(agent, {})
@@ -160,7 +167,8 @@ def team_view(snap: Snapshot, team: str, alerts: list[Alert], bands: Mapping[str
             "idle_between_seconds": _value(h, "idle_between_seconds", {}),
             "alerts": sorted(by_agent.get(agent, []))})
     kpis = hour.team.get(team, {})
-    return {"at": format_ms(snap.now), "team": team, "agents": agents,
+    return {"at": format_ms(snap.now), "states_at": format_ms(floor.now), "team": team,
+            "agents": agents,
             "kpis": [v for key in ("occupancy", "aht_seconds", "adherence") if
                      (v := _value(kpis, key, bands)) is not None]
             + [v for key in ("csat",) if (v := _value(shift.team.get(team, {}), key,
@@ -233,6 +241,9 @@ class WebApp:
     # an agent's page: a snapshot of it and its teammates (ccpulse.api.AgentSnapshots),
     # where given; the floor's otherwise
     agent_snapshots: AgentSnapshots | None = None
+    # the floor's states and waits at the request (the wallboard's and a team's board);
+    # the snapshot's where None
+    floor_now: Callable[[], FloorNow] | None = None
 
     def handle(self, path: str, query: str) -> Response | None:
         if path == "/":
@@ -251,14 +262,14 @@ class WebApp:
                 return FORBIDDEN
             return Response(200, HTML, _shell("agent", agent))
         if path == "/api/v1/floor":
-            return self._json(lambda: floor_view(self.snapshots(), self.alerts(), self.bands),
-                              auth=True)
+            return self._json(lambda: floor_view(self.snapshots(), self.alerts(), self.bands,
+                                                 self._live()), auth=True)
         if path == "/api/v1/wfm":
             return self._json(lambda: wfm_view(self.snapshots()), auth=True)
         if path.startswith("/api/v1/board/"):
             team = unquote(path[len("/api/v1/board/"):])
             return self._json(lambda: team_view(self.snapshots(), team, self.alerts(),
-                                                self.bands), auth=True)
+                                                self.bands, self._live()), auth=True)
         if path.startswith("/api/v1/me/"):
             agent = unquote(path[len("/api/v1/me/"):])
             if not self._allowed(agent, query):
@@ -266,6 +277,9 @@ class WebApp:
             return self._json(lambda: agent_view(self._of_team(agent), agent, self.cards,
                                                  self.bands, self.day))
         return None
+
+    def _live(self) -> FloorNow | None:
+        return self.floor_now() if self.floor_now is not None else None
 
     def _of_team(self, agent: str) -> Snapshot:
         if self.agent_snapshots is None:
@@ -297,13 +311,16 @@ class LazyResponse(Response):
 
 
 def web_app(settings: Settings, snapshots: Callable[[], Snapshot], pipeline: Pipeline,
-            evaluator: AlertEvaluator | None, agents: AgentSnapshots | None = None) -> WebApp:
-    """The pages of a demo or a worker: its snapshots, its alerts, its bands and cards."""
+            evaluator: AlertEvaluator | None, agents: AgentSnapshots | None = None, *,
+            clock_ms: Callable[[], int] | None = None) -> WebApp:
+    """The pages of a demo or a worker: its snapshots, its alerts, its bands and cards;
+    with ``clock_ms``, the floor's states and waits read at each request."""
     return WebApp(snapshots, bands_in_force(settings.thresholds, settings.scorecards.default),
                   settings.scorecards,
                   alerts=evaluator.firing if evaluator is not None else list,
                   links=AgentLinks(settings.web_secret) if settings.web_secret else None,
-                  day=pipeline.agent_day, agent_snapshots=agents)
+                  day=pipeline.agent_day, agent_snapshots=agents,
+                  floor_now=None if clock_ms is None else lambda: pipeline.floor_now(clock_ms()))
 
 
 def agent_link(settings: Settings, agent: str, days: float) -> str:

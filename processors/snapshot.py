@@ -141,7 +141,7 @@ class WindowKpis:
     team_iph: dict[tuple[str, str], float] = field(default_factory=dict)  # (team, channel)
 
 
-@dataclass
+@dataclass(slots=True)
 class AgentNow:
     team: str
     state: str  # handling, acw, idle, not_ready, logged_out
@@ -150,6 +150,30 @@ class AgentNow:
     hold_seconds: float | None = None  # the longest interaction on hold now, while handling
     scheduled: str | None = None  # the activity scheduled now (§7.1); None: no schedule
     in_adherence: bool | None = None  # None: nothing (or offline) scheduled now
+
+
+@dataclass
+class FloorNow:
+    """What the floor is doing at one instant, of no window: each agent's activity, the
+    teams' counts of them, who is absent, who waits in each queue, what the engine tracks.
+    Part of every snapshot, and read on its own at every scrape of a worker
+    (:func:`floor_now`): it costs one lookup per agent, where a snapshot's windows cost
+    seconds at 50,000 agents, and a wallboard's states and waits should be of the scrape,
+    not of the last snapshot (BENCHMARKS.md, issue 19, twenty-first round).
+
+    ``floor`` False: of some agents only, with their states alone (``team_states`` counts
+    theirs; nothing of queues or what the engine tracks)."""
+
+    now: int
+    agents: dict[str, AgentNow]
+    team_states: dict[str, Counter[str]] = field(default_factory=dict)
+    absent: dict[str, int] = field(default_factory=dict)  # team -> agents absent now (§7.1)
+    waiting: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # the queues a wallboard lists: named by an event within the longest window, or waited in
+    queues: frozenset[str] = frozenset()
+    entities: dict[str, tuple[int, int]] = field(default_factory=dict)
+    over_limit: dict[str, int] = field(default_factory=dict)
+    floor: bool = True
 
 
 @dataclass
@@ -167,6 +191,12 @@ class Snapshot:
     # of teams only the wrap KPIs of the scorecard's window, which agents' cards compare
     # with; no queue, channel, staffing or floor counts
     floor: bool = True
+    queues: frozenset[str] = frozenset()  # FloorNow.queues
+
+    def floor_now(self) -> FloorNow:
+        """The snapshot's instant's :class:`FloorNow` (the same objects, not copies)."""
+        return FloorNow(self.now, self.agents, self.team_states, self.absent, self.waiting,
+                        self.queues, self.entities, self.over_limit, self.floor)
 
     def team_of(self, agent: str) -> str:
         """The agent's team now; ``unknown`` where it has none (contract §2) or is no longer
@@ -458,6 +488,7 @@ class Reading:
     team_states: dict[str, Counter[str]] = field(default_factory=dict)
     absent: dict[str, int] = field(default_factory=dict)
     waiting: dict[str, tuple[int, float]] = field(default_factory=dict)
+    queues: frozenset[str] = frozenset()
     staffing: StaffingReading | None = None
     entities: dict[str, tuple[int, int]] = field(default_factory=dict)
     over_limit: dict[str, int] = field(default_factory=dict)
@@ -473,6 +504,23 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
         lengths = {name: length for name, length in lengths.items() if name in windows}
     starts = tuple(now - length for length in lengths.values())
     periods = dict(zip(lengths, window_sums(engine, now, starts, agents), strict=True))
+    state = floor_now(engine, now, agents)
+    if agents is not None:
+        # the teams its agents are scored against: theirs now, or unknown (Snapshot.team_of)
+        team_wraps = (_team_wraps(engine, now, now - lengths[SCORECARD_WINDOW],
+                                  {*state.team_states, UNKNOWN_TEAM})
+                      if SCORECARD_WINDOW in lengths else None)
+        return Reading(now, periods, state.agents, team_wraps=team_wraps, floor=False)
+    plan = read_staffing(engine, {agent_id: a.state for agent_id, a in state.agents.items()},
+                         now, {name: period.cells["answer"] for name, period in periods.items()})
+    return Reading(now, periods, state.agents, team_states=state.team_states,
+                   absent=state.absent, waiting=state.waiting, queues=state.queues,
+                   staffing=plan, entities=state.entities, over_limit=state.over_limit)
+
+
+def floor_now(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> FloorNow:
+    """The floor at ``now`` (see :class:`FloorNow`); ``agents``: of the agents it accepts
+    only."""
     agent_states: dict[str, AgentNow] = {}
     team_states: dict[str, Counter[str]] = {}
     holds = engine.holds_by_agent()
@@ -480,10 +528,9 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
     for agent_id, machine in engine.agents.items():
         if agents is not None and not agents(agent_id):
             continue
-        timeline = machine.timeline
-        category, reason, since = timeline.state_at(now)
+        category, reason, since, team = machine.timeline.state_at(now)
         state = STATE_NAMES[category]
-        team = _team_now(machine, now)
+        team = team or machine.team  # as _team_now
         hold = holds.get(agent_id)
         schedule = engine.schedules.get(agent_id)
         planned = schedule.activity_at(now) if schedule is not None else None
@@ -494,23 +541,22 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
             None if planned in (None, OFFLINE) else category in ADHERENT[planned])
         if planned == WORK and state == "logged_out":
             absent[team] = absent.get(team, 0) + 1
-        team_states.setdefault(team, Counter())[state] += 1
+        counts = team_states.get(team)
+        if counts is None:  # not setdefault(team, Counter()): a Counter made per agent
+            counts = team_states[team] = Counter()
+        counts[state] += 1
     if agents is not None:
-        # the teams its agents are scored against: theirs now, or unknown (Snapshot.team_of)
-        team_wraps = (_team_wraps(engine, now, now - lengths[SCORECARD_WINDOW],
-                                  {*team_states, UNKNOWN_TEAM})
-                      if SCORECARD_WINDOW in lengths else None)
-        return Reading(now, periods, agent_states, team_wraps=team_wraps, floor=False)
+        return FloorNow(now, agent_states, team_states, floor=False)
     waiting = {}
     for queue, entries in engine.waiting.items():
         started = [t for t in entries.values() if t <= now]
         if started:
             waiting[queue] = (len(started), (now - min(started)) / 1000)
-    plan = read_staffing(engine, {agent_id: a.state for agent_id, a in agent_states.items()},
-                         now, {name: period.cells["answer"] for name, period in periods.items()})
-    return Reading(now, periods, agent_states, team_states=team_states, absent=absent,
-                   waiting=waiting, staffing=plan, entities=engine.entities(),
-                   over_limit=dict(engine.over_limit))
+    since = now - max(engine.config.windows.values())
+    queues = frozenset(waiting).union(
+        queue for queue, last in engine.queues.items() if last > since)
+    return FloorNow(now, agent_states, team_states, absent, waiting, queues,
+                    engine.entities(), dict(engine.over_limit))
 
 
 def _team_now(machine: AgentMachine, now: int) -> str:
@@ -540,7 +586,8 @@ def finish(reading: Reading) -> Snapshot:
     plan = staffing(reading.staffing, {name: w.queue_channel for name, w in windows.items()})
     return Snapshot(reading.now, windows, reading.agents, reading.team_states,
                     reading.waiting, staffing=plan, entities=reading.entities,
-                    over_limit=reading.over_limit, absent=reading.absent)
+                    over_limit=reading.over_limit, absent=reading.absent,
+                    queues=reading.queues)
 
 
 def snapshot(engine: KpiEngine, now: int, agents: AgentFilter | None = None,

@@ -229,13 +229,15 @@ class Timeline:
         i = self._segment_at(t)
         return self.cats[i] if i >= 0 else LOGGED_OUT
 
-    def state_at(self, t: int) -> tuple[int, str, int | None]:
-        """(category, not_ready reason label, when that activity began) at instant ``t``;
-        the start is None before the first segment (logged out since we know the agent)."""
+    def state_at(self, t: int) -> tuple[int, str, int | None, str | None]:
+        """(category, not_ready reason label, when that activity began, team) at instant
+        ``t``; the start and team are None before the first segment (logged out since we
+        know the agent). One lookup for all four: a worker reads them for every agent at
+        every scrape."""
         i = self._segment_at(t)
         if i < 0:
-            return LOGGED_OUT, "", None
-        return self.cats[i], self.reasons[i], self.since[i]
+            return LOGGED_OUT, "", None, None
+        return self.cats[i], self.reasons[i], self.since[i], self.teams[i]
 
     def team_at(self, t: int) -> str | None:
         i = self._segment_at(t)

@@ -22,10 +22,12 @@ from ccpulse.processors.decode import Decoded, Rejection, decode
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.snapshot import (
     AgentFilter,
+    FloorNow,
     PeriodSums,
     Reading,
     Snapshot,
     finish,
+    floor_now,
     period_sums,
     read,
     teammates,
@@ -195,6 +197,13 @@ class Pipeline:
         """The snapshot of the ``agents`` it accepts only, of ``windows`` only where given (a
         sharded worker's /metrics)."""
         return self._finish(self._read("share", now_ms, agents, windows))
+
+    def floor_now(self, now_ms: int, agents: AgentFilter | None = None) -> FloorNow:
+        """The floor's states, counts and waits at ``now_ms`` (of the ``agents`` it accepts
+        only, where given): one lookup per agent under the engine's lock, read at every
+        scrape (``KpiCollector``'s ``floor_now``)."""
+        with self.lock:
+            return floor_now(self.engine, now_ms, agents)
 
     def drill(self, now_ms: int, agent: str, team: bool = False) -> Snapshot:
         """The snapshot of one agent, or of it and its teammates (``team``: what its page

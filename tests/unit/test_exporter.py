@@ -15,10 +15,11 @@ from ccpulse.exporter import KpiCollector, MetricsConfig, exposition
 from ccpulse.processors import catalogue
 from ccpulse.processors.decode import REASONS, decode
 from ccpulse.processors.engine import KpiEngine
-from ccpulse.processors.snapshot import snapshot
+from ccpulse.processors.snapshot import floor_now, snapshot
 from ccpulse.processors.timefmt import format_ms
 from ccpulse.streams.pipeline import Pipeline
 from ccpulse.streams.simulator import HOUR, SimConfig, Simulator
+from ccpulse.textformat import render
 from tests.support import EventFactory, at, morning_pipeline
 
 REQUIRED = [
@@ -268,3 +269,100 @@ def test_followers_export_their_agents_and_the_leader_the_floor_one_worker_in_al
     assert all('agent="' in line for line in parts[1] | parts[2])
     assert any(line.startswith("ccpulse_team_") for line in parts[0])
     assert len(parts[1]) > 100 and len(parts[2]) > 100
+
+
+def _families(text: bytes) -> dict[str, list]:
+    return {f.name: f.samples for f in text_string_to_metric_families(text.decode())}
+
+
+def test_a_worker_reads_states_and_waits_at_the_scrape_and_kpis_from_the_snapshot() -> None:
+    """With ``floor_now`` (a worker, the demo), who is doing what and who waits are read at
+    every scrape: a call answered after the snapshot shows at once, and time in state
+    counts to the scrape, while the KPI series stay the snapshot's. Without it (a
+    replay), both are of the snapshot's instant."""
+    ev = EventFactory()
+    pipe = morning_pipeline(ev, ev("interaction.queued", "09:20:00", interaction_id="i2",
+                                   queue_id="q2", channel="voice"))
+    served = pipe.snapshot(at("09:20:05"))  # a1 idle since the wrap; one waits in q2
+    pipe.feed(orjson.dumps(ev("interaction.answered", "09:20:30", interaction_id="i2",
+                              agent_id="a1", queue_id="q2", channel="voice")), None,
+              now_ms=at("09:21:00"))
+    clock = [at("09:21:00")]
+    worker = KpiCollector(lambda: served, pipe.stats, clock_ms=lambda: clock[0],
+                          floor_now=lambda now, _whole: pipe.floor_now(now))
+
+    bulk = _families(render(worker.of_snapshot(served)))
+    assert not {"ccpulse_agent_state", "ccpulse_team_agents",
+                "ccpulse_queue_waiting_interactions"} & bulk.keys()
+    live = _families(render(worker.live(served.now)))
+    states = {s.labels["state"]: s.value for s in live["ccpulse_agent_state"]}
+    assert states == {"handling": 1}
+    seconds = live["ccpulse_agent_state_seconds"]
+    assert [(s.labels["state"], s.value) for s in seconds] == [("handling", 30.0)]
+    waiting = {s.labels["queue"]: s.value for s in live["ccpulse_queue_waiting_interactions"]}
+    assert waiting == {"q1": 0, "q2": 0}
+    teams = {s.labels["state"]: s.value for s in live["ccpulse_team_agents"]}
+    assert teams["handling"] == 1 and teams["idle"] == 0
+    assert bulk["ccpulse_team_occupancy_ratio"]  # the KPIs: still the snapshot's
+    assert bulk["ccpulse_team_occupancy_ratio"] == _families(exposition(KpiCollector(
+        lambda: served)))["ccpulse_team_occupancy_ratio"]
+    clock[0] = at("09:21:10")  # the next scrape, the same snapshot: ten seconds more
+    live = _families(render(worker.live(served.now)))
+    assert [s.value for s in live["ccpulse_agent_state_seconds"]] == [40.0]
+
+    replay = _families(exposition(KpiCollector(lambda: served)))
+    assert {s.labels["state"] for s in replay["ccpulse_agent_state"]} == {"idle"}
+    waiting = {s.labels["queue"]: s.value for s in replay["ccpulse_queue_waiting_interactions"]}
+    assert waiting == {"q1": 0, "q2": 1}
+
+
+def test_the_queues_listed_are_those_named_within_the_longest_window_or_waited_in() -> None:
+    """A queue gets its waiting series (0 when nobody waits) while an event named it within
+    the longest window (8h), or while someone waits in it, however long."""
+    ev = EventFactory()
+    pipe = morning_pipeline(ev, ev("interaction.queued", "09:15:00", interaction_id="i2",
+                                   queue_id="q2", channel="chat"))
+
+    def listed(now: str) -> dict[str, float]:
+        text = render(KpiCollector(lambda: pipe.snapshot(at(now)), clock_ms=lambda: at(now),
+                                   floor_now=lambda t, _w: pipe.floor_now(t)).live(at(now)))
+        return {s.labels["queue"]: s.value
+                for s in _families(text)["ccpulse_queue_waiting_interactions"]}
+
+    assert listed("17:00:00") == {"q1": 0, "q2": 1}  # q1 named at 09:00:10, within 8 h
+    assert listed("17:00:10") == {"q2": 1}  # 8 h after: only the queue still waited in
+    assert pipe.floor_now(at("17:00:10")).queues == pipe.snapshot(at("17:00:10")).queues
+
+
+def test_workers_live_states_are_each_their_agents_and_the_floor_counts_the_leaders(
+        floor: KpiEngine) -> None:
+    """Three workers' live series: each agent's state from its owner alone, the teams' and
+    queues' from the leader; together every line one worker's has, once."""
+    engine = floor
+    now = engine.max_ts or 0
+
+    def owner(agent: str) -> int:
+        return sorted(engine.agents).index(agent) % 3
+
+    def live(index: int | None, leading: bool) -> set[str]:
+        def owns(agent: str) -> bool:
+            return index is None or owner(agent) == index
+        collector = KpiCollector(
+            lambda: snapshot(engine, now), owns_agent=owns if index is not None else None,
+            share=lambda windows: snapshot(engine, now, owns, windows),
+            floor=lambda: leading, clock_ms=lambda: now,
+            floor_now=lambda t, whole: floor_now(engine, t, None if whole else owns))
+        return {line for line in _sample_lines(render(collector.live(now)))
+                if not line.startswith("ccpulse_snapshot_age")}
+
+    one = live(None, True)
+    parts = [live(0, True), live(1, False), live(2, False)]
+    assert set().union(*parts) == one
+    assert sum(len(p) for p in parts) == len(one)
+    assert all('agent="' in line for line in parts[1] | parts[2]) and parts[1] and parts[2]
+    # and they are what a replay of the same events writes at that instant
+    replay = {line for line in _sample_lines(exposition(KpiCollector(
+        lambda: snapshot(engine, now))))
+        if line.split("{")[0].split(" ")[0] in {line.split("{")[0].split(" ")[0]
+                                                  for line in one}}
+    assert replay == one

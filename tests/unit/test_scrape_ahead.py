@@ -11,6 +11,7 @@ import time
 import weakref
 from collections.abc import Iterator
 
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.metrics_core import Metric
@@ -342,6 +343,40 @@ def test_the_process_own_series_are_read_at_each_scrape(pipeline: Pipeline) -> N
     assert families["ccpulse_test_scrapes"].samples[0].value == 3
     assert "ccpulse_agent_occupancy_ratio" in families  # the kept rendering's
     assert "ccpulse_events_processed" in families  # the pipeline's, read at the scrape
+
+
+def test_a_kept_rendering_is_served_with_the_states_and_waits_of_each_scrape(
+        pipeline: Pipeline) -> None:
+    """A worker's floor (its states and waits) is read at the scrape, not kept with the
+    rendering: served gzip twice from one rendering, the second scrape shows the call
+    answered since and ten seconds more in state, and the first's KPI text again."""
+    clock = Clock(at("09:20:00"))
+    ev = EventFactory("late")
+    pipeline.feed(orjson.dumps(ev("interaction.queued", "09:20:00", interaction_id="i9",
+                                  queue_id="q1", channel="voice")), None, now_ms=clock.ms)
+    snap = pipeline.snapshot(clock.ms)
+    kpis = KpiCollector(lambda: snap, pipeline.stats, clock_ms=clock,
+                        floor_now=lambda now, _whole: pipeline.floor_now(now))
+    rendered = renders(kpis)
+    scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
+
+    def scrape() -> dict[str, list]:
+        text = gzip.decompress(scrapes.body(gzip=True)).decode()
+        return {f.name: f.samples for f in text_string_to_metric_families(text)}
+
+    first = scrape()
+    pipeline.feed(orjson.dumps(ev("interaction.answered", "09:20:20", interaction_id="i9",
+                                  agent_id="a1", queue_id="q1", channel="voice")), None,
+                  now_ms=at("09:20:30"))
+    clock.ms = at("09:20:30")
+    second = scrape()
+    assert rendered == [at("09:20:00")]  # one rendering for both
+    assert [s.labels["state"] for s in first["ccpulse_agent_state"]] == ["idle"]
+    assert [s.labels["state"] for s in second["ccpulse_agent_state"]] == ["handling"]
+    assert [s.value for s in second["ccpulse_agent_state_seconds"]] == [10.0]
+    assert [s.value for s in first["ccpulse_queue_waiting_interactions"]] == [1]
+    assert [s.value for s in second["ccpulse_queue_waiting_interactions"]] == [0]
+    assert second["ccpulse_agent_occupancy_ratio"] == first["ccpulse_agent_occupancy_ratio"]
 
 
 def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(

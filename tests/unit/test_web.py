@@ -136,6 +136,32 @@ def test_views_hold_the_snapshots_numbers(pipeline: Pipeline) -> None:
     assert not {"occupancy", "breathing room between contacts"} & set(mine["focus"])
 
 
+def test_the_boards_show_states_and_waits_of_the_request_and_kpis_of_the_snapshot(
+        pipeline: Pipeline) -> None:
+    """The wallboard and a team's board read who is doing what and who waits at the
+    request (a worker's or the demo's WebApp), while their KPIs are the snapshot's."""
+    snap = pipeline.snapshot(NOW)
+    ev = EventFactory("later")
+    pipeline.feed(orjson.dumps(ev("interaction.answered", "09:20:20", interaction_id="i9",
+                                  agent_id="a2", queue_id="q1", channel="voice")), None,
+                  now_ms=at("09:20:30"))
+    web = WebApp(lambda: snap, bands_in_force(Thresholds()), Scorecards(),
+                 floor_now=lambda: pipeline.floor_now(at("09:20:30")))
+    floor = orjson.loads(web.handle("/api/v1/floor", "").render().body)  # type: ignore[union-attr]
+    (queue,) = floor["queues"]
+    assert (queue["waiting"], queue["longest_wait_seconds"]) == (0, 0)
+    (team,) = floor["teams"]
+    assert team["agents"] == {"handling": 1, "idle": 1}
+    assert team["occupancy"]["value"] == pytest.approx(snap.windows["1h"].team["t1"]["occupancy"])
+    assert floor["at"] == "2026-11-22T09:20:00.000Z"
+    assert floor["states_at"] == "2026-11-22T09:20:30.000Z"
+    board = orjson.loads(web.handle("/api/v1/board/t1", "").render().body)  # type: ignore[union-attr]
+    assert [(a["id"], a["state"], a["state_seconds"]) for a in board["agents"]] == [
+        ("a1", "idle", 870.0), ("a2", "handling", 10.0)]
+    assert floor_view(snap, [], bands_in_force(Thresholds()))["teams"][0]["agents"] == {
+        "idle": 2}  # without a live reading: the snapshot's, as before
+
+
 def test_pages_and_views_are_never_cached(server: MetricsServer) -> None:
     """They name agents: no shared proxy or browser cache keeps them."""
     token = _token("a1")

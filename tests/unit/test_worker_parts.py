@@ -15,16 +15,21 @@ from typing import Any
 import orjson
 import pytest
 from faust.types import TP
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from ccpulse import runtime
 from ccpulse.alerts.engine import Alert, AlertEvaluator
 from ccpulse.alerts.leader import LEASE_MS, LeaderNotifier
 from ccpulse.alerts.notify import TopicNotifier
 from ccpulse.alerts.rules import AGENT_WINDOWS
+from ccpulse.exporter import KpiCollector
 from ccpulse.processors.backoff import backoff_s
 from ccpulse.processors.decode import Decoded
 from ccpulse.processors.snapshot import AgentKpis, Reading, Snapshot, snapshot
 from ccpulse.runtime import Monitor
+from ccpulse.serving import ConsumerView, _scrapes, wall_ms
+from ccpulse.settings import Settings
 from ccpulse.streams import pipeline as pipeline_module
 from ccpulse.streams.align import Aligner
 from ccpulse.streams.consumer import BatchProcessor, RawMessage
@@ -40,6 +45,7 @@ from ccpulse.streams.worker import (
     current_messages,
     prepare_datadir,
 )
+from ccpulse.textformat import render
 from ccpulse.worker import exit_after_grace
 from tests.support import EventFactory, at, one_call_morning
 
@@ -743,3 +749,41 @@ def test_a_holder_evaluating_elsewhere_catches_up_then_goes_on_with_the_newest()
     assert delays[-1] == 240_000 and skipped == [15]
     (future, _, (pending,)) = later.queued[0]
     assert pending.reading.now == start + 255_000 and not future.done()
+
+
+@pytest.mark.parametrize("leading", [True, False])
+def test_a_workers_scrape_reads_its_states_at_the_scrape(leading: bool) -> None:
+    """A worker's /metrics, as serving wires it: an answer applied after the snapshot it
+    serves shows at once in the agent's state (its own agents' on a follower), the queue's
+    wait too on the lease holder, while the KPIs stay the snapshot's."""
+    start = wall_ms() - 60_000
+    ev = EventFactory()
+    pipe = Pipeline()
+    for event in (ev("agent.login", start, agent_id="a1", team_id="t1"),
+                  ev("agent.available", start, agent_id="a1"),
+                  ev("interaction.queued", start + 1_000, interaction_id="i1", queue_id="q1",
+                     channel="voice")):
+        pipe.feed(orjson.dumps(event), None, now_ms=wall_ms())
+    served = pipe.snapshot(start + 2_000)
+    consumer = ConsumerView(CollectorRegistry())
+    consumer.shards.update(1, frozenset({0}))  # one agent partition, this worker's
+    scrapes = _scrapes(Settings(), lambda: served, pipe, AlertEvaluator(),  # type: ignore[arg-type]
+                       leader=SimpleNamespace(holds=lambda: leading),  # type: ignore[arg-type]
+                       consumer=consumer, registry=CollectorRegistry())
+    pipe.feed(orjson.dumps(ev("interaction.answered", start + 3_000, interaction_id="i1",
+                              agent_id="a1", queue_id="q1", channel="voice")), None,
+              now_ms=wall_ms())
+    families = {f.name: f.samples
+                for f in text_string_to_metric_families(scrapes.body().decode())}
+    scrapes.close()
+    assert [s.labels["state"] for s in families["ccpulse_agent_state"]] == ["handling"]
+    assert families["ccpulse_agent_state_seconds"][0].value >= 57  # since start + 3 s
+    if leading:
+        waiting = families["ccpulse_queue_waiting_interactions"]
+        assert [(s.labels["queue"], s.value) for s in waiting] == [("q1", 0)]
+        assert families["ccpulse_agent_utilization_ratio"] == [
+            s for f in text_string_to_metric_families(render(KpiCollector(
+                lambda: served).collect()).decode())
+            if f.name == "ccpulse_agent_utilization_ratio" for s in f.samples]
+    else:
+        assert "ccpulse_queue_waiting_interactions" not in families
