@@ -24,7 +24,8 @@ Starts its own single-node Kafka and redis-server on loopback (the test suite's 
 - **latency**: with the worker caught up, probe events (one a second, a fresh agent each)
   are produced while a background producer sends ``rate`` events/s; a scraper reads
   ``/metrics`` back to back, and each probe's latency is the time from its send to the end of
-  the first scrape that shows it (so a scrape's own duration is part of it).
+  the first scrape that shows it (so a scrape's own duration is part of it): in any series
+  (its state, read at each scrape), and in a KPI series (from the first snapshot after it).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -191,21 +193,35 @@ def _load_events(rate: int, seconds: int) -> list[bytes]:
     return out
 
 
-def _scrape(worker: WorkerProcess, sent: dict[str, float], latencies: list[float]) -> None:
-    """One whole scrape; every probe it shows is done, at the scrape's end."""
+@dataclass
+class Probes:
+    """Probes sent (by agent id, when) and not yet seen; what each took to be seen."""
+
+    sent: dict[str, float] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+
+
+def _scrape(worker: WorkerProcess, anywhere: Probes, in_kpis: Probes) -> None:
+    """One whole scrape; every probe it shows is done, at the scrape's end: ``anywhere``
+    in any series (its state, read at the scrape by a worker), ``in_kpis`` in a series of a
+    window (an agent KPI, from a snapshot that has it)."""
     text = worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1]
     done = time.perf_counter()
-    for probe in [p for p in list(sent) if p in text]:
-        at = sent.pop(probe, None)  # another worker's scraper may have seen it first
-        if at is not None:
-            latencies.append(done - at)
+    for probes, shows in ((anywhere, lambda p: p in text),
+                          (in_kpis, lambda p: f'agent="{p}",team="probe",window="' in text)):
+        for probe in [p for p in list(probes.sent) if shows(p)]:
+            at = probes.sent.pop(probe, None)  # another worker's scraper may have seen it
+            if at is not None:
+                probes.latencies.append(done - at)
 
 
 def latency(workers: list[WorkerProcess], bootstrap: str, client: redis.Redis, rate: int,
-            seconds: int, *, prefix: str = "bench") -> tuple[list[float], list[float]]:
+            seconds: int, *, prefix: str = "bench",
+            ) -> tuple[list[float], list[float], list[float]]:
     """Probe latencies (s) while ``rate`` events/s of background load flow: to the Redis log
-    (the commit puts its id in the dedup set) and to ``/metrics`` of whichever worker
-    exports the probe agent (each worker is scraped back to back by a thread of its own)."""
+    (the commit puts its id in the dedup set), to ``/metrics`` of whichever worker exports
+    the probe agent (each worker is scraped back to back by a thread of its own), and to
+    that worker's first KPI series of the probe (a window of a snapshot taken after it)."""
     load = _load_events(rate, seconds)
     agent_topic, interaction_topic, schedule_topic = topics(prefix)
 
@@ -221,9 +237,8 @@ def latency(workers: list[WorkerProcess], bootstrap: str, client: redis.Redis, r
             time.sleep(max(0.0, started + second + 1 - time.perf_counter()))
         producer.close()
 
-    sent: dict[str, float] = {}
+    anywhere, in_kpis = Probes(), Probes()
     uncommitted: dict[str, float] = {}
-    latencies: list[float] = []
     committed: list[float] = []
     probing = threading.Event()
     probing.set()
@@ -247,7 +262,7 @@ def latency(workers: list[WorkerProcess], bootstrap: str, client: redis.Redis, r
         time.sleep(0.005)
 
     def scraper(worker: WorkerProcess) -> Callable[[], None]:
-        return until_done(lambda: _scrape(worker, sent, latencies), sent)
+        return until_done(lambda: _scrape(worker, anywhere, in_kpis), in_kpis.sent)
 
     loader = threading.Thread(target=background, daemon=True)
     loader.start()
@@ -263,14 +278,14 @@ def latency(workers: list[WorkerProcess], bootstrap: str, client: redis.Redis, r
         produce_to(producer, [orjson.dumps({"event_id": agent, "type": "agent.login",
                                             "ts": format_ms(stamps[agent]),
                                             "agent_id": agent, "team_id": "probe"})])
-        sent[agent] = uncommitted[agent] = time.perf_counter()
+        anywhere.sent[agent] = in_kpis.sent[agent] = uncommitted[agent] = time.perf_counter()
         time.sleep(max(0.0, started + n + 1 - time.perf_counter()))
     probing.clear()
     for watcher in watchers:
         watcher.join(60)  # the last probes, still on their way
     producer.close()
     loader.join(seconds + 30)
-    return committed, latencies
+    return committed, anywhere.latencies, in_kpis.latencies
 
 
 # a long timeout: at 50,000 agents the floor's scrape outlasts Prometheus' 10 s, and that is
@@ -332,7 +347,8 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
             worker.wait_healthy(600)  # latency is a caught-up worker's, not a replaying one's
             serving_kib = rss_kib(worker.serving_pid())
             worker_kib = rss_kib(worker.proc.pid) + sum(map(rss_kib, worker.children()))
-            committed, latencies = latency([worker], bootstrap, client, rate, probe_s)
+            committed, latencies, kpi_latencies = latency([worker], bootstrap, client, rate,
+                                                          probe_s)
             worker.kill()
         finally:
             broker.stop()
@@ -355,4 +371,5 @@ def bench_live(agents: int, hours: float, rate: int | None = None) -> dict[str, 
         "recovery_same_instance_id_s": round(static_recovery_s, 1),
         "latency_rate_per_s": rate, "latency_probes": len(latencies),
         **percentiles("latency_to_redis", committed), **percentiles("latency", latencies),
+        **percentiles("latency_to_kpis", kpi_latencies),
     }

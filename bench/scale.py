@@ -350,8 +350,8 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
         asked = everyone[:: max(1, len(everyone) // ANSWERS)][:ANSWERS]
         for (figures, _), worker in zip(measured, started, strict=True):
             figures.update(_answers(worker, asked))
-        committed, latencies = latency(started, site.bootstrap, client, rate, probe_s,
-                                       prefix=prefix)
+        committed, latencies, kpi_latencies = latency(started, site.bootstrap, client, rate,
+                                                      probe_s, prefix=prefix)
         delays = [evaluation_delay(worker, before)
                   for worker, before in zip(started, since, strict=True)]
         recovery = _recovery(site, started, held, prefix)
@@ -359,7 +359,8 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
                 "evaluation_delay": delays,
                 "latency": {"rate_per_s": rate, "probes": len(latencies),
                             **percentiles("to_redis", committed),
-                            **percentiles("to_metrics", latencies)},
+                            **percentiles("to_metrics", latencies),
+                            **percentiles("to_kpis", kpi_latencies)},
                 "recovery": recovery}
     finally:
         for worker in started:

@@ -1,9 +1,11 @@
 """``/metrics`` as Prometheus gets it: over HTTP, at a fixed interval (issue 19).
 
-One engine holds a simulated shift (the floor a single worker serves); three servers in
+One engine holds a simulated shift (the floor a single worker serves); four servers in
 this process serve it: one not rendering ahead (the same run's baseline: every scrape
-renders) and two rendering ahead of the scrapes (``[metrics] render_ahead``, the default),
-one of them scraped as Prometheus scrapes, asking for gzip, the other two for plain text.
+renders) and three rendering ahead of the scrapes (``[metrics] render_ahead``, the default),
+two of them scraped as Prometheus scrapes, asking for gzip, the other two for plain text.
+All but the last read the floor's states and waits at each scrape, as a worker does; the
+last takes them from the snapshot (what a scrape was before, the baseline of that reading).
 All are scraped at the same interval, a third of an interval apart, so that one's
 rendering does not run beside another's scrape. The first
 :data:`~ccpulse.scrape_ahead.RHYTHM_ARRIVALS` scrapes of each tell the interval; the ones
@@ -31,7 +33,7 @@ from ccpulse.api import RecentSnapshot
 from ccpulse.exporter import KpiCollector
 from ccpulse.http import SCRAPE_TIMEOUT_HEADER, MetricsServer
 from ccpulse.processors.engine import KpiEngine
-from ccpulse.processors.snapshot import snapshot
+from ccpulse.processors.snapshot import floor_now, snapshot
 from ccpulse.scrape_ahead import RHYTHM_ARRIVALS, ScrapeAhead
 
 AGE = re.compile(rb"^ccpulse_snapshot_age_seconds (\S+)$", re.MULTILINE)
@@ -106,15 +108,20 @@ def bench_served(engine: KpiEngine, interval_s: float, reported: int = 4,
     def clock() -> int:
         return origin + round((time.monotonic() - started) * 1000)
 
-    def server(ahead: bool) -> tuple[MetricsServer, ScrapeAhead]:
+    def server(ahead: bool, live: bool) -> tuple[MetricsServer, ScrapeAhead]:
         snapshots = RecentSnapshot(lambda now: snapshot(engine, now), clock)
-        kpis = KpiCollector(snapshots, clock_ms=clock)  # type: ignore[arg-type]
+        kpis = KpiCollector(snapshots, clock_ms=clock,  # type: ignore[arg-type]
+                            floor_now=(lambda now, _whole: floor_now(engine, now))
+                            if live else None)
         scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=ahead)
         return MetricsServer(scrapes.body, "127.0.0.1", 0, lambda: (True, "ok")).start(), scrapes
 
-    # name: rendering ahead, scraped asking for gzip
-    runs = {"every_scrape": (False, False), "ahead": (True, False), "ahead_gzip": (True, True)}
-    servers = {name: server(ahead) for name, (ahead, _) in runs.items()}
+    # name: rendering ahead, scraped asking for gzip, the floor's states read at the scrape
+    # (as a worker's are; the last: of the snapshot, as before, the baseline of what that
+    # reading adds to a scrape)
+    runs = {"every_scrape": (False, False, True), "ahead": (True, False, True),
+            "ahead_gzip": (True, True, True), "ahead_gzip_snapshot_states": (True, True, False)}
+    servers = {name: server(ahead, live) for name, (ahead, _, live) in runs.items()}
 
     def scraped(name: str, phase_s: float) -> list[Scraped]:
         url = f"http://127.0.0.1:{servers[name][0].port}/metrics"
@@ -135,4 +142,5 @@ def bench_served(engine: KpiEngine, interval_s: float, reported: int = 4,
                      / float(figures[base]["scrape_s"]), 3)  # type: ignore[arg-type]
     return {"interval_s": interval_s, **figures,
             "scrape_ahead_vs_every_scrape": ratio("ahead", "every_scrape"),
-            "scrape_gzip_vs_plain": ratio("ahead_gzip", "ahead")}
+            "scrape_gzip_vs_plain": ratio("ahead_gzip", "ahead"),
+            "live_states_vs_snapshot_states": ratio("ahead_gzip", "ahead_gzip_snapshot_states")}
