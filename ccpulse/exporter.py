@@ -184,11 +184,22 @@ class KpiCollector:
                                      owns_agent=self._owns if self._sharded else None)
 
     def live(self, snapshot_ms: int) -> Iterator[Metric]:
-        """What is read at the scrape itself: the floor's states and waits where
-        ``floor_now`` was given, how old the snapshot (exact at ``snapshot_ms``) is, the
-        alerts, the pipeline's counters."""
-        if self._floor_now is not None and self._clock_ms is not None:
-            yield from self._state_metrics(self._floor_now(self._clock_ms(), self.view()[0]))
+        """What is read at the scrape itself: :meth:`states` now, then :meth:`at_scrape`."""
+        if self._clock_ms is not None:
+            yield from self.states(self._clock_ms())
+        yield from self.at_scrape(snapshot_ms)
+
+    def states(self, now_ms: int, whole: bool | None = None) -> Iterator[Metric]:
+        """The floor's states, counts and waits at ``now_ms`` where ``floor_now`` was given
+        (of the floor or this worker's agents, as ``whole`` or :meth:`view` says); nothing
+        otherwise (they are of the snapshot then: :meth:`of_snapshot`)."""
+        if self._floor_now is not None:
+            yield from self._state_metrics(self._floor_now(
+                now_ms, self.view()[0] if whole is None else whole))
+
+    def at_scrape(self, snapshot_ms: int) -> Iterator[Metric]:
+        """How old the snapshot (exact at ``snapshot_ms``) is, the alerts, the pipeline's
+        counters: read at each scrape, whatever else was read before it."""
         if self._clock_ms is not None:
             # a scrape may serve a snapshot computed before it (ccpulse.api.RecentSnapshot),
             # or a rendering of one made before it (ccpulse.scrape_ahead)

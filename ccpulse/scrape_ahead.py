@@ -11,11 +11,14 @@ events.
 
 So, once the scrapes arrive in a steady rhythm (:class:`Rhythm`), the next rendering starts
 ahead of the next scrape expected — :data:`LEAD` times what the last one took, so it is done
-when the scrape comes — and the scrape writes it out with the series read at the
-scrape itself (the floor's states and waits, the snapshot's age, the alerts, the pipeline's
-counters: :meth:`KpiCollector.live`). Where a rendering
-takes longer than the interval they are made back to back, and a scrape that comes while
-one is under way takes the last one finished instead of waiting (if it is recent, below).
+when the scrape comes — and the scrape writes it out with the series of its own instant:
+the floor's states and waits (:meth:`KpiCollector.states`, read just before the scrape
+expected — begun :data:`LEAD` times what reading them takes before it — and taken by the
+scrape if begun within twice that plus a second; read at the scrape otherwise), then the
+snapshot's age, the alerts and the pipeline's counters, read at the scrape
+(:meth:`KpiCollector.at_scrape`). Where a rendering takes longer than the interval they are
+made back to back, and a scrape that comes while one is under way takes the last one
+finished instead of waiting (if it is recent, below).
 Each scraper (by address: the two servers of an HA pair scrape at two phases) has a
 rhythm of its own, and the next rendering is for the soonest scrape expected. Without a
 rhythm (a person with curl, a benchmark polling) nothing is rendered ahead and a scrape is
@@ -134,6 +137,17 @@ class Rendering:
         return gzipped(self.body + tail) if gzip else self.body + tail
 
 
+@dataclass(frozen=True)
+class States:
+    """The text of the floor's states and waits at one instant (:meth:`KpiCollector.states`),
+    read just before a scrape expected (:meth:`ScrapeAhead._render_states`)."""
+
+    text: bytes
+    now: int  # the instant they are of, by the collector's clock
+    view: tuple[bool, object]
+    ahead: bool  # made for the next scrape, which has not come yet
+
+
 def _kept_as(body: bytes | Packed, *, pack: bool) -> bytes | Packed:
     """``body`` compressed if ``pack`` and it is not yet; as it is otherwise."""
     return Packed.of(body) if pack and not isinstance(body, Packed) else body
@@ -149,10 +163,13 @@ class ScrapeAhead:
         self._others = others
         self._clock_ms = clock_ms
         self._exposition = Exposition()  # label text kept between renderings
-        # and between scrapes' live series (every agent's state, on a worker): its own
-        # lock, since scrapes (an HA pair's) may come at once
-        self._live_exposition = Exposition()
-        self._live_lock = threading.Lock()
+        # and between renderings of the floor's states: their own lock, since scrapes (an
+        # HA pair's) may come at once, and the thread rendering ahead renders them too
+        self._states_exposition = Exposition()
+        self._states_lock = threading.Lock()
+        self._states: States | None = None
+        self._states_took_ms = 0
+        self._states_took_s = 0.0
         self._rendering_lock = threading.Lock()  # one rendering at a time: they share it
         self._arrivals_lock = threading.Lock()
         self._rhythms: dict[str, Rhythm] = {}  # by scraper, the last to scrape last
@@ -186,9 +203,29 @@ class ScrapeAhead:
             self._arrivals += 1
         kept = self._while_rendering() or self._rendered(gzip=gzip, timeout_s=timeout_s)
         self._scraped.set()  # plan the next rendering ahead
-        with self._live_lock:
-            live = self._live_exposition.render(self._collector.live(kept.now))
-        return kept.answer(live + render(self._others.collect()), gzip=gzip)
+        return kept.answer(self._states_for_this_scrape() + render(
+            self._collector.at_scrape(kept.now)) + render(self._others.collect()), gzip=gzip)
+
+    def _states_for_this_scrape(self) -> bytes:
+        """The floor's states read ahead for this scrape, if they are of what it exports and
+        were begun within twice what reading them takes, plus a second; read now otherwise."""
+        with self._states_lock:
+            kept = self._states
+            if (kept is not None and kept.ahead and kept.view == self._collector.view()
+                    and 0 <= self._clock_ms() - kept.now < 2 * self._states_took_ms + 1000):
+                self._states = replace(kept, ahead=False)
+                return kept.text
+            return self._render_states(ahead=False).text
+
+    def _render_states(self, *, ahead: bool) -> States:
+        """The floor's states and waits now. The caller holds the states' lock."""
+        started_ms, started_s = self._clock_ms(), time.monotonic()
+        view = self._collector.view()
+        text = self._states_exposition.render(self._collector.states(started_ms, view[0]))
+        self._states_took_ms = max(0, self._clock_ms() - started_ms)
+        self._states_took_s = max(0.0, time.monotonic() - started_s)
+        self._states = States(text, started_ms, view, ahead)
+        return self._states
 
     def _while_rendering(self) -> Rendering | None:
         """While a rendering is under way, the last one if it is still recent: a floor that
@@ -306,4 +343,19 @@ class ScrapeAhead:
                     # packed: the scrapers that keep a rhythm are Prometheus servers
                     self._render(ahead=True, pack=True)
                 except Exception:  # the scrape renders for itself then; say why here
+                    log.exception("scrape_ahead_failed")
+            # then the floor's states, as late as they can be and still be done when the
+            # scrape comes: they are what a wallboard watches second by second, and read at
+            # the scrape they were most of its time in a busy process (BENCHMARKS.md, issue
+            # 19, twenty-first round)
+            start = expected - LEAD * self._states_took_s - LEAD_MARGIN_S
+            if self._closed.wait(max(0.0, start - time.monotonic())):
+                return
+            with self._states_lock:
+                with self._arrivals_lock:
+                    if self._arrivals != planned_after:
+                        continue
+                try:
+                    self._render_states(ahead=True)
+                except Exception:
                     log.exception("scrape_ahead_failed")

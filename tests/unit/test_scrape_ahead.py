@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ccpulse import scrape_ahead
 from ccpulse.exporter import KpiCollector
 from ccpulse.gzip_body import Packed
-from ccpulse.processors.snapshot import Snapshot
+from ccpulse.processors.snapshot import FloorNow, Snapshot
 from ccpulse.scrape_ahead import Rhythm, ScrapeAhead
 from ccpulse.streams.pipeline import Pipeline
 from ccpulse.textformat import Exposition
@@ -379,6 +379,35 @@ def test_a_kept_rendering_is_served_with_the_states_and_waits_of_each_scrape(
     assert second["ccpulse_agent_occupancy_ratio"] == first["ccpulse_agent_occupancy_ratio"]
 
 
+def test_states_read_ahead_are_served_to_the_next_scrape_while_recent(
+        pipeline: Pipeline) -> None:
+    """The floor's states read just before the scrape expected (the thread's, once scrapes
+    keep a rhythm) are that scrape's if begun within twice what reading them takes plus a
+    second, and that scrape's only; otherwise the scrape reads its own."""
+    clock = Clock(at("09:20:00"))
+    snap = pipeline.snapshot(clock.ms)
+    kpis = KpiCollector(lambda: snap, pipeline.stats, clock_ms=clock,
+                        floor_now=lambda now, _whole: pipeline.floor_now(now))
+    scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
+
+    def in_state_s() -> float:  # a1 idle since its wrap at 09:06
+        text = scrapes.body().decode()
+        (family,) = [f for f in text_string_to_metric_families(text)
+                     if f.name == "ccpulse_agent_state_seconds"]
+        return family.samples[0].value
+
+    with scrapes._states_lock:
+        scrapes._render_states(ahead=True)
+    clock.ms = at("09:20:00.999")
+    assert in_state_s() == 840.0  # read at 09:20:00, ahead
+    clock.ms = at("09:20:01")
+    assert in_state_s() == 841.0  # read at the scrape: the ones ahead were the last one's
+    with scrapes._states_lock:
+        scrapes._render_states(ahead=True)
+    clock.ms = at("09:20:02")  # begun a second ago (they took no time): too old
+    assert in_state_s() == 842.0
+
+
 def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(
         pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     """Once a scraper's four scrapes came at a steady interval, its next one is rendered
@@ -399,7 +428,13 @@ def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(
         taken.append((now_ms(), threading.current_thread().name))
         time.sleep(0.05)
         return pipeline.snapshot(clock.ms)
-    scrapes = ScrapeAhead(KpiCollector(snap, pipeline.stats, clock_ms=now_ms),
+    read: list[tuple[int, str]] = []  # the floor's states: when, on which thread
+
+    def floor_now(now: int, _whole: bool) -> FloorNow:
+        read.append((now, threading.current_thread().name))
+        return pipeline.floor_now(now)
+    scrapes = ScrapeAhead(KpiCollector(snap, pipeline.stats, clock_ms=now_ms,
+                                       floor_now=floor_now),
                           CollectorRegistry(), now_ms)
     scraped_at: list[int] = []
     try:
@@ -421,6 +456,14 @@ def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(
     for (instant, _), before, after in zip(taken[8:], scraped_at[7:], scraped_at[8:],
                                            strict=False):
         assert before <= instant <= after
+    # and the floor's states are read ahead too, just before each scrape (0.2 s here)
+    assert [name for _, name in read[:8]] == ["MainThread"] * 8
+    ahead = [instant for instant, name in read if name == "scrape-ahead"]
+    assert len(ahead) >= 3
+    assert [name for _, name in read[8:]].count("MainThread") <= 1  # scrapes took them
+    for instant in ahead:  # (the last may be for a scrape that did not come)
+        after = [at for at in scraped_at if at >= instant]
+        assert not after or after[0] - instant <= 450  # for the next scrape, just before it
 
 
 def test_the_rhythms_of_the_last_scrapers_are_kept_and_no_more(pipeline: Pipeline) -> None:
