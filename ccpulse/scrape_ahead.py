@@ -13,8 +13,9 @@ So, once the scrapes arrive in a steady rhythm (:class:`Rhythm`), the next rende
 ahead of the next scrape expected — :data:`LEAD` times what the last one took, so it is done
 when the scrape comes — and the scrape writes it out with the series of its own instant:
 the floor's states and waits (:meth:`KpiCollector.states`, read just before the scrape
-expected — begun :data:`LEAD` times what reading them takes before it — and taken by the
-scrape if begun within twice that plus a second; read at the scrape otherwise), then the
+expected, on a thread of their own — begun :data:`LEAD` times what reading them takes
+before it — and taken by the scrape if begun within twice that plus a second; read at the
+scrape otherwise), then the
 snapshot's age, the alerts and the pipeline's counters, read at the scrape
 (:meth:`KpiCollector.at_scrape`). Where a rendering takes longer than the interval they are
 made back to back, and a scrape that comes while one is under way takes the last one
@@ -184,8 +185,11 @@ class ScrapeAhead:
         self._renderer = ThreadPoolExecutor(1, thread_name_prefix="scrape-render")
         self._submitting = threading.Lock()
         self._started: Future[Rendering] | None = None
+        self._scraped_states = threading.Event()
         if ahead:
             threading.Thread(target=self._render_ahead, name="scrape-ahead",
+                             daemon=True).start()
+            threading.Thread(target=self._states_ahead, name="scrape-ahead-states",
                              daemon=True).start()
 
     def body(self, scraper: str = "", *, gzip: bool = False,
@@ -203,6 +207,7 @@ class ScrapeAhead:
             self._arrivals += 1
         kept = self._while_rendering() or self._rendered(gzip=gzip, timeout_s=timeout_s)
         self._scraped.set()  # plan the next rendering ahead
+        self._scraped_states.set()
         return kept.answer(self._states_for_this_scrape() + render(
             self._collector.at_scrape(kept.now)) + render(self._others.collect()), gzip=gzip)
 
@@ -275,6 +280,7 @@ class ScrapeAhead:
     def close(self) -> None:
         self._closed.set()
         self._scraped.set()
+        self._scraped_states.set()
         self._renderer.shutdown(wait=False, cancel_futures=True)
 
     def _take_ahead(self) -> Rendering | None:
@@ -344,18 +350,30 @@ class ScrapeAhead:
                     self._render(ahead=True, pack=True)
                 except Exception:  # the scrape renders for itself then; say why here
                     log.exception("scrape_ahead_failed")
-            # then the floor's states, as late as they can be and still be done when the
-            # scrape comes: they are what a wallboard watches second by second, and read at
-            # the scrape they were most of its time in a busy process (BENCHMARKS.md, issue
-            # 19, twenty-first round)
+
+    def _states_ahead(self) -> None:
+        """After each scrape: if the scrapes keep a rhythm, read the floor's states as late
+        as they can be and still be done when the next one comes. They are what a wallboard
+        watches second by second; read at the scrape, they were most of its time in a busy
+        process (BENCHMARKS.md, issue 19, twenty-first round). A thread of their own: one
+        behind a floor's rendering that ran late would be late too."""
+        while True:
+            self._scraped_states.wait()
+            self._scraped_states.clear()
+            if self._closed.is_set():
+                return
+            with self._arrivals_lock:
+                expected, planned_after = self._next_expected(), self._arrivals
+            if expected is None:
+                continue
             start = expected - LEAD * self._states_took_s - LEAD_MARGIN_S
             if self._closed.wait(max(0.0, start - time.monotonic())):
                 return
             with self._states_lock:
                 with self._arrivals_lock:
                     if self._arrivals != planned_after:
-                        continue
+                        continue  # a scrape came meanwhile and planned anew
                 try:
                     self._render_states(ahead=True)
-                except Exception:
+                except Exception:  # the scrape reads them itself then; say why here
                     log.exception("scrape_ahead_failed")

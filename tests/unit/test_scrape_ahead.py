@@ -458,7 +458,7 @@ def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(
         assert before <= instant <= after
     # and the floor's states are read ahead too, just before each scrape (0.2 s here)
     assert [name for _, name in read[:8]] == ["MainThread"] * 8
-    ahead = [instant for instant, name in read if name == "scrape-ahead"]
+    ahead = [instant for instant, name in read if name == "scrape-ahead-states"]
     assert len(ahead) >= 3
     assert [name for _, name in read[8:]].count("MainThread") <= 1  # scrapes took them
     for instant in ahead:  # (the last may be for a scrape that did not come)
