@@ -134,7 +134,7 @@ def _served(engine: KpiEngine, interval_s: float, reported: int, *, live_states:
     def server(ahead: bool) -> tuple[MetricsServer, ScrapeAhead]:
         snapshots = RecentSnapshot(lambda now: snapshot(engine, now), clock)
         kpis = KpiCollector(snapshots, clock_ms=clock,  # type: ignore[arg-type]
-                            floor_now=(lambda now, _whole: floor_now(engine, now))
+                            floor_now=(lambda now, *_: floor_now(engine, now))
                             if live_states else None)
         scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=ahead)
         return MetricsServer(scrapes.body, "127.0.0.1", 0, lambda: (True, "ok")).start(), scrapes

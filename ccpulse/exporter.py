@@ -120,7 +120,7 @@ class KpiCollector:
         share: Callable[[frozenset[str]], Snapshot] | None = None,
         floor: Callable[[], bool] | None = None,
         shard_key: Callable[[], object] | None = None,
-        floor_now: Callable[[int, bool], FloorNow] | None = None,
+        floor_now: Callable[[int, bool, float | None], FloorNow | None] | None = None,
     ) -> None:
         """``last_event_ms`` overrides where the lag comes from: in a worker, counters are the
         consumer's own but the lag is that of the replica behind ``/metrics``.
@@ -133,7 +133,7 @@ class KpiCollector:
         is of the whole floor. ``shard_key``: which partitions this worker owns now (part of
         :meth:`view`).
 
-        ``floor_now(now_ms, whole)``: the floor's states, counts and waits at the scrape's
+        ``floor_now(now_ms, whole, wait_s)``: the floor's states, counts and waits at the scrape's
         instant (``whole`` False: of this worker's agents only), read at every scrape
         (:meth:`live`) instead of taken from the snapshot: a wallboard's "who is doing
         what" and "how long the oldest call has waited" are then seconds old at most where
@@ -186,16 +186,20 @@ class KpiCollector:
     def live(self, snapshot_ms: int) -> Iterator[Metric]:
         """What is read at the scrape itself: :meth:`states` now, then :meth:`at_scrape`."""
         if self._clock_ms is not None:
-            yield from self.states(self._clock_ms())
+            yield from self.states(self._clock_ms()) or ()
         yield from self.at_scrape(snapshot_ms)
 
-    def states(self, now_ms: int, whole: bool | None = None) -> Iterator[Metric]:
+    def states(self, now_ms: int, whole: bool | None = None, wait_s: float | None = None,
+               ) -> list[Metric] | None:
         """The floor's states, counts and waits at ``now_ms`` where ``floor_now`` was given
-        (of the floor or this worker's agents, as ``whole`` or :meth:`view` says); nothing
-        otherwise (they are of the snapshot then: :meth:`of_snapshot`)."""
-        if self._floor_now is not None:
-            yield from self._state_metrics(self._floor_now(
-                now_ms, self.view()[0] if whole is None else whole))
+        (of the floor or this worker's agents, as ``whole`` or :meth:`view` says); none
+        otherwise (they are of the snapshot then: :meth:`of_snapshot`). ``wait_s``: how long
+        to wait for the engine (None: as long as it takes); None where it stayed busy (an
+        alert evaluation reads a 50,000-agent floor's engine for ~3 s)."""
+        if self._floor_now is None:
+            return []
+        floor = self._floor_now(now_ms, self.view()[0] if whole is None else whole, wait_s)
+        return None if floor is None else list(self._state_metrics(floor))
 
     def at_scrape(self, snapshot_ms: int) -> Iterator[Metric]:
         """How old the snapshot (exact at ``snapshot_ms``) is, the alerts, the pipeline's

@@ -198,12 +198,18 @@ class Pipeline:
         sharded worker's /metrics)."""
         return self._finish(self._read("share", now_ms, agents, windows))
 
-    def floor_now(self, now_ms: int, agents: AgentFilter | None = None) -> FloorNow:
+    def floor_now(self, now_ms: int, agents: AgentFilter | None = None,
+                  wait_s: float | None = None) -> FloorNow | None:
         """The floor's states, counts and waits at ``now_ms`` (of the ``agents`` it accepts
-        only, where given): one lookup per agent under the engine's lock, read at every
-        scrape (``KpiCollector``'s ``floor_now``)."""
-        with self.lock:
+        only, where given): one lookup per agent under the engine's lock, read for every
+        scrape (``KpiCollector``'s ``floor_now``). None if the lock is not had within
+        ``wait_s`` (None: waits as long as it takes)."""
+        if not self.lock.acquire(timeout=-1 if wait_s is None else wait_s):
+            return None
+        try:
             return floor_now(self.engine, now_ms, agents)
+        finally:
+            self.lock.release()
 
     def drill(self, now_ms: int, agent: str, team: bool = False) -> Snapshot:
         """The snapshot of one agent, or of it and its teammates (``team``: what its page

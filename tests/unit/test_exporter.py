@@ -289,7 +289,7 @@ def test_a_worker_reads_states_and_waits_at_the_scrape_and_kpis_from_the_snapsho
               now_ms=at("09:21:00"))
     clock = [at("09:21:00")]
     worker = KpiCollector(lambda: served, pipe.stats, clock_ms=lambda: clock[0],
-                          floor_now=lambda now, _whole: pipe.floor_now(now))
+                          floor_now=lambda now, *_: pipe.floor_now(now))
 
     bulk = _families(render(worker.of_snapshot(served)))
     assert not {"ccpulse_agent_state", "ccpulse_team_agents",
@@ -325,7 +325,7 @@ def test_the_queues_listed_are_those_named_within_the_longest_window_or_waited_i
 
     def listed(now: str) -> dict[str, float]:
         text = render(KpiCollector(lambda: pipe.snapshot(at(now)), clock_ms=lambda: at(now),
-                                   floor_now=lambda t, _w: pipe.floor_now(t)).live(at(now)))
+                                   floor_now=lambda t, *_: pipe.floor_now(t)).live(at(now)))
         return {s.labels["queue"]: s.value
                 for s in _families(text)["ccpulse_queue_waiting_interactions"]}
 
@@ -351,7 +351,7 @@ def test_workers_live_states_are_each_their_agents_and_the_floor_counts_the_lead
             lambda: snapshot(engine, now), owns_agent=owns if index is not None else None,
             share=lambda windows: snapshot(engine, now, owns, windows),
             floor=lambda: leading, clock_ms=lambda: now,
-            floor_now=lambda t, whole: floor_now(engine, t, None if whole else owns))
+            floor_now=lambda t, whole, _: floor_now(engine, t, None if whole else owns))
         return {line for line in _sample_lines(render(collector.live(now)))
                 if not line.startswith("ccpulse_snapshot_age")}
 

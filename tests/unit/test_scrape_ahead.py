@@ -356,7 +356,7 @@ def test_a_kept_rendering_is_served_with_the_states_and_waits_of_each_scrape(
                                   queue_id="q1", channel="voice")), None, now_ms=clock.ms)
     snap = pipeline.snapshot(clock.ms)
     kpis = KpiCollector(lambda: snap, pipeline.stats, clock_ms=clock,
-                        floor_now=lambda now, _whole: pipeline.floor_now(now))
+                        floor_now=lambda now, *_: pipeline.floor_now(now))
     rendered = renders(kpis)
     scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
 
@@ -387,7 +387,7 @@ def test_states_read_ahead_are_served_to_the_next_scrape_while_recent(
     clock = Clock(at("09:20:00"))
     snap = pipeline.snapshot(clock.ms)
     kpis = KpiCollector(lambda: snap, pipeline.stats, clock_ms=clock,
-                        floor_now=lambda now, _whole: pipeline.floor_now(now))
+                        floor_now=lambda now, *_: pipeline.floor_now(now))
     scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
 
     def in_state_s() -> float:  # a1 idle since its wrap at 09:06
@@ -397,15 +397,48 @@ def test_states_read_ahead_are_served_to_the_next_scrape_while_recent(
         return family.samples[0].value
 
     with scrapes._states_lock:
-        scrapes._render_states(ahead=True)
+        scrapes._render_states(ahead=True, wait_s=None)
     clock.ms = at("09:20:00.999")
     assert in_state_s() == 840.0  # read at 09:20:00, ahead
     clock.ms = at("09:20:01")
     assert in_state_s() == 841.0  # read at the scrape: the ones ahead were the last one's
     with scrapes._states_lock:
-        scrapes._render_states(ahead=True)
+        scrapes._render_states(ahead=True, wait_s=None)
     clock.ms = at("09:20:02")  # begun a second ago (they took no time): too old
     assert in_state_s() == 842.0
+
+
+def test_a_scrape_does_not_wait_for_a_busy_engine_when_it_has_states_to_give(
+        pipeline: Pipeline) -> None:
+    """While the engine is held (an alert evaluation reads a large floor's for seconds), a
+    scrape waits a tenth of a second for the states, then gives the last ones read; a first
+    scrape, with none to give, waits for the engine."""
+    clock = Clock(at("09:20:00"))
+    snap = pipeline.snapshot(clock.ms)
+    kpis = KpiCollector(lambda: snap, pipeline.stats, clock_ms=clock,
+                        floor_now=lambda now, _whole, wait_s: pipeline.floor_now(
+                            now, wait_s=wait_s))
+    scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
+
+    def in_state_s(body: bytes) -> float:  # a1 idle since its wrap at 09:06
+        (family,) = [f for f in text_string_to_metric_families(body.decode())
+                     if f.name == "ccpulse_agent_state_seconds"]
+        return family.samples[0].value
+
+    first: list[bytes] = []
+    with pipeline.lock:  # busy before any states were read: the first scrape waits
+        waiting = threading.Thread(target=lambda: first.append(scrapes.body()))
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive()
+    waiting.join(5)
+    assert in_state_s(first[0]) == 840.0
+    clock.ms = at("09:20:05")
+    with pipeline.lock:
+        began = time.monotonic()
+        assert in_state_s(scrapes.body()) == 840.0  # the last read, not waited for
+        assert time.monotonic() - began < 1.0
+    assert in_state_s(scrapes.body()) == 845.0  # the engine free: read at the scrape
 
 
 def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(
@@ -430,7 +463,7 @@ def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(
         return pipeline.snapshot(clock.ms)
     read: list[tuple[int, str]] = []  # the floor's states: when, on which thread
 
-    def floor_now(now: int, _whole: bool) -> FloorNow:
+    def floor_now(now: int, _whole: bool, _wait_s: float | None) -> FloorNow | None:
         read.append((now, threading.current_thread().name))
         return pipeline.floor_now(now)
     scrapes = ScrapeAhead(KpiCollector(snap, pipeline.stats, clock_ms=now_ms,
