@@ -342,25 +342,36 @@ class ScrapeAhead:
                     if (at := rhythm.expected()) is not None and at >= now]
         return min(expected, default=None)
 
-    def _render_ahead(self) -> None:
-        """After each scrape: if the scrapes keep a rhythm, render once more, to be done
-        by the next one."""
+    def _next_slot(self, scraped: threading.Event, took_s: Callable[[], float],
+                   ) -> tuple[float, int] | None:
+        """After each scrape (``scraped``), while the scrapes keep a rhythm: waits until
+        :data:`LEAD` times ``took_s()`` (plus a margin) before the next one expected, and
+        returns when that is and how many scrapes had come; None once closed."""
         while True:
-            self._scraped.wait()
-            self._scraped.clear()
+            scraped.wait()
+            scraped.clear()
             if self._closed.is_set():
-                return
+                return None
             with self._arrivals_lock:
                 expected, planned_after = self._next_expected(), self._arrivals
             if expected is None:
                 continue
-            start = expected - LEAD * self._took_s - LEAD_MARGIN_S
+            start = expected - LEAD * took_s() - LEAD_MARGIN_S
             if self._closed.wait(max(0.0, start - time.monotonic())):
-                return
+                return None
+            return expected, planned_after
+
+    def _replanned(self, planned_after: int) -> bool:
+        """A scrape came since the slot was planned, and planned anew."""
+        with self._arrivals_lock:
+            return self._arrivals != planned_after
+
+    def _render_ahead(self) -> None:
+        """Render once more before each scrape expected, to be done by then."""
+        while (slot := self._next_slot(self._scraped, lambda: self._took_s)) is not None:
             with self._rendering_lock:
-                with self._arrivals_lock:
-                    if self._arrivals != planned_after:
-                        continue  # a scrape came meanwhile and planned anew
+                if self._replanned(slot[1]):
+                    continue
                 try:
                     # packed: the scrapers that keep a rhythm are Prometheus servers
                     self._render(ahead=True, pack=True)
@@ -368,29 +379,19 @@ class ScrapeAhead:
                     log.exception("scrape_ahead_failed")
 
     def _states_ahead(self) -> None:
-        """After each scrape: if the scrapes keep a rhythm, read the floor's states as late
-        as they can be and still be done when the next one comes. They are what a wallboard
-        watches second by second; read at the scrape, they were most of its time in a busy
-        process (BENCHMARKS.md, issue 19, twenty-first round). A thread of their own: one
-        behind a floor's rendering that ran late would be late too."""
-        while True:
-            self._scraped_states.wait()
-            self._scraped_states.clear()
-            if self._closed.is_set():
-                return
-            with self._arrivals_lock:
-                expected, planned_after = self._next_expected(), self._arrivals
-            if expected is None:
-                continue
-            start = expected - LEAD * self._states_took_s - LEAD_MARGIN_S
-            if self._closed.wait(max(0.0, start - time.monotonic())):
-                return
+        """Read the floor's states as late before each scrape expected as they can be and
+        still be done when it comes. They are what a wallboard watches second by second;
+        read at the scrape, they were most of its time in a busy process (BENCHMARKS.md,
+        issue 19, twenty-first round). A thread of their own: one behind a floor's rendering
+        that ran late would be late too."""
+        while (slot := self._next_slot(self._scraped_states,
+                                       lambda: self._states_took_s)) is not None:
+            expected, planned_after = slot
             # the engine busy (an evaluation reading it): tried again until the scrape is due
             while time.monotonic() < expected and not self._closed.is_set():
                 with self._states_lock:
-                    with self._arrivals_lock:
-                        if self._arrivals != planned_after:
-                            break  # a scrape came meanwhile and planned anew
+                    if self._replanned(planned_after):
+                        break
                     try:
                         if self._render_states(ahead=True, wait_s=STATES_WAIT_S) is not None:
                             break
