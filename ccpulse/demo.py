@@ -77,8 +77,8 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
     kpis = KpiCollector(snapshots, pipeline.stats, alerts=evaluator,  # type: ignore[arg-type]
                         clock_ms=clock, scorecards=settings.scorecards,
                         metrics=settings.metrics,
-                        floor_now=lambda now, _whole, wait_s: pipeline.floor_now(
-                            now, wait_s=wait_s))
+                        floor_now=(lambda now, _whole, wait_s: pipeline.floor_now(
+                            now, wait_s=wait_s)) if settings.metrics.states_at_scrape else None)
     scrapes = ScrapeAhead(kpis, registry, clock, ahead=settings.metrics.render_ahead)
     if not settings.web_secret:  # agent links of this run only: a new secret each start
         settings = replace(settings, web_secret=secrets.token_urlsafe(32))

@@ -50,6 +50,9 @@ class MetricsConfig:
     # render the next scrape's text before it comes, once scrapes keep a rhythm
     # (ccpulse.scrape_ahead); off: every scrape renders the snapshot it reads
     render_ahead: bool = True
+    # read the floor's states and waits for each scrape (KpiCollector's floor_now); off:
+    # they are the snapshot's, as old as its KPIs
+    states_at_scrape: bool = True
 
     def share_windows(self) -> frozenset[str]:
         """The windows a worker's own agents' series read: the budget's, and the

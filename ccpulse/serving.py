@@ -356,8 +356,9 @@ def _scrapes(settings: Settings, snapshots: RecentSnapshot, pipeline: Pipeline,
         floor=leader.holds if sharded else None,
         shard_key=lambda: (consumer.shards.partitions, consumer.shards.owned),
         # the states and waits of the scrape's instant: of the floor, or of its own agents
-        floor_now=lambda now, whole, wait_s: pipeline.floor_now(
+        floor_now=(lambda now, whole, wait_s: pipeline.floor_now(
             now, None if whole else consumer.shards.owns, wait_s))
+        if settings.metrics.states_at_scrape else None)
     return ScrapeAhead(kpis, registry, wall_ms, ahead=settings.metrics.render_ahead)
 
 

@@ -75,6 +75,7 @@ class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True):
     agent_channels: bool = False
     shard_agents: bool = True
     render_ahead: bool = True
+    states_at_scrape: bool = True
 
 
 class Costs(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -421,4 +422,5 @@ def load_settings(flags: Mapping[str, object] | None = None,
                     scorecards=cards,
                     metrics=MetricsConfig(budget, file.metrics.agent_channels,
                                           file.metrics.shard_agents,
-                                          file.metrics.render_ahead), costs=file.costs)
+                                          file.metrics.render_ahead,
+                                          file.metrics.states_at_scrape), costs=file.costs)

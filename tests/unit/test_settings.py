@@ -209,11 +209,13 @@ def test_only_the_settings_module_reads_the_environment() -> None:
 def test_the_per_agent_budget_is_configured_in_the_metrics_table(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[metrics]\nagent_series = ["occupancy:15m", "csat"]\n'
-                      "agent_channels = true\nrender_ahead = false\n")
+                      "agent_channels = true\nrender_ahead = false\n"
+                      "states_at_scrape = false\n")
     metrics = load_settings({"config": str(config)}, {}).metrics
     assert metrics.agent_series["15m"] == {"occupancy", "csat"}
     assert metrics.agent_series["1h"] == {"csat"} and metrics.agent_channels
     assert not metrics.render_ahead and load_settings({}, {}).metrics.render_ahead
+    assert not metrics.states_at_scrape and load_settings({}, {}).metrics.states_at_scrape
     assert load_settings({}, {}).metrics.series_per_agent() <= 16
     config.write_text('[metrics]\nagent_series = ["ocupancy"]\n')
     with pytest.raises(ConfigError, match=r"metrics\.agent_series.*ocupancy"):

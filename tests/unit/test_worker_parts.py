@@ -8,6 +8,7 @@ import multiprocessing
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -787,3 +788,14 @@ def test_a_workers_scrape_reads_its_states_at_the_scrape(leading: bool) -> None:
             if f.name == "ccpulse_agent_utilization_ratio" for s in f.samples]
     else:
         assert "ccpulse_queue_waiting_interactions" not in families
+    if not leading:
+        return  # a follower's share is a snapshot of the scrape anyway
+    off = Settings()  # [metrics] states_at_scrape = false: the served snapshot's states
+    off = replace(off, metrics=replace(off.metrics, states_at_scrape=False))
+    scrapes = _scrapes(off, lambda: served, pipe, AlertEvaluator(),  # type: ignore[arg-type]
+                       leader=SimpleNamespace(holds=lambda: True),  # type: ignore[arg-type]
+                       consumer=consumer, registry=CollectorRegistry())
+    families = {f.name: f.samples
+                for f in text_string_to_metric_families(scrapes.body().decode())}
+    scrapes.close()
+    assert [s.labels["state"] for s in families["ccpulse_agent_state"]] == ["idle"]
