@@ -482,16 +482,9 @@ class Reading:
 
     now: int
     periods: dict[str, PeriodSums]
-    agents: dict[str, AgentNow]
+    state: FloorNow  # of some agents only where its ``floor`` is False
     team_wraps: dict[str, Kpis] | None = None  # of some agents only: their teams' wrap KPIs
-    floor: bool = True  # False: of some agents only, with none of what follows
-    team_states: dict[str, Counter[str]] = field(default_factory=dict)
-    absent: dict[str, int] = field(default_factory=dict)
-    waiting: dict[str, tuple[int, float]] = field(default_factory=dict)
-    queues: frozenset[str] = frozenset()
-    staffing: StaffingReading | None = None
-    entities: dict[str, tuple[int, int]] = field(default_factory=dict)
-    over_limit: dict[str, int] = field(default_factory=dict)
+    staffing: StaffingReading | None = None  # of the floor only
 
 
 def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
@@ -510,12 +503,10 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
         team_wraps = (_team_wraps(engine, now, now - lengths[SCORECARD_WINDOW],
                                   {*state.team_states, UNKNOWN_TEAM})
                       if SCORECARD_WINDOW in lengths else None)
-        return Reading(now, periods, state.agents, team_wraps=team_wraps, floor=False)
+        return Reading(now, periods, state, team_wraps=team_wraps)
     plan = read_staffing(engine, {agent_id: a.state for agent_id, a in state.agents.items()},
                          now, {name: period.cells["answer"] for name, period in periods.items()})
-    return Reading(now, periods, state.agents, team_states=state.team_states,
-                   absent=state.absent, waiting=state.waiting, queues=state.queues,
-                   staffing=plan, entities=state.entities, over_limit=state.over_limit)
+    return Reading(now, periods, state, staffing=plan)
 
 
 def floor_now(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> FloorNow:
@@ -577,17 +568,17 @@ def teammates(engine: KpiEngine, agent_id: str, now: int) -> frozenset[str]:
 
 def finish(reading: Reading) -> Snapshot:
     """The snapshot of a :class:`Reading`: no engine involved."""
-    windows = {name: window_kpis(period, floor=reading.floor)
+    state = reading.state
+    windows = {name: window_kpis(period, floor=state.floor)
                for name, period in reading.periods.items()}
     if reading.team_wraps is not None:
         windows[SCORECARD_WINDOW].team = reading.team_wraps
-    if not reading.floor:
-        return Snapshot(reading.now, windows, reading.agents, {}, {}, floor=False)
+    if not state.floor:
+        return Snapshot(reading.now, windows, state.agents, {}, {}, floor=False)
     plan = staffing(reading.staffing, {name: w.queue_channel for name, w in windows.items()})
-    return Snapshot(reading.now, windows, reading.agents, reading.team_states,
-                    reading.waiting, staffing=plan, entities=reading.entities,
-                    over_limit=reading.over_limit, absent=reading.absent,
-                    queues=reading.queues)
+    return Snapshot(reading.now, windows, state.agents, state.team_states, state.waiting,
+                    staffing=plan, entities=state.entities, over_limit=state.over_limit,
+                    absent=state.absent, queues=state.queues)
 
 
 def snapshot(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
