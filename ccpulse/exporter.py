@@ -139,8 +139,9 @@ class KpiCollector:
         ``floor_now(now_ms, whole, wait_s)``: the floor's states, counts and waits at the scrape's
         instant (``whole`` False: of this worker's agents only), read at every scrape
         (:meth:`live`) instead of taken from the snapshot: a wallboard's "who is doing
-        what" and "how long the oldest call has waited" are then seconds old at most where
-        a 50,000-agent floor's snapshot is tens of seconds old. Needs ``clock_ms``."""
+        what" and "how long the oldest call has waited" are then a second or two old (15 s at
+        most: :mod:`ccpulse.scrape_ahead`) where a 50,000-agent floor's snapshot
+        is tens of seconds old. Needs ``clock_ms``."""
         self._snapshot = snapshot
         self._floor_now = floor_now if clock_ms is not None else None
         self._shard_key = shard_key

@@ -89,6 +89,10 @@ WAIT_SHARE = 0.5
 # how long a reading of the floor's states waits for the engine, held by an alert
 # evaluation's reading for seconds on a large floor, before it takes the last ones read
 STATES_WAIT_S = 0.1
+# the oldest states a scrape gives rather than wait for the engine (Prometheus' default
+# scrape interval): evaluations in phase with the scrapes must not keep them from ever
+# being read again
+STATES_KEPT_MS = 15_000
 
 
 class Rhythm:
@@ -218,9 +222,9 @@ class ScrapeAhead:
         """The floor's states read ahead for this scrape, if they are of what it exports and
         were begun within twice what reading them takes, plus a second; read now otherwise
         — unless the engine stays busy :data:`STATES_WAIT_S` (an alert evaluation reading
-        it): then the last ones read, of what it exports, however old (seconds, the age of
-        a scrape before; the scrape waited for the evaluation's reading before, 3.6 s a
-        scrape at 50,000 agents). Only a first scrape waits as long as it takes."""
+        it): then the last ones read, of what it exports, if read within
+        :data:`STATES_KEPT_MS` (the scrape waited for the evaluation's reading before, 3.6 s
+        a scrape at 50,000 agents). Without such, it waits as long as it takes."""
         with self._states_lock:
             kept = self._states
             if kept is not None and kept.view != self._collector.view():
@@ -229,6 +233,8 @@ class ScrapeAhead:
                     and 0 <= self._clock_ms() - kept.now < 2 * self._states_took_ms + 1000):
                 self._states = replace(kept, ahead=False)
                 return kept.text
+            if kept is not None and not 0 <= self._clock_ms() - kept.now < STATES_KEPT_MS:
+                kept = None  # too old to give instead of waiting
             fresh = self._render_states(ahead=False, wait_s=STATES_WAIT_S) or (
                 kept if kept is not None else self._render_states(ahead=False, wait_s=None))
             assert fresh is not None  # read without a bound: never None

@@ -411,8 +411,9 @@ def test_states_read_ahead_are_served_to_the_next_scrape_while_recent(
 def test_a_scrape_does_not_wait_for_a_busy_engine_when_it_has_states_to_give(
         pipeline: Pipeline) -> None:
     """While the engine is held (an alert evaluation reads a large floor's for seconds), a
-    scrape waits a tenth of a second for the states, then gives the last ones read; a first
-    scrape, with none to give, waits for the engine."""
+    scrape waits a tenth of a second for the states, then gives the last ones read if they
+    are under 15 s old; a first scrape, with none to give, or one whose last are older,
+    waits for the engine."""
     clock = Clock(at("09:20:00"))
     snap = pipeline.snapshot(clock.ms)
     kpis = KpiCollector(lambda: snap, pipeline.stats, clock_ms=clock,
@@ -439,6 +440,15 @@ def test_a_scrape_does_not_wait_for_a_busy_engine_when_it_has_states_to_give(
         assert in_state_s(scrapes.body()) == 840.0  # the last read, not waited for
         assert time.monotonic() - began < 1.0
     assert in_state_s(scrapes.body()) == 845.0  # the engine free: read at the scrape
+    clock.ms = at("09:20:20")  # the last read 15 s ago: too old to give, the scrape waits
+    later: list[bytes] = []
+    with pipeline.lock:
+        waiting = threading.Thread(target=lambda: later.append(scrapes.body()))
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive()
+    waiting.join(5)
+    assert in_state_s(later[0]) == 860.0
 
 
 def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(
