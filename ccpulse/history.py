@@ -29,8 +29,8 @@ import psycopg
 from ccpulse.api import SCOPES, named, scope_kpis
 from ccpulse.processors.catalogue import HOUR_MS
 from ccpulse.processors.decode import Decoded
-from ccpulse.processors.engine import Interaction, wrap_parts
 from ccpulse.processors.events import InteractionWrapped
+from ccpulse.processors.interaction import Interaction, wrap_parts
 from ccpulse.processors.measures import Abandon, Answer, Contact, QueueAnswer, Survey, Wrap
 from ccpulse.processors.schedule import Adherence
 from ccpulse.processors.snapshot import PeriodSums, Snapshot, window_kpis
@@ -488,7 +488,7 @@ class IntervalWriter:
         engine knows of each interaction (queue, channel, times, repeat status)."""
         out: dict[str, tuple] = {}
         for ts, wrap in self._wraps.pop(start, []):
-            rec = pipeline.engine.interactions.get(wrap.interaction_id)
+            rec = pipeline.engine.interaction(wrap.interaction_id)
             if rec is None or rec.wrapped_ms != ts or wrap.interaction_id in out:
                 continue  # a second wrap of the same interaction counts once, as in the KPIs
             out[wrap.interaction_id] = _record(wrap, rec)

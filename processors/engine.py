@@ -11,7 +11,6 @@ from bisect import insort
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from ccpulse.processors.agent import (
@@ -44,6 +43,16 @@ from ccpulse.processors.events import (
     InteractionWrapped,
     SchedulePublished,
 )
+from ccpulse.processors.interaction import (
+    Frozen,
+    Interaction,
+    freeze,
+    open_hold,
+    repeat_of,
+    thaw,
+    touched_ms,
+    wrap_parts,
+)
 from ccpulse.processors.last_contacts import LastContacts
 from ccpulse.processors.measures import WIDTH, Wrap
 from ccpulse.processors.schedule import AgentSchedule, publication
@@ -57,41 +66,6 @@ UNKNOWN_QUEUE = "unknown"
 Applied = Literal["applied", "duplicate"]
 
 
-@dataclass(slots=True)
-class Interaction:
-    """What we know of one interaction; its events may arrive on different partitions."""
-
-    touched_ms: int
-    # its id as first seen: the key it keeps in KpiEngine.interactions and the one its
-    # customer's history holds (each event decodes its own copy of the id: sharing one
-    # saved ~60 bytes a held contact, BENCHMARKS.md, issue 19, seventh round)
-    iid: str
-    queue_id: str | None = None
-    channel: str | None = None
-    customer_id: str | None = None
-    queued_ms: int | None = None
-    answered_ms: int | None = None
-    abandoned_ms: int | None = None
-    ended_ms: int | None = None
-    wrapped_ms: int | None = None
-    # Hold starts (+1) and ends (-1) in time order, whatever order they arrived in: the hold
-    # time of the interaction follows from them (see hold_ms), so a late one corrects it.
-    hold_marks: list[tuple[int, int]] | None = None
-    repeat: bool | None = None  # repeat contact? re-decided when an earlier contact turns up
-    seen_ts: int | None = None  # where the contact stands in its customer's history
-    # Where the interaction was counted, to correct those counts later: the cell and, for the
-    # contact, its time (the answer and the wrap are counted at answered_ms and wrapped_ms).
-    # Fields, not (ts, cell) tuples: a tuple each cost 56 bytes an interaction.
-    contact_ts: int | None = None
-    contact_cell: Cell | None = None  # (queue, channel)
-    abandon_cell: Cell | None = None  # (queue, channel) the abandon was counted in
-    answer_cell: Cell | None = None  # (agent, team, queue, channel)
-    wrap_cell: Cell | None = None  # (agent, team, queue, channel)
-    # A wrap counted before its answer arrived: its vector, to count it again as handled in
-    # the queue and channel the answer names (kept for those wraps only: they are rare).
-    pending_wrap: Vector | None = None
-
-
 class KpiEngine:
     """All state needed to compute contract §2 KPIs for any window ending at any instant."""
 
@@ -103,7 +77,9 @@ class KpiEngine:
         self.dedup = dedup
         self._reasons = self.config.reason_labels
         self.agents: dict[str, AgentMachine] = {}
-        self.interactions: dict[str, Interaction] = {}
+        # interaction id -> its record, frozen once settled (processors/interaction.py);
+        # ordered by last touch
+        self.interactions: dict[str, Interaction | Frozen] = {}
         # agent -> its published schedules (contract §7.1)
         self.schedules: dict[str, AgentSchedule] = {}
         # interaction id -> (agent, when its open hold began): the holds going on now, so a
@@ -130,6 +106,8 @@ class KpiEngine:
         self.seen: dict[str, int] = {}
         self._seen_hour = -1
         self.max_ts: int | None = None
+        # the record the event being applied touched (see apply); None between events
+        self._touched: Interaction | None = None
 
     # -- public API --------------------------------------------------------------------------
     def apply(self, decoded: Decoded) -> Applied | Rejection:
@@ -157,7 +135,18 @@ class KpiEngine:
             self.max_ts = ts
         handler = _HANDLERS[type(event)]
         handler(self, event, ts)
+        rec = self._touched
+        if rec is not None:  # the record this event touched: frozen if settled
+            self._touched = None
+            if rec.settled:
+                self.interactions[rec.iid] = freeze(rec)
         return "applied"
+
+    def interaction(self, iid: str) -> Interaction | None:
+        """What is known of interaction ``iid``, to read: a change to a frozen record's copy
+        is not kept."""
+        kept = self.interactions.get(iid)
+        return kept if kept is None or type(kept) is Interaction else thaw(kept)
 
     def __getstate__(self) -> dict[str, Any]:
         # the stamps its schedules and presence views hold came from this process's counter
@@ -165,7 +154,7 @@ class KpiEngine:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         next_stamp.beyond(state.pop("_stamps_below"))  # none of this process may equal them
-        self.__dict__.update(state)
+        self.__dict__.update({"_touched": None, **state})  # a checkpoint from before it
 
     def agent(self, agent_id: str) -> AgentMachine:
         machine = self.agents.get(agent_id)
@@ -191,7 +180,7 @@ class KpiEngine:
             if (not machine.logged_in and (machine.last_ts or 0) < horizon
                     and agent_id not in self.schedules):  # scheduled and absent: still here
                 del self.agents[agent_id]
-        _drop_oldest(self.interactions, horizon, lambda rec: rec.touched_ms)
+        _drop_oldest(self.interactions, horizon, touched_ms)
         for iid in [i for i in self.on_hold if i not in self.interactions]:
             del self.on_hold[iid]  # a hold whose interaction was forgotten never ended
         for queue in self.waiting.values():
@@ -254,12 +243,14 @@ class KpiEngine:
         return series.cell
 
     def _record(self, iid: str, ts: int) -> Interaction:
-        rec = self.interactions.pop(iid, None)
-        if rec is None:
+        kept = self.interactions.pop(iid, None)
+        if kept is None:
             rec = Interaction(touched_ms=ts, iid=iid)
         else:
+            rec = kept if type(kept) is Interaction else thaw(kept)
             rec.touched_ms = max(rec.touched_ms, ts)
         self.interactions[rec.iid] = rec  # re-inserted: the dict stays ordered by last touch
+        self._touched = rec
         return rec
 
     def _saw_queue_event(self, queue: str, ts: int) -> None:
@@ -272,7 +263,7 @@ class KpiEngine:
         machine = self.agent(agent_id)
         gap = machine.apply(ts, tr, self.config.lateness_ms)
         for iid, counted, now in machine.gap_corrections:
-            rec = self.interactions.get(iid)
+            rec = self.interaction(iid)
             if rec is not None and rec.answer_cell is not None and rec.answered_ms is not None:
                 gap_ms = (now or 0) - (counted or 0)
                 samples = (now is not None) - (counted is not None)
@@ -325,9 +316,10 @@ class KpiEngine:
         for ts, iid in history:
             repeat = previous is not None and ts - previous <= self.config.repeat_contact_ms
             previous = ts
-            rec = self.interactions.get(iid)
-            if rec is None or rec.repeat == repeat:
+            kept = self.interactions.get(iid)
+            if kept is None or repeat_of(kept) == repeat:
                 continue
+            rec = kept if type(kept) is Interaction else thaw(kept)
             if rec.repeat is not None:  # counted with the other status: move the count
                 delta = 1 if repeat else -1
                 if rec.contact_cell is not None and rec.contact_ts is not None:
@@ -336,6 +328,8 @@ class KpiEngine:
                     self._count("answer", rec.answer_cell, rec.answered_ms,
                                 (0, 0, delta, 0, 0))
             rec.repeat = repeat
+            if rec is not kept:
+                self.interactions[iid] = freeze(rec)
 
     def _join_wait(self, rec: Interaction, iid: str) -> None:
         """Count the queue side of an answer or abandon once both ends of the wait are known."""
@@ -487,7 +481,7 @@ class KpiEngine:
             rec.hold_marks = []
         with self._wrap_corrected(rec):
             insort(rec.hold_marks, (ts, kind))
-        _, started = _holds(rec, None)
+        started = open_hold(rec)
         if started is not None and rec.ended_ms is None and rec.wrapped_ms is None:
             self.on_hold[iid] = (agent, started)
         else:
@@ -611,7 +605,8 @@ def _flat(contacts: list[tuple[int, str]]) -> History:
     return tuple([part for contact in contacts for part in contact])
 
 
-def _trimmed(history: History, horizon: int, live: dict[str, Interaction]) -> History:
+def _trimmed(history: History, horizon: int, live: dict[str, Interaction | Frozen],
+             ) -> History:
     """``history`` without the contacts before ``horizon``, and of those whose interaction
     has expired only the newest (:func:`_compact`); ``history`` itself when that changes
     nothing, as for most customers (checked without unpacking: expiry visits them all)."""
@@ -623,7 +618,7 @@ def _trimmed(history: History, horizon: int, live: dict[str, Interaction]) -> Hi
     return history if kept == history else kept
 
 
-def _compact(history: list[tuple[int, str]], live: dict[str, Interaction]) -> None:
+def _compact(history: list[tuple[int, str]], live: dict[str, Interaction | Frozen]) -> None:
     """Keep, of the contacts whose interaction has expired, only the newest as a time.
 
     An expired contact's status can no longer be corrected and only the contact right
@@ -641,39 +636,6 @@ def _compact(history: list[tuple[int, str]], live: dict[str, Interaction]) -> No
 
 def _last_contact(history: History) -> int:
     return history[-2] if history else 0  # type: ignore[return-value]
-
-
-def _holds(rec: Interaction, stop: int | None) -> tuple[int, int | None]:
-    """Walk the hold marks in time order up to ``stop`` (None: all of them): the time of the
-    holds that ended by then, and when the hold still going on began (None if none is)."""
-    total, opened = 0, None
-    for ts, kind in rec.hold_marks or ():
-        if stop is not None and ts > stop:
-            break
-        if kind > 0 and opened is None:
-            opened = ts
-        elif kind < 0 and opened is not None:
-            total += ts - opened
-            opened = None
-    return total, opened
-
-
-def hold_ms(rec: Interaction, stop: int) -> int:
-    """Time on hold up to ``stop`` (the end, else the wrap); a hold with no end yet lasts to
-    ``stop``."""
-    total, opened = _holds(rec, stop)
-    return total + (stop - opened if opened is not None else 0)
-
-
-def wrap_parts(rec: Interaction, wrapped: int) -> tuple[int, int, int, int, int]:
-    """(handled, handle, talk, hold, after-call work) of a wrap at ``wrapped``, from what is
-    known of the interaction now; zeros without an answer (no handle time is known)."""
-    answered = rec.answered_ms
-    if answered is None:
-        return 0, 0, 0, 0, 0
-    ended = rec.ended_ms if rec.ended_ms is not None else wrapped
-    hold = hold_ms(rec, ended)
-    return 1, wrapped - answered, ended - answered - hold, hold, wrapped - ended
 
 
 def _drop_oldest(entries: dict, horizon: int, time_of: Callable[[Any], int]) -> None:
