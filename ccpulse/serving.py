@@ -355,9 +355,11 @@ def _scrapes(settings: Settings, snapshots: RecentSnapshot, pipeline: Pipeline,
         share=lambda windows: pipeline.share(wall_ms(), consumer.shards.owns, windows),
         floor=leader.holds if sharded else None,
         shard_key=lambda: (consumer.shards.partitions, consumer.shards.owned),
-        # the states and waits of the scrape's instant: of the floor, or of its own agents
+        # the states and waits of the scrape's instant: of the floor, or of its own agents;
+        # the lease holder counts every agent and exports its own agents' states
         floor_now=(lambda now, whole, wait_s: pipeline.floor_now(
-            now, None if whole else consumer.shards.owns, wait_s))
+            now, None if whole else consumer.shards.owns, wait_s,
+            detail=consumer.shards.owns if whole and sharded else None))
         if settings.metrics.states_at_scrape else None)
     return ScrapeAhead(kpis, registry, wall_ms, ahead=settings.metrics.render_ahead)
 

@@ -509,27 +509,32 @@ def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
     return Reading(now, periods, state, staffing=plan)
 
 
-def floor_now(engine: KpiEngine, now: int, agents: AgentFilter | None = None) -> FloorNow:
+def floor_now(engine: KpiEngine, now: int, agents: AgentFilter | None = None, *,
+              detail: AgentFilter | None = None) -> FloorNow:
     """The floor at ``now`` (see :class:`FloorNow`); ``agents``: of the agents it accepts
-    only."""
+    only. ``detail``: of the whole floor, but with an :class:`AgentNow` only for the agents
+    it accepts, the others only counted (the lease holder of several workers counts every
+    team's agents and exports its own: ~0.1 s less a scrape at 50,000 agents)."""
     agent_states: dict[str, AgentNow] = {}
     team_states: dict[str, Counter[str]] = {}
     holds = engine.holds_by_agent()
     absent: dict[str, int] = {}
+    schedules = engine.schedules
     for agent_id, machine in engine.agents.items():
         if agents is not None and not agents(agent_id):
             continue
         category, reason, since, team = machine.timeline.state_at(now)
         state = STATE_NAMES[category]
         team = team or machine.team  # as _team_now
-        hold = holds.get(agent_id)
-        schedule = engine.schedules.get(agent_id)
+        schedule = schedules.get(agent_id)
         planned = schedule.activity_at(now) if schedule is not None else None
-        agent_states[agent_id] = AgentNow(
-            team, state, reason, None if since is None else (now - since) / 1000,
-            (now - hold) / 1000 if hold is not None and hold <= now and state == "handling"
-            else None, planned,
-            None if planned in (None, OFFLINE) else category in ADHERENT[planned])
+        if detail is None or detail(agent_id):
+            hold = holds.get(agent_id)
+            agent_states[agent_id] = AgentNow(
+                team, state, reason, None if since is None else (now - since) / 1000,
+                (now - hold) / 1000 if hold is not None and hold <= now and state == "handling"
+                else None, planned,
+                None if planned in (None, OFFLINE) else category in ADHERENT[planned])
         if planned == WORK and state == "logged_out":
             absent[team] = absent.get(team, 0) + 1
         counts = team_states.get(team)

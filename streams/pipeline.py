@@ -199,15 +199,17 @@ class Pipeline:
         return self._finish(self._read("share", now_ms, agents, windows))
 
     def floor_now(self, now_ms: int, agents: AgentFilter | None = None,
-                  wait_s: float | None = None) -> FloorNow | None:
+                  wait_s: float | None = None, *, detail: AgentFilter | None = None,
+                  ) -> FloorNow | None:
         """The floor's states, counts and waits at ``now_ms`` (of the ``agents`` it accepts
-        only, where given): one lookup per agent under the engine's lock, read for every
-        scrape (``KpiCollector``'s ``floor_now``). None if the lock is not had within
-        ``wait_s`` (None: waits as long as it takes)."""
+        only, where given; each agent's state only of those ``detail`` accepts, where given):
+        one lookup per agent under the engine's lock, read for every scrape
+        (``KpiCollector``'s ``floor_now``). None if the lock is not had within ``wait_s``
+        (None: waits as long as it takes)."""
         if not self.lock.acquire(timeout=-1 if wait_s is None else wait_s):
             return None
         try:
-            return floor_now(self.engine, now_ms, agents)
+            return floor_now(self.engine, now_ms, agents, detail=detail)
         finally:
             self.lock.release()
 

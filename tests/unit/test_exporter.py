@@ -351,7 +351,10 @@ def test_workers_live_states_are_each_their_agents_and_the_floor_counts_the_lead
             lambda: snapshot(engine, now), owns_agent=owns if index is not None else None,
             share=lambda windows: snapshot(engine, now, owns, windows),
             floor=lambda: leading, clock_ms=lambda: now,
-            floor_now=lambda t, whole, _: floor_now(engine, t, None if whole else owns))
+            # as serving wires it: the leader counts every agent, details its own
+            floor_now=lambda t, whole, _: floor_now(
+                engine, t, None if whole else owns,
+                detail=owns if whole and index is not None else None))
         return {line for line in _sample_lines(render(collector.live(now)))
                 if not line.startswith("ccpulse_snapshot_age")}
 
