@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ccpulse.processors import catalogue
 from ccpulse.processors.kpis import Kpis
-from ccpulse.processors.snapshot import Snapshot, WindowKpis
+from ccpulse.processors.snapshot import FloorNow, Snapshot, WindowKpis
 from ccpulse.processors.timefmt import format_ms
 
 if TYPE_CHECKING:
@@ -49,27 +49,32 @@ def scope_kpis(window: WindowKpis, scope: str) -> Mapping[str, Kpis]:
             catalogue.QUEUE: window.queue, catalogue.CHANNEL: window.channel}[scope]
 
 
-def scope_view(snap: Snapshot, scope: str, ident: str) -> dict[str, Any] | None:
-    """The JSON document of one scope at ``snap.now``; None for a scope or id unknown here."""
+def scope_view(snap: Snapshot, scope: str, ident: str, live: FloorNow | None = None,
+               ) -> dict[str, Any] | None:
+    """The JSON document of one scope: its KPIs at ``snap.now`` (``at``), its states and
+    waits at ``live.now`` where given, else the snapshot's (``states_at``); None for a scope
+    or id unknown here."""
     if scope not in SCOPES:
         return None
+    floor = live or snap.floor_now()
     windows = {name: named(scope, scope_kpis(window, scope).get(ident, {}))
                for name, window in snap.windows.items()}
     known = any(ident in scope_kpis(window, scope) for window in snap.windows.values())
-    out: dict[str, Any] = {"scope": scope, "id": ident, "at": format_ms(snap.now)}
+    out: dict[str, Any] = {"scope": scope, "id": ident, "at": format_ms(snap.now),
+                           "states_at": format_ms(floor.now)}
     if scope == catalogue.AGENT:
-        now = snap.agents.get(ident)
+        now = floor.agents.get(ident)
         known = known or now is not None
         if now is not None:
             out |= {"team": now.team, "state": now.state}
     elif scope == catalogue.TEAM:
-        states = snap.team_states.get(ident)
+        states = floor.team_states.get(ident)
         known = known or states is not None
         if states is not None:
             out["agents_by_state"] = dict(states)
-    elif scope == catalogue.QUEUE and ident in snap.waiting:
+    elif scope == catalogue.QUEUE and ident in floor.waiting:
         known = True
-        waiting, longest = snap.waiting[ident]
+        waiting, longest = floor.waiting[ident]
         out |= {"waiting_interactions": waiting, "longest_wait_seconds": longest}
     if not known:
         return None
@@ -235,12 +240,18 @@ def readers(pipeline: Pipeline, clock_ms: Callable[[], int],
     return floor, AgentSnapshots(floor, pipeline.drill, clock_ms)
 
 
-def api(snapshots: Callable[[], Snapshot], agents: AgentSnapshots | None = None,
+def api(snapshots: Callable[[], Snapshot], agents: AgentSnapshots | None = None, *,
+        floor_now: Callable[[], FloorNow] | None = None,
         ) -> Callable[[str, str], dict[str, Any] | None]:
     """The handler the HTTP server calls with (scope, id): an agent from ``agents`` where
-    given, the floor's snapshot otherwise."""
+    given, the floor's snapshot otherwise; a team's states and a queue's waits read at the
+    request by ``floor_now`` where given, as the boards read them (an agent's answer keeps
+    its snapshot's: reading the whole floor for one agent would cost ~0.2 s at 50,000)."""
     def answer(scope: str, ident: str) -> dict[str, Any] | None:
-        snap = agents(ident) if agents is not None and scope == catalogue.AGENT \
-            else snapshots()
-        return scope_view(snap, scope, ident)
+        if agents is not None and scope == catalogue.AGENT:
+            return scope_view(agents(ident), scope, ident)
+        snap = snapshots()  # first: the states are then never older than the KPIs
+        live = floor_now() if floor_now is not None and scope in (
+            catalogue.TEAM, catalogue.QUEUE) else None
+        return scope_view(snap, scope, ident, live)
     return answer

@@ -85,7 +85,8 @@ def run_demo(monitor: Monitor, settings: Settings, options: DemoOptions,
     try:
         server = MetricsServer(scrapes.body, settings.metrics_host, settings.metrics_port,
                                lambda: (True, "ok"), settings.metrics_credentials,
-                               api=api(snapshots, agents),
+                               api=api(snapshots, agents,
+                                       floor_now=lambda: pipeline.floor_now(clock())),
                                web=web_app(settings, snapshots, pipeline, evaluator,
                                            agents, clock_ms=clock)).start()
     except OSError as exc:

@@ -417,7 +417,9 @@ def serve(settings: Settings, reports: Connection) -> None:
         return readiness(health(), consumer, settings.ready_max_lag)
 
     server = MetricsServer(scrapes.body, settings.metrics_host, settings.metrics_port, health,
-                           settings.metrics_credentials, ready=ready, api=api(snapshots, agents),
+                           settings.metrics_credentials, ready=ready,
+                           api=api(snapshots, agents,
+                                   floor_now=lambda: pipeline.floor_now(wall_ms())),
                            web=web_app(settings, snapshots, pipeline, evaluator, agents,
                                        clock_ms=wall_ms))
     server.start()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from itertools import pairwise
 from urllib.parse import quote
 
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -74,6 +75,28 @@ def server(pipeline: Pipeline) -> Iterator[MetricsServer]:
 def get(server: MetricsServer, path: str, auth: tuple[str, str] | None = ("prom", "s3cret"),
         ) -> tuple[int, str]:
     return http_get(f"http://127.0.0.1:{server.port}{path}", auth)
+
+
+def test_a_teams_states_and_a_queues_waits_are_of_the_request(pipeline: Pipeline) -> None:
+    """As the boards: the KPIs are the shared snapshot's (``at``), a team's agents by state
+    and a queue's waits are read when asked (``states_at``)."""
+    served = pipeline.snapshot(NOW)
+    ev = EventFactory("later")
+    for event in (ev("interaction.queued", "09:20:05", interaction_id="i2", queue_id="q1",
+                     channel="voice"),
+                  ev("agent.not_ready", "09:20:06", agent_id="a1", reason="break")):
+        pipeline.feed(orjson.dumps(event), None, now_ms=at("09:20:10"))
+    answer = api(lambda: served, floor_now=lambda: pipeline.floor_now(at("09:20:10")))
+    team, queue = answer("team", "t1"), answer("queue", "q1")
+    assert team is not None and queue is not None
+    assert team["agents_by_state"] == {"not_ready": 2}
+    assert (queue["waiting_interactions"], queue["longest_wait_seconds"]) == (1, 5)
+    assert team["at"] == queue["at"] == format_ms(NOW)
+    assert team["states_at"] == queue["states_at"] == format_ms(at("09:20:10"))
+    assert queue["windows"] == scope_view(served, "queue", "q1")["windows"]  # type: ignore[index]
+    of_snapshot = api(lambda: served)("team", "t1")
+    assert of_snapshot is not None and of_snapshot["states_at"] == format_ms(NOW)
+    assert of_snapshot["agents_by_state"] == {"idle": 1, "not_ready": 1}
 
 
 def test_the_api_asks_for_the_metrics_credentials(server: MetricsServer) -> None:
