@@ -106,8 +106,8 @@ class KpiEngine:
         self.seen: dict[str, int] = {}
         self._seen_hour = -1
         self.max_ts: int | None = None
-        # the record the event being applied touched (see apply); None between events
-        self._touched: Interaction | None = None
+        # a settled record thawed by the event being applied, to freeze again after it
+        self._thawed: Interaction | None = None
 
     # -- public API --------------------------------------------------------------------------
     def apply(self, decoded: Decoded) -> Applied | Rejection:
@@ -135,11 +135,9 @@ class KpiEngine:
             self.max_ts = ts
         handler = _HANDLERS[type(event)]
         handler(self, event, ts)
-        rec = self._touched
-        if rec is not None:  # the record this event touched: frozen if settled
-            self._touched = None
-            if rec.settled:
-                self.interactions[rec.iid] = freeze(rec)
+        thawed = self._thawed
+        if thawed is not None:  # a settled record this (late) event touched: frozen again
+            self._freeze(thawed)
         return "applied"
 
     def interaction(self, iid: str) -> Interaction | None:
@@ -154,7 +152,7 @@ class KpiEngine:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         next_stamp.beyond(state.pop("_stamps_below"))  # none of this process may equal them
-        self.__dict__.update({"_touched": None, **state})  # a checkpoint from before it
+        self.__dict__.update({"_thawed": None, **state})  # a checkpoint from before it
 
     def agent(self, agent_id: str) -> AgentMachine:
         machine = self.agents.get(agent_id)
@@ -217,19 +215,25 @@ class KpiEngine:
         queue as seen."""
         team = event.team_id
         queue = getattr(event, "queue_id", None)
-        for scope, key, known, limit in (
-            ("agent", agent_id, self.agents, self.config.max_agents),
-            ("team", team, self.teams, self.config.max_teams),
-            ("queue", queue, self.queues, self.config.max_queues),
-        ):
-            if key is not None and key not in known and len(known) >= limit:
-                self.over_limit[scope] += 1
-                return Rejection(OVER_LIMIT, f"{len(known)} {scope}s tracked, the limit: raise "
-                                             f"[engine] max_{scope}s if the floor is that large")
-        if team is not None:
-            self.teams[team] = max(self.teams.get(team, ts), ts)
-        if queue is not None:
-            self.queues[queue] = max(self.queues.get(queue, ts), ts)
+        teams, queues = self.teams, self.queues
+        if not ((agent_id is None or agent_id in self.agents)
+                and (team is None or team in teams) and (queue is None or queue in queues)):
+            # someone new (rare; the check above is every event's, and building this table
+            # for each one was 3 % of the engine's apply time: BENCHMARKS.md)
+            for scope, key, known, limit in (
+                ("agent", agent_id, self.agents, self.config.max_agents),
+                ("team", team, teams, self.config.max_teams),
+                ("queue", queue, queues, self.config.max_queues),
+            ):
+                if key is not None and key not in known and len(known) >= limit:
+                    self.over_limit[scope] += 1
+                    return Rejection(OVER_LIMIT,
+                                     f"{len(known)} {scope}s tracked, the limit: raise "
+                                     f"[engine] max_{scope}s if the floor is that large")
+        if team is not None and ts > teams.get(team, ts - 1):
+            teams[team] = ts
+        if queue is not None and ts > queues.get(queue, ts - 1):
+            queues[queue] = ts
         return None
 
     def _count(self, family: str, key: tuple[str, ...], ts: int, values: Vector) -> Cell:
@@ -248,10 +252,17 @@ class KpiEngine:
             rec = Interaction(touched_ms=ts, iid=iid)
         else:
             rec = kept if type(kept) is Interaction else thaw(kept)
+            if rec is not kept:
+                self._thawed = rec
             rec.touched_ms = max(rec.touched_ms, ts)
         self.interactions[rec.iid] = rec  # re-inserted: the dict stays ordered by last touch
-        self._touched = rec
         return rec
+
+    def _freeze(self, rec: Interaction) -> None:
+        """Keep ``rec``, settled, frozen (processors/interaction.py): by the handler that
+        settles it, or after a late event thawed it."""
+        self._thawed = None
+        self.interactions[rec.iid] = freeze(rec)
 
     def _saw_queue_event(self, queue: str, ts: int) -> None:
         """The newest event time of a queue's own events: what lateness is judged against."""
@@ -411,6 +422,7 @@ class KpiEngine:
         rec.abandon_cell = self._count("abandon", (ev.queue_id, rec.channel or UNKNOWN_CHANNEL),
                                        ts, (1, 0))
         self._join_wait(rec, iid)
+        self._freeze(rec)
 
     def _on_answered(self, ev: InteractionAnswered, ts: int) -> None:
         iid = ev.interaction_id
@@ -581,6 +593,7 @@ class KpiEngine:
         rec.wrap_cell = self._count("wrap", key, ts, values)
         if not handled:
             rec.pending_wrap = values  # its answer may still be on its way
+        self._freeze(rec)
 
     def _on_survey(self, ev: InteractionSurvey, ts: int) -> None:
         self._team_only(ev.agent_id, ev.team_id, ts)

@@ -58,11 +58,6 @@ class Interaction:
     # the queue and channel the answer names (kept for those wraps only: they are rare).
     pending_wrap: Vector | None = None
 
-    @property
-    def settled(self) -> bool:
-        """Wrapped or abandoned: what follows, if anything, is a rare late correction."""
-        return self.wrapped_ms is not None or self.abandoned_ms is not None
-
 
 # A frozen record: (header, iid, the references in _REFS order). The header is one code
 # byte per time (0 None, 1 the next integer, 2 + j equal to time j) and for the repeat

@@ -99,6 +99,11 @@ def test_the_engine_keeps_settled_records_frozen_and_corrects_them_late() -> Non
                "09:30:00").windows["1h"].agent["a1"]
     assert got == want
     assert got["hold_seconds"] == 90 and got["talk_seconds"] == 290 - 90
+    ev = EventFactory("x")
+    feed(engine, [ev("interaction.queued", "09:10:00", interaction_id="i2", queue_id="q1",
+                     channel="voice"),
+                  ev("interaction.abandoned", "09:11:00", interaction_id="i2", queue_id="q1")])
+    assert type(engine.interactions["i2"]) is tuple  # abandoned: settled too
 
 
 def test_a_repeat_decided_again_on_a_frozen_record_is_kept() -> None:
