@@ -144,7 +144,9 @@ class AgentMachine:
         if self.last_ts is None or (ts, rank) >= (self.last_ts, self.last_rank):
             gap = self._apply_recorded(ts, transition)
             self.last_ts, self.last_rank = ts, rank
-            self._forget_before(ts - lateness_ms)
+            recent, horizon = self.recent, ts - lateness_ms
+            while recent and recent[0][0] < horizon:  # inline: it runs for every transition
+                recent.popleft()
             return gap
         younger: list[tuple[int, Transition, _State, int | None]] = []
         while self.recent and (self.recent[-1][0], RANK[self.recent[-1][1].kind]) > (ts, rank):
@@ -167,12 +169,10 @@ class AgentMachine:
         self.recent.append((ts, transition, state, gap))
         return gap
 
-    def _forget_before(self, horizon: int) -> None:
-        while self.recent and self.recent[0][0] < horizon:
-            self.recent.popleft()
-
     def _snapshot(self) -> _State:
-        return _State(
+        # tuple.__new__, not _State(...): a NamedTuple's own __new__ is Python code, and this
+        # runs for every transition (BENCHMARKS.md, issue 19, twenty-second round)
+        return tuple.__new__(_State, (
             self.team,
             self.logged_in,
             self.presence,
@@ -182,7 +182,7 @@ class AgentMachine:
             self.free_since,
             self.timeline.count,
             self.timeline.team_change_index,
-        )
+        ))
 
     def _restore(self, state: _State) -> None:
         self.team = state.team
