@@ -219,7 +219,7 @@ class KpiEngine:
         if not ((agent_id is None or agent_id in self.agents)
                 and (team is None or team in teams) and (queue is None or queue in queues)):
             # someone new (rare; the check above is every event's, and building this table
-            # for each one was 3 % of the engine's apply time: BENCHMARKS.md)
+            # for each one was ~3 % of apply under a profiler: BENCHMARKS.md)
             for scope, key, known, limit in (
                 ("agent", agent_id, self.agents, self.config.max_agents),
                 ("team", team, teams, self.config.max_teams),
