@@ -46,6 +46,7 @@ from ccpulse.processors.events import (
 from ccpulse.processors.interaction import (
     Frozen,
     Interaction,
+    contact_of,
     freeze,
     open_hold,
     repeat_of,
@@ -178,13 +179,20 @@ class KpiEngine:
             if (not machine.logged_in and (machine.last_ts or 0) < horizon
                     and agent_id not in self.schedules):  # scheduled and absent: still here
                 del self.agents[agent_id]
-        _drop_oldest(self.interactions, horizon, touched_ms)
+        repeat_horizon = now - self.config.repeat_contact_ms
+        for iid, kept in _drop_oldest(self.interactions, horizon, touched_ms):
+            customer, seen = contact_of(kept)
+            if customer is not None and self.customers.get(customer) == iid:
+                # its customer's one contact, whose time goes with the record: kept as
+                # _trimmed keeps a lone expired contact, its time alone
+                del self.customers[customer]
+                if seen is not None and seen >= repeat_horizon:
+                    self.last_contacts.put(customer, seen)
         for iid in [i for i in self.on_hold if i not in self.interactions]:
             del self.on_hold[iid]  # a hold whose interaction was forgotten never ended
         for queue in self.waiting.values():
             _drop_oldest(queue, horizon, lambda queued_at: queued_at)
-        repeat_horizon = now - self.config.repeat_contact_ms
-        _drop_oldest(self.customers, repeat_horizon, _last_contact)
+        _drop_oldest(self.customers, repeat_horizon, self._newest_contact)
         changed = {}
         for customer, history in self.customers.items():
             kept = _trimmed(history, repeat_horizon, self.interactions)
@@ -195,7 +203,7 @@ class KpiEngine:
                 self.last_contacts.put(customer, kept[0])  # type: ignore[arg-type]
                 del self.customers[customer]
             else:
-                self.customers[customer] = kept
+                self.customers[customer] = self._history(_contacts(kept))
         self.last_contacts.expire(now, repeat_horizon)
         _drop_oldest(self.seen, (now - self.config.dedup_ms) // HOUR_MS, lambda hour: hour)
         for names in (self.teams, self.queues):
@@ -311,15 +319,37 @@ class KpiEngine:
             last = self.last_contacts.get(customer)
             contacts = [] if last is None else [(last, "")]
         else:
-            contacts = _contacts(history)
+            contacts = self._contacts(history)
         iid = rec.iid
         if rec.seen_ts is not None and (rec.seen_ts, iid) in contacts:
             contacts.remove((rec.seen_ts, iid))
         rec.seen_ts = ts
         insort(contacts, (ts, iid))
-        self.customers[customer] = _flat(contacts)  # re-inserted last: by last contact
+        self.customers[customer] = self._history(contacts)  # re-inserted: by last contact
         self._redecide(contacts)
         return int(bool(rec.repeat))
+
+    def _contacts(self, history: History) -> list[tuple[int, str]]:
+        """A customer's contacts, (time, interaction) in time order."""
+        if type(history) is str:
+            return [(self._contact_time(history), history)]
+        return _contacts(history)
+
+    def _contact_time(self, iid: str) -> int:
+        """Where a held interaction's contact stands in its customer's history."""
+        return contact_of(self.interactions[iid])[1]  # type: ignore[return-value]
+
+    def _history(self, contacts: list[tuple[int, str]]) -> History:
+        """What a customer's contacts are kept as: a lone contact of an interaction held,
+        as its id alone (its time is its record's ``seen_ts``); otherwise flat."""
+        if len(contacts) == 1 and contacts[0][1] and contacts[0][1] in self.interactions:
+            return contacts[0][1]
+        return _flat(contacts)
+
+    def _newest_contact(self, history: History) -> int:
+        if type(history) is str:
+            return self._contact_time(history)
+        return history[-2] if history else 0  # type: ignore[return-value]
 
     def _redecide(self, history: list[tuple[int, str]]) -> None:
         """Set each contact's repeat status from its predecessor; correct counted ones."""
@@ -606,8 +636,11 @@ class KpiEngine:
 # A customer's contacts as one flat tuple, (ts, interaction, ts, interaction, ...): most
 # customers have one contact, and a list of (ts, id) pairs cost a list (~88 bytes) and a
 # tuple (56) per contact more than this (BENCHMARKS.md, issue 19, ninth round). Rebuilt on
-# each contact, which is rare next to the lookups.
-History = tuple[int | str, ...]
+# each contact, which is rare next to the lookups. A lone contact of an interaction held is
+# its id alone: its time is in its record (``seen_ts``), and the tuple and int object were
+# ~4 KiB per agent at steady state (twenty-second round); expiry writes its time down
+# (last_contacts) as it drops the record.
+History = tuple[int | str, ...] | str
 
 
 def _contacts(history: History) -> list[tuple[int, str]]:
@@ -622,8 +655,10 @@ def _trimmed(history: History, horizon: int, live: dict[str, Interaction | Froze
              ) -> History:
     """``history`` without the contacts before ``horizon``, and of those whose interaction
     has expired only the newest (:func:`_compact`); ``history`` itself when that changes
-    nothing, as for most customers (checked without unpacking: expiry visits them all)."""
-    if history and history[0] >= horizon and history[1] in live:  # type: ignore[operator]
+    nothing, as for most customers (checked without unpacking: expiry visits them all).
+    A lone contact of an interaction held (its id alone) is young: nothing to trim."""
+    if type(history) is str or (history and history[0] >= horizon  # type: ignore[operator]
+                                and history[1] in live):
         return history
     contacts = [contact for contact in _contacts(history) if contact[0] >= horizon]
     _compact(contacts, live)
@@ -647,12 +682,10 @@ def _compact(history: list[tuple[int, str]], live: dict[str, Interaction | Froze
         history[0] = (history[0][0], "")
 
 
-def _last_contact(history: History) -> int:
-    return history[-2] if history else 0  # type: ignore[return-value]
-
-
-def _drop_oldest(entries: dict, horizon: int, time_of: Callable[[Any], int]) -> None:
-    """Drop entries older than ``horizon`` from a dict kept in (roughly) time order.
+def _drop_oldest(entries: dict, horizon: int, time_of: Callable[[Any], int],
+                 ) -> list[tuple[Any, Any]]:
+    """Drop entries older than ``horizon`` from a dict kept in (roughly) time order; returns
+    them.
 
     Stops at the first young entry, so the cost is what expires, not the dict's size; an
     entry that arrived out of order lives a little longer, which is harmless.
@@ -661,9 +694,10 @@ def _drop_oldest(entries: dict, horizon: int, time_of: Callable[[Any], int]) -> 
     for key, value in entries.items():
         if time_of(value) >= horizon:
             break
-        expired.append(key)
-    for key in expired:
+        expired.append((key, value))
+    for key, _ in expired:
         del entries[key]
+    return expired
 
 
 _HANDLERS = {

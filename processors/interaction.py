@@ -132,6 +132,23 @@ def thaw(frozen: Frozen) -> Interaction:
         answer_cell=answer_cell, wrap_cell=wrap_cell, pending_wrap=pending)
 
 
+def contact_of(kept: Interaction | Frozen) -> tuple[str | None, int | None]:
+    """(customer, where the contact stands in its history) of a record, frozen or not,
+    without thawing it."""
+    if isinstance(kept, Interaction):
+        return kept.customer_id, kept.seen_ts
+    header = kept[0]
+    index = _TIMES.index("seen_ts")
+    code = header[index]
+    if code > 1:  # equal to an earlier time, itself the first of its value (code 1)
+        index = code - 2
+        code = header[index]
+    if code == 0:
+        return kept[-2], None
+    at = _CODES + 8 * header.count(1, 0, index)
+    return kept[-2], int.from_bytes(header[at:at + 8], "little", signed=True)
+
+
 def repeat_of(kept: Interaction | Frozen) -> bool | None:
     """The repeat status of a record, frozen or not, without thawing it."""
     return kept.repeat if isinstance(kept, Interaction) else _REPEAT[kept[0][_CODES - 2]]

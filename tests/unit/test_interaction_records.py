@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from bench.footprint import deep_size
 from ccpulse.processors.engine import KpiEngine
-from ccpulse.processors.interaction import Interaction, freeze, repeat_of, thaw, touched_ms
+from ccpulse.processors.interaction import (
+    Interaction,
+    contact_of,
+    freeze,
+    repeat_of,
+    thaw,
+    touched_ms,
+)
 from tests.support import EventFactory, at, feed, run
 
 BASE = 1_795_498_800_000
@@ -47,6 +54,7 @@ def test_a_frozen_record_thaws_to_an_equal_one(rec: Interaction) -> None:
     frozen = freeze(rec)
     assert thaw(frozen) == rec
     assert repeat_of(frozen) is rec.repeat and touched_ms(frozen) == rec.touched_ms
+    assert contact_of(frozen) == contact_of(rec) == (rec.customer_id, rec.seen_ts)
 
 
 def test_a_settled_record_takes_under_half_the_memory_frozen() -> None:
@@ -142,3 +150,26 @@ def test_reading_a_frozen_record_changes_nothing() -> None:
     kept = engine.interactions["i1"]
     engine.interaction("i1").repeat = True  # a copy: not kept
     assert engine.interactions["i1"] is kept and repeat_of(kept) is False
+
+
+def test_a_lone_contact_is_kept_as_its_record_and_its_time_outlives_the_record() -> None:
+    """A customer with one contact of an interaction held keeps its id alone (the time is the
+    record's); when the record expires, the time is kept as last_contacts keeps it, and a
+    contact 20 h later is a repeat."""
+    ev = EventFactory()
+    engine = KpiEngine()
+    feed(engine, [
+        ev("interaction.queued", "09:00:00", interaction_id="i1", queue_id="q1",
+           channel="voice", customer_id="c1"),
+        ev("interaction.answered", "09:00:05", interaction_id="i1", agent_id="a1",
+           queue_id="q1", channel="voice", customer_id="c1"),
+        ev("interaction.wrapped", "09:06:00", interaction_id="i1", agent_id="a1")])
+    assert engine.customers["c1"] == "i1"
+    engine.expire(at("09:06:00") + engine.config.retention_ms + 1)
+    assert "i1" not in engine.interactions and "c1" not in engine.customers
+    assert engine.last_contacts.get("c1") == at("09:00:00")
+    later = at("09:00:00") + 20 * 3_600_000
+    feed(engine, [ev("interaction.queued", later, interaction_id="i2", queue_id="q1",
+                     channel="voice", customer_id="c1")])
+    assert repeat_of(engine.interactions["i2"]) is True
+    assert engine.customers["c1"] == (at("09:00:00"), "", later, "i2")  # two: flat
