@@ -14,8 +14,6 @@ and a list of tuples; its references in a tuple. :func:`thaw` gives back an equa
 
 from __future__ import annotations
 
-from array import array
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from operator import attrgetter
@@ -101,20 +99,21 @@ def freeze(rec: Interaction) -> Frozen:
         codes[_CODES - 1] = 1
         # a hold mark (+1 start, -1 end) as 2 × ts + (1 for a start)
         numbers.extend([2 * ts + (kind > 0) for ts, kind in marks])
-    return (bytes(codes) + _packer(len(numbers))(*numbers), rec.iid, *_get_refs(rec))
+    return (bytes(codes) + _layout(len(numbers)).pack(*numbers), rec.iid, *_get_refs(rec))
 
 
 @cache
-def _packer(count: int) -> Callable[..., bytes]:
-    return Struct(f"<{count}q").pack
+def _layout(count: int) -> Struct:
+    """``count`` 8-byte integers, little-endian whatever the machine (as ``contact_of``
+    reads one)."""
+    return Struct(f"<{count}q")
 
 
 def thaw(frozen: Frozen) -> Interaction:
     """An :class:`Interaction` equal to the one frozen."""
     header, iid, contact_cell, abandon_cell, answer_cell, wrap_cell, queue, channel, \
         customer, pending = frozen
-    numbers = array("q")
-    numbers.frombytes(header[_CODES:])
+    numbers = _layout((len(header) - _CODES) // 8).unpack_from(header, _CODES)
     take = iter(numbers).__next__
     times: list[int | None] = []
     for code in header[:_CODES - 2]:
