@@ -131,21 +131,28 @@ def thaw(frozen: Frozen) -> Interaction:
         answer_cell=answer_cell, wrap_cell=wrap_cell, pending_wrap=pending)
 
 
-def contact_of(kept: Interaction | Frozen) -> tuple[str | None, int | None]:
-    """(customer, where the contact stands in its history) of a record, frozen or not,
-    without thawing it."""
-    if isinstance(kept, Interaction):
-        return kept.customer_id, kept.seen_ts
-    header = kept[0]
-    index = _TIMES.index("seen_ts")
+def _time(frozen: Frozen, index: int) -> int | None:
+    """Time ``index`` (of :data:`_TIMES`) of a frozen record, without thawing it."""
+    header = frozen[0]
     code = header[index]
     if code > 1:  # equal to an earlier time, itself the first of its value (code 1)
         index = code - 2
         code = header[index]
     if code == 0:
-        return kept[-2], None
+        return None
     at = _CODES + 8 * header.count(1, 0, index)
-    return kept[-2], int.from_bytes(header[at:at + 8], "little", signed=True)
+    return int.from_bytes(header[at:at + 8], "little", signed=True)
+
+
+_SEEN, _TOUCHED = _TIMES.index("seen_ts"), _TIMES.index("touched_ms")
+
+
+def contact_of(kept: Interaction | Frozen) -> tuple[str | None, int | None]:
+    """(customer, where the contact stands in its history) of a record, frozen or not,
+    without thawing it."""
+    if isinstance(kept, Interaction):
+        return kept.customer_id, kept.seen_ts
+    return kept[-2], _time(kept, _SEEN)
 
 
 def repeat_of(kept: Interaction | Frozen) -> bool | None:
@@ -155,7 +162,7 @@ def repeat_of(kept: Interaction | Frozen) -> bool | None:
 
 def touched_ms(kept: Interaction | Frozen) -> int:
     """The last touch of a record, frozen or not (what expiry orders by)."""
-    return kept.touched_ms if isinstance(kept, Interaction) else thaw(kept).touched_ms
+    return kept.touched_ms if isinstance(kept, Interaction) else _time(kept, _TOUCHED)  # type: ignore[return-value]
 
 
 def _holds(rec: Interaction, stop: int | None) -> tuple[int, int | None]:
