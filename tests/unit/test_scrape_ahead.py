@@ -426,14 +426,20 @@ def test_a_scrape_does_not_wait_for_a_busy_engine_when_it_has_states_to_give(
                      if f.name == "ccpulse_agent_state_seconds"]
         return family.samples[0].value
 
-    first: list[bytes] = []
-    with pipeline.lock:  # busy before any states were read: the first scrape waits
-        waiting = threading.Thread(target=lambda: first.append(scrapes.body()))
-        waiting.start()
-        waiting.join(0.5)
-        assert waiting.is_alive()
-    waiting.join(5)
-    assert in_state_s(first[0]) == 840.0
+    def waited_for_the_engine() -> bytes:
+        """A scrape begun while the engine is busy: it waits for it (still waiting 0.5 s
+        in), and gets its body once the engine is free."""
+        body: list[bytes] = []
+        with pipeline.lock:
+            waiting = threading.Thread(target=lambda: body.append(scrapes.body()))
+            waiting.start()
+            waiting.join(0.5)
+            assert waiting.is_alive()
+        waiting.join(5)
+        return body[0]
+
+    # busy before any states were read: the first scrape waits
+    assert in_state_s(waited_for_the_engine()) == 840.0
     clock.ms = at("09:20:05")
     with pipeline.lock:
         began = time.monotonic()
@@ -441,14 +447,7 @@ def test_a_scrape_does_not_wait_for_a_busy_engine_when_it_has_states_to_give(
         assert time.monotonic() - began < 1.0
     assert in_state_s(scrapes.body()) == 845.0  # the engine free: read at the scrape
     clock.ms = at("09:20:20")  # the last read 15 s ago: too old to give, the scrape waits
-    later: list[bytes] = []
-    with pipeline.lock:
-        waiting = threading.Thread(target=lambda: later.append(scrapes.body()))
-        waiting.start()
-        waiting.join(0.5)
-        assert waiting.is_alive()
-    waiting.join(5)
-    assert in_state_s(later[0]) == 860.0
+    assert in_state_s(waited_for_the_engine()) == 860.0
 
 
 def test_scrapes_in_a_rhythm_get_a_rendering_made_before_they_came(
