@@ -55,7 +55,7 @@ from ccpulse.processors.interaction import (
     wrap_parts,
 )
 from ccpulse.processors.last_contacts import LastContacts
-from ccpulse.processors.measures import WIDTH, Wrap
+from ccpulse.processors.measures import INTEGRAL, WIDTH, Wrap
 from ccpulse.processors.schedule import AgentSchedule, publication
 from ccpulse.processors.series import Cell, PrefixSeries, Vector
 from ccpulse.processors.timefmt import datetime_ms
@@ -250,7 +250,8 @@ class KpiEngine:
         cells = self.families[family]
         series = cells.get(key)
         if series is None:
-            series = cells[key] = PrefixSeries(WIDTH[family], key)
+            series = cells[key] = PrefixSeries(WIDTH[family], key,
+                                               integral=family in INTEGRAL)
         series.add(ts, values)
         return series.cell
 

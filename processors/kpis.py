@@ -61,6 +61,9 @@ _W_SENTIMENT_SUM = int(Wrap.SENTIMENT_SUM)
 _W_TALK_MS = int(Wrap.TALK_MS)
 _W_TRANSFERRED = int(Wrap.TRANSFERRED)
 
+# Counts are reported as floats, as every KPI is, whether their family keeps its totals in
+# integers (processors/measures.py INTEGRAL) or not, and when a scope has none in a window:
+# a reader's JSON says 3.0 and 0.0, never 3 here and 3.0 there.
 Kpis = dict[str, float]
 
 
@@ -93,7 +96,7 @@ def wrap_kpis(wrap: Vector) -> Kpis:
     # Written out rather than one _ratio call per KPI: this runs for every agent of every
     # window of every snapshot, and the calls were half of its cost.
     count, handled, handle = wrap[_W_COUNT], wrap[_W_HANDLED], wrap[_W_HANDLE_MS]
-    out: Kpis = {"wrapped": count}
+    out: Kpis = {"wrapped": float(count)}
     if handled > 0:
         out["aht_seconds"] = handle / handled * 0.001
         out["talk_seconds"] = wrap[_W_TALK_MS] / handled * 0.001
@@ -123,7 +126,7 @@ def wrap_kpis(wrap: Vector) -> Kpis:
 
 
 def survey_kpis(survey: Vector) -> Kpis:
-    out: Kpis = {"surveys": survey[_S_COUNT]}
+    out: Kpis = {"surveys": float(survey[_S_COUNT])}
     _ratio(out, "csat", survey[_S_CSAT_SUM], survey[_S_COUNT])
     _ratio(out, "csat_top2", survey[_S_TOP2], survey[_S_COUNT])
     _ratio(out, "felt_heard", survey[_S_FELT_HEARD], survey[_S_FELT_HEARD_N])
@@ -131,7 +134,8 @@ def survey_kpis(survey: Vector) -> Kpis:
 
 
 def answer_kpis(answer: Vector) -> Kpis:
-    out: Kpis = {"answered": answer[_A_COUNT], "idle_between_samples": answer[_A_GAP_N]}
+    out: Kpis = {"answered": float(answer[_A_COUNT]),
+                 "idle_between_samples": float(answer[_A_GAP_N])}
     _ratio(out, "repeat_contact", answer[_A_REPEAT], answer[_A_WITH_CUSTOMER])
     _ratio(out, "idle_between_seconds", answer[_A_GAP_MS], answer[_A_GAP_N], 0.001)
     return out
@@ -144,9 +148,9 @@ def interactions_per_hour(wrapped: float, logged_in: float) -> float | None:
 def queue_kpis(contact: Vector, abandon: Vector, answered: Vector) -> Kpis:
     """Service level, abandon rate, ASA and repeat contacts of a queue or a channel."""
     out: Kpis = {
-        "queued": contact[_C_QUEUED],
-        "abandoned": abandon[_AB_COUNT],
-        "answered_from_queue": answered[_QA_COUNT],
+        "queued": float(contact[_C_QUEUED]),
+        "abandoned": float(abandon[_AB_COUNT]),
+        "answered_from_queue": float(answered[_QA_COUNT]),
     }
     _ratio(
         out,

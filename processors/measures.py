@@ -88,3 +88,8 @@ WIDTH = {
     "abandon": len(Abandon),
     "queue_answer": len(QueueAnswer),
 }
+
+# Families whose every measure is an integer (counts, milliseconds): their running totals are
+# kept in 4-byte integers (processors/series.py). A wrap's revenue, sentiment and QA score
+# are not.
+INTEGRAL = frozenset({"survey", "answer", "contact", "abandon", "queue_answer"})

@@ -9,10 +9,12 @@ correct side (contract §2: ``now − W < ts ≤ now``).
 Per-minute buckets were the alternative; they cannot split the edge minute exactly without
 keeping the individual events anyway, and an agent has only a few events a minute.
 
-Running totals live in one flat ``array('d')`` (8 bytes a value) and the times in an
-``array('q')``: a tuple of boxed Python numbers per contribution cost five times the memory,
-and a list of boxed times 40 bytes a contribution instead of 8. Durations are integer
-milliseconds and counts are integers, all exact in a double up to 2^53.
+Running totals live in one flat typed array and the times in an ``array('q')``: a tuple of
+boxed Python numbers per contribution cost five times the memory, and a list of boxed times
+40 bytes a contribution instead of 8. Durations are integer milliseconds and counts are
+integers, all exact in a double up to 2^53; a family whose every measure is an integer keeps
+its totals in 4-byte integers instead (:data:`NARROW`), widened to 8-byte ones the day a
+total outgrows them (a cell busy for weeks: totals run from the cell's first contribution).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from bisect import bisect_right
 
 Vector = tuple[float, ...]
 Cell = tuple[str, ...]  # what a series sums over, e.g. (agent, team, queue, channel)
+
+NARROW = "i"  # integer totals: 4 bytes a value while they fit, then WIDE
+WIDE = "q"
 
 
 def add(a: Vector, b: Vector) -> Vector:
@@ -39,12 +44,16 @@ class PrefixSeries:
 
     __slots__ = ("_base", "_cum", "_ts", "_width", "cell")
 
-    def __init__(self, width: int, cell: Cell) -> None:
+    def __init__(self, width: int, cell: Cell, *, integral: bool = False) -> None:
+        """``integral``: every contribution is a vector of ints (counts, milliseconds),
+        kept in integer arrays; otherwise in doubles."""
         self._width = width
         self.cell = cell
-        self._base: Vector = (0.0,) * width  # totals of the contributions trimmed away
+        # totals of the contributions trimmed away
+        self._base: Vector = (0,) * width if integral else (0.0,) * width
         self._ts = array("q")  # event times; unboxed, like the totals
-        self._cum = array("d")  # row i (width values) = totals through contribution i
+        # row i (width values) = totals through contribution i
+        self._cum = array(NARROW if integral else "d")
 
     def __len__(self) -> int:
         return len(self._ts)
@@ -59,20 +68,34 @@ class PrefixSeries:
     def add(self, ts: int, values: Vector) -> None:
         """Add a contribution at ``ts``; out-of-order times are inserted in place."""
         if not self._ts or ts >= self._ts[-1]:
-            self._cum.extend(add(self._row(len(self._ts) - 1), values))
+            row = add(self._row(len(self._ts) - 1), values)
+            try:
+                self._cum.extend(row)
+            except OverflowError:
+                self._widen()
+                self._cum.extend(row)
             self._ts.append(ts)
             return
         # Late contribution: rare, so an O(n) rebuild of the totals after it is acceptable.
         index = bisect_right(self._ts, ts)
         w = self._width
-        tail = self._cum[index * w:]
-        for row in range(len(tail) // w):
-            for k in range(w):
-                tail[row * w + k] += values[k]
+        rows = [*add(self._row(index - 1), values)]
+        for at in range(index * w, len(self._cum), w):
+            rows.extend(map(operator.add, self._cum[at:at + w], values))
+        try:
+            rebuilt = array(self._cum.typecode, rows)
+        except OverflowError:
+            rebuilt = array(WIDE, rows)
         del self._cum[index * w:]
-        self._cum.extend(add(self._row(index - 1), values))
-        self._cum.extend(tail)
+        if rebuilt.typecode != self._cum.typecode:
+            self._widen()
+        self._cum.extend(rebuilt)
         self._ts.insert(index, ts)
+
+    def _widen(self) -> None:
+        """Integer totals in 8 bytes from now on. An ``extend`` that overflowed has appended
+        the values before the one that did not fit: only whole rows are kept."""
+        self._cum = array(WIDE, self._cum[:len(self._ts) * self._width])
 
     def window(self, start: int, end: int) -> Vector | None:
         """Sum of the contributions with ``start < ts <= end``; ``None`` if there are none."""
