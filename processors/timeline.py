@@ -13,7 +13,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from itertools import count
 
-from ccpulse.processors.series import Vector, add, sub
+from ccpulse.processors.series import NARROW, WIDE, Vector, add, sub
 
 # Activity categories, by the contract's precedence. Indexes into the time vector.
 HANDLING = 0
@@ -29,6 +29,10 @@ LOAD = 5
 MULTI_SLOT = 6
 TIME_WIDTH = 7
 ZERO_TIME: Vector = (0,) * TIME_WIDTH
+# A segment's running totals are kept in two arrays: the integer milliseconds (the five
+# activities' and the multi-slot handling's) in 4-byte integers while they fit, the load's
+# (Σ weight × ms, not an integer) in a double.
+MS_WIDTH = TIME_WIDTH - 1
 
 # Activities no schedule tells apart (contract §7.1: every scheduled activity is adhered to by
 # all of them or by none): the presence view below keeps runs of them as one piece.
@@ -82,15 +86,18 @@ def accrued(category: int, weight: float, duration: int, multi: bool = False) ->
 class Timeline:
     """Append-only segments; :meth:`truncate` undoes appends when a late event rewinds time."""
 
-    __slots__ = ("cats", "cums", "dropped", "multi", "presence", "reasons", "since", "starts",
-                 "team_change_index", "teams", "weights")
+    __slots__ = ("cats", "cums", "dropped", "loads", "multi", "presence", "reasons", "since",
+                 "starts", "team_change_index", "teams", "weights")
 
     def __init__(self) -> None:
         # Typed arrays, not lists: boxed numbers cost several times the memory, and an agent
         # keeps a segment for every change of activity over the longest window.
         self.starts = array("q")
-        # running totals at each segment start, TIME_WIDTH doubles a row
-        self.cums = array("d")
+        # running totals at each segment start: MS_WIDTH integers a row (the time vector
+        # without its LOAD slot; widened to 8 bytes the day one outgrows 4: totals run from
+        # the first segment, and an agent logged in for weeks would), and the LOAD slot's
+        self.cums = array(NARROW)
+        self.loads = array("d")
         self.cats = array("b")
         self.weights = array("d")
         self.teams: list[str] = []
@@ -147,7 +154,7 @@ class Timeline:
         if not presence.cats or presence.cats[-1] != kind or presence.teams[-1] != team:
             presence.add(self.dropped + len(starts), t, kind, team)
         starts.append(t)
-        self.cums.extend(cum)
+        self._push(cum)
         self.cats.append(category)
         self.weights.append(weight)
         self.teams.append(team)
@@ -160,7 +167,8 @@ class Timeline:
         keep = count - self.dropped
         for column in self._columns():
             del column[keep:]
-        del self.cums[keep * TIME_WIDTH:]
+        del self.cums[keep * MS_WIDTH:]
+        del self.loads[keep:]
         self.team_change_index = team_change_index
         # none left (the rewind reached back to the first kept segment): no runs either,
         # though the run that segment was part of began before it
@@ -170,8 +178,35 @@ class Timeline:
         return (self.starts, self.cats, self.weights, self.teams, self.reasons, self.since,
                 self.multi)
 
+    def _push(self, cum: Vector) -> None:
+        """Keep the totals of the segment just appended."""
+        ms = (cum[HANDLING], cum[ACW], cum[IDLE], cum[NOT_READY_PRODUCTIVE],
+              cum[NOT_READY_OTHER], cum[MULTI_SLOT])
+        try:
+            self.cums.extend(ms)
+        except OverflowError:  # appended up to the value that did not fit: whole rows kept
+            self.cums = array(WIDE, self.cums[:len(self.loads) * MS_WIDTH])
+            self.cums.extend(ms)
+        self.loads.append(cum[LOAD])
+
     def _cum(self, i: int) -> Vector:
-        return tuple(self.cums[i * TIME_WIDTH:(i + 1) * TIME_WIDTH])
+        h, a, d, p, o, m = self.cums[i * MS_WIDTH:(i + 1) * MS_WIDTH]
+        return h, a, d, p, o, self.loads[i], m
+
+    def __setstate__(self, state: tuple[None, dict]) -> None:
+        slots = state[1]
+        for name, value in slots.items():
+            setattr(self, name, value)
+        if "loads" not in slots:  # a checkpoint from before: TIME_WIDTH doubles a row
+            old = slots["cums"]
+            self.loads = array("d", old[LOAD::TIME_WIDTH])
+            ms = [int(old[i + k]) for i in range(0, len(old), TIME_WIDTH)
+                  for k in (HANDLING, ACW, IDLE, NOT_READY_PRODUCTIVE, NOT_READY_OTHER,
+                            MULTI_SLOT)]
+            try:
+                self.cums = array(NARROW, ms)
+            except OverflowError:
+                self.cums = array(WIDE, ms)
 
     def _segment_at(self, t: int) -> int:
         return bisect_right(self.starts, t) - 1
@@ -249,7 +284,8 @@ class Timeline:
         if cut > 0:
             for column in self._columns():
                 del column[:cut]
-            del self.cums[:cut * TIME_WIDTH]
+            del self.cums[:cut * MS_WIDTH]
+            del self.loads[:cut]
             self.dropped += cut
             self.presence.trim(self.dropped)
 

@@ -1,7 +1,11 @@
-"""Windowed sums of one cell (processors/series.py), in integers where a family is all
-integers: the same sums as a naive one, in half the bytes while the totals fit."""
+"""Running totals in integers where what they add up is (processors/series.py for a cell's
+measures, processors/timeline.py for an agent's time): the same sums as a naive one, in half
+the bytes while the totals fit, widened when one outgrows them, and a checkpoint of before
+still loads."""
 
 from __future__ import annotations
+
+from array import array
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,6 +13,18 @@ from hypothesis import strategies as st
 from ccpulse.processors.engine import KpiEngine
 from ccpulse.processors.measures import INTEGRAL, WIDTH, Wrap
 from ccpulse.processors.series import PrefixSeries
+from ccpulse.processors.timeline import (
+    ACW,
+    HANDLING,
+    IDLE,
+    LOAD,
+    MS_WIDTH,
+    MULTI_SLOT,
+    NOT_READY_OTHER,
+    NOT_READY_PRODUCTIVE,
+    TIME_WIDTH,
+    Timeline,
+)
 from tests.support import EventFactory, at, feed, one_call_morning
 
 WIDTH_3 = 3
@@ -80,3 +96,60 @@ def test_the_engine_keeps_the_integer_families_in_integers() -> None:
     assert kept["wrap"] == [8]
     wrap = engine.families["wrap"][("a1", "t1", "q1", "voice")].window(0, at("09:20:00"))
     assert wrap is not None and wrap[Wrap.REVENUE] == 20.0
+
+
+DAY_MS = 86_400_000
+
+
+def a_shift(timeline: Timeline, start: int, *, idle_ms: int = 60_000) -> int:
+    """Handling on chat (half a slot's load), then idle, then not ready: one row each."""
+    t = start
+    for category, weight, multi, length in ((HANDLING, 0.5, True, 30_000), (ACW, 0.0, False,
+                                            5_000), (IDLE, 0.0, False, idle_ms),
+                                            (NOT_READY_PRODUCTIVE, 0.0, False, 7_000),
+                                            (NOT_READY_OTHER, 0.0, False, 3_000)):
+        timeline.mark(t, category, weight, "t1", multi=multi)
+        t += length
+    return t
+
+
+def test_an_agents_time_is_kept_in_integers_and_its_load_in_doubles() -> None:
+    timeline = Timeline()
+    end = a_shift(timeline, 1_000)
+    timeline.mark(end, IDLE, 0.0, "t1")
+    assert timeline.cums.itemsize == 4 and len(timeline.cums) == 6 * MS_WIDTH
+    assert len(timeline.loads) == 6
+    assert timeline.total(end) == (30_000, 5_000, 60_000, 7_000, 3_000, 15_000.0, 30_000)
+    assert timeline.window(1_000 + 10_000, end - 1_000) == [
+        ("t1", (20_000, 5_000, 60_000, 7_000, 2_000, 10_000.0, 20_000))]
+
+
+def test_an_agent_idle_for_weeks_widens_its_totals_and_they_stay_exact() -> None:
+    timeline = Timeline()
+    end = a_shift(timeline, 1_000, idle_ms=30 * DAY_MS)  # idle past 2^31 ms (24.8 days)
+    timeline.mark(end, HANDLING, 1.0, "t1")
+    assert timeline.cums.itemsize == 8 and len(timeline.cums) == 6 * MS_WIDTH  # whole rows
+    at_end = timeline.total(end + 1_000)
+    assert at_end[IDLE] == 30 * DAY_MS and at_end[HANDLING] == 31_000
+    assert at_end[LOAD] == 15_000.0 + 1_000.0
+    assert timeline.window(end - 1, end + 1) == [
+        ("t1", (1, 0, 0, 0, 1, 1.0, 0))]  # the last ms of not ready, the first of a call
+
+
+def test_a_timeline_from_a_checkpoint_of_before_keeps_its_numbers() -> None:
+    """Before, a segment's totals were TIME_WIDTH doubles in ``cums`` and there was no
+    ``loads``: such a pickled state loads into the two arrays, and windows are unchanged."""
+    timeline = Timeline()
+    end = a_shift(timeline, 1_000)
+    state = {name: getattr(timeline, name) for name in Timeline.__slots__}
+    rows = [timeline._cum(i) for i in range(len(timeline.loads))]
+    state["cums"] = array("d", [float(value) for row in rows for value in row])
+    del state["loads"]
+    assert len(state["cums"]) == len(rows) * TIME_WIDTH
+    loaded = Timeline.__new__(Timeline)
+    loaded.__setstate__((None, state))
+    assert loaded.cums.typecode == timeline.cums.typecode and loaded.cums == timeline.cums
+    assert loaded.loads == timeline.loads
+    for start in (0, 1_000, 20_000, 40_000, end):
+        assert loaded.window(start, end + 5_000) == timeline.window(start, end + 5_000)
+    assert loaded.total(end)[MULTI_SLOT] == 30_000
