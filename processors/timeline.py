@@ -33,6 +33,8 @@ ZERO_TIME: Vector = (0,) * TIME_WIDTH
 # activities' and the multi-slot handling's) in 4-byte integers while they fit, the load's
 # (Σ weight × ms, not an integer) in a double.
 MS_WIDTH = TIME_WIDTH - 1
+MS_MULTI = MS_WIDTH - 1  # MULTI_SLOT's place among them (the activities' are their own)
+ZERO_MS = (0,) * MS_WIDTH
 
 # Activities no schedule tells apart (contract §7.1: every scheduled activity is adhered to by
 # all of them or by none): the presence view below keeps runs of them as one piece.
@@ -140,21 +142,21 @@ class Timeline:
                 return
             if same_state:
                 since = self.since[last]  # the same activity goes on (another load, team)
-            cum = add(self._cum(last), accrued(last_cat, self.weights[last], t - starts[last],
-                                               last_multi))
+            ms, load = self._totals_after(last, t)
             if last_team != team:
                 self.team_change_index = self.count
             else:
                 team = last_team  # one string object per team, not one per segment
         else:
-            cum = ZERO_TIME
+            ms, load = ZERO_MS, 0.0
         # the presence view changes at a few segments a shift: checked here, inline, since
         # this runs for every segment of every agent
         presence, kind = self.presence, HANDLING if category in AT_WORK else category
         if not presence.cats or presence.cats[-1] != kind or presence.teams[-1] != team:
             presence.add(self.dropped + len(starts), t, kind, team)
         starts.append(t)
-        self._push(cum)
+        self.cums.extend(ms)
+        self.loads.append(load)
         self.cats.append(category)
         self.weights.append(weight)
         self.teams.append(team)
@@ -178,16 +180,28 @@ class Timeline:
         return (self.starts, self.cats, self.weights, self.teams, self.reasons, self.since,
                 self.multi)
 
-    def _push(self, cum: Vector) -> None:
-        """Keep the totals of the segment just appended."""
-        ms = (cum[HANDLING], cum[ACW], cum[IDLE], cum[NOT_READY_PRODUCTIVE],
-              cum[NOT_READY_OTHER], cum[MULTI_SLOT])
-        try:
-            self.cums.extend(ms)
-        except OverflowError:  # appended up to the value that did not fit: whole rows kept
-            self.cums = array(WIDE, self.cums[:len(self.loads) * MS_WIDTH])
-            self.cums.extend(ms)
-        self.loads.append(cum[LOAD])
+    def _totals_after(self, last: int, t: int) -> tuple[array, float]:
+        """The running totals at ``t``, the end of segment ``last``: its totals plus what
+        :func:`accrued` gives of it, added to its one activity's slot (and the multi-slot
+        one) instead of vector by vector, since this runs for every segment of every agent."""
+        at = last * MS_WIDTH
+        ms = self.cums[at:at + MS_WIDTH]
+        load = self.loads[last]
+        category, duration = self.cats[last], t - self.starts[last]
+        if category != LOGGED_OUT and duration > 0:
+            load += self.weights[last] * duration
+            multi = self.multi[last]
+            try:
+                ms[category] += duration
+                if multi:
+                    ms[MS_MULTI] += duration
+            except OverflowError:  # 8 bytes a total from now on, this one's too
+                self.cums = array(WIDE, self.cums)
+                ms = self.cums[at:at + MS_WIDTH]
+                ms[category] += duration
+                if multi:
+                    ms[MS_MULTI] += duration
+        return ms, load
 
     def _cum(self, i: int) -> Vector:
         h, a, d, p, o, m = self.cums[i * MS_WIDTH:(i + 1) * MS_WIDTH]
