@@ -68,34 +68,28 @@ class PrefixSeries:
     def add(self, ts: int, values: Vector) -> None:
         """Add a contribution at ``ts``; out-of-order times are inserted in place."""
         if not self._ts or ts >= self._ts[-1]:
-            row = add(self._row(len(self._ts) - 1), values)
-            try:
-                self._cum.extend(row)
-            except OverflowError:
-                self._widen()
-                self._cum.extend(row)
+            self._extend(add(self._row(len(self._ts) - 1), values))
             self._ts.append(ts)
             return
         # Late contribution: rare, so an O(n) rebuild of the totals after it is acceptable.
         index = bisect_right(self._ts, ts)
         w = self._width
-        rows = [*add(self._row(index - 1), values)]
-        for at in range(index * w, len(self._cum), w):
-            rows.extend(map(operator.add, self._cum[at:at + w], values))
-        try:
-            rebuilt = array(self._cum.typecode, rows)
-        except OverflowError:
-            rebuilt = array(WIDE, rows)
+        tail = self._cum[index * w:]
         del self._cum[index * w:]
-        if rebuilt.typecode != self._cum.typecode:
-            self._widen()
-        self._cum.extend(rebuilt)
+        self._extend(add(self._row(index - 1), values))
+        for at in range(0, len(tail), w):
+            self._extend(add(tail[at:at + w], values))
         self._ts.insert(index, ts)
 
-    def _widen(self) -> None:
-        """Integer totals in 8 bytes from now on. An ``extend`` that overflowed has appended
-        the values before the one that did not fit: only whole rows are kept."""
-        self._cum = array(WIDE, self._cum[:len(self._ts) * self._width])
+    def _extend(self, row: Vector) -> None:
+        """Append one row of totals; integer totals in 8 bytes from the first that outgrows
+        4 on."""
+        try:
+            self._cum.extend(row)
+        except OverflowError:  # appended up to the value that did not fit: whole rows kept
+            cum = self._cum
+            self._cum = array(WIDE, cum[:len(cum) - len(cum) % self._width])
+            self._cum.extend(row)
 
     def window(self, start: int, end: int) -> Vector | None:
         """Sum of the contributions with ``start < ts <= end``; ``None`` if there are none."""
