@@ -195,12 +195,9 @@ class Timeline:
                 ms[category] += duration
                 if multi:
                     ms[MS_MULTI] += duration
-            except OverflowError:  # 8 bytes a total from now on, this one's too
+            except OverflowError:  # 8 bytes a total from now on: this one again, in them
                 self.cums = array(WIDE, self.cums)
-                ms = self.cums[at:at + MS_WIDTH]
-                ms[category] += duration
-                if multi:
-                    ms[MS_MULTI] += duration
+                return self._totals_after(last, t)
         return ms, load
 
     def _cum(self, i: int) -> Vector:
