@@ -49,8 +49,8 @@ from ccpulse.processors.interaction import (
     contact_of,
     freeze,
     open_hold,
+    record_of,
     repeat_of,
-    thaw,
     touched_ms,
     wrap_parts,
 )
@@ -145,7 +145,7 @@ class KpiEngine:
         """What is known of interaction ``iid``, to read: a change to a frozen record's copy
         is not kept."""
         kept = self.interactions.get(iid)
-        return kept if kept is None or type(kept) is Interaction else thaw(kept)
+        return None if kept is None else record_of(kept)
 
     def __getstate__(self) -> dict[str, Any]:
         # the stamps its schedules and presence views hold came from this process's counter
@@ -260,7 +260,7 @@ class KpiEngine:
         if kept is None:
             rec = Interaction(touched_ms=ts, iid=iid)
         else:
-            rec = kept if type(kept) is Interaction else thaw(kept)
+            rec = record_of(kept)
             if rec is not kept:
                 self._thawed = rec
             rec.touched_ms = max(rec.touched_ms, ts)
@@ -361,7 +361,7 @@ class KpiEngine:
             kept = self.interactions.get(iid)
             if kept is None or repeat_of(kept) == repeat:
                 continue
-            rec = kept if type(kept) is Interaction else thaw(kept)
+            rec = record_of(kept)
             if rec.repeat is not None:  # counted with the other status: move the count
                 delta = 1 if repeat else -1
                 if rec.contact_cell is not None and rec.contact_ts is not None:

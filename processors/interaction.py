@@ -145,6 +145,12 @@ def _time(frozen: Frozen, index: int) -> int | None:
 
 
 _SEEN, _TOUCHED = _TIMES.index("seen_ts"), _TIMES.index("touched_ms")
+_CUSTOMER = 2 + _REFS.index("customer_id")  # in a frozen record, after its header and id
+
+
+def record_of(kept: Interaction | Frozen) -> Interaction:
+    """A record kept, frozen or not, as an :class:`Interaction` (the one kept, if not)."""
+    return kept if type(kept) is Interaction else thaw(kept)
 
 
 def contact_of(kept: Interaction | Frozen) -> tuple[str | None, int | None]:
@@ -152,7 +158,7 @@ def contact_of(kept: Interaction | Frozen) -> tuple[str | None, int | None]:
     without thawing it."""
     if isinstance(kept, Interaction):
         return kept.customer_id, kept.seen_ts
-    return kept[-2], _time(kept, _SEEN)
+    return kept[_CUSTOMER], _time(kept, _SEEN)
 
 
 def repeat_of(kept: Interaction | Frozen) -> bool | None:
