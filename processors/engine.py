@@ -153,7 +153,7 @@ class KpiEngine:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         next_stamp.beyond(state.pop("_stamps_below"))  # none of this process may equal them
-        self.__dict__.update({"_thawed": None, **state})  # a checkpoint from before it
+        self.__dict__.update(state)
 
     def agent(self, agent_id: str) -> AgentMachine:
         machine = self.agents.get(agent_id)

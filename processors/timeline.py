@@ -204,21 +204,6 @@ class Timeline:
         h, a, d, p, o, m = self.cums[i * MS_WIDTH:(i + 1) * MS_WIDTH]
         return h, a, d, p, o, self.loads[i], m
 
-    def __setstate__(self, state: tuple[None, dict]) -> None:
-        slots = state[1]
-        for name, value in slots.items():
-            setattr(self, name, value)
-        if "loads" not in slots:  # a checkpoint from before: TIME_WIDTH doubles a row
-            old = slots["cums"]
-            self.loads = array("d", old[LOAD::TIME_WIDTH])
-            ms = [int(old[i + k]) for i in range(0, len(old), TIME_WIDTH)
-                  for k in (HANDLING, ACW, IDLE, NOT_READY_PRODUCTIVE, NOT_READY_OTHER,
-                            MULTI_SLOT)]
-            try:
-                self.cums = array(NARROW, ms)
-            except OverflowError:
-                self.cums = array(WIDE, ms)
-
     def _segment_at(self, t: int) -> int:
         return bisect_right(self.starts, t) - 1
 

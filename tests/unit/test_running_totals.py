@@ -1,11 +1,8 @@
 """Running totals in integers where what they add up is (processors/series.py for a cell's
 measures, processors/timeline.py for an agent's time): the same sums as a naive one, in half
-the bytes while the totals fit, widened when one outgrows them, and a checkpoint of before
-still loads."""
+the bytes while the totals fit, and widened when one outgrows them."""
 
 from __future__ import annotations
-
-from array import array
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,10 +16,8 @@ from ccpulse.processors.timeline import (
     IDLE,
     LOAD,
     MS_WIDTH,
-    MULTI_SLOT,
     NOT_READY_OTHER,
     NOT_READY_PRODUCTIVE,
-    TIME_WIDTH,
     Timeline,
 )
 from tests.support import EventFactory, at, feed, one_call_morning
@@ -134,22 +129,3 @@ def test_an_agent_idle_for_weeks_widens_its_totals_and_they_stay_exact() -> None
     assert at_end[LOAD] == 15_000.0 + 1_000.0
     assert timeline.window(end - 1, end + 1) == [
         ("t1", (1, 0, 0, 0, 1, 1.0, 0))]  # the last ms of not ready, the first of a call
-
-
-def test_a_timeline_from_a_checkpoint_of_before_keeps_its_numbers() -> None:
-    """Before, a segment's totals were TIME_WIDTH doubles in ``cums`` and there was no
-    ``loads``: such a pickled state loads into the two arrays, and windows are unchanged."""
-    timeline = Timeline()
-    end = a_shift(timeline, 1_000)
-    state = {name: getattr(timeline, name) for name in Timeline.__slots__}
-    rows = [timeline._cum(i) for i in range(len(timeline.loads))]
-    state["cums"] = array("d", [float(value) for row in rows for value in row])
-    del state["loads"]
-    assert len(state["cums"]) == len(rows) * TIME_WIDTH
-    loaded = Timeline.__new__(Timeline)
-    loaded.__setstate__((None, state))
-    assert loaded.cums.typecode == timeline.cums.typecode and loaded.cums == timeline.cums
-    assert loaded.loads == timeline.loads
-    for start in (0, 1_000, 20_000, 40_000, end):
-        assert loaded.window(start, end + 5_000) == timeline.window(start, end + 5_000)
-    assert loaded.total(end)[MULTI_SLOT] == 30_000
