@@ -46,11 +46,13 @@ from ccpulse.processors.events import (
 from ccpulse.processors.interaction import (
     Frozen,
     Interaction,
+    Shapes,
     contact_of,
     freeze,
     open_hold,
     record_of,
     repeat_of,
+    shapes_of,
     touched_ms,
     wrap_parts,
 )
@@ -81,6 +83,10 @@ class KpiEngine:
         # interaction id -> its record, frozen once settled (processors/interaction.py);
         # ordered by last touch
         self.interactions: dict[str, Interaction | Frozen] = {}
+        # the tuples of references frozen records share, and how many there were when last
+        # pruned: pruned again (a pass over the records) once they are twice as many
+        self.shapes: Shapes = {}
+        self._shapes_pruned = 0
         # agent -> its published schedules (contract §7.1)
         self.schedules: dict[str, AgentSchedule] = {}
         # interaction id -> (agent, when its open hold began): the holds going on now, so a
@@ -145,7 +151,7 @@ class KpiEngine:
         """What is known of interaction ``iid``, to read: a change to a frozen record's copy
         is not kept."""
         kept = self.interactions.get(iid)
-        return None if kept is None else record_of(kept)
+        return None if kept is None else record_of(kept, iid)
 
     def __getstate__(self) -> dict[str, Any]:
         # the stamps its schedules and presence views hold came from this process's counter
@@ -188,6 +194,9 @@ class KpiEngine:
                 del self.customers[customer]
                 if seen is not None and seen >= repeat_horizon:
                     self.last_contacts.put(customer, seen)
+        if len(self.shapes) > 2 * self._shapes_pruned + 64:  # agents and queues gone
+            self.shapes = shapes_of(self.interactions.values())
+            self._shapes_pruned = len(self.shapes)
         for iid in [i for i in self.on_hold if i not in self.interactions]:
             del self.on_hold[iid]  # a hold whose interaction was forgotten never ended
         for queue in self.waiting.values():
@@ -260,7 +269,7 @@ class KpiEngine:
         if kept is None:
             rec = Interaction(touched_ms=ts, iid=iid)
         else:
-            rec = record_of(kept)
+            rec = record_of(kept, iid)
             if rec is not kept:
                 self._thawed = rec
             rec.touched_ms = max(rec.touched_ms, ts)
@@ -271,7 +280,7 @@ class KpiEngine:
         """Keep ``rec``, settled, frozen (processors/interaction.py): by the handler that
         settles it, or after a late event thawed it."""
         self._thawed = None
-        self.interactions[rec.iid] = freeze(rec)
+        self.interactions[rec.iid] = freeze(rec, self.shapes)
 
     def _saw_queue_event(self, queue: str, ts: int) -> None:
         """The newest event time of a queue's own events: what lateness is judged against."""
@@ -361,7 +370,7 @@ class KpiEngine:
             kept = self.interactions.get(iid)
             if kept is None or repeat_of(kept) == repeat:
                 continue
-            rec = record_of(kept)
+            rec = record_of(kept, iid)
             if rec.repeat is not None:  # counted with the other status: move the count
                 delta = 1 if repeat else -1
                 if rec.contact_cell is not None and rec.contact_ts is not None:
@@ -371,7 +380,7 @@ class KpiEngine:
                                 (0, 0, delta, 0, 0))
             rec.repeat = repeat
             if rec is not kept:
-                self.interactions[iid] = freeze(rec)
+                self.interactions[iid] = freeze(rec, self.shapes)
 
     def _join_wait(self, rec: Interaction, iid: str) -> None:
         """Count the queue side of an answer or abandon once both ends of the wait are known."""

@@ -8,12 +8,15 @@ floor holds ~59 records an agent — the largest part of a replica's memory at s
 (BENCHMARKS.md, issue 19). A settled record is therefore kept *frozen*: its times and hold
 marks as 8-byte integers in one ``bytes`` (a time equal to an earlier one, as the contact's
 and the queued time usually are, as a one-byte code), instead of a 32-byte int object each
-and a list of tuples; its references in a tuple. :func:`thaw` gives back an equal
+and a list of tuples; its references to cells, queue and channel as one tuple shared by every
+record of the same ones (an agent's records name a handful of cells between them); its id is
+its key in the engine's dict, not kept twice. :func:`thaw` gives back an equal
 :class:`Interaction`, so freezing loses nothing and may happen at any point.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from operator import attrgetter
@@ -57,9 +60,10 @@ class Interaction:
     pending_wrap: Vector | None = None
 
 
-# A frozen record: (header, iid, the references in _REFS order). The header is one code
-# byte per time (0 None, 1 the next integer, 2 + j equal to time j) and for the repeat
-# status and whether hold marks follow, then those integers: the times, then the marks.
+# A frozen record: (header, references, customer). The header is one code byte per time (0
+# None, 1 the next integer, 2 + j equal to time j) and for the repeat status and whether hold
+# marks follow, then those integers: the times, then the marks. The references are in _REFS
+# order, one tuple shared by the records of equal ones (see Shapes).
 Frozen = tuple
 
 # Times in an order where the usual equalities point back: seen and contact times are the
@@ -69,18 +73,26 @@ _TIMES = ("queued_ms", "answered_ms", "abandoned_ms", "ended_ms", "wrapped_ms", 
 _get_times = attrgetter(*_TIMES)
 # References, kept as they are: deriving the usual equal ones (the wrap's cell is the
 # answer's, the queue and channel a cell's) saved 2.2 KiB an agent at steady state and took
-# a freeze from 1.8 to 3.2 µs (BENCHMARKS.md, issue 19, twenty-second round)
+# a freeze from 1.8 to 3.2 µs (BENCHMARKS.md, issue 19, twenty-second round); sharing the
+# tuple of them saves it as well, for a dict lookup (twenty-fourth round). The customer is
+# not one of them: it is nearly every record's own.
 _REFS = ("contact_cell", "abandon_cell", "answer_cell", "wrap_cell", "queue_id", "channel",
-         "customer_id", "pending_wrap")
+         "pending_wrap")
 _get_refs = attrgetter(*_REFS)
 _CODES = len(_TIMES) + 2  # and the repeat status, and whether hold marks follow
 _REPEAT_CODE = {None: 0, False: 1, True: 2}
 _REPEAT = (None, False, True)
 
+# The tuples of references frozen records share: each maps to itself. Its owner prunes it
+# (shapes_of) as records expire; a tuple with a pending wrap is a record's own (its values
+# are that wrap's) and is never put in.
+Shapes = dict[tuple, tuple]
 
-def freeze(rec: Interaction) -> Frozen:
-    """The compact form of ``rec`` (see the module's docstring); :func:`thaw` inverts it.
-    Written for speed: it runs once for every interaction a floor handles."""
+
+def freeze(rec: Interaction, shapes: Shapes) -> Frozen:
+    """The compact form of ``rec`` (see the module's docstring), its references shared
+    through ``shapes``; :func:`thaw` inverts it. Written for speed: it runs once for every
+    interaction a floor handles."""
     codes = bytearray(_CODES)
     numbers: list[int] = []
     times = _get_times(rec)
@@ -99,7 +111,17 @@ def freeze(rec: Interaction) -> Frozen:
         codes[_CODES - 1] = 1
         # a hold mark (+1 start, -1 end) as 2 × ts + (1 for a start)
         numbers.extend([2 * ts + (kind > 0) for ts, kind in marks])
-    return (bytes(codes) + _layout(len(numbers)).pack(*numbers), rec.iid, *_get_refs(rec))
+    refs = _get_refs(rec)
+    if rec.pending_wrap is None:
+        refs = shapes.setdefault(refs, refs)
+    return bytes(codes) + _layout(len(numbers)).pack(*numbers), refs, rec.customer_id
+
+
+def shapes_of(interactions: Iterable[Interaction | Frozen]) -> Shapes:
+    """The shared tuples of references ``interactions`` use: what a :data:`Shapes` needs to
+    hold once others have expired."""
+    return {refs: refs for kept in interactions
+            if type(kept) is tuple and (refs := kept[1])[-1] is None}
 
 
 @cache
@@ -109,10 +131,10 @@ def _layout(count: int) -> Struct:
     return Struct(f"<{count}q")
 
 
-def thaw(frozen: Frozen) -> Interaction:
-    """An :class:`Interaction` equal to the one frozen."""
-    header, iid, contact_cell, abandon_cell, answer_cell, wrap_cell, queue, channel, \
-        customer, pending = frozen
+def thaw(frozen: Frozen, iid: str) -> Interaction:
+    """An :class:`Interaction` equal to the one frozen as interaction ``iid``."""
+    header, refs, customer = frozen
+    contact_cell, abandon_cell, answer_cell, wrap_cell, queue, channel, pending = refs
     numbers = _layout((len(header) - _CODES) // 8).unpack_from(header, _CODES)
     take = iter(numbers).__next__
     times: list[int | None] = []
@@ -145,12 +167,13 @@ def _time(frozen: Frozen, index: int) -> int | None:
 
 
 _SEEN, _TOUCHED = _TIMES.index("seen_ts"), _TIMES.index("touched_ms")
-_CUSTOMER = 2 + _REFS.index("customer_id")  # in a frozen record, after its header and id
+_CUSTOMER = 2  # in a frozen record, after its header and references
 
 
-def record_of(kept: Interaction | Frozen) -> Interaction:
-    """A record kept, frozen or not, as an :class:`Interaction` (the one kept, if not)."""
-    return kept if type(kept) is Interaction else thaw(kept)
+def record_of(kept: Interaction | Frozen, iid: str) -> Interaction:
+    """The record of interaction ``iid`` kept, frozen or not, as an :class:`Interaction`
+    (the one kept, if not)."""
+    return kept if type(kept) is Interaction else thaw(kept, iid)
 
 
 def contact_of(kept: Interaction | Frozen) -> tuple[str | None, int | None]:
