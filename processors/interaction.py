@@ -16,11 +16,12 @@ its key in the engine's dict, not kept twice. :func:`thaw` gives back an equal
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from operator import attrgetter
 from struct import Struct
+from struct import error as struct_error
 
 from ccpulse.processors.series import Cell, Vector
 
@@ -61,9 +62,12 @@ class Interaction:
 
 
 # A frozen record: (header, references, customer). The header is one code byte per time (0
-# None, 1 the next integer, 2 + j equal to time j) and for the repeat status and whether hold
-# marks follow, then those integers: the times, then the marks. The references are in _REFS
-# order, one tuple shared by the records of equal ones (see Shapes).
+# None, 1 the next integer, 2 + j equal to time j), one for the repeat status and one of
+# flags (_MARKS, _WIDE), then those integers: the times, then the hold marks. The first
+# integer takes 8 bytes, the others 4, as differences from it (a record's times lie within
+# hours of each other: 16 bytes a record less, twenty-fourth round), or all 8 bytes, as they
+# are, where a difference does not fit (_WIDE). The references are in _REFS order, one tuple
+# shared by the records of equal ones (see Shapes).
 Frozen = tuple
 
 # Times in an order where the usual equalities point back: seen and contact times are the
@@ -79,7 +83,8 @@ _get_times = attrgetter(*_TIMES)
 _REFS = ("contact_cell", "abandon_cell", "answer_cell", "wrap_cell", "queue_id", "channel",
          "pending_wrap")
 _get_refs = attrgetter(*_REFS)
-_CODES = len(_TIMES) + 2  # and the repeat status, and whether hold marks follow
+_CODES = len(_TIMES) + 2  # and the repeat status, and the flags
+_MARKS, _WIDE = 1, 2  # flags: hold marks follow the times; every integer takes 8 bytes
 _REPEAT_CODE = {None: 0, False: 1, True: 2}
 _REPEAT = (None, False, True)
 
@@ -108,13 +113,26 @@ def freeze(rec: Interaction, shapes: Shapes) -> Frozen:
     codes[_CODES - 2] = _REPEAT_CODE[rec.repeat]
     marks = rec.hold_marks
     if marks is not None:
-        codes[_CODES - 1] = 1
-        # a hold mark (+1 start, -1 end) as 2 × ts + (1 for a start)
-        numbers.extend([2 * ts + (kind > 0) for ts, kind in marks])
+        codes[_CODES - 1] = _MARKS
     refs = _get_refs(rec)
     if rec.pending_wrap is None:
         refs = shapes.setdefault(refs, refs)
-    return bytes(codes) + _layout(len(numbers)).pack(*numbers), refs, rec.customer_id
+    try:  # numbers[0] is there: every record has a last touch
+        packed = _integers(numbers, marks, numbers[0], _narrow)
+    except struct_error:  # a difference past 4 bytes
+        codes[_CODES - 1] |= _WIDE
+        packed = _integers(numbers, marks, 0, _wide)
+    return bytes(codes) + packed, refs, rec.customer_id
+
+
+def _integers(times: list[int], marks: list[tuple[int, int]] | None, origin: int,
+              layout: Callable[[int], Struct]) -> bytes:
+    """The first time, then the other times and the hold marks from ``origin``; a mark
+    (+1 start, -1 end) as 2 × (ts − origin) + (1 for a start)."""
+    numbers = [times[0], *[t - origin for t in times[1:]]]
+    if marks is not None:
+        numbers.extend([2 * (ts - origin) + (kind > 0) for ts, kind in marks])
+    return layout(len(numbers)).pack(*numbers)
 
 
 def shapes_of(interactions: Iterable[Interaction | Frozen]) -> Shapes:
@@ -125,9 +143,15 @@ def shapes_of(interactions: Iterable[Interaction | Frozen]) -> Shapes:
 
 
 @cache
-def _layout(count: int) -> Struct:
-    """``count`` 8-byte integers, little-endian whatever the machine (as ``contact_of``
-    reads one)."""
+def _narrow(count: int) -> Struct:
+    """An 8-byte integer and ``count`` − 1 4-byte ones, little-endian whatever the machine
+    (as :func:`_time` reads them)."""
+    return Struct(f"<q{count - 1}i")
+
+
+@cache
+def _wide(count: int) -> Struct:
+    """``count`` 8-byte integers, little-endian."""
     return Struct(f"<{count}q")
 
 
@@ -135,16 +159,20 @@ def thaw(frozen: Frozen, iid: str) -> Interaction:
     """An :class:`Interaction` equal to the one frozen as interaction ``iid``."""
     header, refs, customer = frozen
     contact_cell, abandon_cell, answer_cell, wrap_cell, queue, channel, pending = refs
-    numbers = _layout((len(header) - _CODES) // 8).unpack_from(header, _CODES)
-    take = iter(numbers).__next__
+    flags = header[_CODES - 1]
+    size = len(header) - _CODES
+    numbers = (_wide(size // 8) if flags & _WIDE else _narrow((size - 4) // 4)
+               ).unpack_from(header, _CODES)
+    origin = 0 if flags & _WIDE else numbers[0]
+    count = header.count(1, 0, _CODES - 2)  # the times the codes did not derive
+    take = iter([numbers[0], *[origin + value for value in numbers[1:count]]]).__next__
     times: list[int | None] = []
     for code in header[:_CODES - 2]:
         times.append(None if code == 0 else take() if code == 1 else times[code - 2])
     queued, answered, abandoned, ended, wrapped, seen, contact, touched = times
     marks = None
-    if header[_CODES - 1]:  # after the times the codes did not derive
-        marks = [(mark >> 1, 1 if mark & 1 else -1)
-                 for mark in numbers[header.count(1, 0, _CODES - 2):]]
+    if flags & _MARKS:
+        marks = [((mark >> 1) + origin, 1 if mark & 1 else -1) for mark in numbers[count:]]
     return Interaction(
         touched_ms=touched, iid=iid, queue_id=queue, channel=channel, customer_id=customer,
         queued_ms=queued, answered_ms=answered, abandoned_ms=abandoned, ended_ms=ended,
@@ -162,8 +190,13 @@ def _time(frozen: Frozen, index: int) -> int | None:
         code = header[index]
     if code == 0:
         return None
-    at = _CODES + 8 * header.count(1, 0, index)
-    return int.from_bytes(header[at:at + 8], "little", signed=True)
+    before = header.count(1, 0, index)  # integers before this time's
+    if before == 0 or header[_CODES - 1] & _WIDE:
+        at = _CODES + 8 * before
+        return int.from_bytes(header[at:at + 8], "little", signed=True)
+    at = _CODES + 4 + 4 * before
+    origin = int.from_bytes(header[_CODES:_CODES + 8], "little", signed=True)  # the first
+    return origin + int.from_bytes(header[at:at + 4], "little", signed=True)
 
 
 _SEEN, _TOUCHED = _TIMES.index("seen_ts"), _TIMES.index("touched_ms")

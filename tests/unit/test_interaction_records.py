@@ -20,7 +20,9 @@ from ccpulse.processors.interaction import (
 from tests.support import EventFactory, at, feed, run
 
 BASE = 1_795_498_800_000
-times = st.one_of(st.none(), st.sampled_from([BASE, BASE + 10_000, BASE + 310_000]),
+# times a record's own events give (hours apart at most: 4-byte differences), and any
+near = st.integers(BASE - 3_600_000, BASE + 30 * 3_600_000)
+times = st.one_of(st.none(), st.sampled_from([BASE, BASE + 10_000, BASE + 310_000]), near,
                   st.integers(-2**61, 2**61))
 names = st.sampled_from(["q1", "q2", "voice", "chat", "a1", "t1"])
 cells2 = st.one_of(st.none(), st.tuples(names, names))
@@ -31,7 +33,8 @@ cells4 = st.one_of(st.none(), st.tuples(names, names, names, names))
 def records(draw: st.DrawFn) -> Interaction:
     """Any record, with the equalities freezing codes (a time equal to another; the queue
     and channel those of a cell; the wrap's cell the answer's) drawn often."""
-    rec = Interaction(touched_ms=draw(st.integers(-2**61, 2**61)), iid=draw(st.text(max_size=8)))
+    rec = Interaction(touched_ms=draw(st.one_of(near, st.integers(-2**61, 2**61))),
+                      iid=draw(st.text(max_size=8)))
     for field in ("queued_ms", "answered_ms", "abandoned_ms", "ended_ms", "wrapped_ms",
                   "seen_ts", "contact_ts"):
         setattr(rec, field, draw(times))
@@ -43,7 +46,8 @@ def records(draw: st.DrawFn) -> Interaction:
     rec.customer_id = draw(st.one_of(st.none(), st.text(max_size=8)))
     rec.repeat = draw(st.sampled_from([None, False, True]))
     rec.hold_marks = draw(st.one_of(st.none(), st.lists(
-        st.tuples(st.integers(-2**61, 2**61), st.sampled_from([1, -1])), max_size=5)))
+        st.tuples(st.one_of(near, st.integers(-2**61, 2**61)), st.sampled_from([1, -1])),
+        max_size=5)))
     rec.pending_wrap = draw(st.one_of(st.none(), st.tuples(st.floats(allow_nan=False))))
     return rec
 
