@@ -57,9 +57,9 @@ from ccpulse.processors.interaction import (
     wrap_parts,
 )
 from ccpulse.processors.last_contacts import LastContacts
-from ccpulse.processors.measures import INTEGRAL, WIDTH, Wrap
+from ccpulse.processors.measures import DOUBLES, WIDTH, Wrap
 from ccpulse.processors.schedule import AgentSchedule, publication
-from ccpulse.processors.series import Cell, PrefixSeries, Vector
+from ccpulse.processors.series import Cell, PrefixSeries, Vector, series_for
 from ccpulse.processors.timefmt import datetime_ms
 from ccpulse.processors.timeline import next_stamp
 
@@ -259,8 +259,7 @@ class KpiEngine:
         cells = self.families[family]
         series = cells.get(key)
         if series is None:
-            series = cells[key] = PrefixSeries(WIDTH[family], key,
-                                               integral=family in INTEGRAL)
+            series = cells[key] = series_for(WIDTH[family], key, DOUBLES.get(family, 0))
         series.add(ts, values)
         return series.cell
 
@@ -603,7 +602,7 @@ class KpiEngine:
         self.on_hold.pop(iid, None)
         handled, handle, talk, hold, acw = wrap_parts(rec, ts)
         emotional = 1 if ev.emotional else 0
-        values = (
+        values = (  # in the order of Wrap
             1,
             handled,
             handle,
@@ -612,17 +611,17 @@ class KpiEngine:
             acw,
             1 if ev.resolved else 0,
             1 if ev.sale else 0,
-            ev.revenue or 0.0,
             1 if ev.request_captured else 0,
             1 if ev.escalated else 0,
             1 if ev.transferred else 0,
-            ev.sentiment or 0.0,
             0 if ev.sentiment is None else 1,
-            ev.qa_score or 0.0,
             0 if ev.qa_score is None else 1,
             emotional,
             emotional * handled,
             emotional * handle,
+            ev.revenue or 0.0,
+            ev.sentiment or 0.0,
+            ev.qa_score or 0.0,
         )
         key = (
             ev.agent_id,

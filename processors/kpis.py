@@ -62,7 +62,7 @@ _W_TALK_MS = int(Wrap.TALK_MS)
 _W_TRANSFERRED = int(Wrap.TRANSFERRED)
 
 # Counts are reported as floats, as every KPI is, whether their family keeps its totals in
-# integers (processors/measures.py INTEGRAL) or not, and when a scope has none in a window:
+# integers (processors/measures.py DOUBLES) or not, and when a scope has none in a window:
 # a reader's JSON says 3.0 and 0.0, never 3 here and 3.0 there.
 Kpis = dict[str, float]
 

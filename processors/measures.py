@@ -24,17 +24,18 @@ class Wrap(IntEnum):
     ACW_MS = 5
     RESOLVED = 6
     SALE = 7
-    REVENUE = 8
-    CAPTURED = 9
-    ESCALATED = 10
-    TRANSFERRED = 11
-    SENTIMENT_SUM = 12
-    SENTIMENT_N = 13
-    QA_SUM = 14
-    QA_N = 15
-    EMOTIONAL = 16
-    EMOTIONAL_HANDLED = 17
-    EMOTIONAL_HANDLE_MS = 18
+    CAPTURED = 8
+    ESCALATED = 9
+    TRANSFERRED = 10
+    SENTIMENT_N = 11
+    QA_N = 12
+    EMOTIONAL = 13
+    EMOTIONAL_HANDLED = 14
+    EMOTIONAL_HANDLE_MS = 15
+    # the measures that are not integers, last (DOUBLES)
+    REVENUE = 16
+    SENTIMENT_SUM = 17
+    QA_SUM = 18
 
 
 class Survey(IntEnum):
@@ -89,7 +90,7 @@ WIDTH = {
     "queue_answer": len(QueueAnswer),
 }
 
-# Families whose every measure is an integer (counts, milliseconds): their running totals are
-# kept in 4-byte integers (processors/series.py). A wrap's revenue, sentiment and QA score
-# are not.
-INTEGRAL = frozenset({"survey", "answer", "contact", "abandon", "queue_answer"})
+# How many of a family's measures, at the end of its vector, are not integers: the totals of
+# the rest are kept in 4-byte integers (processors/series.py). A wrap's revenue, sentiment
+# and QA score are not; every other family's measures are counts and milliseconds.
+DOUBLES = {"wrap": 3}

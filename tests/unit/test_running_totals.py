@@ -4,12 +4,12 @@ the bytes while the totals fit, and widened when one outgrows them."""
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ccpulse.processors.engine import KpiEngine
-from ccpulse.processors.measures import INTEGRAL, WIDTH, Wrap
-from ccpulse.processors.series import PrefixSeries
+from ccpulse.processors.measures import DOUBLES, WIDTH, Wrap
+from ccpulse.processors.series import PrefixSeries, series_for
 from ccpulse.processors.timeline import (
     ACW,
     HANDLING,
@@ -35,16 +35,23 @@ def naive(added: list[tuple[int, tuple[int, ...]]], start: int, end: int) -> tup
     return tuple(sum(column) for column in zip(*rows, strict=True))
 
 
-@given(contributions, st.integers(-1, 50), st.integers(0, 200), st.integers(-1, 50))
-def test_an_integral_series_sums_any_window_exactly_in_any_order(
+@given(contributions, st.integers(-1, 50), st.integers(0, 200), st.integers(-1, 50),
+       st.integers(0, WIDTH_3))
+@settings(max_examples=300)
+def test_a_series_sums_any_window_exactly_in_any_order(
         added: list[tuple[int, tuple[int, ...]]], start: int, length: int,
-        trimmed: int) -> None:
-    series = PrefixSeries(WIDTH_3, ("a1", "t1"), integral=True)
+        trimmed: int, doubles: int) -> None:
+    """Whether all, some (the last ``doubles``) or none of its measures are integers."""
+    added = [(ts, (*vector[:WIDTH_3 - doubles], *(v / 4 for v in vector[WIDTH_3 - doubles:])))
+             for ts, vector in added]  # quarters: exact in doubles, as the naive sums are
+    series = series_for(WIDTH_3, ("a1", "t1"), doubles)
     for ts, vector in added:  # in the order drawn: late ones are inserted in place
         series.add(ts, vector)
     end = start + length
     expected = naive(added, start, end) or None
     assert series.window(start, end) == expected
+    assert series.windows((start, end - 1, -1), end) == [
+        naive(added, first, end) or None for first in (start, end - 1, -1)]
     series.trim(trimmed)  # windows starting at or after the trim stay exact
     if start >= trimmed:
         assert series.window(start, end) == expected
@@ -72,9 +79,28 @@ def test_a_late_contribution_that_overflows_widens_every_total_after_it() -> Non
     assert series.window(0, 15) == (2, 0, 2**31)
 
 
-def test_the_engine_keeps_the_integer_families_in_integers() -> None:
-    """Answers, surveys and the queue families are counts and milliseconds; a wrap's revenue,
-    sentiment and QA score are not, so its totals stay doubles."""
+def test_a_split_series_widens_its_integers_alone_and_trims_both_parts() -> None:
+    """Two integer measures and one double (as a wrap's 16 and 3): an overflow widens the
+    integers and keeps whole rows, a late contribution rebuilds both parts, and a trim keeps
+    both parts' totals of what it dropped."""
+    series = series_for(3, ("a1", "t1", "q1", "voice"), 1)
+    series.add(10, (1, 2**30, 0.5))
+    series.add(20, (1, 2**30 - 1, 0.5))  # 2^31 - 1: the most 4 bytes hold
+    assert series._cum.itemsize == 4
+    series.add(30, (1, 1, 0.25))  # the second total passes it, after the first fit
+    assert series._cum.itemsize == 8 and len(series._cum) == 3 * 2
+    assert series._doubles.typecode == "d" and len(series._doubles) == 3
+    assert series.window(0, 30) == (3, 2**31, 1.25)
+    series.add(15, (1, 0, 2.0))  # late
+    assert series.window(10, 30) == (3, 2**30, 2.75)
+    series.trim(10)
+    assert series.window(10, 30) == (3, 2**30, 2.75)  # from the totals of what was trimmed
+    assert series.windows((15, 20, 30), 30) == [(2, 2**30, 0.75), (1, 1, 0.25), None]
+
+
+def test_the_engine_keeps_every_integer_measure_in_integers() -> None:
+    """Answers, surveys and the queue families are counts and milliseconds; of a wrap's
+    measures, revenue, sentiment and QA score are not, so only their totals are doubles."""
     ev = EventFactory()
     engine = KpiEngine()
     outcomes = feed(engine, [
@@ -87,10 +113,16 @@ def test_the_engine_keeps_the_integer_families_in_integers() -> None:
     kept = {family: [series._cum.itemsize for series in cells.values()]
             for family, cells in engine.families.items()}
     assert set(kept) == set(WIDTH) and all(kept.values())
-    assert all(size == 4 for family in INTEGRAL for size in kept[family])
-    assert kept["wrap"] == [8]
-    wrap = engine.families["wrap"][("a1", "t1", "q1", "voice")].window(0, at("09:20:00"))
+    assert all(size == 4 for sizes in kept.values() for size in sizes)
+    series = engine.families["wrap"][("a1", "t1", "q1", "voice")]
+    assert len(series._cum) == WIDTH["wrap"] - DOUBLES["wrap"]
+    assert series._doubles.typecode == "d" and len(series._doubles) == DOUBLES["wrap"]
+    assert set(Wrap) - set(list(Wrap)[-DOUBLES["wrap"]:]) >= {Wrap.HANDLE_MS, Wrap.QA_N}
+    assert set(list(Wrap)[-DOUBLES["wrap"]:]) == {Wrap.REVENUE, Wrap.SENTIMENT_SUM,
+                                                   Wrap.QA_SUM}
+    wrap = series.window(0, at("09:20:00"))
     assert wrap is not None and wrap[Wrap.REVENUE] == 20.0
+    assert wrap[Wrap.COUNT] == 1 and wrap[Wrap.HANDLE_MS] == 290_000 + 60_000  # talk, ACW
 
 
 DAY_MS = 86_400_000
