@@ -117,6 +117,25 @@ def api_differences(worker: WorkerProcess, path: Path, agents: int = 5) -> list[
     return differences(found, compared)
 
 
+def assert_states_read_at_request(get: Callable[[str], tuple[int, str]], text: str) -> None:
+    """A team's and a queue's /api/v1 documents (ids from the ``/metrics`` ``text``) give
+    their states and waits as read at the request (``states_at``), not at the KPIs' snapshot
+    (``at``), which is shared between requests for a while: the wiring of ``floor_now``."""
+    labels = [dict(s.labels) for f in text_string_to_metric_families(text) for s in f.samples
+              if s.name in ("ccpulse_team_occupancy_ratio", "ccpulse_queue_service_level_ratio")]
+    team = next(label["team"] for label in labels if "team" in label)
+    queue = next(label["queue"] for label in labels if "queue" in label)
+    for path in (f"/api/v1/team/{team}", f"/api/v1/queue/{queue}"):
+        later = []
+        for _ in range(5):
+            status, body = get(path)
+            assert status == 200, (path, status)
+            doc = json.loads(body)
+            assert doc["states_at"] >= doc["at"], doc  # one format: as strings, as times
+            later.append(doc["states_at"] > doc["at"])
+        assert any(later), path  # equal at every request: read with the snapshot
+
+
 def union_differences(workers: list[WorkerProcess], path: Path) -> list[str]:
     """Sharded exposition (issue 19): each agent's series come from exactly one worker, and
     every team, queue and channel series from one worker too (the alert lease holder); their

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ccpulse.processors.timefmt import parse_ms
 from tests import oracle
+from tests.live import assert_states_read_at_request
 from tests.servers import free_port
 
 CCPULSE = [sys.executable, "-m", "ccpulse"]
@@ -160,6 +161,7 @@ def test_demo_serves_metrics_and_health_and_stops_on_ctrl_c() -> None:
         processed = sum(v for (n, _), v in values.items() if n == "ccpulse_events_processed_total")
         assert processed > 300  # 30 min of warm-up history for 45 agents is ~700 events
         assert _get(f"http://127.0.0.1:{port}/nope")[0] == 404
+        assert_states_read_at_request(lambda path: _get(f"http://127.0.0.1:{port}{path}"), text)
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=20)
         assert proc.returncode == 0

@@ -23,6 +23,7 @@ from tests.live import (
     WorkerProcess,
     api_differences,
     assert_converges,
+    assert_states_read_at_request,
     assert_union_converges,
     dead_letters,
     log_length,
@@ -48,6 +49,7 @@ def test_worker_equals_replay_and_dead_letters_bad_input(
     assert log_length(redis_url) == unique  # duplicates never reached the log
     # beyond the per-agent budget of /metrics: every KPI of an agent on request (issue 19)
     assert not api_differences(worker, clean)
+    assert_states_read_at_request(worker.get, worker.get("/metrics")[1])
 
     def counters() -> dict[tuple[str, str | None], float]:
         return {(s.name, s.labels.get("reason")): s.value
