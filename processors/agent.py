@@ -22,6 +22,7 @@ from ccpulse.processors.timeline import (
     LOGGED_OUT,
     NOT_READY_OTHER,
     NOT_READY_PRODUCTIVE,
+    Kinds,
     Timeline,
 )
 
@@ -86,7 +87,8 @@ class AgentMachine:
         "timeline",
     )
 
-    def __init__(self, team: str = UNKNOWN_TEAM) -> None:
+    def __init__(self, team: str = UNKNOWN_TEAM, kinds: Kinds | None = None) -> None:
+        """``kinds``: what its timeline's segments are, shared with the floor's others."""
         self.team = team
         self.logged_in = False
         self.presence = NOT_READY_OTHER
@@ -100,7 +102,7 @@ class AgentMachine:
         self.free_since: int | None = None
         # per-channel slots from the latest login; None means the configured defaults
         self.capacity: dict[str, int] | None = None
-        self.timeline = Timeline()
+        self.timeline = Timeline(kinds)
         self.last_ts: int | None = None
         self.last_rank = 0
         # (ts, transition, state before it, idle gap it produced) of the last lateness_ms

@@ -61,7 +61,7 @@ from ccpulse.processors.measures import DOUBLES, WIDTH, Wrap
 from ccpulse.processors.schedule import AgentSchedule, publication
 from ccpulse.processors.series import Cell, PrefixSeries, Vector, series_for
 from ccpulse.processors.timefmt import datetime_ms
-from ccpulse.processors.timeline import next_stamp
+from ccpulse.processors.timeline import Kinds, next_stamp
 
 UNKNOWN_CHANNEL = "unknown"
 UNKNOWN_QUEUE = "unknown"
@@ -80,6 +80,7 @@ class KpiEngine:
         self.dedup = dedup
         self._reasons = self.config.reason_labels
         self.agents: dict[str, AgentMachine] = {}
+        self.segment_kinds = Kinds()  # what their timelines' segments are, each kept once
         # interaction id -> its record, frozen once settled (processors/interaction.py);
         # ordered by last touch
         self.interactions: dict[str, Interaction | Frozen] = {}
@@ -164,7 +165,7 @@ class KpiEngine:
     def agent(self, agent_id: str) -> AgentMachine:
         machine = self.agents.get(agent_id)
         if machine is None:
-            machine = self.agents[agent_id] = AgentMachine()
+            machine = self.agents[agent_id] = AgentMachine(kinds=self.segment_kinds)
         return machine
 
     def expire(self, now: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable
 from itertools import count
 
 from ccpulse.processors.series import NARROW, WIDE, Vector, add, sub
@@ -85,13 +86,40 @@ def accrued(category: int, weight: float, duration: int, multi: bool = False) ->
     return tuple(out)
 
 
+# What a segment is, besides its times: (category, load weight, team, not_ready reason's label
+# ("" in other activities), handling on multi-slot channels only).
+Kind = tuple[int, float, str, str, bool]
+
+
+class Kinds:
+    """Every :data:`Kind` of segment the timelines sharing it have marked, each kept once: a
+    segment keeps its kind's number (2 bytes) instead of a category, a weight, a team and a
+    reason of its own (26 bytes: 3.4 KiB an agent at steady state, BENCHMARKS.md, issue 19,
+    twenty-fourth round). A floor has a few dozen kinds a team; the table is never pruned,
+    so it holds those of teams gone too."""
+
+    __slots__ = ("_numbers", "kinds")
+
+    def __init__(self) -> None:
+        self.kinds: list[Kind] = []
+        self._numbers: dict[Kind, int] = {}
+
+    def number(self, kind: Kind) -> int:
+        number = self._numbers.get(kind)
+        if number is None:
+            number = self._numbers[kind] = len(self.kinds)
+            self.kinds.append(kind)
+        return number
+
+
 class Timeline:
     """Append-only segments; :meth:`truncate` undoes appends when a late event rewinds time."""
 
-    __slots__ = ("cats", "cums", "dropped", "loads", "multi", "presence", "reasons", "since",
-                 "starts", "team_change_index", "teams", "weights")
+    __slots__ = ("cums", "dropped", "kinds", "loads", "presence", "since", "starts",
+                 "team_change_index", "what")
 
-    def __init__(self) -> None:
+    def __init__(self, kinds: Kinds | None = None) -> None:
+        """``kinds``: the table shared with the floor's other timelines (its own if None)."""
         # Typed arrays, not lists: boxed numbers cost several times the memory, and an agent
         # keeps a segment for every change of activity over the longest window.
         self.starts = array("q")
@@ -100,15 +128,12 @@ class Timeline:
         # the first segment, and an agent logged in for weeks would), and the LOAD slot's
         self.cums = array(NARROW)
         self.loads = array("d")
-        self.cats = array("b")
-        self.weights = array("d")
-        self.teams: list[str] = []
-        # the not_ready reason's label of each segment ("" in other activities), and when the
-        # activity the segment belongs to began: time in state (contract §7.2) is one lookup,
-        # exact after a trim or a rewind
-        self.reasons: list[str] = []
+        # each segment's kind, by its number in ``kinds`` (4 bytes each from the 65,536th on)
+        self.kinds = Kinds() if kinds is None else kinds
+        self.what = array("H")
+        # when the activity the segment belongs to began: time in state (contract §7.2) is
+        # one lookup, exact after a trim or a rewind
         self.since = array("q")
-        self.multi = array("b")  # 1: handling on multi-slot channels only
         # Indexes below are absolute (they count trimmed segments too) so that snapshots taken
         # for rewinding stay valid across a trim.
         self.dropped = 0
@@ -131,13 +156,10 @@ class Timeline:
         starts = self.starts
         if starts:
             last = len(starts) - 1
-            last_cat = self.cats[last]
-            last_team = self.teams[last]
-            last_reason = self.reasons[last]
-            last_multi = self.multi[last]
+            last_cat, last_weight, last_team, last_reason, last_multi = self._kind(last)
             same_state = reason == last_reason and (
                 last_cat == category or STATE_NAMES[last_cat] == STATE_NAMES[category])
-            if (same_state and last_cat == category and self.weights[last] == weight
+            if (same_state and last_cat == category and last_weight == weight
                     and last_team == team and last_multi == multi):
                 return
             if same_state:
@@ -154,15 +176,19 @@ class Timeline:
         presence, kind = self.presence, HANDLING if category in AT_WORK else category
         if not presence.cats or presence.cats[-1] != kind or presence.teams[-1] != team:
             presence.add(self.dropped + len(starts), t, kind, team)
+        number = self.kinds.number((category, weight, team, reason, multi))
+        try:
+            self.what.append(number)
+        except OverflowError:
+            self.what = array("I", self.what)
+            self.what.append(number)
         starts.append(t)
         self.cums.extend(ms)
         self.loads.append(load)
-        self.cats.append(category)
-        self.weights.append(weight)
-        self.teams.append(team)
-        self.reasons.append(reason)
         self.since.append(since)
-        self.multi.append(multi)
+
+    def _kind(self, i: int) -> Kind:
+        return self.kinds.kinds[self.what[i]]
 
     def truncate(self, count: int, team_change_index: int) -> None:
         """Drop segments appended after a snapshot was taken (see ``AgentMachine``)."""
@@ -177,8 +203,7 @@ class Timeline:
         self.presence.truncate(count if keep > 0 else 0)
 
     def _columns(self) -> tuple:
-        return (self.starts, self.cats, self.weights, self.teams, self.reasons, self.since,
-                self.multi)
+        return self.starts, self.what, self.since
 
     def _totals_after(self, last: int, t: int) -> tuple[array, float]:
         """The running totals at ``t``, the end of segment ``last``: its totals plus what
@@ -187,10 +212,10 @@ class Timeline:
         at = last * MS_WIDTH
         ms = self.cums[at:at + MS_WIDTH]
         load = self.loads[last]
-        category, duration = self.cats[last], t - self.starts[last]
+        category, weight, _, _, multi = self._kind(last)
+        duration = t - self.starts[last]
         if category != LOGGED_OUT and duration > 0:
-            load += self.weights[last] * duration
-            multi = self.multi[last]
+            load += weight * duration
             try:
                 ms[category] += duration
                 if multi:
@@ -212,8 +237,8 @@ class Timeline:
         i = self._segment_at(t)
         if i < 0:
             return ZERO_TIME
-        return add(self._cum(i), accrued(self.cats[i], self.weights[i], t - self.starts[i],
-                                         self.multi[i]))
+        category, weight, _, _, multi = self._kind(i)
+        return add(self._cum(i), accrued(category, weight, t - self.starts[i], multi))
 
     def window(self, start: int, end: int) -> list[tuple[str, Vector]]:
         """Time per team within ``(start, end]``; teams with no time are left out."""
@@ -231,15 +256,14 @@ class Timeline:
             if first + self.dropped >= self.team_change_index:  # one team all along
                 if at_end is None:
                     at_end = self.total(end)
-                out.append([(self.teams[last], sub(at_end, self.total(start)))])
+                out.append([(self._kind(last)[2], sub(at_end, self.total(start)))])
                 continue
             per_team: dict[str, Vector] = {}
             for i in range(first, last + 1):
                 seg_start = max(self.starts[i], start)
                 seg_end = min(self.starts[i + 1], end) if i + 1 < len(self.starts) else end
-                piece = accrued(self.cats[i], self.weights[i], seg_end - seg_start,
-                                self.multi[i])
-                team = self.teams[i]
+                category, weight, team, _, multi = self._kind(i)
+                piece = accrued(category, weight, seg_end - seg_start, multi)
                 per_team[team] = add(per_team[team], piece) if team in per_team else piece
             out.append(list(per_team.items()))
         return out
@@ -247,18 +271,21 @@ class Timeline:
     def pieces(self, start: int, end: int) -> list[tuple[int, int, int, str | None]]:
         """``(a, b, category, team)`` covering ``(start, end]`` segment by segment; before
         the first segment the agent was logged out, of a team we did not know (None)."""
-        return _pieces(self.starts, self.cats, self.teams, start, end)
+        kinds = self.kinds.kinds
+        return _pieces(self.starts, lambda a, b: [kinds[number][0:3:2]
+                                                  for number in self.what[a:b]], start, end)
 
     def presence_pieces(self, start: int, end: int) -> list[tuple[int, int, int, str | None]]:
         """:meth:`pieces`, with each run of segments of one team and one category — handling,
         ACW and idle counting as one (:data:`AT_WORK`) — as one piece: what adherence needs,
         a dozen pieces for an 8-hour shift instead of a few hundred calls and wrap-ups."""
         view = self.presence
-        return _pieces(view.starts, view.cats, view.teams, start, end)
+        return _pieces(view.starts, lambda a, b: zip(view.cats[a:b], view.teams[a:b],
+                                                     strict=True), start, end)
 
     def category_at(self, t: int) -> int:
         i = self._segment_at(t)
-        return self.cats[i] if i >= 0 else LOGGED_OUT
+        return self._kind(i)[0] if i >= 0 else LOGGED_OUT
 
     def state_at(self, t: int) -> tuple[int, str, int | None, str | None]:
         """(category, not_ready reason label, when that activity began, team) at instant
@@ -268,11 +295,12 @@ class Timeline:
         i = self._segment_at(t)
         if i < 0:
             return LOGGED_OUT, "", None, None
-        return self.cats[i], self.reasons[i], self.since[i], self.teams[i]
+        category, _, team, reason, _ = self._kind(i)
+        return category, reason, self.since[i], team
 
     def team_at(self, t: int) -> str | None:
         i = self._segment_at(t)
-        return self.teams[i] if i >= 0 else None
+        return self._kind(i)[2] if i >= 0 else None
 
     def trim(self, before: int) -> None:
         """Forget segments that ended at or before ``before``; later windows stay exact."""
@@ -330,8 +358,9 @@ class Presence:
             self.stamp = next_stamp()
 
 
-def _pieces(starts: array, cats: array, teams: list[str], start: int, end: int,
-            ) -> list[tuple[int, int, int, str | None]]:
+def _pieces(starts: array, what: Callable[[int, int], Iterable[tuple[int, str]]], start: int,
+            end: int) -> list[tuple[int, int, int, str | None]]:
+    """``what(a, b)``: the (category, team) of segments ``a`` to ``b`` (excluded)."""
     out: list[tuple[int, int, int, str | None]] = []
     first = bisect_right(starts, start) - 1
     if first < 0:
@@ -346,8 +375,7 @@ def _pieces(starts: array, cats: array, teams: list[str], start: int, end: int,
     bounds = list(starts[first + 1:last])
     ends = [*bounds, end]
     begins = [max(starts[first], start), *bounds]
-    for a, b, category, team in zip(begins, ends, cats[first:last], teams[first:last],
-                                    strict=True):
+    for a, b, (category, team) in zip(begins, ends, what(first, last), strict=True):
         if b > a:
             out.append((a, b, category, team))
     return out
