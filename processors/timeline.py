@@ -237,7 +237,7 @@ class Timeline:
         i = self._segment_at(t)
         if i < 0:
             return ZERO_TIME
-        category, weight, _, _, multi = self._kind(i)
+        category, weight, _, _, multi = self.kinds.kinds[self.what[i]]  # _kind, inline: hot
         return add(self._cum(i), accrued(category, weight, t - self.starts[i], multi))
 
     def window(self, start: int, end: int) -> list[tuple[str, Vector]]:
