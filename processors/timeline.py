@@ -95,8 +95,8 @@ class Kinds:
     """Every :data:`Kind` of segment the timelines sharing it have marked, each kept once: a
     segment keeps its kind's number (2 bytes) instead of a category, a weight, a team and a
     reason of its own (26 bytes: 3.4 KiB an agent at steady state, BENCHMARKS.md, issue 19,
-    twenty-fourth round). A floor has a few dozen kinds a team; the table is never pruned,
-    so it holds those of teams gone too."""
+    twenty-fourth round). A floor has about ten kinds a team (320 for the simulator's 33);
+    the table is never pruned, so it holds those of teams gone too."""
 
     __slots__ = ("_numbers", "kinds")
 
