@@ -121,10 +121,14 @@ class PrefixSeries:
         """Forget contributions at or before ``before``; windows starting there stay exact."""
         cut = bisect_right(self._ts, before)
         if cut:
-            w = self._width
-            self._base = tuple(self._cum[(cut - 1) * w:cut * w])
+            self._drop(cut)
             del self._ts[:cut]
-            del self._cum[:cut * w]
+
+    def _drop(self, cut: int) -> None:
+        """Forget the first ``cut`` rows of totals, the last of them kept as the base."""
+        w = self._width
+        self._base = tuple(self._cum[(cut - 1) * w:cut * w])
+        del self._cum[:cut * w]
 
 
 class SplitSeries(PrefixSeries):
@@ -198,13 +202,11 @@ class SplitSeries(PrefixSeries):
                             *map(minus, top_doubles, self._double_base)))
         return out
 
-    def trim(self, before: int) -> None:
-        cut = bisect_right(self._ts, before)
-        if cut:
-            d = self._double_width
-            self._double_base = tuple(self._doubles[(cut - 1) * d:cut * d])
-            del self._doubles[:cut * d]
-            super().trim(before)
+    def _drop(self, cut: int) -> None:
+        super()._drop(cut)
+        d = self._double_width
+        self._double_base = tuple(self._doubles[(cut - 1) * d:cut * d])
+        del self._doubles[:cut * d]
 
 
 def series_for(width: int, cell: Cell, doubles: int) -> PrefixSeries:
