@@ -43,7 +43,7 @@ def sub(a: Vector, b: Vector) -> Vector:
 class PrefixSeries:
     """Running totals of a measure vector over time-ordered contributions."""
 
-    __slots__ = ("_base", "_cum", "_ts", "_width", "cell")
+    __slots__ = ("_base", "_cum", "_origin", "_ts", "_width", "cell")
 
     def __init__(self, width: int, cell: Cell, *, integral: bool = False) -> None:
         """``integral``: every contribution is a vector of ints (counts, milliseconds),
@@ -52,7 +52,10 @@ class PrefixSeries:
         self.cell = cell
         # totals of the contributions trimmed away
         self._base: Vector = (0,) * width if integral else (0.0,) * width
-        self._ts = array("q")  # event times; unboxed, like the totals
+        # event times, unboxed like the totals, from the first one's (``_origin``): 4 bytes
+        # hold ±24.8 days of them, 8 from the first that is further (a cell busy for weeks)
+        self._ts = array(NARROW)
+        self._origin = 0
         # row i (width values) = totals through contribution i
         self._cum = array(NARROW if integral else "d")
 
@@ -68,18 +71,32 @@ class PrefixSeries:
 
     def add(self, ts: int, values: Vector) -> None:
         """Add a contribution at ``ts``; out-of-order times are inserted in place."""
-        if not self._ts or ts >= self._ts[-1]:
+        at = self._offset(ts)
+        if not self._ts or at >= self._ts[-1]:
             self._extend(add(self._row(len(self._ts) - 1), values))
-            self._ts.append(ts)
+            self._keep_time(len(self._ts), at)
             return
         # Late contribution: rare, so an O(n) rebuild of the totals after it is acceptable.
-        index = bisect_right(self._ts, ts)
+        index = bisect_right(self._ts, at)
         tail = [self._row(i) for i in range(index, len(self._ts))]
         self._truncate(index)
         self._extend(add(self._row(index - 1), values))
         for row in tail:
             self._extend(add(row, values))
-        self._ts.insert(index, ts)
+        self._keep_time(index, at)
+
+    def _offset(self, ts: int) -> int:
+        """``ts`` as ``_ts`` keeps it; the first contribution kept sets the origin."""
+        if not self._ts:
+            self._origin = ts
+        return ts - self._origin
+
+    def _keep_time(self, index: int, at: int) -> None:
+        try:
+            self._ts.insert(index, at)
+        except OverflowError:
+            self._ts = array(WIDE, self._ts)
+            self._ts.insert(index, at)
 
     def _extend(self, row: Vector) -> None:
         """Append one row of totals; integer totals in 8 bytes from the first that outgrows
@@ -102,15 +119,15 @@ class PrefixSeries:
     def windows(self, starts: tuple[int, ...], end: int) -> list[Vector | None]:
         """:meth:`window` for several starts and one end (a snapshot's 15m, 1h and 8h): the
         end is looked up once."""
-        times = self._ts
-        hi = bisect_right(times, end)
+        times, origin = self._ts, self._origin
+        hi = bisect_right(times, end - origin)
         if not hi:
             return [None] * len(starts)
         w, cum, minus = self._width, self._cum, operator.sub
         top = cum[(hi - 1) * w:hi * w]  # rows subtracted as array slices: no tuple between
         out: list[Vector | None] = []
         for start in starts:
-            lo = bisect_right(times, start)
+            lo = bisect_right(times, start - origin)
             if lo >= hi:
                 out.append(None)
             else:
@@ -119,7 +136,7 @@ class PrefixSeries:
 
     def trim(self, before: int) -> None:
         """Forget contributions at or before ``before``; windows starting there stay exact."""
-        cut = bisect_right(self._ts, before)
+        cut = bisect_right(self._ts, before - self._origin)
         if cut:
             self._drop(cut)
             del self._ts[:cut]
@@ -147,7 +164,8 @@ class SplitSeries(PrefixSeries):
 
     def add(self, ts: int, values: Vector) -> None:
         times = self._ts
-        if times and ts < times[-1]:
+        at = self._offset(ts)
+        if times and at < times[-1]:
             super().add(ts, values)  # late: rebuilt row by row (_row, _extend)
             return
         # in order, each part added in its own array: joining the rows and splitting them
@@ -163,7 +181,7 @@ class SplitSeries(PrefixSeries):
         doubles = self._doubles
         doubles.extend(map(plus, doubles[(n - 1) * d:n * d] if n else self._double_base,
                            values[w:]))
-        times.append(ts)
+        self._keep_time(n, at)
 
     def _row(self, i: int) -> Vector:
         if i < 0:
@@ -182,8 +200,8 @@ class SplitSeries(PrefixSeries):
 
     def windows(self, starts: tuple[int, ...], end: int) -> list[Vector | None]:
         # both parts' rows found once: as two series, a window took 1.5 times as long
-        times = self._ts
-        hi = bisect_right(times, end)
+        times, origin = self._ts, self._origin
+        hi = bisect_right(times, end - origin)
         if not hi:
             return [None] * len(starts)
         w, cum, d, doubles, minus = (self._width, self._cum, self._double_width,
@@ -191,7 +209,7 @@ class SplitSeries(PrefixSeries):
         top, top_doubles = cum[(hi - 1) * w:hi * w], doubles[(hi - 1) * d:hi * d]
         out: list[Vector | None] = []
         for start in starts:
-            lo = bisect_right(times, start)
+            lo = bisect_right(times, start - origin)
             if lo >= hi:
                 out.append(None)
             elif lo:

@@ -68,6 +68,27 @@ def test_integer_totals_take_four_bytes_until_one_outgrows_them() -> None:
     assert series.window(100, 101) == (1, 0, BIG)
 
 
+def test_times_take_four_bytes_from_the_first_until_one_is_25_days_away() -> None:
+    """A cell keeps its contributions' times from its first one's; a queue busy for a month
+    has them more than 2^31 ms (24.8 days) apart, and keeps them in 8 bytes from then on.
+    Times before the first (a late contribution) are kept as well."""
+    day = 86_400_000
+    start = 1_795_498_800_000
+    series = series_for(WIDTH_3, ("q1", "voice"), 0)
+    for n in range(20):
+        series.add(start + n * day, (1, 0, 1_000))
+    series.add(start - 1_000, (1, 0, 5))  # late: before the first
+    assert series._ts.itemsize == 4
+    series.add(start + 30 * day, (1, 0, 2_000))
+    assert series._ts.itemsize == 8 and len(series._ts) == 22
+    assert series.window(start - 2_000, start + 30 * day) == (22, 0, 20 * 1_000 + 5 + 2_000)
+    assert series.window(start + 19 * day, start + 30 * day) == (1, 0, 2_000)
+    assert series.windows((start - 1_000, start + 29 * day), start + 30 * day - 1) == [
+        (20, 0, 20_000), None]
+    series.trim(start + 10 * day)
+    assert series.window(start + 10 * day, start + 31 * day) == (10, 0, 9 * 1_000 + 2_000)
+
+
 def test_a_late_contribution_that_overflows_widens_every_total_after_it() -> None:
     series = PrefixSeries(WIDTH_3, ("q1", "voice"), integral=True)
     for ts in (10, 20, 30):
