@@ -131,9 +131,10 @@ class Timeline:
         # each segment's kind, by its number in ``kinds`` (4 bytes each from the 65,536th on)
         self.kinds = Kinds() if kinds is None else kinds
         self.what = array("H")
-        # when the activity the segment belongs to began: time in state (contract §7.2) is
-        # one lookup, exact after a trim or a rewind
-        self.since = array("q")
+        # how long before its start the activity the segment belongs to began (0 when with
+        # it): time in state (contract §7.2) is one lookup, exact after a trim or a rewind;
+        # 4 bytes hold 24.8 days of an activity, 8 from the first longer one
+        self.since = array(NARROW)
         # Indexes below are absolute (they count trimmed segments too) so that snapshots taken
         # for rewinding stay valid across a trim.
         self.dropped = 0
@@ -163,7 +164,7 @@ class Timeline:
                     and last_team == team and last_multi == multi):
                 return
             if same_state:
-                since = self.since[last]  # the same activity goes on (another load, team)
+                since = starts[last] - self.since[last]  # the same activity goes on
             ms, load = self._totals_after(last, t)
             if last_team != team:
                 self.team_change_index = self.count
@@ -185,7 +186,11 @@ class Timeline:
         starts.append(t)
         self.cums.extend(ms)
         self.loads.append(load)
-        self.since.append(since)
+        try:
+            self.since.append(t - since)
+        except OverflowError:
+            self.since = array(WIDE, self.since)
+            self.since.append(t - since)
 
     def _kind(self, i: int) -> Kind:
         return self.kinds.kinds[self.what[i]]
@@ -296,7 +301,7 @@ class Timeline:
         if i < 0:
             return LOGGED_OUT, "", None, None
         category, _, team, reason, _ = self._kind(i)
-        return category, reason, self.since[i], team
+        return category, reason, self.starts[i] - self.since[i], team
 
     def team_at(self, t: int) -> str | None:
         i = self._segment_at(t)

@@ -1,6 +1,7 @@
 """A timeline segment keeps the number of its kind (category, load weight, team, not_ready
 reason, multi-slot) in a table the floor's timelines share (processors/timeline.py
-``Kinds``): 2 bytes a segment, then 4 from the 65,536th kind on, with the same answers."""
+``Kinds``): 2 bytes a segment, then 4 from the 65,536th kind on, with the same answers; and
+when its activity began as a 4-byte difference from its start, 8 bytes past 24.8 days."""
 
 from __future__ import annotations
 
@@ -70,3 +71,20 @@ def test_a_floors_timelines_share_one_table_of_kinds() -> None:
     assert len(one.what) == len(two.what) >= 3 and list(one.what) == list(two.what)
     assert len(engine.segment_kinds.kinds) == len(set(one.what))  # the same kinds, once
     assert one.state_at(at("09:05:30"))[0] == ACW
+
+
+def test_an_activity_of_weeks_keeps_its_start_in_8_bytes() -> None:
+    """Idle for 30 days, the last 10 in another team: the second segment's activity began
+    30 days before its end, 20 before its start — past what 4 bytes hold."""
+    day = 86_400_000
+    timeline = Timeline()
+    timeline.mark(1_000, IDLE, 0.0, "t1")
+    timeline.mark(1_000 + 10 * day, IDLE, 0.0, "t1", multi=False)  # nothing new: no segment
+    timeline.mark(1_000 + 20 * day, IDLE, 0.0, "t2")
+    assert timeline.since.itemsize == 4
+    timeline.mark(1_000 + 26 * day, IDLE, 0.0, "t1")
+    assert timeline.since.itemsize == 8 and len(timeline.since) == 3
+    assert timeline.state_at(1_000 + 30 * day) == (IDLE, "", 1_000, "t1")
+    assert timeline.state_at(1_000 + 21 * day) == (IDLE, "", 1_000, "t2")
+    timeline.mark(1_000 + 30 * day, ACW, 0.0, "t1")
+    assert timeline.state_at(1_000 + 30 * day + 5) == (ACW, "", 1_000 + 30 * day, "t1")
