@@ -71,10 +71,16 @@ class PrefixSeries:
 
     def add(self, ts: int, values: Vector) -> None:
         """Add a contribution at ``ts``; out-of-order times are inserted in place."""
-        at = self._offset(ts)
-        if not self._ts or at >= self._ts[-1]:
-            self._extend(add(self._row(len(self._ts) - 1), values))
-            self._keep_time(len(self._ts), at)
+        times = self._ts
+        if not times:
+            self._origin = ts
+        at = ts - self._origin
+        if not times or at >= times[-1]:
+            self._extend(add(self._row(len(times) - 1), values))
+            try:
+                times.append(at)
+            except OverflowError:  # widened by the general case
+                self._keep_time(len(times), at)
             return
         # Late contribution: rare, so an O(n) rebuild of the totals after it is acceptable.
         index = bisect_right(self._ts, at)
@@ -85,13 +91,8 @@ class PrefixSeries:
             self._extend(add(row, values))
         self._keep_time(index, at)
 
-    def _offset(self, ts: int) -> int:
-        """``ts`` as ``_ts`` keeps it; the first contribution kept sets the origin."""
-        if not self._ts:
-            self._origin = ts
-        return ts - self._origin
-
     def _keep_time(self, index: int, at: int) -> None:
+        """Keep contribution ``index``'s time, ``at`` from the origin."""
         try:
             self._ts.insert(index, at)
         except OverflowError:
@@ -164,10 +165,12 @@ class SplitSeries(PrefixSeries):
 
     def add(self, ts: int, values: Vector) -> None:
         times = self._ts
-        at = self._offset(ts)
-        if times and at < times[-1]:
+        if times and ts - self._origin < times[-1]:
             super().add(ts, values)  # late: rebuilt row by row (_row, _extend)
             return
+        if not times:
+            self._origin = ts
+        at = ts - self._origin
         # in order, each part added in its own array: joining the rows and splitting them
         # again took an add from 2.2 to 3.2 µs (map stops at the shorter: the integers')
         n, w, d, plus = len(times), self._width, self._double_width, operator.add
@@ -181,7 +184,10 @@ class SplitSeries(PrefixSeries):
         doubles = self._doubles
         doubles.extend(map(plus, doubles[(n - 1) * d:n * d] if n else self._double_base,
                            values[w:]))
-        self._keep_time(n, at)
+        try:
+            times.append(at)
+        except OverflowError:  # widened by the general case
+            self._keep_time(n, at)
 
     def _row(self, i: int) -> Vector:
         if i < 0:

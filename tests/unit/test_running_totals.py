@@ -4,6 +4,7 @@ the bytes while the totals fit, and widened when one outgrows them."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -68,13 +69,14 @@ def test_integer_totals_take_four_bytes_until_one_outgrows_them() -> None:
     assert series.window(100, 101) == (1, 0, BIG)
 
 
-def test_times_take_four_bytes_from_the_first_until_one_is_25_days_away() -> None:
+@pytest.mark.parametrize("doubles", [0, 1])
+def test_times_take_four_bytes_from_the_first_until_one_is_25_days_away(doubles: int) -> None:
     """A cell keeps its contributions' times from its first one's; a queue busy for a month
     has them more than 2^31 ms (24.8 days) apart, and keeps them in 8 bytes from then on.
     Times before the first (a late contribution) are kept as well."""
     day = 86_400_000
     start = 1_795_498_800_000
-    series = series_for(WIDTH_3, ("q1", "voice"), 0)
+    series = series_for(WIDTH_3, ("q1", "voice"), doubles)  # (a wrap's split, or not)
     for n in range(20):
         series.add(start + n * day, (1, 0, 1_000))
     series.add(start - 1_000, (1, 0, 5))  # late: before the first
