@@ -6,12 +6,13 @@ queue's own events), a late hold or end corrects its wrap, and a customer's late
 re-decides its repeat status. After its wrap (or abandon) it is rarely touched again, yet a
 floor holds ~59 records an agent — the largest part of a replica's memory at steady state
 (BENCHMARKS.md, issue 19). A settled record is therefore kept *frozen*: its times and hold
-marks as 8-byte integers in one ``bytes`` (a time equal to an earlier one, as the contact's
-and the queued time usually are, as a one-byte code), instead of a 32-byte int object each
-and a list of tuples; its references to cells, queue and channel as one tuple shared by every
-record of the same ones (an agent's records name a handful of cells between them); its id is
-its key in the engine's dict, not kept twice. :func:`thaw` gives back an equal
-:class:`Interaction`, so freezing loses nothing and may happen at any point.
+marks as integers in one ``bytes``, the first in 8 bytes and the others as 4-byte differences
+from it (a time equal to an earlier one, as the contact's and the queued time usually are, as
+a one-byte code), instead of a 32-byte int object each and a list of tuples; its references
+to cells, queue and channel as one tuple shared by every record of the same ones (an agent's
+records name a handful of cells between them); its id is its key in the engine's dict, not
+kept twice. :func:`thaw` gives back an equal :class:`Interaction`, so freezing loses nothing
+and may happen at any point.
 """
 
 from __future__ import annotations

@@ -169,7 +169,7 @@ class Timeline:
             if last_team != team:
                 self.team_change_index = self.count
             else:
-                team = last_team  # one string object per team, not one per segment
+                team = last_team  # one string object per team, not one per event
         else:
             ms, load = ZERO_MS, 0.0
         # the presence view changes at a few segments a shift: checked here, inline, since
