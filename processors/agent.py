@@ -12,7 +12,6 @@ so the time history is the same as if everything had arrived in order.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import NamedTuple
 
 from ccpulse.processors.timeline import (
@@ -106,7 +105,9 @@ class AgentMachine:
         self.last_ts: int | None = None
         self.last_rank = 0
         # (ts, transition, state before it, idle gap it produced) of the last lateness_ms
-        self.recent: deque[tuple[int, Transition, _State, int | None]] = deque()
+        # A list, not a deque: it holds a few transitions, and an empty deque is a 624-byte
+        # block (0.6 KiB an agent, BENCHMARKS.md, issue 19, twenty-fourth round)
+        self.recent: list[tuple[int, Transition, _State, int | None]] = []
         # answers whose idle gap changed when an older event was slotted in before them:
         # (interaction id, gap counted, gap now); the engine corrects its counts
         self.gap_corrections: list[tuple[str, int | None, int | None]] = []
@@ -147,8 +148,11 @@ class AgentMachine:
             gap = self._apply_recorded(ts, transition)
             self.last_ts, self.last_rank = ts, rank
             recent, horizon = self.recent, ts - lateness_ms
-            while recent and recent[0][0] < horizon:  # inline: it runs for every transition
-                recent.popleft()
+            if recent[0][0] < horizon:  # inline: it runs for every transition
+                old = 1  # the newest, just appended, is never older than ``horizon``
+                while recent[old][0] < horizon:
+                    old += 1
+                del recent[:old]
             return gap
         younger: list[tuple[int, Transition, _State, int | None]] = []
         while self.recent and (self.recent[-1][0], RANK[self.recent[-1][1].kind]) > (ts, rank):
