@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import types
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,7 +33,7 @@ def _children(obj: object) -> Iterator[object]:
     if isinstance(obj, dict):
         yield from obj.keys()
         yield from obj.values()
-    elif isinstance(obj, list | tuple | set | frozenset):
+    elif isinstance(obj, list | tuple | set | frozenset | deque):
         yield from obj
     else:
         for cls in type(obj).__mro__:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from collections import deque
 
 from bench.footprint import deep_size
 
@@ -30,3 +31,12 @@ def test_an_object_reached_twice_is_counted_once_in_the_first_walk() -> None:
     second = {"history": [shared]}
     assert deep_size(second, seen) == sys.getsizeof(second) + sys.getsizeof("history") + \
         sys.getsizeof(second["history"])  # the id: counted with the first part already
+
+
+def test_a_deques_items_are_counted() -> None:
+    """Its items were not, which hid an agent's recent transitions from the walk (~1.8 KiB
+    an agent, BENCHMARKS.md, issue 19, twenty-fourth round)."""
+    item = (1_000_001, "a transition")
+    assert deep_size(deque([item]), set()) == (
+        sys.getsizeof(deque([item])) + sys.getsizeof(item) + sys.getsizeof(1_000_001)
+        + sys.getsizeof("a transition"))
