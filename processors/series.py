@@ -9,13 +9,14 @@ correct side (contract §2: ``now − W < ts ≤ now``).
 Per-minute buckets were the alternative; they cannot split the edge minute exactly without
 keeping the individual events anyway, and an agent has only a few events a minute.
 
-Running totals live in one flat typed array and the times in an ``array('q')``: a tuple of
-boxed Python numbers per contribution cost five times the memory, and a list of boxed times
-40 bytes a contribution instead of 8. Durations are integer milliseconds and counts are
-integers, all exact in a double up to 2^53; the totals of integer measures are kept in 4-byte
-integers instead (:data:`NARROW`), widened to 8-byte ones the day a total outgrows them (a
-cell busy for weeks: totals run from the cell's first contribution), and a family with some
-measures that are not integers keeps those in doubles of their own (:class:`SplitSeries`).
+Running totals live in one flat typed array and the times in another: a tuple of boxed
+Python numbers per contribution cost five times the memory, and a list of boxed times 40
+bytes a contribution instead of 8. Durations are integer milliseconds and counts are
+integers, so the totals are kept in 4-byte integers (:data:`NARROW`), widened to 8-byte ones
+the day a total outgrows them (a cell busy for weeks: totals run from the cell's first
+contribution); the times as 4-byte differences from the first, widened alike. A family with
+some measures that are not integers keeps those in doubles of their own
+(:class:`SplitSeries`).
 """
 
 from __future__ import annotations
@@ -41,23 +42,22 @@ def sub(a: Vector, b: Vector) -> Vector:
 
 
 class PrefixSeries:
-    """Running totals of a measure vector over time-ordered contributions."""
+    """Running totals of a vector of integer measures (counts, milliseconds) over
+    time-ordered contributions."""
 
     __slots__ = ("_base", "_cum", "_origin", "_ts", "_width", "cell")
 
-    def __init__(self, width: int, cell: Cell, *, integral: bool = False) -> None:
-        """``integral``: every contribution is a vector of ints (counts, milliseconds),
-        kept in integer arrays; otherwise in doubles."""
+    def __init__(self, width: int, cell: Cell) -> None:
         self._width = width
         self.cell = cell
         # totals of the contributions trimmed away
-        self._base: Vector = (0,) * width if integral else (0.0,) * width
+        self._base: Vector = (0,) * width
         # event times, unboxed like the totals, from the first one's (``_origin``): 4 bytes
         # hold ±24.8 days of them, 8 from the first that is further (a cell busy for weeks)
         self._ts = array(NARROW)
         self._origin = 0
         # row i (width values) = totals through contribution i
-        self._cum = array(NARROW if integral else "d")
+        self._cum = array(NARROW)
 
     def __len__(self) -> int:
         return len(self._ts)
@@ -104,10 +104,15 @@ class PrefixSeries:
         4 on."""
         try:
             self._cum.extend(row)
-        except OverflowError:  # appended up to the value that did not fit: whole rows kept
-            cum = self._cum
-            self._cum = array(WIDE, cum[:len(cum) - len(cum) % self._width])
+        except OverflowError:
+            self._widen()
             self._cum.extend(row)
+
+    def _widen(self) -> None:
+        """Totals in 8 bytes from now on. An ``extend`` that overflowed has appended its row
+        up to the value that did not fit: only whole rows are kept."""
+        cum = self._cum
+        self._cum = array(WIDE, cum[:len(cum) - len(cum) % self._width])
 
     def _truncate(self, index: int) -> None:
         """Drop the rows of totals from contribution ``index`` on."""
@@ -151,14 +156,14 @@ class PrefixSeries:
 
 class SplitSeries(PrefixSeries):
     """A :class:`PrefixSeries` whose last ``doubles`` measures are not integers: the totals of
-    the others in integers, as an integral series keeps them, and of those in doubles of their
+    the others in integers, as a PrefixSeries keeps them, and of those in doubles of their
     own (a wrap's revenue, sentiment and QA score among 16 counts and milliseconds: 3.5 KiB an
     agent less than all 19 in doubles, BENCHMARKS.md, issue 19, twenty-fourth round)."""
 
     __slots__ = ("_double_base", "_double_width", "_doubles")
 
     def __init__(self, width: int, cell: Cell, doubles: int) -> None:
-        super().__init__(width - doubles, cell, integral=True)  # the integer measures
+        super().__init__(width - doubles, cell)  # the integer measures
         self._double_width = doubles
         self._double_base: Vector = (0.0,) * doubles
         self._doubles = array("d")
@@ -179,8 +184,8 @@ class SplitSeries(PrefixSeries):
         try:
             cum.extend(map(plus, top, values))
         except OverflowError:  # the rows before this one, widened, then this one again
-            cum = self._cum = array(WIDE, cum[:n * w])
-            cum.extend(map(plus, top, values))
+            self._widen()
+            self._cum.extend(map(plus, top, values))
         doubles = self._doubles
         doubles.extend(map(plus, doubles[(n - 1) * d:n * d] if n else self._double_base,
                            values[w:]))
@@ -235,8 +240,4 @@ class SplitSeries(PrefixSeries):
 
 def series_for(width: int, cell: Cell, doubles: int) -> PrefixSeries:
     """A series of ``width`` measures whose last ``doubles`` are not integers."""
-    if doubles == 0:
-        return PrefixSeries(width, cell, integral=True)
-    if doubles == width:
-        return PrefixSeries(width, cell)
-    return SplitSeries(width, cell, doubles)
+    return SplitSeries(width, cell, doubles) if doubles else PrefixSeries(width, cell)

@@ -59,7 +59,7 @@ def test_a_series_sums_any_window_exactly_in_any_order(
 
 
 def test_integer_totals_take_four_bytes_until_one_outgrows_them() -> None:
-    series = PrefixSeries(WIDTH_3, ("q1", "voice"), integral=True)
+    series = PrefixSeries(WIDTH_3, ("q1", "voice"))
     for ts in range(1, 101):
         series.add(ts, (1, 0, 60_000))
     assert series._cum.itemsize == 4  # half a double's 8
@@ -92,7 +92,7 @@ def test_times_take_four_bytes_from_the_first_until_one_is_25_days_away(doubles:
 
 
 def test_a_late_contribution_that_overflows_widens_every_total_after_it() -> None:
-    series = PrefixSeries(WIDTH_3, ("q1", "voice"), integral=True)
+    series = PrefixSeries(WIDTH_3, ("q1", "voice"))
     for ts in (10, 20, 30):
         series.add(ts, (1, 0, 2**30))
     series.add(15, (1, 0, 2**30))  # late: the totals at 20 and 30 pass 2^31
