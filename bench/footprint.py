@@ -59,7 +59,7 @@ def deep_size(root: object, seen: set[int]) -> int:
 
 
 PARTS: dict[str, Callable[[KpiEngine], Any]] = {
-    "interactions": lambda e: e.interactions,
+    "interactions": lambda e: (e.interactions, e.shapes),  # and the references they share
     "customers": lambda e: e.customers,
     "last_contacts": lambda e: e.last_contacts,
     "cells": lambda e: e.families,

@@ -52,7 +52,6 @@ from ccpulse.processors.interaction import (
     open_hold,
     record_of,
     repeat_of,
-    shapes_of,
     touched_ms,
     wrap_parts,
 )
@@ -84,10 +83,8 @@ class KpiEngine:
         # interaction id -> its record, frozen once settled (processors/interaction.py);
         # ordered by last touch
         self.interactions: dict[str, Interaction | Frozen] = {}
-        # the tuples of references frozen records share, and how many there were when last
-        # pruned: pruned again (a pass over the records) once they are twice as many
-        self.shapes: Shapes = {}
-        self._shapes_pruned = 0
+        # the tuples of references frozen records share, by number
+        self.shapes = Shapes()
         # agent -> its published schedules (contract §7.1)
         self.schedules: dict[str, AgentSchedule] = {}
         # interaction id -> (agent, when its open hold began): the holds going on now, so a
@@ -152,7 +149,7 @@ class KpiEngine:
         """What is known of interaction ``iid``, to read: a change to a frozen record's copy
         is not kept."""
         kept = self.interactions.get(iid)
-        return None if kept is None else record_of(kept, iid)
+        return None if kept is None else record_of(kept, iid, self.shapes)
 
     def __getstate__(self) -> dict[str, Any]:
         # the stamps its schedules and presence views hold came from this process's counter
@@ -195,9 +192,7 @@ class KpiEngine:
                 del self.customers[customer]
                 if seen is not None and seen >= repeat_horizon:
                     self.last_contacts.put(customer, seen)
-        if len(self.shapes) > 2 * self._shapes_pruned + 64:  # agents and queues gone
-            self.shapes = shapes_of(self.interactions.values())
-            self._shapes_pruned = len(self.shapes)
+        self.shapes.prune(self.interactions.values())  # agents and queues gone
         for iid in [i for i in self.on_hold if i not in self.interactions]:
             del self.on_hold[iid]  # a hold whose interaction was forgotten never ended
         for queue in self.waiting.values():
@@ -269,7 +264,7 @@ class KpiEngine:
         if kept is None:
             rec = Interaction(touched_ms=ts, iid=iid)
         else:
-            rec = record_of(kept, iid)
+            rec = record_of(kept, iid, self.shapes)
             if rec is not kept:
                 self._thawed = rec
             rec.touched_ms = max(rec.touched_ms, ts)
@@ -370,7 +365,7 @@ class KpiEngine:
             kept = self.interactions.get(iid)
             if kept is None or repeat_of(kept) == repeat:
                 continue
-            rec = record_of(kept, iid)
+            rec = record_of(kept, iid, self.shapes)
             if rec.repeat is not None:  # counted with the other status: move the count
                 delta = 1 if repeat else -1
                 if rec.contact_cell is not None and rec.contact_ts is not None:
