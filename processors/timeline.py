@@ -2,8 +2,9 @@
 
 Each segment starts at ``starts[i]`` and lasts until the next one starts; the last one is the
 open interval, which counts up to whatever instant is asked (contract §2: "an open call counts
-up to now"). ``cums[i]`` holds the totals at the segment's start, so the time spent in each
-activity up to any instant ``t`` is one binary search away, and a window ``(start, end]`` is
+up to now"). Every :data:`STRIDE`-th segment keeps the running totals at its start, so the
+time spent in each activity up to any instant ``t`` is one binary search and at most
+``STRIDE`` − 1 whole segments away, and a window ``(start, end]`` is
 ``total(end) − total(start)``: split exactly at both edges, never approximated by buckets.
 """
 
@@ -36,6 +37,11 @@ ZERO_TIME: Vector = (0,) * TIME_WIDTH
 MS_WIDTH = TIME_WIDTH - 1
 MS_MULTI = MS_WIDTH - 1  # MULTI_SLOT's place among them (the activities' are their own)
 ZERO_MS = (0,) * MS_WIDTH
+# Running totals are kept at every STRIDE-th segment only: a row at every segment was 28 of a
+# segment's 46 bytes (4.2 KiB an agent at steady state, BENCHMARKS.md, issue 19,
+# twenty-fifth round), and a total adds the whole segments since its row, 3.5 on average,
+# in the order the rows were summed in (so loads, which are not integers, come out the same).
+STRIDE = 8
 
 # Activities no schedule tells apart (contract §7.1: every scheduled activity is adhered to by
 # all of them or by none): the presence view below keeps runs of them as one piece.
@@ -117,15 +123,17 @@ class Timeline:
 
     __slots__ = ("cums", "dropped", "kinds", "loads", "presence", "since", "starts",
                  "team_change_index", "what")
+    _stride = STRIDE  # a class attribute: tests compare it with a row at every segment
 
     def __init__(self, kinds: Kinds | None = None) -> None:
         """``kinds``: the table shared with the floor's other timelines (its own if None)."""
         # Typed arrays, not lists: boxed numbers cost several times the memory, and an agent
         # keeps a segment for every change of activity over the longest window.
         self.starts = array("q")
-        # running totals at each segment start: MS_WIDTH integers a row (the time vector
-        # without its LOAD slot; widened to 8 bytes the day one outgrows 4: totals run from
-        # the first segment, and an agent logged in for weeks would), and the LOAD slot's
+        # running totals at the start of every STRIDE-th segment (the first kept one's too:
+        # trims cut at rows): MS_WIDTH integers a row (the time vector without its LOAD slot;
+        # widened to 8 bytes the day one outgrows 4: totals run from the first segment, and
+        # an agent logged in for weeks would), and the LOAD slot's
         self.cums = array(NARROW)
         self.loads = array("d")
         # each segment's kind, by its number in ``kinds`` (4 bytes each from the 65,536th on)
@@ -136,7 +144,7 @@ class Timeline:
         # 4 bytes hold 24.8 days of an activity, 8 from the first longer one
         self.since = array(NARROW)
         # Indexes below are absolute (they count trimmed segments too) so that snapshots taken
-        # for rewinding stay valid across a trim.
+        # for rewinding stay valid across a trim; ``dropped`` is a multiple of STRIDE.
         self.dropped = 0
         # Index of the newest segment whose team differs from its predecessor's: windows that
         # start after it belong to one team, the common case that needs no per-segment split.
@@ -165,13 +173,10 @@ class Timeline:
                 return
             if same_state:
                 since = starts[last] - self.since[last]  # the same activity goes on
-            ms, load = self._totals_after(last, t)
             if last_team != team:
                 self.team_change_index = self.count
             else:
                 team = last_team  # one string object per team, not one per event
-        else:
-            ms, load = ZERO_MS, 0.0
         # the presence view changes at a few segments a shift: checked here, inline, since
         # this runs for every segment of every agent
         presence, kind = self.presence, HANDLING if category in AT_WORK else category
@@ -183,9 +188,15 @@ class Timeline:
         except OverflowError:
             self.what = array("I", self.what)
             self.what.append(number)
+        if not len(starts) % self._stride:  # a row of running totals at its start
+            ms, load = self._totals_to(len(starts) - 1, t) if starts else (ZERO_MS, 0.0)
+            try:
+                self.cums.extend(ms)
+            except OverflowError:  # 8 bytes a total from now on (whole rows kept)
+                self.cums = array(WIDE, self.cums[:len(self.cums) - len(self.cums) % MS_WIDTH])
+                self.cums.extend(ms)
+            self.loads.append(load)
         starts.append(t)
-        self.cums.extend(ms)
-        self.loads.append(load)
         try:
             self.since.append(t - since)
         except OverflowError:
@@ -200,8 +211,9 @@ class Timeline:
         keep = count - self.dropped
         for column in self._columns():
             del column[keep:]
-        del self.cums[keep * MS_WIDTH:]
-        del self.loads[keep:]
+        rows = -(-keep // self._stride)  # those of the segments kept
+        del self.cums[rows * MS_WIDTH:]
+        del self.loads[rows:]
         self.team_change_index = team_change_index
         # none left (the rewind reached back to the first kept segment): no runs either,
         # though the run that segment was part of began before it
@@ -210,29 +222,25 @@ class Timeline:
     def _columns(self) -> tuple:
         return self.starts, self.what, self.since
 
-    def _totals_after(self, last: int, t: int) -> tuple[array, float]:
-        """The running totals at ``t``, the end of segment ``last``: its totals plus what
-        :func:`accrued` gives of it, added to its one activity's slot (and the multi-slot
-        one) instead of vector by vector, since this runs for every segment of every agent."""
-        at = last * MS_WIDTH
-        ms = self.cums[at:at + MS_WIDTH]
-        load = self.loads[last]
-        category, weight, _, _, multi = self._kind(last)
-        duration = t - self.starts[last]
-        if category != LOGGED_OUT and duration > 0:
-            load += weight * duration
-            try:
+    def _totals_to(self, i: int, t: int) -> tuple[list[int], float]:
+        """The running totals at ``t``, within segment ``i`` or at its end: the row at or
+        before it, plus each segment since, whole, and segment ``i`` up to ``t`` — added to
+        its one activity's slot (and the multi-slot one), as :func:`accrued` would give them.
+        """
+        row = i // self._stride
+        at = row * MS_WIDTH
+        ms = list(self.cums[at:at + MS_WIDTH])
+        load = self.loads[row]
+        kinds, what, starts = self.kinds.kinds, self.what, self.starts
+        for j in range(row * self._stride, i + 1):
+            category, weight, _, _, multi = kinds[what[j]]
+            duration = (starts[j + 1] if j < i else t) - starts[j]
+            if category != LOGGED_OUT and duration > 0:
+                load += weight * duration
                 ms[category] += duration
                 if multi:
                     ms[MS_MULTI] += duration
-            except OverflowError:  # 8 bytes a total from now on: this one again, in them
-                self.cums = array(WIDE, self.cums)
-                return self._totals_after(last, t)
         return ms, load
-
-    def _cum(self, i: int) -> Vector:
-        h, a, d, p, o, m = self.cums[i * MS_WIDTH:(i + 1) * MS_WIDTH]
-        return h, a, d, p, o, self.loads[i], m
 
     def _segment_at(self, t: int) -> int:
         return bisect_right(self.starts, t) - 1
@@ -242,8 +250,8 @@ class Timeline:
         i = self._segment_at(t)
         if i < 0:
             return ZERO_TIME
-        category, weight, _, _, multi = self.kinds.kinds[self.what[i]]  # _kind, inline: hot
-        return add(self._cum(i), accrued(category, weight, t - self.starts[i], multi))
+        (handling, acw, idle, productive, other, multi), load = self._totals_to(i, t)
+        return handling, acw, idle, productive, other, load, multi
 
     def window(self, start: int, end: int) -> list[tuple[str, Vector]]:
         """Time per team within ``(start, end]``; teams with no time are left out."""
@@ -308,14 +316,15 @@ class Timeline:
         return self._kind(i)[2] if i >= 0 else None
 
     def trim(self, before: int) -> None:
-        """Forget segments that ended at or before ``before``; later windows stay exact."""
-        cut = self._segment_at(before)
+        """Forget segments that ended at or before ``before``, down to a row of totals (up to
+        STRIDE − 1 more are kept); later windows stay exact."""
+        cut = self._segment_at(before) // self._stride
         if cut > 0:
             for column in self._columns():
-                del column[:cut]
+                del column[:cut * self._stride]
             del self.cums[:cut * MS_WIDTH]
             del self.loads[:cut]
-            self.dropped += cut
+            self.dropped += cut * self._stride
             self.presence.trim(self.dropped)
 
 

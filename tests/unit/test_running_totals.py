@@ -5,7 +5,7 @@ the bytes while the totals fit, and widened when one outgrows them."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ccpulse.processors.engine import KpiEngine
@@ -16,9 +16,11 @@ from ccpulse.processors.timeline import (
     HANDLING,
     IDLE,
     LOAD,
+    LOGGED_OUT,
     MS_WIDTH,
     NOT_READY_OTHER,
     NOT_READY_PRODUCTIVE,
+    STRIDE,
     Timeline,
 )
 from tests.support import EventFactory, at, feed, one_call_morning
@@ -165,22 +167,82 @@ def a_shift(timeline: Timeline, start: int, *, idle_ms: int = 60_000) -> int:
 
 def test_an_agents_time_is_kept_in_integers_and_its_load_in_doubles() -> None:
     timeline = Timeline()
-    end = a_shift(timeline, 1_000)
+    end = a_shift(timeline, a_shift(timeline, 1_000))  # ten segments
     timeline.mark(end, IDLE, 0.0, "t1")
-    assert timeline.cums.itemsize == 4 and len(timeline.cums) == 6 * MS_WIDTH
-    assert len(timeline.loads) == 6
-    assert timeline.total(end) == (30_000, 5_000, 60_000, 7_000, 3_000, 15_000.0, 30_000)
-    assert timeline.window(1_000 + 10_000, end - 1_000) == [
+    assert STRIDE == 8 and timeline.cums.itemsize == 4
+    assert len(timeline.cums) == 2 * MS_WIDTH and len(timeline.loads) == 2  # segments 0, 8
+    assert timeline.total(end) == (60_000, 10_000, 120_000, 14_000, 6_000, 30_000.0, 60_000)
+    second = 1_000 + 105_000
+    assert timeline.window(second + 10_000, end - 1_000) == [
         ("t1", (20_000, 5_000, 60_000, 7_000, 2_000, 10_000.0, 20_000))]
 
 
 def test_an_agent_idle_for_weeks_widens_its_totals_and_they_stay_exact() -> None:
     timeline = Timeline()
-    end = a_shift(timeline, 1_000, idle_ms=30 * DAY_MS)  # idle past 2^31 ms (24.8 days)
+    # idle past 2^31 ms (24.8 days) in the first shift: the second's row (segment 8) widens
+    first = a_shift(timeline, 1_000, idle_ms=30 * DAY_MS)
+    end = a_shift(timeline, first)
     timeline.mark(end, HANDLING, 1.0, "t1")
-    assert timeline.cums.itemsize == 8 and len(timeline.cums) == 6 * MS_WIDTH  # whole rows
+    assert timeline.cums.itemsize == 8 and len(timeline.cums) == 2 * MS_WIDTH  # whole rows
+    assert timeline.total(first)[IDLE] == 30 * DAY_MS  # from the first row, not widened
     at_end = timeline.total(end + 1_000)
-    assert at_end[IDLE] == 30 * DAY_MS and at_end[HANDLING] == 31_000
-    assert at_end[LOAD] == 15_000.0 + 1_000.0
+    assert at_end[IDLE] == 30 * DAY_MS + 60_000 and at_end[HANDLING] == 61_000
+    assert at_end[LOAD] == 30_000.0 + 1_000.0
     assert timeline.window(end - 1, end + 1) == [
         ("t1", (1, 0, 0, 0, 1, 1.0, 0))]  # the last ms of not ready, the first of a call
+
+
+class EveryRow(Timeline):
+    """A row of running totals at every segment, as before rows were strided: the sums to
+    compare with."""
+
+    __slots__ = ()
+    _stride = 1
+
+
+@given(st.lists(st.tuples(st.sampled_from(["mark", "mark", "mark", "rewind", "trim"]),
+                          st.integers(0, 50),
+                          st.sampled_from([HANDLING, ACW, IDLE, NOT_READY_PRODUCTIVE,
+                                           NOT_READY_OTHER, LOGGED_OUT]),
+                          st.sampled_from([0.0, 0.5, 1 / 3, 1.0]), st.booleans(),
+                          st.sampled_from(["t1", "t2"])), max_size=80),
+       st.lists(st.integers(0, 300), min_size=1, max_size=4), st.integers(0, 300))
+@settings(max_examples=300)
+# a trim past two rows, a rewind and more marks: what a floor's agent does each hour
+@example([*[("mark", 10, category, 0.5, False, "t1")
+            for category in [HANDLING, ACW, IDLE, NOT_READY_OTHER] * 5],
+          ("trim", 15, IDLE, 0.0, False, "t1"), ("rewind", 19, IDLE, 0.0, False, "t1"),
+          *[("mark", 7, category, 1.0, True, "t2") for category in [HANDLING, ACW] * 3]],
+         [0, 40], 100)
+def test_strided_rows_give_the_sums_of_a_row_at_every_segment(
+        steps: list[tuple[str, int, int, float, bool, str]], starts: list[int],
+        end: int) -> None:
+    """Totals, windows (one team and split by team) and states read at any instant after
+    the trims are those of a row at every segment, to the last bit of the loads, whatever
+    marks, rewinds (a late event truncating to an earlier count) and trims came before."""
+    strided, every, t, counts, trimmed = Timeline(), EveryRow(), 0, [(0, 0)], 0
+    for op, step, category, weight, multi, team in steps:
+        if op == "mark":
+            t += step
+            for timeline in (strided, every):
+                timeline.mark(t, category, weight, team, multi=multi)
+            counts.append((strided.count, strided.team_change_index))
+        elif op == "rewind" and len(counts) > 1:
+            count, index = counts[step % len(counts)]
+            # within what both keep (a worker rewinds by minutes and trims by hours): one
+            # that empties a timeline empties it of what the other may still hold
+            if count > max(strided.dropped, every.dropped):
+                for timeline in (strided, every):
+                    timeline.truncate(count, index)
+                counts = [c for c in counts if c[0] <= count]
+        elif op == "trim":
+            trimmed = max(trimmed, t - step)
+            for timeline in (strided, every):
+                timeline.trim(trimmed)
+    assert strided.count == every.count and strided.dropped % STRIDE == 0
+    assert len(strided.loads) == -(-len(strided.starts) // STRIDE)
+    window = (tuple(trimmed + s for s in starts), trimmed + end)
+    assert strided.windows(*window) == every.windows(*window)
+    for instant in (trimmed, *window[0], window[1], t, t + 7):
+        assert strided.total(instant) == every.total(instant)
+        assert strided.state_at(instant) == every.state_at(instant)

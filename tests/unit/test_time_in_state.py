@@ -101,21 +101,20 @@ def test_configured_and_productive_reasons_keep_their_names() -> None:
 
 
 def test_an_activity_older_than_the_kept_history_keeps_its_start() -> None:
-    """Nine hours of chat work with the load changing every hour: the engine trims
+    """Nine hours of chat work with the load changing every ten minutes: the engine trims
     segments older than its longest window, the start of the activity stays."""
     engine = KpiEngine()
     events = [ev("agent.login", "08:00:00", agent_id="a1", team_id="t1"),
               ev("agent.available", "08:00:00", agent_id="a1"),
               ev("interaction.answered", "08:00:00", interaction_id="c0", agent_id="a1",
                  queue_id="q", channel="chat")]
-    for hour in range(1, 10):
+    for n in range(1, 55):
+        t = at("08:00:00") + n * 600_000
         events += [
-            ev("interaction.answered", f"{8 + hour:02d}:00:00", interaction_id=f"c{hour}",
-               agent_id="a1", queue_id="q", channel="chat"),
-            ev("interaction.ended", f"{8 + hour:02d}:00:01", interaction_id=f"c{hour - 1}",
-               agent_id="a1"),
-            ev("interaction.wrapped", f"{8 + hour:02d}:00:02", interaction_id=f"c{hour - 1}",
-               agent_id="a1"),
+            ev("interaction.answered", t, interaction_id=f"c{n}", agent_id="a1",
+               queue_id="q", channel="chat"),
+            ev("interaction.ended", t + 1_000, interaction_id=f"c{n - 1}", agent_id="a1"),
+            ev("interaction.wrapped", t + 2_000, interaction_id=f"c{n - 1}", agent_id="a1"),
         ]
     feed(engine, events)
     engine.expire(at("17:30:00"))
