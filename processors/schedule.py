@@ -50,8 +50,11 @@ class Publication(NamedTuple):
     event_id: str
     start: int  # the span: earliest segment start …
     end: int  # … to latest segment end
-    starts: tuple[int, ...]  # segments sorted by start
-    ends: tuple[int, ...]
+    # segments sorted by start, their times unboxed: an agent holds a day or two of
+    # publications, and a tuple of int objects was 40 bytes a time (BENCHMARKS.md, issue 19,
+    # twenty-fifth round)
+    starts: array[int]
+    ends: array[int]
     activities: tuple[str, ...]
     team: str | None = None  # the team the publication names
 
@@ -123,7 +126,8 @@ def publication(ts: int, event_id: str, segments: Iterable[tuple[int, int, str]]
                 team: str | None = None) -> Publication:
     ordered = sorted(segments)
     return Publication(ts, event_id, ordered[0][0], max(end for _, end, _ in ordered),
-                       tuple(s for s, _, _ in ordered), tuple(e for _, e, _ in ordered),
+                       array("q", [s for s, _, _ in ordered]),
+                       array("q", [e for _, e, _ in ordered]),
                        tuple(a for _, _, a in ordered), team)
 
 
