@@ -53,6 +53,29 @@ class Transition(NamedTuple):
     weight: float = 0.0  # answered/ended: the slot the interaction takes, 1/capacity
 
 
+# The interactions an agent is on: (interaction id, HANDLING or ACW, 1/capacity of its
+# channel) in the order they began. A tuple, replaced, never mutated, so that rewind snapshots
+# share it: a dict of one was 240 bytes, its tuple 112, and an agent's snapshots of the last
+# minutes hold a few (BENCHMARKS.md, issue 19, twenty-fifth round).
+Active = tuple[tuple[str, int, float], ...]
+NO_CUT: frozenset[str] = frozenset()  # one empty set for every agent: each its own was 216 bytes
+
+
+def _put(active: Active, iid: str, phase: int, weight: float) -> Active:
+    """``active`` with ``iid`` in ``phase``: in its place if there, else last."""
+    for i, entry in enumerate(active):
+        if entry[0] == iid:
+            return (*active[:i], (iid, phase, weight), *active[i + 1:])
+    return (*active, (iid, phase, weight))
+
+
+def _weight_of(active: Active, iid: str) -> float | None:
+    for key, _, weight in active:
+        if key == iid:
+            return weight
+    return None
+
+
 class _State(NamedTuple):
     """Everything :meth:`AgentMachine._apply` reads or writes, to restore on a rewind."""
 
@@ -60,7 +83,7 @@ class _State(NamedTuple):
     logged_in: bool
     presence: int
     reason: str
-    active: dict[str, tuple[int, float]]
+    active: Active
     cut: frozenset[str]
     free_since: int | None
     segments: int
@@ -92,11 +115,9 @@ class AgentMachine:
         self.logged_in = False
         self.presence = NOT_READY_OTHER
         self.reason = ""  # the label of the not_ready reason while presence is not ready
-        # interaction id -> (HANDLING or ACW, 1/capacity of its channel); replaced, never
-        # mutated, so that rewind snapshots can share it
-        self.active: dict[str, tuple[int, float]] = {}
+        self.active: Active = ()
         # interactions that a logout stopped counting; their later ended/wrapped add no time
-        self.cut: frozenset[str] = frozenset()
+        self.cut = NO_CUT
         # when the agent's last interaction was wrapped (idle-between-interactions signal)
         self.free_since: int | None = None
         # per-channel slots from the latest login; None means the configured defaults
@@ -122,7 +143,7 @@ class AgentMachine:
         if not self.active:
             return self.presence, 0.0, False
         handling, multi, total = False, True, 0.0
-        for phase, weight in self.active.values():
+        for _, phase, weight in self.active:
             total += weight
             if phase == HANDLING:
                 handling = True
@@ -213,8 +234,8 @@ class AgentMachine:
             self._login(NOT_READY_PRODUCTIVE if tr.productive else NOT_READY_OTHER, tr.reason)
         elif kind == LOGOUT:
             if self.active:
-                self.cut = self.cut | self.active.keys()
-                self.active = {}
+                self.cut = self.cut | {iid for iid, _, _ in self.active}
+                self.active = ()
             self.logged_in = False
             self.free_since = None
         elif kind == ANSWERED:
@@ -224,23 +245,25 @@ class AgentMachine:
                 self._login(IDLE)
             if not self.active and self.free_since is not None:
                 gap = ts - self.free_since
-            self.active = {**self.active, tr.interaction_id: (HANDLING, tr.weight)}
+            self.active = _put(self.active, tr.interaction_id, HANDLING, tr.weight)
         elif kind == ENDED:
             iid = tr.interaction_id
-            if iid in self.active:
-                self.active = {**self.active, iid: (ACW, self.active[iid][1])}
+            weight = _weight_of(self.active, iid)
+            if weight is not None:
+                self.active = _put(self.active, iid, ACW, weight)
             elif iid not in self.cut:
                 # Answered before our history began: after-call work is still real work.
                 if not self.logged_in:
                     self._login(IDLE)
-                self.active = {**self.active, iid: (ACW, tr.weight)}
+                self.active = _put(self.active, iid, ACW, tr.weight)
         elif kind == WRAPPED:
             iid = tr.interaction_id
-            if iid in self.active:
-                self.active = {k: v for k, v in self.active.items() if k != iid}
+            if _weight_of(self.active, iid) is not None:
+                self.active = tuple(entry for entry in self.active if entry[0] != iid)
                 if not self.active:
                     self.free_since = ts
-            self.cut = self.cut - {iid} if iid in self.cut else self.cut
+            if iid in self.cut:
+                self.cut = (self.cut - {iid}) or NO_CUT
         category, weight, multi = self.now()
         reason = self.reason if category in (NOT_READY_PRODUCTIVE, NOT_READY_OTHER) else ""
         self.timeline.mark(ts, category, weight, self.team, reason=reason, multi=multi)

@@ -583,7 +583,7 @@ class KpiEngine:
         machine = self.agent(ev.agent_id)
         weight = self._weight(machine, rec.channel)
         self._transition(
-            ev.agent_id, ts, Transition(ENDED, ev.team_id, ev.interaction_id, weight=weight)
+            ev.agent_id, ts, Transition(ENDED, ev.team_id, rec.iid, weight=weight)
         )
 
     def _on_wrapped(self, ev: InteractionWrapped, ts: int) -> None:
@@ -591,7 +591,9 @@ class KpiEngine:
         # The record outlives the wrap (until expiry): its queued event may still be on its
         # way from another partition, and the wait can only be joined with it.
         rec = self._record(iid, ts)
-        machine, _ = self._transition(ev.agent_id, ts, Transition(WRAPPED, ev.team_id, iid))
+        # the record's copy of the id, not the event's: the machine keeps its transitions of
+        # the last minutes, and the event's copy was one more string each
+        machine, _ = self._transition(ev.agent_id, ts, Transition(WRAPPED, ev.team_id, rec.iid))
         if rec.wrapped_ms is not None:
             return  # wrapped twice under different event ids: the outcome counts once
         rec.wrapped_ms = ts
