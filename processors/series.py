@@ -16,7 +16,9 @@ integers, so the totals are kept in 4-byte integers (:data:`NARROW`), widened to
 the day a total outgrows them (a cell busy for weeks: totals run from the cell's first
 contribution); the times as 4-byte differences from the first, widened alike. A family with
 some measures that are not integers keeps those in doubles of their own
-(:class:`SplitSeries`).
+(:class:`SplitSeries`). The totals of the contributions trimmed away are the first row of
+each array: a tuple of int objects each was ~0.6 KiB an agent (BENCHMARKS.md, issue 19,
+twenty-fifth round).
 """
 
 from __future__ import annotations
@@ -45,29 +47,26 @@ class PrefixSeries:
     """Running totals of a vector of integer measures (counts, milliseconds) over
     time-ordered contributions."""
 
-    __slots__ = ("_base", "_cum", "_origin", "_ts", "_width", "cell")
+    __slots__ = ("_cum", "_origin", "_ts", "_width", "cell")
 
     def __init__(self, width: int, cell: Cell) -> None:
         self._width = width
         self.cell = cell
-        # totals of the contributions trimmed away
-        self._base: Vector = (0,) * width
         # event times, unboxed like the totals, from the first one's (``_origin``): 4 bytes
         # hold ±24.8 days of them, 8 from the first that is further (a cell busy for weeks)
         self._ts = array(NARROW)
         self._origin = 0
-        # row i (width values) = totals through contribution i
-        self._cum = array(NARROW)
+        # row 0 (width values) = totals of the contributions trimmed away; row i + 1 = totals
+        # through contribution i
+        self._cum = array(NARROW, bytes(4 * width))
 
     def __len__(self) -> int:
         return len(self._ts)
 
     def _row(self, i: int) -> Vector:
         """Totals through contribution ``i``; ``-1`` means before the first one kept."""
-        if i < 0:
-            return self._base
         w = self._width
-        return tuple(self._cum[i * w:(i + 1) * w])
+        return tuple(self._cum[(i + 1) * w:(i + 2) * w])
 
     def add(self, ts: int, values: Vector) -> None:
         """Add a contribution at ``ts``; out-of-order times are inserted in place."""
@@ -116,7 +115,7 @@ class PrefixSeries:
 
     def _truncate(self, index: int) -> None:
         """Drop the rows of totals from contribution ``index`` on."""
-        del self._cum[index * self._width:]
+        del self._cum[(index + 1) * self._width:]
 
     def window(self, start: int, end: int) -> Vector | None:
         """Sum of the contributions with ``start < ts <= end``; ``None`` if there are none."""
@@ -130,14 +129,14 @@ class PrefixSeries:
         if not hi:
             return [None] * len(starts)
         w, cum, minus = self._width, self._cum, operator.sub
-        top = cum[(hi - 1) * w:hi * w]  # rows subtracted as array slices: no tuple between
+        top = cum[hi * w:(hi + 1) * w]  # rows subtracted as array slices: no tuple between
         out: list[Vector | None] = []
         for start in starts:
             lo = bisect_right(times, start - origin)
             if lo >= hi:
                 out.append(None)
             else:
-                out.append(tuple(map(minus, top, cum[(lo - 1) * w:lo * w] if lo else self._base)))
+                out.append(tuple(map(minus, top, cum[lo * w:(lo + 1) * w])))
         return out
 
     def trim(self, before: int) -> None:
@@ -148,10 +147,9 @@ class PrefixSeries:
             del self._ts[:cut]
 
     def _drop(self, cut: int) -> None:
-        """Forget the first ``cut`` rows of totals, the last of them kept as the base."""
-        w = self._width
-        self._base = tuple(self._cum[(cut - 1) * w:cut * w])
-        del self._cum[:cut * w]
+        """Forget the first ``cut`` contributions' totals: the last of them is the new first
+        row, the totals trimmed away."""
+        del self._cum[:cut * self._width]
 
 
 class SplitSeries(PrefixSeries):
@@ -160,13 +158,12 @@ class SplitSeries(PrefixSeries):
     own (a wrap's revenue, sentiment and QA score among 16 counts and milliseconds: 3.5 KiB an
     agent less than all 19 in doubles, BENCHMARKS.md, issue 19, twenty-fourth round)."""
 
-    __slots__ = ("_double_base", "_double_width", "_doubles")
+    __slots__ = ("_double_width", "_doubles")
 
     def __init__(self, width: int, cell: Cell, doubles: int) -> None:
         super().__init__(width - doubles, cell)  # the integer measures
         self._double_width = doubles
-        self._double_base: Vector = (0.0,) * doubles
-        self._doubles = array("d")
+        self._doubles = array("d", bytes(8 * doubles))  # rows as the integers' are
 
     def add(self, ts: int, values: Vector) -> None:
         times = self._ts
@@ -180,25 +177,22 @@ class SplitSeries(PrefixSeries):
         # again took an add from 2.2 to 3.2 µs (map stops at the shorter: the integers')
         n, w, d, plus = len(times), self._width, self._double_width, operator.add
         cum = self._cum
-        top = cum[(n - 1) * w:n * w] if n else self._base
+        top = cum[n * w:(n + 1) * w]
         try:
             cum.extend(map(plus, top, values))
         except OverflowError:  # the rows before this one, widened, then this one again
             self._widen()
             self._cum.extend(map(plus, top, values))
         doubles = self._doubles
-        doubles.extend(map(plus, doubles[(n - 1) * d:n * d] if n else self._double_base,
-                           values[w:]))
+        doubles.extend(map(plus, doubles[n * d:(n + 1) * d], values[w:]))
         try:
             times.append(at)
         except OverflowError:  # widened by the general case
             self._keep_time(n, at)
 
     def _row(self, i: int) -> Vector:
-        if i < 0:
-            return self._base + self._double_base
         d = self._double_width
-        return super()._row(i) + tuple(self._doubles[i * d:(i + 1) * d])
+        return super()._row(i) + tuple(self._doubles[(i + 1) * d:(i + 2) * d])
 
     def _extend(self, row: Vector) -> None:
         w = self._width
@@ -207,7 +201,7 @@ class SplitSeries(PrefixSeries):
 
     def _truncate(self, index: int) -> None:
         super()._truncate(index)
-        del self._doubles[index * self._double_width:]
+        del self._doubles[(index + 1) * self._double_width:]
 
     def windows(self, starts: tuple[int, ...], end: int) -> list[Vector | None]:
         # both parts' rows found once: as two series, a window took 1.5 times as long
@@ -217,25 +211,20 @@ class SplitSeries(PrefixSeries):
             return [None] * len(starts)
         w, cum, d, doubles, minus = (self._width, self._cum, self._double_width,
                                      self._doubles, operator.sub)
-        top, top_doubles = cum[(hi - 1) * w:hi * w], doubles[(hi - 1) * d:hi * d]
+        top, top_doubles = cum[hi * w:(hi + 1) * w], doubles[hi * d:(hi + 1) * d]
         out: list[Vector | None] = []
         for start in starts:
             lo = bisect_right(times, start - origin)
             if lo >= hi:
                 out.append(None)
-            elif lo:
-                out.append((*map(minus, top, cum[(lo - 1) * w:lo * w]),
-                            *map(minus, top_doubles, doubles[(lo - 1) * d:lo * d])))
             else:
-                out.append((*map(minus, top, self._base),
-                            *map(minus, top_doubles, self._double_base)))
+                out.append((*map(minus, top, cum[lo * w:(lo + 1) * w]),
+                            *map(minus, top_doubles, doubles[lo * d:(lo + 1) * d])))
         return out
 
     def _drop(self, cut: int) -> None:
         super()._drop(cut)
-        d = self._double_width
-        self._double_base = tuple(self._doubles[(cut - 1) * d:cut * d])
-        del self._doubles[:cut * d]
+        del self._doubles[:cut * self._double_width]
 
 
 def series_for(width: int, cell: Cell, doubles: int) -> PrefixSeries:

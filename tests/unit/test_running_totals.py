@@ -66,7 +66,8 @@ def test_integer_totals_take_four_bytes_until_one_outgrows_them() -> None:
         series.add(ts, (1, 0, 60_000))
     assert series._cum.itemsize == 4  # half a double's 8
     series.add(101, (1, 0, BIG))  # a cell's totals after weeks of waits
-    assert series._cum.itemsize == 8 and len(series._cum) == 101 * WIDTH_3  # whole rows
+    # whole rows: the totals trimmed away (none yet), then one a contribution
+    assert series._cum.itemsize == 8 and len(series._cum) == (1 + 101) * WIDTH_3
     assert series.window(0, 101) == (101, 0, 100 * 60_000 + BIG)
     assert series.window(100, 101) == (1, 0, BIG)
 
@@ -113,8 +114,8 @@ def test_a_split_series_widens_its_integers_alone_and_trims_both_parts() -> None
     series.add(20, (1, 2**30 - 1, 0.5))  # 2^31 - 1: the most 4 bytes hold
     assert series._cum.itemsize == 4
     series.add(30, (1, 1, 0.25))  # the second total passes it, after the first fit
-    assert series._cum.itemsize == 8 and len(series._cum) == 3 * 2
-    assert series._doubles.typecode == "d" and len(series._doubles) == 3
+    assert series._cum.itemsize == 8 and len(series._cum) == (1 + 3) * 2
+    assert series._doubles.typecode == "d" and len(series._doubles) == 1 + 3
     assert series.window(0, 30) == (3, 2**31, 1.25)
     series.add(15, (1, 0, 2.0))  # late
     assert series.window(10, 30) == (3, 2**30, 2.75)
@@ -140,8 +141,8 @@ def test_the_engine_keeps_every_integer_measure_in_integers() -> None:
     assert set(kept) == set(WIDTH) and all(kept.values())
     assert all(size == 4 for sizes in kept.values() for size in sizes)
     series = engine.families["wrap"][("a1", "t1", "q1", "voice")]
-    assert len(series._cum) == WIDTH["wrap"] - DOUBLES["wrap"]
-    assert series._doubles.typecode == "d" and len(series._doubles) == DOUBLES["wrap"]
+    assert len(series._cum) == 2 * (WIDTH["wrap"] - DOUBLES["wrap"])  # trimmed, the wrap
+    assert series._doubles.typecode == "d" and len(series._doubles) == 2 * DOUBLES["wrap"]
     assert set(Wrap) - set(list(Wrap)[-DOUBLES["wrap"]:]) >= {Wrap.HANDLE_MS, Wrap.QA_N}
     assert set(list(Wrap)[-DOUBLES["wrap"]:]) == {Wrap.REVENUE, Wrap.SENTIMENT_SUM,
                                                    Wrap.QA_SUM}
