@@ -58,7 +58,7 @@ class PrefixSeries:
         self._origin = 0
         # row 0 (width values) = totals of the contributions trimmed away; row i + 1 = totals
         # through contribution i
-        self._cum = array(NARROW, bytes(4 * width))
+        self._cum = array(NARROW, (0,) * width)
 
     def __len__(self) -> int:
         return len(self._ts)
@@ -163,7 +163,7 @@ class SplitSeries(PrefixSeries):
     def __init__(self, width: int, cell: Cell, doubles: int) -> None:
         super().__init__(width - doubles, cell)  # the integer measures
         self._double_width = doubles
-        self._doubles = array("d", bytes(8 * doubles))  # rows as the integers' are
+        self._doubles = array("d", (0.0,) * doubles)  # rows as the integers' are
 
     def add(self, ts: int, values: Vector) -> None:
         times = self._ts
