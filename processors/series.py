@@ -34,6 +34,12 @@ NARROW = "i"  # integer totals: 4 bytes a value while they fit, then WIDE
 WIDE = "q"
 
 
+def widened(totals: array, width: int) -> array:
+    """Rows of ``width`` integer totals in 8 bytes each. An ``extend`` that overflowed has
+    appended its row up to the value that did not fit: only whole rows are kept."""
+    return array(WIDE, totals[:len(totals) - len(totals) % width])
+
+
 def add(a: Vector, b: Vector) -> Vector:
     # map over operator.add is ~3x faster than a generator; this is a hot line
     return tuple(map(operator.add, a, b))
@@ -108,10 +114,8 @@ class PrefixSeries:
             self._cum.extend(row)
 
     def _widen(self) -> None:
-        """Totals in 8 bytes from now on. An ``extend`` that overflowed has appended its row
-        up to the value that did not fit: only whole rows are kept."""
-        cum = self._cum
-        self._cum = array(WIDE, cum[:len(cum) - len(cum) % self._width])
+        """Totals in 8 bytes from now on."""
+        self._cum = widened(self._cum, self._width)
 
     def _truncate(self, index: int) -> None:
         """Drop the rows of totals from contribution ``index`` on."""
@@ -204,7 +208,9 @@ class SplitSeries(PrefixSeries):
         del self._doubles[(index + 1) * self._double_width:]
 
     def windows(self, starts: tuple[int, ...], end: int) -> list[Vector | None]:
-        # both parts' rows found once: as two series, a window took 1.5 times as long
+        # both parts' rows found once: as two series, a window took 1.5 times as long. The
+        # search is PrefixSeries.windows' own, written out: one helper for both cost
+        # 0.5 µs a call (2.3 → 2.9 µs a plain series' three windows, twenty-fifth round)
         times, origin = self._ts, self._origin
         hi = bisect_right(times, end - origin)
         if not hi:

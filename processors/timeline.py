@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from itertools import count
 
-from ccpulse.processors.series import NARROW, WIDE, Vector, add, sub
+from ccpulse.processors.series import NARROW, WIDE, Vector, add, sub, widened
 
 # Activity categories, by the contract's precedence. Indexes into the time vector.
 HANDLING = 0
@@ -192,8 +192,8 @@ class Timeline:
             ms, load = self._totals_to(len(starts) - 1, t) if starts else (ZERO_MS, 0.0)
             try:
                 self.cums.extend(ms)
-            except OverflowError:  # 8 bytes a total from now on (whole rows kept)
-                self.cums = array(WIDE, self.cums[:len(self.cums) - len(self.cums) % MS_WIDTH])
+            except OverflowError:  # 8 bytes a total from now on
+                self.cums = widened(self.cums, MS_WIDTH)
                 self.cums.extend(ms)
             self.loads.append(load)
         starts.append(t)
