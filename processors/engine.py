@@ -55,7 +55,7 @@ from ccpulse.processors.interaction import (
     touched_ms,
     wrap_parts,
 )
-from ccpulse.processors.last_contacts import LastContacts
+from ccpulse.processors.last_contacts import LastContacts, digest
 from ccpulse.processors.measures import DOUBLES, WIDTH, Wrap
 from ccpulse.processors.schedule import AgentSchedule, publication
 from ccpulse.processors.series import Cell, PrefixSeries, Vector, series_for
@@ -94,11 +94,11 @@ class KpiEngine:
             name: {} for name in WIDTH
         }
         self.waiting: dict[str, dict[str, int]] = {}  # queue -> interaction -> queued at
-        # customer -> its contacts (first-sight ts, interaction), sorted, flat (see History);
-        # ordered by last contact. Once all its contacts' interactions have expired, a
-        # customer moves to last_contacts: its newest contact's time is all a repeat decision
-        # needs of it then
-        self.customers: dict[str, History] = {}
+        # customer (the digest of its id, processors/last_contacts.py) -> its contacts
+        # (first-sight ts, interaction), sorted, flat (see History); ordered by last contact.
+        # Once all its contacts' interactions have expired, a customer moves to
+        # last_contacts: its newest contact's time is all a repeat decision needs of it then
+        self.customers: dict[int, History] = {}
         self.last_contacts = LastContacts()
         self.queue_last_ts: dict[str, int] = {}
         # team / queue -> newest event time naming it: what the cardinality guard counts
@@ -186,12 +186,15 @@ class KpiEngine:
         repeat_horizon = now - self.config.repeat_contact_ms
         for iid, kept in _drop_oldest(self.interactions, horizon, touched_ms):
             customer, seen = contact_of(kept)
-            if customer is not None and self.customers.get(customer) == iid:
+            if customer is None:
+                continue
+            key = digest(customer)
+            if self.customers.get(key) == iid:
                 # its customer's one contact, whose time goes with the record: kept as
                 # _trimmed keeps a lone expired contact, its time alone
-                del self.customers[customer]
+                del self.customers[key]
                 if seen is not None and seen >= repeat_horizon:
-                    self.last_contacts.put(customer, seen)
+                    self.last_contacts.put(key, seen)
         self.shapes.prune(self.interactions.values())  # agents and queues gone
         for iid in [i for i in self.on_hold if i not in self.interactions]:
             del self.on_hold[iid]  # a hold whose interaction was forgotten never ended
@@ -214,6 +217,16 @@ class KpiEngine:
         for names in (self.teams, self.queues):
             for name in [n for n, last in names.items() if last < horizon]:
                 del names[name]
+        # The dicts that live by churn, the newest in and the oldest out, each as a copy sized
+        # to what it holds. A dict keeps the slots of what was deleted until an insert finds
+        # none left, and CPython then sizes it for three times what it holds: the
+        # interactions' and customers' tables were twice their copies' size at steady state,
+        # 3.8 and 5.2 KiB an agent (BENCHMARKS.md, issue 19, twenty-sixth round). A copy
+        # keeps the order expiry relies on, and takes ~3 ms per 30,000 entries.
+        self.interactions = dict(self.interactions)
+        self.customers = dict(self.customers)
+        if self.seen:
+            self.seen = dict(self.seen)
 
     def entities(self) -> dict[str, tuple[int, int]]:
         """scope -> (tracked now, limit)."""
@@ -319,9 +332,10 @@ class KpiEngine:
             return int(rec.repeat)
         if rec.seen_ts is not None and ts >= rec.seen_ts:
             return int(bool(rec.repeat))
-        history = self.customers.pop(customer, None)
+        key = digest(customer)
+        history = self.customers.pop(key, None)
         if history is None:
-            last = self.last_contacts.get(customer)
+            last = self.last_contacts.get(key)
             contacts = [] if last is None else [(last, "")]
         else:
             contacts = self._contacts(history)
@@ -330,7 +344,7 @@ class KpiEngine:
             contacts.remove((rec.seen_ts, iid))
         rec.seen_ts = ts
         insort(contacts, (ts, iid))
-        self.customers[customer] = self._history(contacts)  # re-inserted: by last contact
+        self.customers[key] = self._history(contacts)  # re-inserted: by last contact
         self._redecide(contacts)
         return int(bool(rec.repeat))
 

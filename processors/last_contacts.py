@@ -12,9 +12,16 @@ sorted into one *generation*; a generation is dropped whole once its newest time
 horizon, so at most ~25 are searched (a binary search each) and nothing is ever merged.
 A customer met again and expired again is in two generations: the newer time is the answer.
 
+The engine knows every customer by this digest, not only these: its dict of the customers
+whose interactions it still holds is keyed by it too (a 36-byte int instead of the id's string,
+~60 bytes in the simulator and more for a UUID: 1.4 KiB an agent at steady state,
+BENCHMARKS.md, issue 19, twenty-sixth round). The id itself stays in the interaction's record,
+for the history's interaction records.
+
 The digest is the one loss of exactness, stated: two customers held the same day whose ids
-share 64 bits of BLAKE2b would share a last contact. With n customers held that happens with
-probability about n²/2⁶⁵: ~7·10⁻⁷ a day for a 50,000-agent floor (~5 M customers).
+share 64 bits of BLAKE2b would be taken for one customer in repeat-contact decisions. With n
+customers held that happens with probability about n²/2⁶⁵: ~7·10⁻⁷ a day for a 50,000-agent
+floor (~5 M customers).
 A time older than the horizon may outlive it until its generation goes; it changes no
 decision, since the 24-hour rule is applied to the times themselves.
 """
@@ -51,14 +58,13 @@ class LastContacts:
         """Entries held (a customer held in two generations counts twice)."""
         return len(self._pending) + sum(len(keys) for keys, _, _ in self._generations)
 
-    def put(self, customer: str, ts: int) -> None:
-        key = digest(customer)
+    def put(self, key: int, ts: int) -> None:
+        """``key``: the customer's :func:`digest`."""
         if ts > self._pending.get(key, ts - 1):
             self._pending[key] = ts
 
-    def get(self, customer: str) -> int | None:
-        """The newest time put for ``customer`` and still held, else None."""
-        key = digest(customer)
+    def get(self, key: int) -> int | None:
+        """The newest time put for the customer of digest ``key`` and still held, else None."""
         newest = self._pending.get(key)
         for keys, times, _ in self._generations:
             i = bisect_left(keys, key)

@@ -18,6 +18,7 @@ from ccpulse.processors.interaction import (
     thaw,
     touched_ms,
 )
+from ccpulse.processors.last_contacts import digest
 from tests.support import EventFactory, at, feed, run
 
 BASE = 1_795_498_800_000
@@ -254,12 +255,12 @@ def test_a_lone_contact_is_kept_as_its_record_and_its_time_outlives_the_record()
         ev("interaction.answered", "09:00:05", interaction_id="i1", agent_id="a1",
            queue_id="q1", channel="voice", customer_id="c1"),
         ev("interaction.wrapped", "09:06:00", interaction_id="i1", agent_id="a1")])
-    assert engine.customers["c1"] == "i1"
+    assert engine.customers[digest("c1")] == "i1"
     engine.expire(at("09:06:00") + engine.config.retention_ms + 1)
-    assert "i1" not in engine.interactions and "c1" not in engine.customers
-    assert engine.last_contacts.get("c1") == at("09:00:00")
+    assert "i1" not in engine.interactions and digest("c1") not in engine.customers
+    assert engine.last_contacts.get(digest("c1")) == at("09:00:00")
     later = at("09:00:00") + 20 * 3_600_000
     feed(engine, [ev("interaction.queued", later, interaction_id="i2", queue_id="q1",
                      channel="voice", customer_id="c1")])
     assert repeat_of(engine.interactions["i2"]) is True
-    assert engine.customers["c1"] == (at("09:00:00"), "", later, "i2")  # two: flat
+    assert engine.customers[digest("c1")] == (at("09:00:00"), "", later, "i2")  # two: flat

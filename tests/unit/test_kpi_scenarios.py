@@ -8,6 +8,7 @@ import pytest
 from ccpulse.processors.config import EngineConfig
 from ccpulse.processors.decode import TOO_LATE, Rejection
 from ccpulse.processors.engine import KpiEngine
+from ccpulse.processors.last_contacts import digest
 from ccpulse.processors.snapshot import snapshot
 from tests.support import EventFactory, at, feed, one_call_morning, run
 
@@ -544,8 +545,8 @@ def test_repeat_contacts_survive_expiry_of_their_interactions(ev: EventFactory) 
     expired = KpiEngine()
     feed(expired, early)
     expired.expire(t0 + 20 * hour)  # a, b and c's interactions expire (retention ~8 h)
-    assert "a" not in expired.interactions and "c1" not in expired.customers
-    assert expired.last_contacts.get("c1") == t0 + hour
+    assert "a" not in expired.interactions and digest("c1") not in expired.customers
+    assert expired.last_contacts.get(digest("c1")) == t0 + hour
     feed(expired, late)
     kept = KpiEngine()
     feed(kept, early + late)
