@@ -56,7 +56,7 @@ from ccpulse.processors.interaction import (
     wrap_parts,
 )
 from ccpulse.processors.last_contacts import LastContacts, digest
-from ccpulse.processors.measures import DOUBLES, WIDTH, Wrap
+from ccpulse.processors.measures import COUNTS, DOUBLES, WIDTH, Wrap
 from ccpulse.processors.schedule import AgentSchedule, publication
 from ccpulse.processors.series import Cell, PrefixSeries, Vector, series_for
 from ccpulse.processors.timefmt import datetime_ms
@@ -268,7 +268,8 @@ class KpiEngine:
         cells = self.families[family]
         series = cells.get(key)
         if series is None:
-            series = cells[key] = series_for(WIDTH[family], key, DOUBLES.get(family, 0))
+            series = cells[key] = series_for(WIDTH[family], key, DOUBLES.get(family, 0),
+                                             COUNTS[family])
         series.add(ts, values)
         return series.cell
 
@@ -617,10 +618,6 @@ class KpiEngine:
         values = (  # in the order of Wrap
             1,
             handled,
-            handle,
-            talk,
-            hold,
-            acw,
             1 if ev.resolved else 0,
             1 if ev.sale else 0,
             1 if ev.request_captured else 0,
@@ -630,6 +627,10 @@ class KpiEngine:
             0 if ev.qa_score is None else 1,
             emotional,
             emotional * handled,
+            handle,
+            talk,
+            hold,
+            acw,
             emotional * handle,
             ev.revenue or 0.0,
             ev.sentiment or 0.0,

@@ -16,23 +16,23 @@ class Wrap(IntEnum):
     Cell: (agent, team at the wrap, queue, channel).
     """
 
+    # counts, then milliseconds, then the measures that are not integers (COUNTS, DOUBLES)
     COUNT = 0
     HANDLED = 1  # wraps whose answer we saw, so whose handle time is known
-    HANDLE_MS = 2
-    TALK_MS = 3
-    HOLD_MS = 4
-    ACW_MS = 5
-    RESOLVED = 6
-    SALE = 7
-    CAPTURED = 8
-    ESCALATED = 9
-    TRANSFERRED = 10
-    SENTIMENT_N = 11
-    QA_N = 12
-    EMOTIONAL = 13
-    EMOTIONAL_HANDLED = 14
+    RESOLVED = 2
+    SALE = 3
+    CAPTURED = 4
+    ESCALATED = 5
+    TRANSFERRED = 6
+    SENTIMENT_N = 7
+    QA_N = 8
+    EMOTIONAL = 9
+    EMOTIONAL_HANDLED = 10
+    HANDLE_MS = 11
+    TALK_MS = 12
+    HOLD_MS = 13
+    ACW_MS = 14
     EMOTIONAL_HANDLE_MS = 15
-    # the measures that are not integers, last (DOUBLES)
     REVENUE = 16
     SENTIMENT_SUM = 17
     QA_SUM = 18
@@ -94,3 +94,8 @@ WIDTH = {
 # the rest are kept in 4-byte integers (processors/series.py). A wrap's revenue, sentiment
 # and QA score are not; every other family's measures are counts and milliseconds.
 DOUBLES = {"wrap": 3}
+# How many of a family's first measures are counts (a survey's CSAT sum adds at most 5 a
+# survey): their totals are kept in 2-byte integers where the series keeps them apart
+# (processors/series.py series_for).
+COUNTS = {"wrap": 11, "survey": len(Survey), "answer": 3, "contact": len(Contact),
+          "abandon": len(Abandon), "queue_answer": 2}

@@ -12,9 +12,10 @@ keeping the individual events anyway, and an agent has only a few events a minut
 Running totals live in one flat typed array and the times in another: a tuple of boxed
 Python numbers per contribution cost five times the memory, and a list of boxed times 40
 bytes a contribution instead of 8. Durations are integer milliseconds and counts are
-integers, so the totals are kept in 4-byte integers (:data:`NARROW`), widened to 8-byte ones
-the day a total outgrows them (a cell busy for weeks: totals run from the cell's first
-contribution); the times as 4-byte differences from the first, widened alike. A family with
+integers, so the totals are kept in 4-byte integers (:data:`NARROW`), those of a family of
+counts alone in 2-byte ones (:data:`COUNTS`), each widened the day a total outgrows them (a
+queue busy for hours, a cell busy for weeks: totals run from the cell's first contribution);
+the times as 4-byte differences from the first, widened alike. A family with
 some measures that are not integers keeps those in doubles of their own
 (:class:`SplitSeries`). The totals of the contributions trimmed away are the first row of
 each array: a tuple of int objects each was ~0.6 KiB an agent (BENCHMARKS.md, issue 19,
@@ -26,18 +27,33 @@ from __future__ import annotations
 import operator
 from array import array
 from bisect import bisect_right
+from collections.abc import Sequence
 
 Vector = tuple[float, ...]
 Cell = tuple[str, ...]  # what a series sums over, e.g. (agent, team, queue, channel)
 
+COUNTS = "h"  # totals of counts alone: 2 bytes a value while they fit, then NARROW
 NARROW = "i"  # integer totals: 4 bytes a value while they fit, then WIDE
 WIDE = "q"
+_WIDER = {COUNTS: NARROW, NARROW: WIDE}
 
 
 def widened(totals: array, width: int) -> array:
-    """Rows of ``width`` integer totals in 8 bytes each. An ``extend`` that overflowed has
-    appended its row up to the value that did not fit: only whole rows are kept."""
-    return array(WIDE, totals[:len(totals) - len(totals) % width])
+    """Rows of ``width`` integer totals in the next wider integers (2 → 4 → 8 bytes). An
+    ``extend`` that overflowed has appended its row up to the value that did not fit: only
+    whole rows are kept."""
+    return array(_WIDER[totals.typecode], totals[:len(totals) - len(totals) % width])
+
+
+def extended(totals: array, width: int, row: Sequence[float]) -> array:
+    """``totals`` with ``row`` appended: the array itself, or a copy in integers as much
+    wider as the row needs (2 → 4 → 8 bytes), to keep from then on."""
+    while True:
+        try:
+            totals.extend(row)
+            return totals
+        except OverflowError:
+            totals = widened(totals, width)
 
 
 def add(a: Vector, b: Vector) -> Vector:
@@ -55,7 +71,8 @@ class PrefixSeries:
 
     __slots__ = ("_cum", "_origin", "_ts", "_width", "cell")
 
-    def __init__(self, width: int, cell: Cell) -> None:
+    def __init__(self, width: int, cell: Cell, code: str = NARROW) -> None:
+        """``code``: the integers the totals start in (:data:`COUNTS` for counts alone)."""
         self._width = width
         self.cell = cell
         # event times, unboxed like the totals, from the first one's (``_origin``): 4 bytes
@@ -64,7 +81,7 @@ class PrefixSeries:
         self._origin = 0
         # row 0 (width values) = totals of the contributions trimmed away; row i + 1 = totals
         # through contribution i
-        self._cum = array(NARROW, (0,) * width)
+        self._cum = array(code, (0,) * width)
 
     def __len__(self) -> int:
         return len(self._ts)
@@ -105,17 +122,8 @@ class PrefixSeries:
             self._ts.insert(index, at)
 
     def _extend(self, row: Vector) -> None:
-        """Append one row of totals; integer totals in 8 bytes from the first that outgrows
-        4 on."""
-        try:
-            self._cum.extend(row)
-        except OverflowError:
-            self._widen()
-            self._cum.extend(row)
-
-    def _widen(self) -> None:
-        """Totals in 8 bytes from now on."""
-        self._cum = widened(self._cum, self._width)
+        """Append one row of totals."""
+        self._cum = extended(self._cum, self._width, row)
 
     def _truncate(self, index: int) -> None:
         """Drop the rows of totals from contribution ``index`` on."""
@@ -157,17 +165,21 @@ class PrefixSeries:
 
 
 class SplitSeries(PrefixSeries):
-    """A :class:`PrefixSeries` whose last ``doubles`` measures are not integers: the totals of
-    the others in integers, as a PrefixSeries keeps them, and of those in doubles of their
-    own (a wrap's revenue, sentiment and QA score among 16 counts and milliseconds: 3.5 KiB an
-    agent less than all 19 in doubles, BENCHMARKS.md, issue 19, twenty-fourth round)."""
+    """A :class:`PrefixSeries` of counts, then integers, then measures that are not integers
+    (a wrap's 11 counts, 5 milliseconds and its revenue, sentiment and QA score): the totals
+    of each kind in an array of their own, the counts' in 2-byte integers, the others' as a
+    PrefixSeries keeps them, and the last kind's in doubles. All 19 in doubles were 3.5 KiB
+    an agent more, BENCHMARKS.md, issue 19, twenty-fourth round; the counts in 4 bytes with
+    the milliseconds 1.2 KiB more, twenty-sixth round."""
 
-    __slots__ = ("_double_width", "_doubles")
+    __slots__ = ("_count_width", "_counts", "_double_width", "_doubles")
 
-    def __init__(self, width: int, cell: Cell, doubles: int) -> None:
-        super().__init__(width - doubles, cell)  # the integer measures
+    def __init__(self, width: int, cell: Cell, doubles: int, counts: int) -> None:
+        super().__init__(width - counts - doubles, cell)  # the other integer measures
+        self._count_width = counts
+        self._counts = array(COUNTS, (0,) * counts)  # rows as the integers' are
         self._double_width = doubles
-        self._doubles = array("d", (0.0,) * doubles)  # rows as the integers' are
+        self._doubles = array("d", (0.0,) * doubles)
 
     def add(self, ts: int, values: Vector) -> None:
         times = self._ts
@@ -178,45 +190,56 @@ class SplitSeries(PrefixSeries):
             self._origin = ts
         at = ts - self._origin
         # in order, each part added in its own array: joining the rows and splitting them
-        # again took an add from 2.2 to 3.2 µs (map stops at the shorter: the integers')
-        n, w, d, plus = len(times), self._width, self._double_width, operator.add
-        cum = self._cum
+        # again took an add from 2.2 to 3.2 µs (map stops at the shorter: the counts')
+        n, c, w, d, plus = (len(times), self._count_width, self._width, self._double_width,
+                            operator.add)
+        counts = self._counts
+        top = counts[n * c:(n + 1) * c]
+        try:
+            counts.extend(map(plus, top, values))
+        except OverflowError:  # the rows before this one, widened, then this one again
+            self._counts = extended(widened(counts, c), c, tuple(map(plus, top, values)))
+        cum, rest = self._cum, values[c:]
         top = cum[n * w:(n + 1) * w]
         try:
-            cum.extend(map(plus, top, values))
-        except OverflowError:  # the rows before this one, widened, then this one again
-            self._widen()
-            self._cum.extend(map(plus, top, values))
+            cum.extend(map(plus, top, rest))
+        except OverflowError:
+            self._cum = extended(widened(cum, w), w, tuple(map(plus, top, rest)))
         doubles = self._doubles
-        doubles.extend(map(plus, doubles[n * d:(n + 1) * d], values[w:]))
+        doubles.extend(map(plus, doubles[n * d:(n + 1) * d], rest[w:]))
         try:
             times.append(at)
         except OverflowError:  # widened by the general case
             self._keep_time(n, at)
 
     def _row(self, i: int) -> Vector:
-        d = self._double_width
-        return super()._row(i) + tuple(self._doubles[(i + 1) * d:(i + 2) * d])
+        c, d = self._count_width, self._double_width
+        return (*self._counts[(i + 1) * c:(i + 2) * c], *super()._row(i),
+                *self._doubles[(i + 1) * d:(i + 2) * d])
 
     def _extend(self, row: Vector) -> None:
-        w = self._width
-        super()._extend(row[:w])
-        self._doubles.extend(row[w:])
+        c, w = self._count_width, self._width
+        self._counts = extended(self._counts, c, row[:c])
+        super()._extend(row[c:c + w])
+        self._doubles.extend(row[c + w:])
 
     def _truncate(self, index: int) -> None:
         super()._truncate(index)
+        del self._counts[(index + 1) * self._count_width:]
         del self._doubles[(index + 1) * self._double_width:]
 
     def windows(self, starts: tuple[int, ...], end: int) -> list[Vector | None]:
-        # both parts' rows found once: as two series, a window took 1.5 times as long. The
-        # search is PrefixSeries.windows' own, written out: one helper for both cost
-        # 0.5 µs a call (2.3 → 2.9 µs a plain series' three windows, twenty-fifth round)
+        # the three parts' rows found once: as separate series, a window took 1.5 times as
+        # long. The search is PrefixSeries.windows' own, written out: one helper for both
+        # cost 0.5 µs a call (2.3 → 2.9 µs a plain series' three windows, twenty-fifth round)
         times, origin = self._ts, self._origin
         hi = bisect_right(times, end - origin)
         if not hi:
             return [None] * len(starts)
-        w, cum, d, doubles, minus = (self._width, self._cum, self._double_width,
-                                     self._doubles, operator.sub)
+        c, counts, w, cum, d, doubles, minus = (
+            self._count_width, self._counts, self._width, self._cum, self._double_width,
+            self._doubles, operator.sub)
+        top_counts = counts[hi * c:(hi + 1) * c]
         top, top_doubles = cum[hi * w:(hi + 1) * w], doubles[hi * d:(hi + 1) * d]
         out: list[Vector | None] = []
         for start in starts:
@@ -224,15 +247,23 @@ class SplitSeries(PrefixSeries):
             if lo >= hi:
                 out.append(None)
             else:
-                out.append((*map(minus, top, cum[lo * w:(lo + 1) * w]),
+                out.append((*map(minus, top_counts, counts[lo * c:(lo + 1) * c]),
+                            *map(minus, top, cum[lo * w:(lo + 1) * w]),
                             *map(minus, top_doubles, doubles[lo * d:(lo + 1) * d])))
         return out
 
     def _drop(self, cut: int) -> None:
         super()._drop(cut)
+        del self._counts[:cut * self._count_width]
         del self._doubles[:cut * self._double_width]
 
 
-def series_for(width: int, cell: Cell, doubles: int) -> PrefixSeries:
-    """A series of ``width`` measures whose last ``doubles`` are not integers."""
-    return SplitSeries(width, cell, doubles) if doubles else PrefixSeries(width, cell)
+def series_for(width: int, cell: Cell, doubles: int, counts: int) -> PrefixSeries:
+    """A series of ``width`` measures: ``counts`` counts first, the last ``doubles`` not
+    integers. Counts are kept apart, in 2-byte totals, in a series of counts alone and
+    beside doubles; with other integers alone, with them (a third array in each window of an
+    answer's, which has one millisecond measure among four counts, cost more time than its
+    0.4 KiB an agent: BENCHMARKS.md, issue 19, twenty-sixth round)."""
+    if doubles:
+        return SplitSeries(width, cell, doubles, counts)
+    return PrefixSeries(width, cell, COUNTS if counts == width else NARROW)

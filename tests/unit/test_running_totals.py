@@ -9,8 +9,19 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ccpulse.processors.engine import KpiEngine
-from ccpulse.processors.measures import DOUBLES, WIDTH, Wrap
-from ccpulse.processors.series import PrefixSeries, series_for
+from ccpulse.processors.measures import (
+    COUNTS,
+    DOUBLES,
+    WIDTH,
+    Abandon,
+    Answer,
+    Contact,
+    QueueAnswer,
+    Survey,
+    Wrap,
+)
+from ccpulse.processors.series import COUNTS as IN_TWO_BYTES
+from ccpulse.processors.series import PrefixSeries, SplitSeries, series_for
 from ccpulse.processors.timeline import (
     ACW,
     HANDLING,
@@ -38,16 +49,27 @@ def naive(added: list[tuple[int, tuple[int, ...]]], start: int, end: int) -> tup
     return tuple(sum(column) for column in zip(*rows, strict=True))
 
 
-@given(contributions, st.integers(-1, 50), st.integers(0, 200), st.integers(-1, 50),
-       st.integers(0, WIDTH_3))
+# how many of the measures are not integers (the last), and how many are counts (the first)
+kinds = st.integers(0, WIDTH_3).flatmap(
+    lambda doubles: st.tuples(st.just(doubles), st.integers(0, WIDTH_3 - doubles)))
+
+
+@given(contributions, st.integers(-1, 50), st.integers(0, 200), st.integers(-1, 50), kinds)
+@example(added=[(0, (0, 0, 2**31))], start=-1, length=1, trimmed=0, kinds=(0, 3))
+@example(added=[(5, (1, 1, 1)), (1, (40_000, 0, 0))], start=0, length=5, trimmed=0,
+         kinds=(0, 3))  # 2 bytes to 8 at once, whole rows; to 4 by a late one
+@example(added=[(5, (2**31, 2**31, 1)), (1, (40_000, 0, 0))], start=0, length=5, trimmed=0,
+         kinds=(1, 1))  # each part of a split series widens alone, in order and late
 @settings(max_examples=300)
 def test_a_series_sums_any_window_exactly_in_any_order(
         added: list[tuple[int, tuple[int, ...]]], start: int, length: int,
-        trimmed: int, doubles: int) -> None:
-    """Whether all, some (the last ``doubles``) or none of its measures are integers."""
+        trimmed: int, kinds: tuple[int, int]) -> None:
+    """Whether all, some (the last ``doubles``) or none of its measures are integers, and
+    however many of the first are counts."""
+    doubles, counts = kinds
     added = [(ts, (*vector[:WIDTH_3 - doubles], *(v / 4 for v in vector[WIDTH_3 - doubles:])))
              for ts, vector in added]  # quarters: exact in doubles, as the naive sums are
-    series = series_for(WIDTH_3, ("a1", "t1"), doubles)
+    series = series_for(WIDTH_3, ("a1", "t1"), doubles, counts)
     for ts, vector in added:  # in the order drawn: late ones are inserted in place
         series.add(ts, vector)
     end = start + length
@@ -79,7 +101,7 @@ def test_times_take_four_bytes_from_the_first_until_one_is_25_days_away(doubles:
     Times before the first (a late contribution) are kept as well."""
     day = 86_400_000
     start = 1_795_498_800_000
-    series = series_for(WIDTH_3, ("q1", "voice"), doubles)  # (a wrap's split, or not)
+    series = series_for(WIDTH_3, ("q1", "voice"), doubles, doubles)  # (a wrap's split, or not)
     for n in range(20):
         series.add(start + n * day, (1, 0, 1_000))
     series.add(start - 1_000, (1, 0, 5))  # late: before the first
@@ -92,6 +114,24 @@ def test_times_take_four_bytes_from_the_first_until_one_is_25_days_away(doubles:
         (20, 0, 20_000), None]
     series.trim(start + 10 * day)
     assert series.window(start + 10 * day, start + 31 * day) == (10, 0, 9 * 1_000 + 2_000)
+
+
+def test_counts_take_two_bytes_until_one_outgrows_them() -> None:
+    """A family of counts alone (a queue's contacts and abandons, an agent's surveys) starts
+    in 2-byte totals; a queue busy for hours passes 32,767 and widens them to 4, and a
+    total past 2^31 to 8."""
+    series = PrefixSeries(WIDTH_3, ("q1", "voice"), IN_TWO_BYTES)
+    for ts in range(1, 101):
+        series.add(ts, (1, 0, 300))
+    assert series._cum.itemsize == 2
+    series.add(101, (1, 0, 2_767))  # 100 × 300 + 2,767 = 32,767: the most 2 bytes hold
+    assert series._cum.itemsize == 2
+    series.add(102, (1, 0, 1))
+    assert series._cum.itemsize == 4 and len(series._cum) == (1 + 102) * WIDTH_3
+    series.add(103, (1, 2**31, 0))
+    assert series._cum.itemsize == 8 and len(series._cum) == (1 + 103) * WIDTH_3
+    assert series.window(0, 103) == (103, 2**31, 32_768)
+    assert series.windows((101, 102), 103) == [(2, 2**31, 1), (1, 2**31, 0)]
 
 
 def test_a_late_contribution_that_overflows_widens_every_total_after_it() -> None:
@@ -109,7 +149,7 @@ def test_a_split_series_widens_its_integers_alone_and_trims_both_parts() -> None
     """Two integer measures and one double (as a wrap's 16 and 3): an overflow widens the
     integers and keeps whole rows, a late contribution rebuilds both parts, and a trim keeps
     both parts' totals of what it dropped."""
-    series = series_for(3, ("a1", "t1", "q1", "voice"), 1)
+    series = series_for(3, ("a1", "t1", "q1", "voice"), 1, 0)
     series.add(10, (1, 2**30, 0.5))
     series.add(20, (1, 2**30 - 1, 0.5))  # 2^31 - 1: the most 4 bytes hold
     assert series._cum.itemsize == 4
@@ -124,9 +164,28 @@ def test_a_split_series_widens_its_integers_alone_and_trims_both_parts() -> None
     assert series.windows((15, 20, 30), 30) == [(2, 2**30, 0.75), (1, 1, 0.25), None]
 
 
+def test_a_split_series_keeps_its_counts_in_two_bytes_and_widens_them_alone() -> None:
+    """A count, a millisecond measure and a double (as a wrap's 11, 5 and 3)."""
+    series = series_for(3, ("a1", "t1", "q1", "voice"), 1, 1)
+    series.add(10, (32_000, 60_000, 0.5))
+    assert [a.typecode for a in (series._counts, series._cum, series._doubles)] == ["h", "i",
+                                                                                 "d"]
+    series.add(20, (1_000, 1, 0.25))  # past 32,767: the counts widen, and only they
+    assert [a.typecode for a in (series._counts, series._cum, series._doubles)] == ["i", "i",
+                                                                                 "d"]
+    assert [len(a) for a in (series._counts, series._cum, series._doubles)] == [3, 3, 3]
+    series.add(15, (1, 2**31, 1.0))  # late, past 2^31: the milliseconds widen
+    assert series._cum.typecode == "q"
+    assert series.windows((0, 10, 15), 20) == [(33_001, 2**31 + 60_001, 1.75),
+                                               (1_001, 2**31 + 1, 1.25), (1_000, 1, 0.25)]
+    series.trim(10)
+    assert series.window(10, 20) == (1_001, 2**31 + 1, 1.25)
+
+
 def test_the_engine_keeps_every_integer_measure_in_integers() -> None:
-    """Answers, surveys and the queue families are counts and milliseconds; of a wrap's
-    measures, revenue, sentiment and QA score are not, so only their totals are doubles."""
+    """Answers, surveys and the queue families are counts and milliseconds, surveys,
+    contacts and abandons counts alone (in 2 bytes); of a wrap's measures, revenue,
+    sentiment and QA score are not, so only their totals are doubles."""
     ev = EventFactory()
     engine = KpiEngine()
     outcomes = feed(engine, [
@@ -136,16 +195,24 @@ def test_the_engine_keeps_every_integer_measure_in_integers() -> None:
         ev("interaction.abandoned", "09:12:00", interaction_id="i2", queue_id="q1"),
     ])
     assert set(outcomes) == {"applied"}
-    kept = {family: [series._cum.itemsize for series in cells.values()]
+    kept = {family: {series._cum.itemsize for series in cells.values()}
             for family, cells in engine.families.items()}
-    assert set(kept) == set(WIDTH) and all(kept.values())
-    assert all(size == 4 for sizes in kept.values() for size in sizes)
+    assert kept == {"wrap": {4}, "answer": {4}, "queue_answer": {4}, "survey": {2},
+                    "contact": {2}, "abandon": {2}}
     series = engine.families["wrap"][("a1", "t1", "q1", "voice")]
-    assert len(series._cum) == 2 * (WIDTH["wrap"] - DOUBLES["wrap"])  # trimmed, the wrap
-    assert series._doubles.typecode == "d" and len(series._doubles) == 2 * DOUBLES["wrap"]
-    assert set(Wrap) - set(list(Wrap)[-DOUBLES["wrap"]:]) >= {Wrap.HANDLE_MS, Wrap.QA_N}
-    assert set(list(Wrap)[-DOUBLES["wrap"]:]) == {Wrap.REVENUE, Wrap.SENTIMENT_SUM,
-                                                   Wrap.QA_SUM}
+    assert isinstance(series, SplitSeries)
+    counts, doubles = COUNTS["wrap"], DOUBLES["wrap"]
+    assert series._counts.typecode == "h" and len(series._counts) == 2 * counts  # trimmed,
+    assert len(series._cum) == 2 * (WIDTH["wrap"] - counts - doubles)  # the wrap
+    assert series._doubles.typecode == "d" and len(series._doubles) == 2 * doubles
+    assert {m.name for m in list(Wrap)[:counts]} == {
+        "COUNT", "HANDLED", "RESOLVED", "SALE", "CAPTURED", "ESCALATED", "TRANSFERRED",
+        "SENTIMENT_N", "QA_N", "EMOTIONAL", "EMOTIONAL_HANDLED"}
+    assert all(m.name.endswith("_MS") for m in list(Wrap)[counts:-doubles])
+    assert set(list(Wrap)[-doubles:]) == {Wrap.REVENUE, Wrap.SENTIMENT_SUM, Wrap.QA_SUM}
+    for family, measures in (("survey", Survey), ("answer", Answer), ("contact", Contact),
+                             ("abandon", Abandon), ("queue_answer", QueueAnswer)):
+        assert not any(m.name.endswith("_MS") for m in list(measures)[:COUNTS[family]])
     wrap = series.window(0, at("09:20:00"))
     assert wrap is not None and wrap[Wrap.REVENUE] == 20.0
     assert wrap[Wrap.COUNT] == 1 and wrap[Wrap.HANDLE_MS] == 290_000 + 60_000  # talk, ACW
