@@ -13,10 +13,11 @@ horizon, so at most ~25 are searched (a binary search each) and nothing is ever 
 A customer met again and expired again is in two generations: the newer time is the answer.
 
 The engine knows every customer by this digest, not only these: its dict of the customers
-whose interactions it still holds is keyed by it too (a 36-byte int instead of the id's string,
-~60 bytes in the simulator and more for a UUID: 1.4 KiB an agent at steady state,
-BENCHMARKS.md, issue 19, twenty-sixth round). The id itself stays in the interaction's record,
-for the history's interaction records.
+whose interactions it still holds is keyed by it too: a 36-byte int instead of the id's
+string, ~60 bytes in the simulator and more for a UUID (~0.8 KiB an agent at steady state once
+that dict is kept at its size, BENCHMARKS.md, issue 19, twenty-sixth round: a dict of keys
+that are not all strings takes 8 bytes more an entry). The id itself stays in the
+interaction's record, for the history's interaction records.
 
 The digest is the one loss of exactness, stated: two customers held the same day whose ids
 share 64 bits of BLAKE2b would be taken for one customer in repeat-contact decisions. With n

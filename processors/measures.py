@@ -91,8 +91,8 @@ WIDTH = {
 }
 
 # How many of a family's measures, at the end of its vector, are not integers: the totals of
-# the rest are kept in 4-byte integers (processors/series.py). A wrap's revenue, sentiment
-# and QA score are not; every other family's measures are counts and milliseconds.
+# the rest are kept in integers (processors/series.py). A wrap's revenue, sentiment and QA
+# score are not; every other family's measures are counts and milliseconds.
 DOUBLES = {"wrap": 3}
 # How many of a family's first measures are counts (a survey's CSAT sum adds at most 5 a
 # survey): their totals are kept in 2-byte integers where the series keeps them apart

@@ -12,12 +12,12 @@ keeping the individual events anyway, and an agent has only a few events a minut
 Running totals live in one flat typed array and the times in another: a tuple of boxed
 Python numbers per contribution cost five times the memory, and a list of boxed times 40
 bytes a contribution instead of 8. Durations are integer milliseconds and counts are
-integers, so the totals are kept in 4-byte integers (:data:`NARROW`), those of a family of
-counts alone in 2-byte ones (:data:`COUNTS`), each widened the day a total outgrows them (a
-queue busy for hours, a cell busy for weeks: totals run from the cell's first contribution);
-the times as 4-byte differences from the first, widened alike. A family with
-some measures that are not integers keeps those in doubles of their own
-(:class:`SplitSeries`). The totals of the contributions trimmed away are the first row of
+integers, so the totals are kept in 4-byte integers (:data:`NARROW`), counts in 2-byte ones
+(:data:`COUNTS`) where a series keeps them apart (a family of counts alone, a wrap's), each
+widened the day a total outgrows them (a queue busy for hours, a cell busy for weeks: totals
+run from the cell's first contribution); the times as 4-byte differences from the first,
+widened alike. A family with some measures that are not integers keeps those in doubles of
+their own (:class:`SplitSeries`). The totals of the contributions trimmed away are the first row of
 each array: a tuple of int objects each was ~0.6 KiB an agent (BENCHMARKS.md, issue 19,
 twenty-fifth round).
 """
@@ -168,9 +168,9 @@ class SplitSeries(PrefixSeries):
     """A :class:`PrefixSeries` of counts, then integers, then measures that are not integers
     (a wrap's 11 counts, 5 milliseconds and its revenue, sentiment and QA score): the totals
     of each kind in an array of their own, the counts' in 2-byte integers, the others' as a
-    PrefixSeries keeps them, and the last kind's in doubles. All 19 in doubles were 3.5 KiB
+    PrefixSeries keeps them, and the last kind's in doubles (all 19 in doubles were 3.5 KiB
     an agent more, BENCHMARKS.md, issue 19, twenty-fourth round; the counts in 4 bytes with
-    the milliseconds 1.2 KiB more, twenty-sixth round."""
+    the milliseconds ~1.1 KiB more, twenty-sixth round)."""
 
     __slots__ = ("_count_width", "_counts", "_double_width", "_doubles")
 
