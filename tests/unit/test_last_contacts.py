@@ -114,6 +114,8 @@ def test_an_engine_expiring_as_a_worker_does_reports_what_one_that_never_expires
     now = keeping.max_ts or 0
     ends = snapshot(expiring, now).windows, snapshot(keeping, now).windows
     assert ends[0] == ends[1]
+    repeats = [kpis.get("repeat_contact") for kpis in ends[0]["8h"].queue.values()]
+    assert any(r for r in repeats)  # the simulator's customers do come back
 
 
 def test_expiry_leaves_the_churned_dicts_sized_to_what_they_hold(
