@@ -17,9 +17,9 @@ integers, so the totals are kept in 4-byte integers (:data:`NARROW`), counts in 
 widened the day a total outgrows them (a queue busy for hours, a cell busy for weeks: totals
 run from the cell's first contribution); the times as 4-byte differences from the first,
 widened alike. A family with some measures that are not integers keeps those in doubles of
-their own (:class:`SplitSeries`). The totals of the contributions trimmed away are the first row of
-each array: a tuple of int objects each was ~0.6 KiB an agent (BENCHMARKS.md, issue 19,
-twenty-fifth round).
+their own (:class:`SplitSeries`). The totals of the contributions trimmed away are the first
+row of each array: a tuple of int objects each was ~0.6 KiB an agent (BENCHMARKS.md, issue
+19, twenty-fifth round).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from itertools import count
 
-from ccpulse.processors.series import NARROW, WIDE, Vector, add, sub, widened
+from ccpulse.processors.series import NARROW, WIDE, Vector, add, extended, sub
 
 # Activity categories, by the contract's precedence. Indexes into the time vector.
 HANDLING = 0
@@ -190,11 +190,7 @@ class Timeline:
             self.what.append(number)
         if not len(starts) % self._stride:  # a row of running totals at its start
             ms, load = self._totals_to(len(starts) - 1, t) if starts else (ZERO_MS, 0.0)
-            try:
-                self.cums.extend(ms)
-            except OverflowError:  # 8 bytes a total from now on
-                self.cums = widened(self.cums, MS_WIDTH)
-                self.cums.extend(ms)
+            self.cums = extended(self.cums, MS_WIDTH, ms)  # 8 bytes a total once one outgrows 4
             self.loads.append(load)
         starts.append(t)
         try:
