@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, ItemsView, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import TypeVar
 
 from ccpulse.processors.agent import UNKNOWN_TEAM, AgentMachine
 from ccpulse.processors.engine import KpiEngine
@@ -45,6 +46,31 @@ from ccpulse.processors.timeline import STATE_NAMES, ZERO_TIME
 
 Sums = dict[str, Vector]
 AgentFilter = Callable[[str], bool]  # which agents a snapshot is of
+# offered between two chunks of a reading (:func:`read`): a replica that has held its
+# engine long enough lets go of it there for a moment, so that the events that arrived
+# meanwhile are applied and a scrape reads its states (it decides when: no clock here)
+Pause = Callable[[], None]
+# agents, cells or schedules read between two offers: a few ms of a 50,000-agent floor's
+# reading, which held the engine for 3–5 s at once before (BENCHMARKS.md, issue 19,
+# twenty-seventh round)
+CHUNK = 500
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _chunked(items: Mapping[K, V], pause: Pause | None) -> Iterator[tuple[K, V]]:
+    """``items``' pairs; with ``pause``, from a copy taken now, calling ``pause()`` after
+    every :data:`CHUNK` of them: the engine may change during a pause (a new agent, a cell
+    expired), and each pair is read whole between two."""
+    if pause is None:
+        yield from items.items()
+        return
+    pairs = list(items.items())
+    for start in range(0, len(pairs), CHUNK):
+        if start:
+            pause()
+        yield from pairs[start:start + CHUNK]
 
 
 class AgentKpis(Mapping[str, Kpis]):
@@ -235,19 +261,22 @@ _ZERO: dict[str, Vector] = {family: (0,) * width for family, width in WIDTH.item
 _WRAPPED = int(Wrap.COUNT)  # an IntEnum lookup costs ~60 ns; this runs per scope and window
 
 
-def period_sums(engine: KpiEngine, start: int, end: int) -> PeriodSums:
-    """Every cell's components over ``(start, end]``; cells with nothing in it are left out."""
-    return window_sums(engine, end, (start,))[0]
+def period_sums(engine: KpiEngine, start: int, end: int, pause: Pause | None = None,
+                ) -> PeriodSums:
+    """Every cell's components over ``(start, end]``; cells with nothing in it are left out.
+    ``pause``: see :func:`read`."""
+    return window_sums(engine, end, (start,), pause=pause)[0]
 
 
 def window_sums(engine: KpiEngine, end: int, starts: tuple[int, ...],
-                agents: AgentFilter | None = None) -> list[PeriodSums]:
+                agents: AgentFilter | None = None, pause: Pause | None = None,
+                ) -> list[PeriodSums]:
     """:func:`period_sums` of the spans from each of ``starts`` to one ``end`` (a snapshot's
     windows): each agent's and cell's history is looked up at the end once, and adherence
     is measured in one walk of each agent's pieces for all of them. ``agents``: only the
-    cells of the agents it accepts (no queue cells)."""
+    cells of the agents it accepts (no queue cells). ``pause``: see :func:`read`."""
     outs = [PeriodSums() for _ in starts]
-    for agent_id, machine in engine.agents.items():
+    for agent_id, machine in _chunked(engine.agents, pause):
         if agents is not None and not agents(agent_id):
             continue
         for out, per_team in zip(outs, machine.timeline.windows(starts, end), strict=True):
@@ -257,20 +286,22 @@ def window_sums(engine: KpiEngine, end: int, starts: tuple[int, ...],
         if agents is not None and family in _QUEUE_FAMILIES:
             continue
         targets = [out.cells[family] for out in outs]
-        for key, series in cells.items():
+        if pause is not None:
+            pause()
+        for key, series in _chunked(cells, pause):
             if agents is not None and not agents(key[0]):
                 continue
             for target, vector in zip(targets, series.windows(starts, end), strict=True):
                 if vector is not None and any(vector):  # not a count a correction took back
                     target[key] = vector
-    adherence = adherence_windows(engine, end, [end - start for start in starts], agents)
+    adherence = adherence_windows(engine, end, [end - start for start in starts], agents, pause)
     for out, sums in zip(outs, adherence, strict=True):
         out.adherence = sums
     return outs
 
 
 def _team_wraps(engine: KpiEngine, end: int, start: int,
-                teams: Collection[str]) -> dict[str, Kpis]:
+                teams: Collection[str], pause: Pause | None = None) -> dict[str, Kpis]:
     """The wrap KPIs of ``teams`` over ``(start, end]`` from their agents' wrap cells: what a
     snapshot of some agents still needs of their teams (an agent's AHT is scored against its
     team's over the scorecard's window, :func:`processors.scorecard.team_cards`). Summed as
@@ -278,7 +309,7 @@ def _team_wraps(engine: KpiEngine, end: int, start: int,
     so the numbers are the same to the last bit. Only those teams' windows are looked up:
     every team's was most of a snapshot of one agent at 50,000 (BENCHMARKS.md)."""
     cells: dict = {}
-    for key, series in engine.families["wrap"].items():
+    for key, series in _chunked(engine.families["wrap"], pause):
         if key[1] not in teams:
             continue
         vector = series.window(start, end)
@@ -288,14 +319,14 @@ def _team_wraps(engine: KpiEngine, end: int, start: int,
 
 
 def adherence_windows(engine: KpiEngine, end: int, lengths: list[int],
-                      agents: AgentFilter | None = None,
+                      agents: AgentFilter | None = None, pause: Pause | None = None,
                       ) -> list[dict[tuple[str, str | None], Adherence]]:
     """Every scheduled agent's adherence sums per team, for windows of ``lengths`` ending at
     ``end``, from its ledger (built again only when its schedule or presence changed)."""
     starts = [end - length for length in lengths]
     since = min(starts)
     out: list[dict[tuple[str, str | None], Adherence]] = [{} for _ in lengths]
-    for agent_id, schedule in engine.schedules.items():
+    for agent_id, schedule in _chunked(engine.schedules, pause):
         machine = engine.agents.get(agent_id)
         if machine is None or (agents is not None and not agents(agent_id)):
             continue
@@ -488,40 +519,56 @@ class Reading:
 
 
 def read(engine: KpiEngine, now: int, agents: AgentFilter | None = None,
-         windows: Collection[str] | None = None) -> Reading:
-    """The engine's part of :func:`snapshot` (see there for ``agents`` and ``windows``)."""
+         windows: Collection[str] | None = None, pause: Pause | None = None) -> Reading:
+    """The engine's part of :func:`snapshot` (see there for ``agents`` and ``windows``).
+
+    ``pause``: offered between chunks of the reading (every :data:`CHUNK` agents, cells or
+    schedules, and between its parts), where a caller that holds the engine still while it
+    reads may let it go for a moment. Each agent's timeline, each cell and each schedule is
+    read whole, all at ``now``, so what an event applied during a pause changes is either
+    all in the reading or all out of it, agent by agent and cell by cell; the reading as a
+    whole is of the events applied by the time each part was read, as a reading without
+    pauses is of those applied by the time it began. A window's numbers depend only on the
+    events at or before ``now``: an event after it, applied during a pause, changes none."""
     lengths = engine.config.windows
     if windows is not None:
         if agents is None:
             raise ValueError("a snapshot of the floor has every window: windows= needs agents=")
         lengths = {name: length for name, length in lengths.items() if name in windows}
     starts = tuple(now - length for length in lengths.values())
-    periods = dict(zip(lengths, window_sums(engine, now, starts, agents), strict=True))
-    state = floor_now(engine, now, agents)
+    periods = dict(zip(lengths, window_sums(engine, now, starts, agents, pause), strict=True))
+    if pause is not None:
+        pause()
+    state = floor_now(engine, now, agents, pause=pause)
     if agents is not None:
         # the teams its agents are scored against: theirs now, or unknown (Snapshot.team_of)
         team_wraps = (_team_wraps(engine, now, now - lengths[SCORECARD_WINDOW],
-                                  {*state.team_states, UNKNOWN_TEAM})
+                                  {*state.team_states, UNKNOWN_TEAM}, pause)
                       if SCORECARD_WINDOW in lengths else None)
         return Reading(now, periods, state, team_wraps=team_wraps)
+    if pause is not None:
+        pause()
     plan = read_staffing(engine, {agent_id: a.state for agent_id, a in state.agents.items()},
                          now, {name: period.cells["answer"] for name, period in periods.items()})
     return Reading(now, periods, state, staffing=plan)
 
 
 def floor_now(engine: KpiEngine, now: int, agents: AgentFilter | None = None, *,
-              detail: AgentFilter | None = None) -> FloorNow:
+              detail: AgentFilter | None = None, pause: Pause | None = None) -> FloorNow:
     """The floor at ``now`` (see :class:`FloorNow`); ``agents``: of the agents it accepts
     only. ``detail``: of the whole floor, but with an :class:`AgentNow` only for the agents
     it accepts, the others only counted (the lease holder of several workers counts every
     team's agents and exports its own: 0.04 s less a scrape at 50,000 agents, BENCHMARKS.md
-    issue 19, twenty-second round)."""
+    issue 19, twenty-second round). ``pause``: see :func:`read`; an agent's state and its
+    count in its team are read together, the holds under way as the reading begins (the
+    engine knows its holds as they stand, not at an instant), the queues' waits after
+    every agent."""
     agent_states: dict[str, AgentNow] = {}
     team_states: dict[str, Counter[str]] = {}
     holds = engine.holds_by_agent()
     absent: dict[str, int] = {}
     schedules = engine.schedules
-    for agent_id, machine in engine.agents.items():
+    for agent_id, machine in _chunked(engine.agents, pause):
         if agents is not None and not agents(agent_id):
             continue
         category, reason, since, team = machine.timeline.state_at(now)

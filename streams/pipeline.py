@@ -70,7 +70,7 @@ class SnapshotCost:
     # one agent, or one agent's team, for /api/v1 and an agent's page (Pipeline.drill)
     kind: str
     agents: int  # agents in it
-    engine_held_s: float  # reading the engine, while the replica waits
+    engine_held_s: float  # reading the engine, while the replica waits (in pieces: LetIn)
     total_s: float  # reading and computing the ratios, scores and staffing plan
 
 
@@ -81,7 +81,7 @@ class PendingSnapshot:
     kind: str
     reading: Reading
     started: float  # time.perf_counter() when the reading began
-    held_s: float  # the engine held for the reading
+    held_s: float  # the engine held for the reading, its pieces summed (LetIn)
     # set once it is finished (or failed): readers waiting for it (Pipeline.recent_floor)
     done: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
@@ -93,6 +93,39 @@ class PipelineStats:
     duplicates: int = 0
     last_event_ms: int | None = None  # event time of the last applied event
     first_event_ms: int | None = None  # event time of the first applied event
+
+
+# the longest a reading holds the engine at once while others wait for it (the replica to
+# apply an event, a scrape to read the floor's states), and how long it then lets go: a
+# reading of a 50,000-agent floor held it for 3–5 s at once, so a replica applied nothing
+# and a scrape's states waited, or were up to 15 s old, every alert evaluation
+# (BENCHMARKS.md, issue 19, twenty-seventh round)
+HOLD_S = 0.02
+LET_IN_S = 0.001
+
+
+class LetIn:
+    """A reading's ``pause`` (:func:`ccpulse.processors.snapshot.read`): once the reading
+    has held ``lock`` (acquired when this is made) for :data:`HOLD_S`, lets it go for
+    :data:`LET_IN_S` — a thread waiting for it takes it then — and waits to have it back;
+    ``away_s`` is how long the reading was without it."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self._since = time.perf_counter()
+        self.away_s = 0.0
+
+    def __call__(self) -> None:
+        now = time.perf_counter()
+        if now - self._since < HOLD_S:
+            return
+        self._lock.release()
+        try:
+            time.sleep(LET_IN_S)
+        finally:
+            self._lock.acquire()
+            self._since = time.perf_counter()
+            self.away_s += self._since - now
 
 
 class Pipeline:
@@ -203,13 +236,14 @@ class Pipeline:
                   ) -> FloorNow | None:
         """The floor's states, counts and waits at ``now_ms`` (of the ``agents`` it accepts
         only, where given; each agent's state only of those ``detail`` accepts, where given):
-        one lookup per agent under the engine's lock, read for every scrape
+        one lookup per agent under the engine's lock (let go between chunks: LetIn), read for
+        every scrape
         (``KpiCollector``'s ``floor_now``). None if the lock is not had within ``wait_s``
         (None: waits as long as it takes)."""
         if not self.lock.acquire(timeout=-1 if wait_s is None else wait_s):
             return None
         try:
-            return floor_now(self.engine, now_ms, agents, detail=detail)
+            return floor_now(self.engine, now_ms, agents, detail=detail, pause=LetIn(self.lock))
         finally:
             self.lock.release()
 
@@ -226,10 +260,12 @@ class Pipeline:
               ) -> PendingSnapshot:
         started = time.perf_counter()
         with self.lock:
+            held = LetIn(self.lock)
             if team_of is not None:  # the team as it stands at the reading's instant
                 agents = teammates(self.engine, team_of, now_ms).__contains__
-            reading = read(self.engine, now_ms, agents, windows)
-        return PendingSnapshot(kind, reading, started, time.perf_counter() - started)
+            reading = read(self.engine, now_ms, agents, windows, pause=held)
+        held_s = time.perf_counter() - started - held.away_s
+        return PendingSnapshot(kind, reading, started, held_s)
 
     def _finish(self, pending: PendingSnapshot) -> Snapshot:
         out = finish(pending.reading)  # the ratios and plans: the replica applies on meanwhile
@@ -243,7 +279,7 @@ class Pipeline:
     def period_sums(self, start_ms: int, end_ms: int) -> PeriodSums:
         """Every cell's components over ``(start_ms, end_ms]``: a history interval."""
         with self.lock:
-            return period_sums(self.engine, start_ms, end_ms)
+            return period_sums(self.engine, start_ms, end_ms, pause=LetIn(self.lock))
 
     def agent_day(self, agent: str, start_ms: int, end_ms: int,
                   ) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
