@@ -187,11 +187,18 @@ class KpiCollector:
         yield from scorecard_metrics(snap, self._scorecards,
                                      owns_agent=self._owns if self._sharded else None)
 
+    @property
+    def states_apart(self) -> bool:
+        """The floor's states are read apart from the snapshot, for each scrape (:meth:`states`)."""
+        return self._floor_now is not None
+
     def live(self, snapshot_ms: int) -> Iterator[Metric]:
         """What is read at the scrape itself: :meth:`states` now, then :meth:`at_scrape`."""
+        states_ms = None
         if self._clock_ms is not None:
-            yield from self.states(self._clock_ms()) or ()
-        yield from self.at_scrape(snapshot_ms)
+            states_ms = self._clock_ms()
+            yield from self.states(states_ms) or ()
+        yield from self.at_scrape(snapshot_ms, states_ms=states_ms if self.states_apart else None)
 
     def states(self, now_ms: int, whole: bool | None = None, wait_s: float | None = None,
                ) -> list[Metric] | None:
@@ -205,17 +212,29 @@ class KpiCollector:
         floor = self._floor_now(now_ms, self.view()[0] if whole is None else whole, wait_s)
         return None if floor is None else list(self._state_metrics(floor))
 
-    def at_scrape(self, snapshot_ms: int) -> Iterator[Metric]:
-        """How old the snapshot (exact at ``snapshot_ms``) is, the alerts, the pipeline's
-        counters: read at each scrape, whatever else was read before it."""
+    def at_scrape(self, snapshot_ms: int, *, states_ms: int | None = None,
+                  ) -> Iterator[Metric]:
+        """How old the snapshot (exact at ``snapshot_ms``) is, and the states where they
+        were read apart from it (at ``states_ms``), the alerts, the pipeline's counters:
+        read at each scrape, whatever else was read before it."""
         if self._clock_ms is not None:
+            scraped_ms = self._clock_ms()
             # a scrape may serve a snapshot computed before it (ccpulse.api.RecentSnapshot),
             # or a rendering of one made before it (ccpulse.scrape_ahead)
             age = GaugeMetricFamily("ccpulse_snapshot_age_seconds",
                                     "seconds from the instant this scrape's KPIs are exact at "
                                     "to the scrape")
-            age.add_metric([], max(0, self._clock_ms() - snapshot_ms) / 1000)
+            age.add_metric([], max(0, scraped_ms - snapshot_ms) / 1000)
             yield age
+            if states_ms is not None:
+                # read just before the scrape, or the last ones read while the engine was
+                # busy (ccpulse.scrape_ahead): up to 15 s old
+                states = GaugeMetricFamily(
+                    "ccpulse_states_age_seconds",
+                    "seconds from the instant this scrape's agent states, team counts and "
+                    "queue waits were read at to the scrape")
+                states.add_metric([], max(0, scraped_ms - states_ms) / 1000)
+                yield states
         if self._alerts is not None:
             yield from _alert_metrics(self._alerts)
         if self._stats is not None:

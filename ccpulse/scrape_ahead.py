@@ -15,11 +15,11 @@ when the scrape comes — and the scrape writes it out with the series of its ow
 the floor's states and waits (:meth:`KpiCollector.states`, read just before the scrape
 expected, on a thread of their own — begun :data:`LEAD` times what reading them takes
 before it — and taken by the scrape if begun within twice that plus a second; read at the
-scrape otherwise), then the
-snapshot's age, the alerts and the pipeline's counters, read at the scrape
-(:meth:`KpiCollector.at_scrape`). Where a rendering takes longer than the interval they are
-made back to back, and a scrape that comes while one is under way takes the last one
-finished instead of waiting (if it is recent, below).
+scrape otherwise), then the snapshot's age and the states' (``ccpulse_states_age_seconds``),
+the alerts and the pipeline's counters, read at the scrape (:meth:`KpiCollector.at_scrape`).
+Where a rendering takes longer than the interval they are made back to back, and a scrape
+that comes while one is under way takes the last one finished instead of waiting (if it is
+recent, below).
 Each scraper (by address: the two servers of an HA pair scrape at two phases) has a
 rhythm of its own, and the next rendering is for the soonest scrape expected. Without a
 rhythm (a person with curl, a benchmark polling) nothing is rendered ahead and a scrape is
@@ -215,10 +215,12 @@ class ScrapeAhead:
         kept = self._while_rendering() or self._rendered(gzip=gzip, timeout_s=timeout_s)
         self._scraped.set()  # plan the next rendering ahead
         self._scraped_states.set()
-        return kept.answer(self._states_for_this_scrape() + render(
-            self._collector.at_scrape(kept.now)) + render(self._others.collect()), gzip=gzip)
+        states = self._states_for_this_scrape()
+        return kept.answer(states.text + render(self._collector.at_scrape(
+            kept.now, states_ms=states.now if self._collector.states_apart else None))
+            + render(self._others.collect()), gzip=gzip)
 
-    def _states_for_this_scrape(self) -> bytes:
+    def _states_for_this_scrape(self) -> States:
         """The floor's states read ahead for this scrape, if they are of what it exports and
         were begun within twice what reading them takes, plus a second; read now otherwise
         — unless the engine stays busy :data:`STATES_WAIT_S` (an alert evaluation reading
@@ -232,13 +234,13 @@ class ScrapeAhead:
             if (kept is not None and kept.ahead
                     and 0 <= self._clock_ms() - kept.now < 2 * self._states_took_ms + 1000):
                 self._states = replace(kept, ahead=False)
-                return kept.text
+                return kept
             if kept is not None and not 0 <= self._clock_ms() - kept.now < STATES_KEPT_MS:
                 kept = None  # too old to give instead of waiting
             fresh = self._render_states(ahead=False, wait_s=STATES_WAIT_S) or (
                 kept if kept is not None else self._render_states(ahead=False, wait_s=None))
             assert fresh is not None  # read without a bound: never None
-            return fresh.text
+            return fresh
 
     def _render_states(self, *, ahead: bool, wait_s: float | None) -> States | None:
         """The floor's states and waits now, kept; None (and nothing kept) where the engine

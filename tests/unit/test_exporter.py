@@ -90,9 +90,19 @@ def test_a_scrape_says_how_old_the_snapshot_it_serves_is(pipeline: Pipeline) -> 
     assert registry.get_sample_value("ccpulse_snapshot_age_seconds") == 11.5
     clock[0] = at("09:19:48.5")
     assert registry.get_sample_value("ccpulse_snapshot_age_seconds") == 0
+    # the states are of the snapshot here: no age of their own
+    assert registry.get_sample_value("ccpulse_states_age_seconds") is None
     no_clock = CollectorRegistry()  # a replay's exposition: no scrape, no age
     no_clock.register(KpiCollector(lambda: served, pipeline.stats))  # type: ignore[arg-type]
     assert no_clock.get_sample_value("ccpulse_snapshot_age_seconds") is None
+    # read apart, at the scrape: their age is the scrape's own, beside the snapshot's
+    apart = CollectorRegistry()
+    clock[0] = at("09:20:00")
+    apart.register(KpiCollector(lambda: served, pipeline.stats,  # type: ignore[arg-type]
+                                clock_ms=lambda: clock[0],
+                                floor_now=lambda now, *_: pipeline.floor_now(now)))
+    assert apart.get_sample_value("ccpulse_states_age_seconds") == 0
+    assert apart.get_sample_value("ccpulse_snapshot_age_seconds") == 11.5
 
 
 def test_required_metrics_and_labels(pipeline: Pipeline) -> None:
@@ -356,7 +366,7 @@ def test_workers_live_states_are_each_their_agents_and_the_floor_counts_the_lead
                 engine, t, None if whole else owns,
                 detail=owns if whole and index is not None else None))
         return {line for line in _sample_lines(render(collector.live(now)))
-                if not line.startswith("ccpulse_snapshot_age")}
+                if not line.startswith(("ccpulse_snapshot_age", "ccpulse_states_age"))}
 
     one = live(None, True)
     parts = [live(0, True), live(1, False), live(2, False)]

@@ -421,10 +421,12 @@ def test_a_scrape_does_not_wait_for_a_busy_engine_when_it_has_states_to_give(
                             now, wait_s=wait_s))
     scrapes = ScrapeAhead(kpis, CollectorRegistry(), clock, ahead=False)
 
-    def in_state_s(body: bytes) -> float:  # a1 idle since its wrap at 09:06
-        (family,) = [f for f in text_string_to_metric_families(body.decode())
-                     if f.name == "ccpulse_agent_state_seconds"]
+    def gauge(body: bytes, name: str) -> float:
+        (family,) = [f for f in text_string_to_metric_families(body.decode()) if f.name == name]
         return family.samples[0].value
+
+    def in_state_s(body: bytes) -> float:  # a1 idle since its wrap at 09:06
+        return gauge(body, "ccpulse_agent_state_seconds")
 
     def waited_for_the_engine() -> bytes:
         """A scrape begun while the engine is busy: it waits for it (still waiting 0.5 s
@@ -443,9 +445,15 @@ def test_a_scrape_does_not_wait_for_a_busy_engine_when_it_has_states_to_give(
     clock.ms = at("09:20:05")
     with pipeline.lock:
         began = time.monotonic()
-        assert in_state_s(scrapes.body()) == 840.0  # the last read, not waited for
+        body = scrapes.body()
+        assert in_state_s(body) == 840.0  # the last read, not waited for
         assert time.monotonic() - began < 1.0
-    assert in_state_s(scrapes.body()) == 845.0  # the engine free: read at the scrape
+        # and the scrape says how old they are; its KPIs, of the snapshot, older still
+        assert gauge(body, "ccpulse_states_age_seconds") == 5.0
+        assert gauge(body, "ccpulse_snapshot_age_seconds") == 5.0
+    body = scrapes.body()
+    assert in_state_s(body) == 845.0  # the engine free: read at the scrape
+    assert gauge(body, "ccpulse_states_age_seconds") == 0.0
     clock.ms = at("09:20:20")  # the last read 15 s ago: too old to give, the scrape waits
     assert in_state_s(waited_for_the_engine()) == 860.0
 
