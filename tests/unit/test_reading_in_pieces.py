@@ -216,8 +216,8 @@ def test_a_reading_lets_the_engine_go_only_once_it_has_held_it_long_enough(monke
 
 def test_a_replica_applies_events_while_a_floor_is_read(monkeypatch, shift):
     """The pipeline's reading lets its engine go between chunks: an event fed on another
-    thread during a floor reading is applied before the reading ends, and the reading says
-    it held the engine for less than it took."""
+    thread during a floor reading is applied, and the floor's states read, before the
+    reading ends, and the reading says it held the engine for less than it took."""
     before, after, now = shift
     pipe = Pipeline(dedup=False)
     for line in before:
@@ -240,10 +240,12 @@ def test_a_replica_applies_events_while_a_floor_is_read(monkeypatch, shift):
 
     monkeypatch.setattr(pipeline_module, "read", slow_read)
 
-    def feed() -> None:
+    def feed() -> None:  # and a scrape's states, which wait a tenth of a second at most
         reading.wait(10)
         pipe.feed(after[0], None, None)
-        fed_at.append(time.perf_counter())
+        states = pipe.floor_now(now, wait_s=0.1)
+        if states is not None:
+            fed_at.append(time.perf_counter())
 
     thread = threading.Thread(target=feed)
     thread.start()
@@ -252,3 +254,38 @@ def test_a_replica_applies_events_while_a_floor_is_read(monkeypatch, shift):
     thread.join()
     assert fed_at and fed_at[0] < ended_at[0]
     assert 0 <= pending.held_s < ended_at[0] - pending.started
+
+
+def test_two_long_readings_take_turns_whole_not_chunk_by_chunk(monkeypatch, shift):
+    """A reading lets the engine go for events and states, not for another long reading:
+    two floor snapshots asked at once (a scrape's and the alert evaluation's) are read one
+    after the other, so the first is done in its own time."""
+    before, _, now = shift
+    pipe = Pipeline(dedup=False)
+    for line in before:
+        pipe.feed(line, None, None)
+    monkeypatch.setattr(pipeline_module, "HOLD_S", 0.0)
+    spans: list[tuple[float, float]] = []
+    original = pipeline_module.read
+
+    def timed_read(*args, **kwargs):
+        pause = kwargs["pause"]
+
+        def slower() -> None:
+            time.sleep(0.001)
+            pause()
+        kwargs["pause"] = slower
+        began = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spans.append((began, time.perf_counter()))
+
+    monkeypatch.setattr(pipeline_module, "read", timed_read)
+    readers = [threading.Thread(target=pipe.floor_reading, args=(now,)) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(30)
+    (first, second) = sorted(spans)
+    assert first[1] <= second[0]
