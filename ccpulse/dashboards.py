@@ -140,11 +140,14 @@ def operations(t: Thresholds, b: Bandset) -> Json:
               "worker's own agents; drill: one agent's /api/v1 answer or page. Red: half of "
               "Prometheus' default 10 s scrape timeout.",
               "s", Bands("green", ((2.5, "yellow"), (5, "red"))), width=8),
-        Panel("timeseries", "Snapshot age, by worker",
-              [Query("max by (instance) (ccpulse_snapshot_age_seconds)", "{{instance}}")],
+        Panel("timeseries", "Snapshot and states age, by worker",
+              [Query("max by (instance) (ccpulse_snapshot_age_seconds)", "{{instance}} KPIs"),
+               Query("max by (instance) (ccpulse_states_age_seconds)", "{{instance}} states")],
               "How old the KPIs of each worker's last scrape were: a scrape takes a snapshot "
               "computed before it (the alert evaluation's) while it is within four times what "
-              "a new one takes, so readers' snapshots cost a quarter of a worker at most.",
+              "a new one takes, so readers' snapshots cost a quarter of a worker at most. "
+              "States: how old its agents' states, team counts and queue waits were, read "
+              "just before each scrape; up to 15 s while the engine stays busy.",
               "s", Bands("green", ((15, "yellow"), (30, "red"))), width=8),
         Panel("timeseries", "Alert evaluation delay p90",
               [Query("histogram_quantile(0.9, sum by (le, instance) "
