@@ -193,6 +193,42 @@ def _load_events(rate: int, seconds: int) -> list[bytes]:
     return out
 
 
+def producing(prefix: str) -> Callable[[object, list[bytes]], None]:
+    """Sends lines with a producer to the run's topics (by ``prefix``)."""
+    agent_topic, interaction_topic, schedule_topic = topics(prefix)
+
+    def produce_to(producer: object, lines: list[bytes]) -> None:
+        produce(producer, lines, agent_topic=agent_topic,  # type: ignore[arg-type]
+                interaction_topic=interaction_topic, schedule_topic=schedule_topic)
+    return produce_to
+
+
+def load_in_background(bootstrap: str, rate: int, seconds: int, prefix: str,
+                       ) -> threading.Thread:
+    """Starts :func:`_load_events` of ``rate`` events/s for ``seconds``, produced second by
+    second on a thread of its own, and returns it."""
+    load = _load_events(rate, seconds)
+    produce_to = producing(prefix)
+
+    def background() -> None:
+        producer = make_producer(bootstrap)
+        started = time.perf_counter()
+        for second in range(seconds):
+            produce_to(producer, load[second * rate:(second + 1) * rate])
+            time.sleep(max(0.0, started + second + 1 - time.perf_counter()))
+        producer.close()
+
+    loader = threading.Thread(target=background, daemon=True)
+    loader.start()
+    return loader
+
+
+def probe_login(agent: str, at_ms: int) -> bytes:
+    """A probe: a new agent of its own team, logging in at ``at_ms``."""
+    return orjson.dumps({"event_id": agent, "type": "agent.login", "ts": format_ms(at_ms),
+                         "agent_id": agent, "team_id": "probe"})
+
+
 @dataclass
 class Probes:
     """Probes sent (by agent id, when) and not yet seen; what each took to be seen."""
@@ -222,21 +258,7 @@ def latency(workers: list[WorkerProcess], bootstrap: str, client: redis.Redis, r
     (the commit puts its id in the dedup set), to ``/metrics`` of whichever worker exports
     the probe agent (each worker is scraped back to back by a thread of its own), and to
     that worker's first KPI series of the probe (a window of a snapshot taken after it)."""
-    load = _load_events(rate, seconds)
-    agent_topic, interaction_topic, schedule_topic = topics(prefix)
-
-    def produce_to(producer: object, lines: list[bytes]) -> None:
-        produce(producer, lines, agent_topic=agent_topic,  # type: ignore[arg-type]
-                interaction_topic=interaction_topic, schedule_topic=schedule_topic)
-
-    def background() -> None:
-        producer = make_producer(bootstrap)
-        started = time.perf_counter()
-        for second in range(seconds):
-            produce_to(producer, load[second * rate:(second + 1) * rate])
-            time.sleep(max(0.0, started + second + 1 - time.perf_counter()))
-        producer.close()
-
+    produce_to = producing(prefix)
     anywhere, in_kpis = Probes(), Probes()
     uncommitted: dict[str, float] = {}
     committed: list[float] = []
@@ -264,8 +286,7 @@ def latency(workers: list[WorkerProcess], bootstrap: str, client: redis.Redis, r
     def scraper(worker: WorkerProcess) -> Callable[[], None]:
         return until_done(lambda: _scrape(worker, anywhere, in_kpis), in_kpis.sent)
 
-    loader = threading.Thread(target=background, daemon=True)
-    loader.start()
+    loader = load_in_background(bootstrap, rate, seconds, prefix)
     watchers = [*(threading.Thread(target=scraper(w), daemon=True) for w in workers),
                 threading.Thread(target=until_done(poll_redis, uncommitted), daemon=True)]
     for watcher in watchers:
@@ -275,9 +296,7 @@ def latency(workers: list[WorkerProcess], bootstrap: str, client: redis.Redis, r
     for n in range(seconds):
         agent = f"probe-{time.time_ns()}-{n}"
         stamps[agent] = int(time.time() * 1000)
-        produce_to(producer, [orjson.dumps({"event_id": agent, "type": "agent.login",
-                                            "ts": format_ms(stamps[agent]),
-                                            "agent_id": agent, "team_id": "probe"})])
+        produce_to(producer, [probe_login(agent, stamps[agent])])
         anywhere.sent[agent] = in_kpis.sent[agent] = uncommitted[agent] = time.perf_counter()
         time.sleep(max(0.0, started + n + 1 - time.perf_counter()))
     probing.clear()

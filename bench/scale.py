@@ -10,20 +10,24 @@ then:
 2. Redis is emptied and **N workers** (static members of a new group, on topics of their
    own) do the same with the same backlog, and each is scraped and measured the same way.
 
-Reported: events/s from the first event in the log to the last (the group has settled
-before the first event is sent; the backlog is produced while the workers read, an hour of
-events in seconds and unevenly across partitions, so an event may be dead-lettered as more
-than the lateness limit behind its queue: ``in_log`` says how many got in), the ratio N/1,
-each worker's median scrape, the agents it exports (the N workers' must be the one worker's
-agents, each exactly once), how long it answers ``/api/v1/agent/ID`` (the same few agents on
-every worker), how late its alert evaluations ran (all, and those after the backlog was
-applied), and each process's resident memory. This machine has 2 cores: N
+Reported: events/s from the first event in the log to the last (the group has settled before
+the first event is sent; the backlog is produced while the workers read, an hour of events
+in seconds and unevenly across partitions, so an event may be dead-lettered as more than the
+lateness limit behind its queue: ``in_log`` says how many got in), the ratio N/1, each
+worker's median scrape, the agents it exports (the N workers' must be the one worker's
+agents, each exactly once), event → ``/metrics`` latency two ways
+(:func:`bench.live.latency`: a scraper polling back to back, each probe timed to the end of
+the first scrape showing it; :func:`freshness`: scrapes at Prometheus' rhythm, each timed
+from the newest probe it shows), how long it answers ``/api/v1/agent/ID`` (the same few
+agents on every worker), how late its alert evaluations ran (all, and those after the
+backlog was applied), and each process's resident memory. This machine has 2 cores: N
 workers share them, so the ratio here says what the design allows on 2 cores, not on N
 machines.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import tempfile
@@ -31,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from urllib.parse import quote
@@ -42,8 +46,11 @@ from bench.live import (
     SCRAPE_TIMEOUT_S,
     backlog,
     latency,
+    load_in_background,
     percentiles,
+    probe_login,
     probe_plan,
+    producing,
     send,
     start_worker,
     topics,
@@ -51,7 +58,7 @@ from bench.live import (
 from bench.procfs import rss_kib
 from bench.served import prometheus_slots, scrape
 from ccpulse.scrape_ahead import RHYTHM_ARRIVALS
-from ccpulse.streams.kafka_io import ensure_topics
+from ccpulse.streams.kafka_io import ensure_topics, make_producer
 from ccpulse.streams.redis_log import log_key
 from tests.live import WorkerProcess, owned_partitions, wait_for, wait_settled
 from tests.servers import start_kafka, start_redis
@@ -61,6 +68,7 @@ ANSWERS = 3  # agents asked of each worker's /api/v1
 AGENT = re.compile(r'agent="([^"]*)"')
 APPLIED = re.compile(r'^ccpulse_replica_entries_applied_total (\S+)$', re.MULTILINE)
 AGE = re.compile(r'^ccpulse_snapshot_age_seconds (\S+)$', re.MULTILINE)
+STATES_AGE = re.compile(r'^ccpulse_states_age_seconds (\S+)$', re.MULTILINE)
 DELAY = re.compile(r'^ccpulse_alert_evaluation_delay_seconds_(sum|count) (\S+)$', re.MULTILINE)
 SKIPPED = re.compile(r'^ccpulse_alert_evaluation_skipped_total (\S+)$', re.MULTILINE)
 SNAPSHOTS = re.compile(r'^ccpulse_snapshot_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$',
@@ -77,19 +85,30 @@ def snapshot_means(text: str) -> dict[str, float]:
             for (kind, part), count in found.items() if part == "count" and count}
 
 
-def _scrapes(worker: WorkerProcess, interval_s: float, reported: int,
-             ) -> tuple[list[float], list[float], str, int]:
+@dataclass
+class Scrapes:
+    """What a worker's scrapes gave: each one's seconds to its last byte, the ages of its
+    numbers and of its states, the last one's text and the bytes it was sent in."""
+
+    seconds: list[float] = field(default_factory=list)
+    ages: list[float] = field(default_factory=list)
+    states_ages: list[float] = field(default_factory=list)
+    text: str = ""
+    sent: int = 0
+
+
+def _scrapes(worker: WorkerProcess, interval_s: float, reported: int) -> Scrapes:
     """Scrapes in slots ``interval_s`` apart, as Prometheus scrapes (asking for gzip; a slot
     passed during a scrape is skipped): those that tell the interval (ccpulse.scrape_ahead)
-    and ``reported`` more; each one's seconds to its last byte and the age of its numbers,
-    the last one's text and the bytes it was sent in."""
-    seconds, ages, text, sent = [], [], "", 0
+    and ``reported`` more."""
+    out = Scrapes()
     for _ in prometheus_slots(interval_s, RHYTHM_ARRIVALS + reported):
         scraped = scrape(f"http://127.0.0.1:{worker.port}/metrics", timeout_s=SCRAPE_TIMEOUT_S)
-        seconds.append(scraped.seconds)
-        text, sent = scraped.text.decode(), scraped.sent_bytes
-        ages.extend(float(age) for age in AGE.findall(text))
-    return seconds, ages, text, sent
+        out.seconds.append(scraped.seconds)
+        out.text, out.sent = scraped.text.decode(), scraped.sent_bytes
+        out.ages.extend(float(age) for age in AGE.findall(out.text))
+        out.states_ages.extend(float(age) for age in STATES_AGE.findall(out.text))
+    return out
 
 
 def _measure(workers: list[WorkerProcess], interval_s: float, reported: int,
@@ -102,11 +121,12 @@ def _measure(workers: list[WorkerProcess], interval_s: float, reported: int,
     with ThreadPoolExecutor(len(workers)) as pool:
         found = list(pool.map(partial(_scrapes, interval_s=interval_s, reported=reported),
                               workers))
-    return [_figures(worker, *scraped) for worker, scraped in zip(workers, found, strict=True)]
+    return [_figures(worker, scraped) for worker, scraped in zip(workers, found, strict=True)]
 
 
-def _figures(worker: WorkerProcess, seconds: list[float], ages: list[float], text: str,
-             sent: int) -> tuple[dict[str, object], set[str]]:
+def _figures(worker: WorkerProcess, scrapes: Scrapes) -> tuple[dict[str, object], set[str]]:
+    seconds, ages, states_ages, text = (scrapes.seconds, scrapes.ages, scrapes.states_ages,
+                                        scrapes.text)
     # the per-agent series (alerts firing name agents too, on every worker: not counted)
     agent_lines = [line for line in text.splitlines() if line.startswith("ccpulse_agent_")]
     agents = {found.group(1) for line in agent_lines if (found := AGENT.search(line))}
@@ -120,16 +140,74 @@ def _figures(worker: WorkerProcess, seconds: list[float], ages: list[float], tex
              "first_snapshot_age_s": round(ages[0], 3) if ages else None,
              "snapshot_age_s": round(statistics.median(ages[RHYTHM_ARRIVALS:]), 3)
              if len(ages) > RHYTHM_ARRIVALS else None,
+             # and of its states, read just before each scrape once the interval is told
+             # (the last read, up to 15 s old, while the engine stays busy)
+             "states_age_s": round(statistics.median(states_ages[RHYTHM_ARRIVALS:]), 3)
+             if len(states_ages) > RHYTHM_ARRIVALS else None,
+             "states_age_max_s": round(max(states_ages[RHYTHM_ARRIVALS:]), 3)
+             if len(states_ages) > RHYTHM_ARRIVALS else None,
              # the alert lease holder exports teams, queues and channels; the others their
              # own agents only, from a snapshot of those agents
              "exports_floor": any(line.startswith("ccpulse_team_") for line in
                                   text.splitlines()),
              "snapshot_mean_s": snapshot_means(text),
-             "exposition_bytes": len(text), "sent_bytes": sent,
+             "exposition_bytes": len(text), "sent_bytes": scrapes.sent,
              "agent_series": len(agent_lines),
              "agents": len(agents), "partitions_owned": owned_partitions(text)[0],
              "serving_rss_mib": round(rss_kib(worker.serving_pid()) / 1024, 1),
              "consumer_rss_mib": round(rss_kib(worker.proc.pid) / 1024, 1)}, agents)
+
+
+PROBE = re.compile(r'agent="(probe-f[^"]*)"')
+
+
+def freshness(workers: list[WorkerProcess], bootstrap: str, rate: int, interval_s: float,
+              reported: int, *, prefix: str, every_s: float = 0.1) -> list[float]:
+    """How fresh the states are that Prometheus gets: each worker scraped as Prometheus
+    scrapes it, at ``interval_s``, while ``rate`` events/s of background load flow and a
+    probe agent logs in every ``every_s``. Of each scrape after those that tell the interval
+    (:data:`RHYTHM_ARRIVALS`: its states are then read just before it comes), the seconds
+    from the newest probe it shows to the scrape's start — the instant Prometheus stamps
+    its samples with. A worker shows its own agents' probes only (which they are is known
+    once every scrape is in), and shows a probe once its replica has applied it and its
+    states are read: so this is event → Kafka → Redis → replica → ``/metrics``, as
+    Prometheus gets it, without the wait for the next scrape. An upper bound by up to the
+    probes' spacing, ``every_s`` times the number of workers."""
+    slots = RHYTHM_ARRIVALS + reported
+    seconds = math.ceil(interval_s * (slots + 1)) + 2
+    loader = load_in_background(bootstrap, rate, seconds, prefix)
+    sent: dict[str, float] = {}  # probe -> when it was sent (perf_counter)
+    probing = threading.Event()
+    probing.set()
+
+    def probe() -> None:
+        producer, produce_to = make_producer(bootstrap), producing(prefix)
+        while probing.is_set():
+            agent = f"probe-f{time.time_ns()}"
+            produce_to(producer, [probe_login(agent, int(time.time() * 1000))])
+            sent[agent] = time.perf_counter()
+            time.sleep(every_s)
+        producer.close()
+
+    def scrapes(worker: WorkerProcess) -> list[tuple[float, set[str]]]:
+        out = []
+        for _ in prometheus_slots(interval_s, slots):
+            began = time.perf_counter()
+            text = scrape(f"http://127.0.0.1:{worker.port}/metrics",
+                          timeout_s=SCRAPE_TIMEOUT_S).text.decode()
+            out.append((began, set(PROBE.findall(text))))
+        return out[RHYTHM_ARRIVALS:]
+
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+    time.sleep(2)  # probes under way before the first scrape
+    with ThreadPoolExecutor(len(workers)) as pool:
+        found = list(pool.map(scrapes, workers))
+    probing.clear()
+    prober.join(10)
+    loader.join(seconds + 30)
+    return [began - max(sent[probe] for probe in shown)
+            for per_worker in found for began, shown in per_worker if shown]
 
 
 def evaluation_totals(worker: WorkerProcess) -> tuple[float, float, float]:
@@ -352,6 +430,8 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
             figures.update(_answers(worker, asked))
         committed, latencies, kpi_latencies = latency(started, site.bootstrap, client, rate,
                                                       probe_s, prefix=prefix)
+        stale = freshness(started, site.bootstrap, rate, scrapes[0], scrapes[1] * 2,
+                          prefix=prefix)
         delays = [evaluation_delay(worker, before)
                   for worker, before in zip(started, since, strict=True)]
         recovery = _recovery(site, started, held, prefix)
@@ -360,7 +440,10 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
                 "latency": {"rate_per_s": rate, "probes": len(latencies),
                             **percentiles("to_redis", committed),
                             **percentiles("to_metrics", latencies),
-                            **percentiles("to_kpis", kpi_latencies)},
+                            **percentiles("to_kpis", kpi_latencies),
+                            # as Prometheus gets it: freshness()
+                            "scrapes_at_rhythm": len(stale),
+                            **percentiles("stale_at_scrape", stale)},
                 "recovery": recovery}
     finally:
         for worker in started:

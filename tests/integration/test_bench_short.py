@@ -98,7 +98,11 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     assert scale["agents_split_exactly"]  # together the one worker's, each agent once
     assert sum(w["exports_floor"] for w in scale["n_workers"]["each"]) == 1  # the lease holder
     for run in (scale["one_worker"], scale["n_workers"]):  # probes seen, a worker recovered
-        assert run["latency"]["probes"] > 0 and run["latency"]["to_metrics_p50_s"] > 0
+        # polled, and as Prometheus gets it: scrapes at its rhythm, each with a recent probe
+        assert (run["latency"]["probes"] > 0 and run["latency"]["to_metrics_p50_s"] > 0
+                and run["latency"]["scrapes_at_rhythm"] > 0
+                and run["latency"]["stale_at_scrape_p99_s"]
+                >= run["latency"]["stale_at_scrape_p50_s"] > 0)
         assert run["recovery"]["backlog_events"] > 0 and run["recovery"]["ready_s"] > 0
         # from the checkpoint written before the kill, not by replaying the whole log
         assert run["recovery"]["resumed_from_checkpoint"]
@@ -112,6 +116,8 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
     # every worker answers for any agent (its own snapshot where no floor is recent)
     assert all(w["agent_answer_max_s"] >= w["agent_answer_s"] > 0 for w in each)
     assert all(w["snapshot_age_s"] is not None and w["snapshot_age_s"] >= 0 for w in each)
+    # a worker reads its states apart, for each scrape: how old they were
+    assert all(w["states_age_max_s"] >= w["states_age_s"] >= 0 for w in each)
     assert all(w["first_scrape_s"] > 0 and w["scrape_max_s"] >= w["scrape_s"] > 0 for w in each)
     history = results["history"]  # SQLite and a real PostgreSQL server
     assert history["rows_30d"] > 0 and history["history_writer_cost"] > 0
