@@ -172,7 +172,8 @@ def freshness(workers: list[WorkerProcess], bootstrap: str, rate: int, interval_
     once every scrape is in), and shows a probe once its replica has applied it and its
     states are read: so this is event → Kafka → Redis → replica → ``/metrics``, as
     Prometheus gets it, without the wait for the next scrape. An upper bound by up to the
-    probes' spacing, ``every_s`` times the number of workers."""
+    probes' spacing, ``every_s`` times the number of workers; 0 where the scrape shows a
+    probe sent after it began (its states read late in a long scrape)."""
     slots = RHYTHM_ARRIVALS + reported
     seconds = math.ceil(interval_s * (slots + 1)) + 2
     loader = load_in_background(bootstrap, rate, seconds, prefix)
@@ -206,7 +207,9 @@ def freshness(workers: list[WorkerProcess], bootstrap: str, rate: int, interval_
     probing.clear()
     prober.join(10)
     loader.join(seconds + 30)
-    return [began - max(sent[probe] for probe in shown)
+    # a scrape whose states were read after it began may show probes sent after its start:
+    # its samples are then fresher than their timestamp, not stale
+    return [max(0.0, began - max(sent[probe] for probe in shown))
             for per_worker in found for began, shown in per_worker if shown]
 
 
