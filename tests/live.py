@@ -32,7 +32,7 @@ from ccpulse.streams.redis_log import log_key
 NOT_KPIS = ("ccpulse_events_", "ccpulse_event_lag", "ccpulse_alerts_firing", "ccpulse_alert_firing",
             "ccpulse_queue_longest_wait_seconds", "ccpulse_redis_commit", "ccpulse_consumer_lag",
             "ccpulse_agent_shard_", "ccpulse_agent_state_seconds", "ccpulse_replica_",
-            "ccpulse_snapshot_", "ccpulse_alert_evaluation_")
+            "ccpulse_snapshot_", "ccpulse_states_age", "ccpulse_alert_evaluation_")
 
 
 def ccpulse(*args: str, env: dict[str, str] | None = None) -> str:
