@@ -187,18 +187,13 @@ class KpiCollector:
         yield from scorecard_metrics(snap, self._scorecards,
                                      owns_agent=self._owns if self._sharded else None)
 
-    @property
-    def states_apart(self) -> bool:
-        """The floor's states are read apart from the snapshot, for each scrape (:meth:`states`)."""
-        return self._floor_now is not None
-
     def live(self, snapshot_ms: int) -> Iterator[Metric]:
         """What is read at the scrape itself: :meth:`states` now, then :meth:`at_scrape`."""
         states_ms = None
         if self._clock_ms is not None:
             states_ms = self._clock_ms()
             yield from self.states(states_ms) or ()
-        yield from self.at_scrape(snapshot_ms, states_ms=states_ms if self.states_apart else None)
+        yield from self.at_scrape(snapshot_ms, states_ms=states_ms)
 
     def states(self, now_ms: int, whole: bool | None = None, wait_s: float | None = None,
                ) -> list[Metric] | None:
@@ -214,9 +209,9 @@ class KpiCollector:
 
     def at_scrape(self, snapshot_ms: int, *, states_ms: int | None = None,
                   ) -> Iterator[Metric]:
-        """How old the snapshot (exact at ``snapshot_ms``) is, and the states where they
-        were read apart from it (at ``states_ms``), the alerts, the pipeline's counters:
-        read at each scrape, whatever else was read before it."""
+        """How old the snapshot (exact at ``snapshot_ms``) is, and the states (read at
+        ``states_ms``) where they are read apart from it (``floor_now`` given), the alerts,
+        the pipeline's counters: read at each scrape, whatever else was read before it."""
         if self._clock_ms is not None:
             scraped_ms = self._clock_ms()
             # a scrape may serve a snapshot computed before it (ccpulse.api.RecentSnapshot),
@@ -226,7 +221,7 @@ class KpiCollector:
                                     "to the scrape")
             age.add_metric([], max(0, scraped_ms - snapshot_ms) / 1000)
             yield age
-            if states_ms is not None:
+            if states_ms is not None and self._floor_now is not None:
                 # read just before the scrape, or the last ones read while the engine was
                 # busy (ccpulse.scrape_ahead): up to 15 s old
                 states = GaugeMetricFamily(

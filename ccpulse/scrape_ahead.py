@@ -217,8 +217,7 @@ class ScrapeAhead:
         self._scraped_states.set()
         states = self._states_for_this_scrape()
         return kept.answer(states.text + render(self._collector.at_scrape(
-            kept.now, states_ms=states.now if self._collector.states_apart else None))
-            + render(self._others.collect()), gzip=gzip)
+            kept.now, states_ms=states.now)) + render(self._others.collect()), gzip=gzip)
 
     def _states_for_this_scrape(self) -> States:
         """The floor's states read ahead for this scrape, if they are of what it exports and
