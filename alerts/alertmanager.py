@@ -56,7 +56,12 @@ class AlertmanagerNotifier:
         return self
 
     def stop(self) -> None:
+        """Returns once the thread has made its last delivery attempt of what is pending (at
+        most ``timeout_s``)."""
         self._stop.set()
+        # the thread may be waiting up to a minute for alerts (the resend) or its backoff:
+        # an empty batch wakes it, so a worker's shutdown does not wait that out
+        self._queue.put([])
         self._thread.join(timeout=self._timeout_s + 1)
 
     def notify(self, alerts: list[Alert]) -> None:

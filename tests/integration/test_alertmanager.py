@@ -118,3 +118,16 @@ def test_a_hung_alertmanager_never_blocks_notify() -> None:
         release.set()
         listener.close()
         notifier.stop()
+
+
+
+def test_stop_wakes_the_notifier_at_once() -> None:
+    """Its thread waits up to a minute for alerts (the resend), or for its backoff while
+    nothing answers: a worker's shutdown must not wait that out (it waited out the 6 s join
+    before)."""
+    notifier = AlertmanagerNotifier(f"http://127.0.0.1:{free_port()}").start()
+    time.sleep(0.2)  # the thread is in its wait for alerts
+    asked = time.monotonic()
+    notifier.stop()
+    assert not notifier._thread.is_alive()
+    assert time.monotonic() - asked < 3
