@@ -29,6 +29,7 @@ def test_secured_kafka_redis_and_metrics_and_no_secret_ever_printed(
     broker = start_kafka(tmp_path / "kafka", sasl_users={"ccpulse": KAFKA_SECRET})
     redis_server = start_redis(tmp_path / "redis", password=REDIS_SECRET)
     redis_url = f"redis://:{REDIS_SECRET}@127.0.0.1:{redis_server.port}/0"
+    worker: WorkerProcess | None = None
     try:
         clean = recent_shift(tmp_path / "clean.jsonl", agents=40, minutes=8, seed=29)
         unique = len(clean.read_bytes().splitlines())
@@ -58,5 +59,7 @@ def test_secured_kafka_redis_and_metrics_and_no_secret_ever_printed(
             assert secret not in shown
         assert "redis://:***@" in worker.log.read_text()  # the URL is logged, masked
     finally:
+        if worker is not None:  # before its broker: without one it waits out its 10 s grace
+            worker.stop()
         broker.stop(grace_s=3)  # thrown away, its worker still connected: no graceful wait
         redis_server.stop()

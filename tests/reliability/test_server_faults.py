@@ -31,6 +31,7 @@ def _redis_fault(worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: 
     (tmp_path / "redis-own").mkdir()
     own = start_redis(tmp_path / "redis-own")
     url = f"redis://127.0.0.1:{own.port}/0"
+    worker: WorkerProcess | None = None
     try:
         clean = recent_shift(tmp_path / "clean.jsonl", agents=100, minutes=8, seed=seed)
         unique = len(clean.read_bytes().splitlines())
@@ -48,6 +49,8 @@ def _redis_fault(worker_factory: Callable[..., WorkerProcess], kafka_bootstrap: 
         assert log_length(url) == unique
         return unique, diff, worker
     finally:
+        if worker is not None:  # before its Redis: without one it waits out its grace
+            worker.stop()
         own.stop()
 
 
@@ -84,6 +87,7 @@ def test_kafka_broker_restart_mid_stream(run: int,
     (tmp_path / "kafka-own").mkdir()
     broker = start_kafka(tmp_path / "kafka-own")
     bootstrap = f"127.0.0.1:{broker.port}"
+    worker: WorkerProcess | None = None
     try:
         clean = recent_shift(tmp_path / "clean.jsonl", agents=100, minutes=8, seed=50 + run)
         unique = len(clean.read_bytes().splitlines())
@@ -103,6 +107,8 @@ def test_kafka_broker_restart_mid_stream(run: int,
         assert not diff, diff[:8]
         assert worker.proc.poll() is None
     finally:
+        if worker is not None:  # before its broker: without one it waits out its 10 s grace
+            worker.stop()
         # the test's own broker, thrown away: its worker still connected, a graceful
         # shutdown waited out the whole 30 s
         broker.stop(grace_s=3)
@@ -143,4 +149,5 @@ def test_alertmanager_down_then_back(worker_factory: Callable[..., WorkerProcess
                differences=len(expected ^ got))
         assert got == expected
     finally:
+        worker.stop()  # before its Alertmanager: gone, the worker's last sends wait it out
         alertmanager.stop()
