@@ -237,6 +237,12 @@ class Probes:
     latencies: list[float] = field(default_factory=list)
 
 
+def in_kpis_of(agent: str) -> str:
+    """What a scrape shows once a probe agent is in a series of a window (an agent KPI, from
+    a snapshot that has it), beside its state, which needs no window."""
+    return f'agent="{agent}",team="probe",window="'
+
+
 def _scrape(worker: WorkerProcess, anywhere: Probes, in_kpis: Probes) -> None:
     """One whole scrape; every probe it shows is done, at the scrape's end: ``anywhere``
     in any series (its state, read at the scrape by a worker), ``in_kpis`` in a series of a
@@ -244,7 +250,7 @@ def _scrape(worker: WorkerProcess, anywhere: Probes, in_kpis: Probes) -> None:
     text = worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1]
     done = time.perf_counter()
     for probes, shows in ((anywhere, lambda p: p in text),
-                          (in_kpis, lambda p: f'agent="{p}",team="probe",window="' in text)):
+                          (in_kpis, lambda p: in_kpis_of(p) in text)):
         for probe in [p for p in list(probes.sent) if shows(p)]:
             at = probes.sent.pop(probe, None)  # another worker's scraper may have seen it
             if at is not None:

@@ -45,6 +45,7 @@ import redis
 from bench.live import (
     SCRAPE_TIMEOUT_S,
     backlog,
+    in_kpis_of,
     latency,
     load_in_background,
     percentiles,
@@ -161,19 +162,30 @@ def _figures(worker: WorkerProcess, scrapes: Scrapes) -> tuple[dict[str, object]
 PROBE = re.compile(r'agent="(probe-f[^"]*)"')
 
 
+@dataclass
+class Freshness:
+    """Of each scrape at Prometheus' rhythm that shows a probe, how stale (s): its states
+    (any series of the probe) and its KPIs (a series of a window: :func:`in_kpis_of`)."""
+
+    states: list[float] = field(default_factory=list)
+    kpis: list[float] = field(default_factory=list)
+
+
 def freshness(workers: list[WorkerProcess], bootstrap: str, rate: int, interval_s: float,
-              reported: int, *, prefix: str, every_s: float = 0.1) -> list[float]:
-    """How fresh the states are that Prometheus gets: each worker scraped as Prometheus
-    scrapes it, at ``interval_s``, while ``rate`` events/s of background load flow and a
-    probe agent logs in every ``every_s``. Of each scrape after those that tell the interval
-    (:data:`RHYTHM_ARRIVALS`: its states are then read just before it comes), the seconds
-    from the newest probe it shows to the scrape's start — the instant Prometheus stamps
-    its samples with. A worker shows its own agents' probes only (which they are is known
-    once every scrape is in), and shows a probe once its replica has applied it and its
-    states are read: so this is event → Kafka → Redis → replica → ``/metrics``, as
-    Prometheus gets it, without the wait for the next scrape. An upper bound by up to the
-    probes' spacing, ``every_s`` times the number of workers; 0 where the scrape shows a
-    probe sent after it began (its states read late in a long scrape)."""
+              reported: int, *, prefix: str, every_s: float = 0.1) -> Freshness:
+    """How fresh the states and KPIs are that Prometheus gets: each worker scraped as
+    Prometheus scrapes it, at ``interval_s``, while ``rate`` events/s of background load
+    flow and a probe agent logs in every ``every_s``. Of each scrape after those that tell
+    the interval (:data:`RHYTHM_ARRIVALS`: its states are then read just before it comes,
+    its KPIs rendered ahead of it), the seconds from the newest probe it shows to the
+    scrape's start — the instant Prometheus stamps its samples with — in any series (its
+    states) and in a KPI's (its snapshot). A worker shows its own agents' probes only (which
+    they are is known once every scrape is in), and shows a probe once its replica has
+    applied it and its states are read, or a snapshot taken: so this is event → Kafka →
+    Redis → replica → ``/metrics``, as Prometheus gets it, without the wait for the next
+    scrape. An upper bound by up to the probes' spacing, ``every_s`` times the number of
+    workers; 0 where the scrape shows a probe sent after it began (its states read late in
+    a long scrape)."""
     slots = RHYTHM_ARRIVALS + reported
     seconds = math.ceil(interval_s * (slots + 1)) + 2
     loader = load_in_background(bootstrap, rate, seconds, prefix)
@@ -190,13 +202,14 @@ def freshness(workers: list[WorkerProcess], bootstrap: str, rate: int, interval_
             time.sleep(every_s)
         producer.close()
 
-    def scrapes(worker: WorkerProcess) -> list[tuple[float, set[str]]]:
+    def scrapes(worker: WorkerProcess) -> list[tuple[float, set[str], set[str]]]:
         out = []
         for _ in prometheus_slots(interval_s, slots):
             began = time.perf_counter()
             text = scrape(f"http://127.0.0.1:{worker.port}/metrics",
                           timeout_s=SCRAPE_TIMEOUT_S).text.decode()
-            out.append((began, set(PROBE.findall(text))))
+            shown = set(PROBE.findall(text))
+            out.append((began, shown, {p for p in shown if in_kpis_of(p) in text}))
         return out[RHYTHM_ARRIVALS:]
 
     prober = threading.Thread(target=probe, daemon=True)
@@ -209,8 +222,12 @@ def freshness(workers: list[WorkerProcess], bootstrap: str, rate: int, interval_
     loader.join(seconds + 30)
     # a scrape whose states were read after it began may show probes sent after its start:
     # its samples are then fresher than their timestamp, not stale
-    return [max(0.0, began - max(sent[probe] for probe in shown))
-            for per_worker in found for began, shown in per_worker if shown]
+    def stale(began: float, shown: set[str]) -> float:
+        return max(0.0, began - max(sent[probe] for probe in shown))
+
+    scraped = [scrape for per_worker in found for scrape in per_worker]
+    return Freshness([stale(began, shown) for began, shown, _ in scraped if shown],
+                     [stale(began, kpis) for began, _, kpis in scraped if kpis])
 
 
 def evaluation_totals(worker: WorkerProcess) -> tuple[float, float, float]:
@@ -445,8 +462,10 @@ def _run(site: Site, workers: int, day: list[bytes], held: list[bytes], *, rate:
                             **percentiles("to_metrics", latencies),
                             **percentiles("to_kpis", kpi_latencies),
                             # as Prometheus gets it: freshness()
-                            "scrapes_at_rhythm": len(stale),
-                            **percentiles("stale_at_scrape", stale)},
+                            "scrapes_at_rhythm": len(stale.states),
+                            **percentiles("stale_at_scrape", stale.states),
+                            "scrapes_at_rhythm_with_kpis": len(stale.kpis),
+                            **percentiles("kpis_stale_at_scrape", stale.kpis)},
                 "recovery": recovery}
     finally:
         for worker in started:

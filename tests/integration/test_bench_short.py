@@ -102,7 +102,11 @@ def test_bench_short_mode_reports_every_benchmark() -> None:
         assert (run["latency"]["probes"] > 0 and run["latency"]["to_metrics_p50_s"] > 0
                 and run["latency"]["scrapes_at_rhythm"] > 0
                 and run["latency"]["stale_at_scrape_p99_s"]
-                >= run["latency"]["stale_at_scrape_p50_s"] >= 0)
+                >= run["latency"]["stale_at_scrape_p50_s"] >= 0
+                # and the KPIs of a snapshot rendered ahead of the scrape
+                and run["latency"]["scrapes_at_rhythm_with_kpis"] > 0
+                and run["latency"]["kpis_stale_at_scrape_p99_s"]
+                >= run["latency"]["kpis_stale_at_scrape_p50_s"] >= 0)
         assert run["recovery"]["backlog_events"] > 0 and run["recovery"]["ready_s"] > 0
         # from the checkpoint written before the kill, not by replaying the whole log
         assert run["recovery"]["resumed_from_checkpoint"]
