@@ -264,13 +264,14 @@ class Pipeline:
     def _read(self, kind: str, now_ms: int, agents: AgentFilter | None,
               windows: Collection[str] | None, *, team_of: str | None = None,
               ) -> PendingSnapshot:
-        started = time.perf_counter()
+        started = time.perf_counter()  # the snapshot's time counts its wait for the locks
         with self._reading, self.lock:
+            got = time.perf_counter()  # ... the engine's hold does not: another held it
             held = LetIn(self.lock)
             if team_of is not None:  # the team as it stands at the reading's instant
                 agents = teammates(self.engine, team_of, now_ms).__contains__
             reading = read(self.engine, now_ms, agents, windows, pause=held)
-        held_s = time.perf_counter() - started - held.away_s
+        held_s = time.perf_counter() - got - held.away_s
         return PendingSnapshot(kind, reading, started, held_s)
 
     def _finish(self, pending: PendingSnapshot) -> Snapshot:

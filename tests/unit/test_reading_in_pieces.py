@@ -289,3 +289,26 @@ def test_two_long_readings_take_turns_whole_not_chunk_by_chunk(monkeypatch, shif
         reader.join(30)
     (first, second) = sorted(spans)
     assert first[1] <= second[0]
+
+
+def test_a_reading_counts_the_engine_held_from_when_it_has_it(shift):
+    """``ccpulse_snapshot_engine_held_seconds`` is what the reading held the engine for, not
+    its wait behind another reading (the snapshot's time counts that); it counted both."""
+    before, _, now = shift
+    pipe = Pipeline(dedup=False)
+    for line in before:
+        pipe.feed(line, None, None)
+    alone = pipe.floor_reading(now)
+    other_has_it, done = threading.Event(), threading.Event()
+
+    def another_reading() -> None:
+        with pipe._reading:
+            other_has_it.set()
+            done.wait(10)
+
+    threading.Thread(target=another_reading, daemon=True).start()
+    assert other_has_it.wait(10)
+    threading.Timer(0.5, done.set).start()
+    waited = pipe.floor_reading(now)
+    assert time.perf_counter() - waited.started >= 0.5
+    assert waited.held_s < 0.25 + 2 * alone.held_s
