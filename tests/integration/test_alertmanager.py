@@ -120,7 +120,6 @@ def test_a_hung_alertmanager_never_blocks_notify() -> None:
         notifier.stop()
 
 
-
 def test_stop_wakes_the_notifier_at_once() -> None:
     """Its thread waits up to a minute for alerts (the resend), or for its backoff while
     nothing answers: a worker's shutdown must not wait that out (it waited out the 6 s join
