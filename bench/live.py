@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -237,10 +238,17 @@ class Probes:
     latencies: list[float] = field(default_factory=list)
 
 
-def in_kpis_of(agent: str) -> str:
-    """What a scrape shows once a probe agent is in a series of a window (an agent KPI, from
-    a snapshot that has it), beside its state, which needs no window."""
-    return f'agent="{agent}",team="probe",window="'
+# A probe agent in any series (its state, which needs no window), and in a series of a
+# window (an agent KPI, from a snapshot that has it). Found in one pass over a scrape's text:
+# a substring search per probe took ~7 ms in a 27 MB text, and a share of 50,000 agents
+# showed hundreds of probes a scrape, so the benchmark took a core from the workers it timed.
+SHOWN = re.compile(r'agent="(probe-[^"]*)"')
+SHOWN_IN_KPIS = re.compile(r'agent="(probe-[^"]*)",team="probe",window="')
+
+
+def probes_shown(text: str) -> tuple[set[str], set[str]]:
+    """The probe agents a scrape's text shows: in any series, and in a series of a window."""
+    return set(SHOWN.findall(text)), set(SHOWN_IN_KPIS.findall(text))
 
 
 def _scrape(worker: WorkerProcess, anywhere: Probes, in_kpis: Probes) -> None:
@@ -249,9 +257,8 @@ def _scrape(worker: WorkerProcess, anywhere: Probes, in_kpis: Probes) -> None:
     window (an agent KPI, from a snapshot that has it)."""
     text = worker.get("/metrics", timeout_s=SCRAPE_TIMEOUT_S)[1]
     done = time.perf_counter()
-    for probes, shows in ((anywhere, lambda p: p in text),
-                          (in_kpis, lambda p: in_kpis_of(p) in text)):
-        for probe in [p for p in list(probes.sent) if shows(p)]:
+    for probes, shown in zip((anywhere, in_kpis), probes_shown(text), strict=True):
+        for probe in [p for p in shown if p in probes.sent]:  # sent grows meanwhile
             at = probes.sent.pop(probe, None)  # another worker's scraper may have seen it
             if at is not None:
                 probes.latencies.append(done - at)

@@ -45,12 +45,12 @@ import redis
 from bench.live import (
     SCRAPE_TIMEOUT_S,
     backlog,
-    in_kpis_of,
     latency,
     load_in_background,
     percentiles,
     probe_login,
     probe_plan,
+    probes_shown,
     producing,
     send,
     start_worker,
@@ -159,13 +159,10 @@ def _figures(worker: WorkerProcess, scrapes: Scrapes) -> tuple[dict[str, object]
              "consumer_rss_mib": round(rss_kib(worker.proc.pid) / 1024, 1)}, agents)
 
 
-PROBE = re.compile(r'agent="(probe-f[^"]*)"')
-
-
 @dataclass
 class Freshness:
     """Of each scrape at Prometheus' rhythm that shows a probe, how stale (s): its states
-    (any series of the probe) and its KPIs (a series of a window: :func:`in_kpis_of`)."""
+    (any series of the probe) and its KPIs (a series of a window: :func:`probes_shown`)."""
 
     states: list[float] = field(default_factory=list)
     kpis: list[float] = field(default_factory=list)
@@ -208,8 +205,9 @@ def freshness(workers: list[WorkerProcess], bootstrap: str, rate: int, interval_
             began = time.perf_counter()
             text = scrape(f"http://127.0.0.1:{worker.port}/metrics",
                           timeout_s=SCRAPE_TIMEOUT_S).text.decode()
-            shown = set(PROBE.findall(text))
-            out.append((began, shown, {p for p in shown if in_kpis_of(p) in text}))
+            # this one's probes: latency()'s, sent before, are still logged in
+            shown, in_kpis = ({p for p in found if p in sent} for found in probes_shown(text))
+            out.append((began, shown, in_kpis))
         return out[RHYTHM_ARRIVALS:]
 
     prober = threading.Thread(target=probe, daemon=True)
